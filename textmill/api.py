@@ -1,0 +1,111 @@
+"""The Python API: the same pipelines the CLI runs, built from stages, a YAML file or a preset.
+
+from textmill import Pipeline
+stats = Pipeline.from_preset("fineweb").run(["crawl/"], "out", workers=2)
+
+from textmill.stages.filters.gopher_quality import GopherQuality
+pipeline = Pipeline([GopherQuality(min_words=20), "exact_dedup"])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from textmill.config import (
+    StageSpec,
+    load_pipeline_file,
+    load_preset,
+    parse_pipeline,
+    specs_to_yaml,
+    validate_spec,
+)
+from textmill.document import conform
+from textmill.executors.local import LocalExecutor, RunSettings
+from textmill.pipeline import GlobalStage, Stage, build_stages
+from textmill.report.stats import RunCounters
+from textmill.runner import BatchOutcome, run_stages, stage_call
+
+StageLike = Stage | str | tuple[str, dict[str, Any]]
+
+EXECUTORS = ("local", "ray")
+
+
+class Pipeline:
+    """An ordered list of stages, validated when built."""
+
+    def __init__(self, stages: Sequence[StageLike]):
+        self.specs: list[StageSpec] = [self._spec(stage) for stage in stages]
+        if not self.specs:
+            raise ValueError("a pipeline needs at least one stage")
+
+    @staticmethod
+    def _spec(stage: StageLike) -> StageSpec:
+        if isinstance(stage, Stage):
+            name, options = stage.spec()
+        elif isinstance(stage, str):
+            name, options = stage, {}
+        else:
+            name, options = stage
+        spec = StageSpec(name, dict(options))
+        validate_spec(spec, "pipeline")
+        return spec
+
+    @classmethod
+    def from_preset(cls, name: str) -> Pipeline:
+        return cls._from_specs(load_preset(name))
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> Pipeline:
+        return cls._from_specs(load_pipeline_file(path))
+
+    @classmethod
+    def from_yaml_text(cls, text: str) -> Pipeline:
+        return cls._from_specs(parse_pipeline(text, "pipeline"))
+
+    @classmethod
+    def _from_specs(cls, specs: list[StageSpec]) -> Pipeline:
+        pipeline = cls.__new__(cls)
+        pipeline.specs = specs
+        return pipeline
+
+    @property
+    def stage_names(self) -> list[str]:
+        return [spec.name for spec in self.specs]
+
+    def to_yaml(self) -> str:
+        return specs_to_yaml(self.specs)
+
+    def run(
+        self,
+        inputs: Sequence[str | Path] | str | Path,
+        out: str | Path,
+        *,
+        executor: str = "local",
+        **settings: Any,
+    ) -> dict[str, Any]:
+        """Run over files, directories, globs or fsspec URLs; returns what stats.json holds.
+        Settings are RunSettings fields: workers, batch_size, max_document_bytes, jsonl,
+        progress, overwrite, text_field, id_field, url_field."""
+        if isinstance(inputs, (str, Path)):
+            inputs = [inputs]
+        if executor != "local":
+            raise ValueError(f"executor {executor!r} is not available yet (have: local)")
+        specs = [(spec.name, spec.options) for spec in self.specs]
+        return LocalExecutor(specs, RunSettings(**settings)).run([str(i) for i in inputs], out)
+
+    def process(self, batch: pa.Table) -> BatchOutcome:
+        """Run the stages on one in-memory batch (no global stages): handy in a notebook."""
+        stages = build_stages((spec.name, spec.options) for spec in self.specs)
+        if any(isinstance(stage, GlobalStage) for stage in stages):
+            raise ValueError("global stages (dedup) need run(); process() is per batch")
+        for stage in stages:
+            stage.setup()
+        chain = [(i, stage, stage_call(stage)) for i, stage in enumerate(stages)]
+        return run_stages(chain, conform(batch), RunCounters())
+
+    def __repr__(self) -> str:
+        return f"Pipeline({self.stage_names})"

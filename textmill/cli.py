@@ -1,0 +1,196 @@
+"""The `textmill` command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from textmill import __version__
+from textmill.api import EXECUTORS, Pipeline
+from textmill.config import PipelineConfigError, preset_names, preset_text
+from textmill.executors.local import RunError, RunSettings
+from textmill.io import InputError
+
+SAMPLE = "sample.warc.gz"
+
+
+def sample_path() -> Path:
+    return Path(str(resources.files("textmill") / "data" / SAMPLE))
+
+
+def _add_run_settings(parser: argparse.ArgumentParser) -> None:
+    defaults = RunSettings()
+    parser.add_argument(
+        "-w", "--workers", type=int, default=0, help="worker processes (default: one per core)"
+    )
+    parser.add_argument(
+        "--executor", choices=EXECUTORS, default="local", help="where to run (default: local)"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=defaults.batch_size, help="documents per batch"
+    )
+    parser.add_argument(
+        "--max-doc-bytes",
+        type=int,
+        default=defaults.max_document_bytes,
+        help="documents larger than this are counted as errored (default: %(default)s)",
+    )
+    parser.add_argument("--text-field", default="text", help="JSONL/Parquet text field")
+    parser.add_argument("--id-field", default="id", help="JSONL/Parquet id field")
+    parser.add_argument("--url-field", default="url", help="JSONL/Parquet URL field")
+    parser.add_argument("--jsonl", action="store_true", help="also write data/*.jsonl.gz")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace OUT when it holds another run"
+    )
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "workers": args.workers,
+        "batch_size": args.batch_size,
+        "max_document_bytes": args.max_doc_bytes,
+        "text_field": args.text_field,
+        "id_field": args.id_field,
+        "url_field": args.url_field,
+        "jsonl": args.jsonl,
+        "progress": not args.no_progress,
+        "overwrite": args.overwrite,
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="textmill",
+        description="Raw text in (WARC/WET, HTML, JSONL, Parquet), a clean, deduplicated, "
+        "accounted-for training corpus out.",
+    )
+    parser.add_argument("--version", action="version", version=f"textmill {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser(
+        "run",
+        help="run a pipeline over inputs",
+        description="Run a pipeline file or preset over files, directories, globs or fsspec "
+        "URLs. Writes OUT/data, OUT/rejects, OUT/errors and OUT/stats.json; re-running the "
+        "same command resumes.",
+    )
+    run.add_argument(
+        "pipeline", nargs="?", help="pipeline YAML file (or use --preset)", default=None
+    )
+    run.add_argument("inputs", nargs="*", help="input files, directories, globs or URLs")
+    run.add_argument("--preset", help=f"a built-in pipeline: {', '.join(preset_names())}")
+    run.add_argument("-o", "--out", required=True, help="output directory")
+    _add_run_settings(run)
+
+    demo = commands.add_parser("demo", help="run the fineweb preset on the bundled sample crawl")
+    demo.add_argument("-o", "--out", default="demo-out", help="output (default: demo-out)")
+    _add_run_settings(demo)
+
+    stages = commands.add_parser("stages", help="list stages and their options")
+    stages.add_argument("name", nargs="?", help="one stage to describe")
+
+    presets = commands.add_parser("presets", help="list presets, or print one as YAML")
+    presets.add_argument("name", nargs="?", help="print this preset")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (PipelineConfigError, RunError, InputError) as exc:
+        print(f"textmill: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("textmill: interrupted; re-run the same command to resume", file=sys.stderr)
+        return 130
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    inputs = list(args.inputs)
+    if args.preset:
+        if args.pipeline:
+            inputs.insert(0, args.pipeline)
+        pipeline = Pipeline.from_preset(args.preset)
+    elif args.pipeline:
+        pipeline = Pipeline.from_yaml(args.pipeline)
+    else:
+        raise PipelineConfigError("give a pipeline YAML file or --preset NAME")
+    if not inputs:
+        raise InputError("no inputs given")
+    stats = pipeline.run(inputs, args.out, executor=args.executor, **_settings(args))
+    print_summary(stats, args.out)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    settings["overwrite"] = True
+    pipeline = Pipeline.from_preset("fineweb")
+    print(f"textmill demo: the fineweb preset on {sample_path()} -> {args.out}/")
+    stats = pipeline.run([str(sample_path())], args.out, executor=args.executor, **settings)
+    print_summary(stats, args.out)
+    return 0
+
+
+def cmd_stages(args: argparse.Namespace) -> int:
+    import textmill.stages  # noqa: F401
+    from textmill.pipeline import STAGES, stage_class
+
+    names = [args.name] if args.name else sorted(STAGES)
+    for name in names:
+        try:
+            cls = stage_class(name)
+        except KeyError:
+            raise PipelineConfigError(f"unknown stage {name!r}") from None
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        print(f"{name}: {doc}")
+        if args.name or len(names) == 1:
+            for option, field in cls.Options.model_fields.items():
+                print(f"    {option} = {field.default!r}  {field.description or ''}".rstrip())
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    if args.name:
+        print(preset_text(args.name), end="")
+    else:
+        print("\n".join(preset_names()))
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "demo": cmd_demo, "stages": cmd_stages, "presets": cmd_presets}
+
+
+def print_summary(stats: dict[str, Any], out: str | os.PathLike) -> None:
+    """The per-stage funnel and the reconciliation line, as a terminal table."""
+    print()
+    print(f"{'stage':<20}{'in':>9}{'out':>9}{'dropped':>9}{'errored':>9}{'s':>8}  top reasons")
+    for stage in stats["stages"]:
+        reasons = ", ".join(f"{r} {n}" for r, n in list(stage["reasons"].items())[:3])
+        if len(stage["reasons"]) > 3:
+            reasons += ", ..."
+        print(
+            f"{stage['name']:<20}{stage['docs_in']:>9,}{stage['docs_out']:>9,}"
+            f"{stage['dropped']:>9,}{stage['errored']:>9,}{stage['seconds']:>8.2f}  {reasons}"
+        )
+    skipped = sum(stats["skipped_records"].values())
+    print()
+    print(
+        f"read {stats['read']:,} = kept {stats['kept']:,} + rejected {stats['rejected']:,} "
+        f"+ errored {stats['errored']:,}  "
+        f"({'reconciled' if stats['reconciled'] else 'NOT RECONCILED'}; "
+        f"{skipped:,} non-document records skipped)"
+    )
+    print(
+        f"output: {out}/data  rejects: {out}/rejects  errors: {out}/errors  stats: {out}/stats.json"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""Pipeline files and presets.
+
+A pipeline file is YAML: `stages:` is a list whose items are `stage_name: {options}` (or just
+`stage_name`). Validation happens before any data is read, and every error names the file,
+the line, the stage and the option, with the allowed values.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from textmill.pipeline import STAGES, Stage, stage_class
+
+
+class PipelineConfigError(ValueError):
+    """A pipeline file or preset that does not validate; the message is for the user."""
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    name: str
+    options: dict[str, Any]
+    line: int | None = None  # 1-based line in the file it came from
+
+
+def preset_names() -> list[str]:
+    folder = resources.files("textmill") / "presets"
+    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def preset_text(name: str) -> str:
+    path = resources.files("textmill") / "presets" / f"{name}.yaml"
+    if not path.is_file():
+        raise PipelineConfigError(
+            f"unknown preset {name!r} (available: {', '.join(preset_names())})"
+        )
+    return path.read_text("utf-8")
+
+
+def load_preset(name: str) -> list[StageSpec]:
+    return parse_pipeline(preset_text(name), f"preset {name}")
+
+
+def load_pipeline_file(path: str | Path) -> list[StageSpec]:
+    path = Path(path)
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise PipelineConfigError(f"{path}: cannot read pipeline file ({exc.strerror})") from exc
+    return parse_pipeline(text, str(path))
+
+
+def parse_pipeline(text: str, origin: str) -> list[StageSpec]:
+    """Parse and validate a pipeline document; raise PipelineConfigError naming the line."""
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark else ""
+        raise PipelineConfigError(f"{origin}{where}: not valid YAML ({exc})") from exc
+    if root is None or not isinstance(root, yaml.MappingNode):
+        raise PipelineConfigError(f"{origin}: expected a mapping with a 'stages' list")
+    stages_node = None
+    for key, value in root.value:
+        if key.value == "stages":
+            stages_node = value
+        elif key.value not in ("name", "description"):
+            raise PipelineConfigError(
+                f"{origin}, line {key.start_mark.line + 1}: unknown top-level key "
+                f"{key.value!r} (allowed: stages, name, description)"
+            )
+    if not isinstance(stages_node, yaml.SequenceNode) or not stages_node.value:
+        raise PipelineConfigError(f"{origin}: 'stages' must be a non-empty list")
+    return [_parse_stage(item, origin) for item in stages_node.value]
+
+
+def _parse_stage(item: yaml.Node, origin: str) -> StageSpec:
+    line = item.start_mark.line + 1
+    if isinstance(item, yaml.ScalarNode):
+        name, options_node = item.value, None
+    elif isinstance(item, yaml.MappingNode) and len(item.value) == 1:
+        name_node, options_node = item.value[0]
+        name = name_node.value
+    else:
+        raise PipelineConfigError(
+            f"{origin}, line {line}: each stage is `name: {{options}}` (one key per list item)"
+        )
+    if name not in _known_stages():
+        close = difflib.get_close_matches(str(name), _known_stages(), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise PipelineConfigError(
+            f"{origin}, line {line}: unknown stage {name!r}.{hint} "
+            f"(allowed: {', '.join(sorted(_known_stages()))})"
+        )
+    options = _options_from_node(options_node, origin, line, name)
+    spec = StageSpec(name, options, line)
+    validate_spec(spec, origin, _option_lines(options_node))
+    return spec
+
+
+def _options_from_node(node: yaml.Node | None, origin: str, line: int, name: str) -> dict:
+    if node is None or (isinstance(node, yaml.ScalarNode) and node.value in ("", "null", "~")):
+        return {}
+    if not isinstance(node, yaml.MappingNode):
+        raise PipelineConfigError(
+            f"{origin}, line {line}: options of stage {name!r} must be a mapping"
+        )
+    return yaml.safe_load(yaml.serialize(node)) or {}
+
+
+def _option_lines(node: yaml.Node | None) -> dict[str, int]:
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    return {key.value: key.start_mark.line + 1 for key, _ in node.value}
+
+
+def _known_stages() -> list[str]:
+    import textmill.stages  # noqa: F401
+
+    return list(STAGES)
+
+
+def validate_spec(
+    spec: StageSpec, origin: str, option_lines: dict[str, int] | None = None
+) -> Stage:
+    """Build the stage to check its options; errors name the line and the allowed options."""
+    cls = stage_class(spec.name)
+    try:
+        return cls(spec.options)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        option = str(error["loc"][0]) if error["loc"] else None
+        line = (option_lines or {}).get(option or "", spec.line)
+        where = f"{origin}, line {line}" if line else origin
+        allowed = ", ".join(cls.Options.model_fields) or "none"
+        if error["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(option or "", list(cls.Options.model_fields), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            message = f"stage {spec.name!r} has no option {option!r}.{hint} (allowed: {allowed})"
+        else:
+            got = error.get("input")
+            message = (
+                f"stage {spec.name!r}, option {option!r}: {error['msg']} (got {got!r}; "
+                f"options: {allowed})"
+            )
+        raise PipelineConfigError(f"{where}: {message}") from None
+
+
+def specs_to_yaml(specs: list[StageSpec]) -> str:
+    return yaml.safe_dump(
+        {"stages": [{spec.name: spec.options} for spec in specs]}, sort_keys=False
+    )

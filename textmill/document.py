@@ -1,0 +1,99 @@
+"""The batch schema: every stage receives and returns a pyarrow.Table with these columns.
+
+Readers produce `html` instead of `text` when the input is raw markup; the `extract` stage turns
+it into `text`. Everything a reader finds beyond the base columns goes into `metadata` as a
+JSON object, so the output schema is the same whatever mix of formats a run reads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pyarrow as pa
+
+ID = "id"
+TEXT = "text"
+HTML = "html"
+SOURCE = "source"
+URL = "url"
+METADATA = "metadata"
+
+BASE_FIELDS: tuple[pa.Field, ...] = (
+    pa.field(ID, pa.string(), nullable=False),
+    pa.field(TEXT, pa.large_string()),
+    pa.field(SOURCE, pa.string()),
+    pa.field(URL, pa.string()),
+    pa.field(METADATA, pa.string()),
+)
+BASE_SCHEMA = pa.schema(BASE_FIELDS)
+HTML_FIELD = pa.field(HTML, pa.large_string())
+
+REJECT_STAGE = "reject_stage"
+REJECT_REASON = "reject_reason"
+REJECTS_SCHEMA = pa.schema(
+    [
+        pa.field(ID, pa.string()),
+        pa.field(SOURCE, pa.string()),
+        pa.field(URL, pa.string()),
+        pa.field(REJECT_STAGE, pa.string()),
+        pa.field(REJECT_REASON, pa.string()),
+        pa.field(TEXT, pa.large_string()),
+    ]
+)
+
+
+def make_batch(
+    ids: Sequence[str],
+    texts: Sequence[str | None],
+    *,
+    source: str | Sequence[str | None] | None = None,
+    urls: Sequence[str | None] | None = None,
+    metadata: Sequence[Mapping[str, Any] | None] | None = None,
+    html: Sequence[str | None] | None = None,
+) -> pa.Table:
+    """Build a batch from Python lists; used by readers and by tests on three-row tables."""
+    n = len(ids)
+    sources = [source] * n if source is None or isinstance(source, str) else list(source)
+    columns: dict[str, pa.Array] = {
+        ID: pa.array(list(ids), pa.string()),
+        TEXT: pa.array(list(texts), pa.large_string()),
+        SOURCE: pa.array(sources, pa.string()),
+        URL: pa.array(list(urls) if urls is not None else [None] * n, pa.string()),
+        METADATA: pa.array(
+            [json.dumps(m, ensure_ascii=False) if m else None for m in metadata]
+            if metadata is not None
+            else [None] * n,
+            pa.string(),
+        ),
+    }
+    table = pa.table(columns, schema=BASE_SCHEMA)
+    if html is not None:
+        table = table.append_column(HTML_FIELD, pa.array(list(html), pa.large_string()))
+    return table
+
+
+def empty_batch() -> pa.Table:
+    return BASE_SCHEMA.empty_table()
+
+
+def conform(table: pa.Table) -> pa.Table:
+    """Give a table the base columns with the base types, adding missing ones as nulls."""
+    for field in BASE_FIELDS:
+        if field.name not in table.column_names:
+            table = table.append_column(field, pa.nulls(table.num_rows, field.type))
+        elif table.schema.field(field.name).type != field.type:
+            index = table.column_names.index(field.name)
+            table = table.set_column(index, field, table[field.name].cast(field.type))
+    return table
+
+
+def text_bytes(table: pa.Table) -> int:
+    """UTF-8 size of the text column (what per-stage byte counters report)."""
+    if TEXT not in table.column_names or table.num_rows == 0:
+        return 0
+    import pyarrow.compute as pc
+
+    total = pc.sum(pc.binary_length(table[TEXT])).as_py()
+    return int(total or 0)

@@ -1,0 +1,498 @@
+"""The local executor: a process pool over input shards, resumable, with global stages
+(deduplication) run as map → reduce → map over files on disk.
+
+A pipeline is cut into segments at its global stages. Segment k applies global stage k-1's
+decisions (if any), runs the stages up to global stage k, and writes either intermediate
+Parquet plus signatures or, for the last segment, the final data. Each finished
+(segment, shard) writes a done marker holding its counters, atomically and last, so a re-run
+skips it and the final counts are the sum of the markers, whatever the worker count was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from textmill.document import SOURCE, conform
+from textmill.io import ReadOptions, Shard, plan_shards, read_shard
+from textmill.io.writers import (
+    ParquetShardWriter,
+    write_errors,
+    write_json_atomically,
+    write_jsonl,
+)
+from textmill.pipeline import GlobalStage, Stage, build_stages, stage_class
+from textmill.report.stats import RunCounters, run_summary
+from textmill.runner import run_stages, stage_call
+
+STATE_DIR = ".textmill"
+LANG_COLUMN = "lang"
+
+
+class RunError(RuntimeError):
+    """A run that cannot start or whose counts do not reconcile; the message is for the user."""
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    workers: int = 0  # 0 = one per core
+    batch_size: int = 1000
+    max_document_bytes: int = ReadOptions.max_document_bytes
+    text_field: str = "text"
+    id_field: str = "id"
+    url_field: str = "url"
+    jsonl: bool = False
+    progress: bool = True
+    overwrite: bool = False
+
+    @property
+    def worker_count(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
+    def read_options(self) -> ReadOptions:
+        return ReadOptions(
+            batch_size=self.batch_size,
+            max_document_bytes=self.max_document_bytes,
+            text_field=self.text_field,
+            id_field=self.id_field,
+            url_field=self.url_field,
+        )
+
+
+Specs = Sequence[tuple[str, dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Segment:
+    index: int
+    applies: int | None  # global stage whose decisions open this segment
+    stages: tuple[int, ...]  # stage indices run in this segment (the applied global included)
+    emits: int | None  # global stage whose signatures close this segment
+
+
+def plan_segments(specs: Specs) -> list[Segment]:
+    globals_ = [
+        i for i, (name, _) in enumerate(specs) if issubclass(stage_class(name), GlobalStage)
+    ]
+    boundaries = [*globals_, len(specs)]
+    segments, start, applies = [], 0, None
+    for k, end in enumerate(boundaries):
+        emits = end if end < len(specs) else None
+        segments.append(Segment(k, applies, tuple(range(start, end)), emits))
+        start, applies = end, emits
+    return segments
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where every file of a run lives; the one place that knows the output layout."""
+
+    out: Path
+
+    @property
+    def state(self) -> Path:
+        return self.out / STATE_DIR
+
+    def data(self, shard: str, suffix: str = ".parquet") -> Path:
+        return self.out / "data" / f"{shard}{suffix}"
+
+    def rejects(self, shard: str, segment: int) -> Path:
+        return self.out / "rejects" / f"{shard}-s{segment}.parquet"
+
+    def errors(self, shard: str, segment: int) -> Path:
+        return self.out / "errors" / f"{shard}-s{segment}.jsonl"
+
+    def intermediate(self, shard: str, segment: int) -> Path:
+        return self.state / "work" / f"s{segment}" / f"{shard}.parquet"
+
+    def signatures_dir(self, stage: int) -> Path:
+        return self.state / "work" / f"g{stage}" / "signatures"
+
+    def signatures(self, shard: str, stage: int) -> Path:
+        return self.signatures_dir(stage) / f"{shard}.parquet"
+
+    def decisions(self, stage: int) -> Path:
+        return self.state / f"g{stage}" / "decisions.parquet"
+
+    def reduce_dir(self, stage: int) -> Path:
+        return self.state / "work" / f"g{stage}" / "reduce"
+
+    def done(self, shard: str, segment: int) -> Path:
+        return self.state / "done" / f"s{segment}" / f"{shard}.json"
+
+    @property
+    def manifest(self) -> Path:
+        return self.state / "run.json"
+
+    @property
+    def stats(self) -> Path:
+        return self.out / "stats.json"
+
+
+@dataclass(frozen=True)
+class Task:
+    specs: tuple[tuple[str, str], ...]  # (name, options as JSON): hashable and picklable
+    settings: RunSettings
+    out: str
+    segment: Segment
+    shard: Shard
+    is_last: bool
+
+
+# ---------------------------------------------------------------- worker side
+
+_PROCESS_STAGES: dict[tuple, list[Stage]] = {}
+_PROGRESS: Callable[[int, int], None] | None = None
+
+
+def _stages_for(specs: tuple[tuple[str, str], ...]) -> list[Stage]:
+    """Stages are built and set up once per process, then reused for every shard."""
+    if specs not in _PROCESS_STAGES:
+        stages = build_stages((name, json.loads(options)) for name, options in specs)
+        for stage in stages:
+            stage.setup()
+        _PROCESS_STAGES[specs] = stages
+    return _PROCESS_STAGES[specs]
+
+
+def _report_progress(raw_bytes: int, docs: int) -> None:
+    if _PROGRESS is not None:
+        _PROGRESS(raw_bytes, docs)
+
+
+def _set_progress_queue(queue) -> None:
+    global _PROGRESS
+    _PROGRESS = lambda raw_bytes, docs: queue.put((raw_bytes, docs))  # noqa: E731
+
+
+def _input_batches(task: Task, counters: RunCounters, errors: list) -> Iterator[pa.Table]:
+    layout = Layout(Path(task.out))
+    if task.segment.index == 0:
+        for read in read_shard(task.shard, task.settings.read_options()):
+            docs = conform(read.docs)
+            counters.read += docs.num_rows + len(read.errors)
+            counters.errored += len(read.errors)
+            counters.skipped.update(read.skipped)
+            for error in read.errors:
+                errors.append(asdict(error))
+                counters.sources_read[error.file] += 1
+            if docs.num_rows:
+                counters.sources_read.update(_value_counts(docs[SOURCE]))
+            _report_progress(read.progress_bytes, docs.num_rows + len(read.errors))
+            if docs.num_rows:
+                yield docs
+        return
+    path = layout.intermediate(task.shard.name, task.segment.index - 1)
+    if not path.exists():
+        return
+    for record_batch in pq.ParquetFile(path).iter_batches(batch_size=task.settings.batch_size):
+        _report_progress(0, record_batch.num_rows)
+        yield pa.Table.from_batches([record_batch])
+
+
+def _value_counts(column: pa.ChunkedArray) -> dict[str, int]:
+    return {str(row["values"]): row["counts"] for row in pc.value_counts(column).to_pylist()}
+
+
+def run_task(task: Task) -> dict[str, Any]:
+    """Run one segment over one shard; return its counters (also saved in its done marker)."""
+    layout = Layout(Path(task.out))
+    stages = _stages_for(task.specs)
+    segment = task.segment
+    decisions = (
+        pq.read_table(layout.decisions(segment.applies)) if segment.applies is not None else None
+    )
+    chain = [
+        (i, stages[i], stage_call(stages[i], decisions if i == segment.applies else None))
+        for i in segment.stages
+    ]
+    emitter = stages[segment.emits] if segment.emits is not None else None
+    counters = RunCounters()
+    errors: list[dict[str, Any]] = []
+    name = task.shard.name
+    output = ParquetShardWriter(
+        layout.data(name) if task.is_last else layout.intermediate(name, segment.index)
+    )
+    rejects = ParquetShardWriter(layout.rejects(name, segment.index))
+    signatures = ParquetShardWriter(layout.signatures(name, segment.emits)) if emitter else None
+    try:
+        for batch in _input_batches(task, counters, errors):
+            outcome = run_stages(chain, batch, counters)
+            errors.extend(outcome.errors)
+            for table in outcome.rejects:
+                rejects.write(table)
+            kept = outcome.kept
+            if kept.num_rows == 0:
+                continue
+            output.write(kept)
+            if emitter is not None and signatures is not None:
+                started = time.perf_counter()
+                signatures.write(emitter.signatures(kept))
+                counters.stage(segment.emits, emitter.name).seconds += time.perf_counter() - started
+            if task.is_last:
+                counters.kept += kept.num_rows
+                counters.sources_kept.update(_value_counts(kept[SOURCE]))
+                if LANG_COLUMN in kept.column_names:
+                    counters.languages.update(_value_counts(kept[LANG_COLUMN]))
+        data_path = output.close()
+        rejects.close()
+        if signatures is not None:
+            signatures.close()
+    except BaseException:
+        for writer in (output, rejects, signatures):
+            if writer is not None:
+                writer.abort()
+        raise
+    if task.is_last and task.settings.jsonl and data_path is not None:
+        write_jsonl(pq.read_table(data_path), layout.data(name, ".jsonl.gz"))
+    write_errors(errors, layout.errors(name, segment.index))
+    summary = counters.to_json()
+    write_json_atomically(summary, layout.done(name, segment.index))
+    return summary
+
+
+# ---------------------------------------------------------------- driver side
+
+
+class LocalExecutor:
+    """Runs a pipeline (stage specs) over inputs into an output directory."""
+
+    def __init__(self, specs: Specs, settings: RunSettings | None = None):
+        self.specs = [(name, dict(options)) for name, options in specs]
+        self.settings = settings or RunSettings()
+        self.segments = plan_segments(self.specs)
+        self._frozen_specs = tuple(
+            (name, json.dumps(options, sort_keys=True)) for name, options in self.specs
+        )
+
+    def run(self, inputs: Sequence[str], out: str | Path) -> dict[str, Any]:
+        layout = Layout(Path(out))
+        shards, unknown = plan_shards(inputs, exclude=[str(layout.out)])
+        if not shards:
+            raise RunError(
+                "no readable input files (formats: WARC/WET, JSONL, Parquet, .txt, .html)"
+            )
+        self._prepare_output(layout, shards)
+        for path in unknown:
+            self._say(f"skipping {path}: unknown format")
+        started = time.time()
+        for segment in self.segments:
+            self._run_segment(layout, segment, shards)
+            if segment.emits is not None:
+                self._reduce(layout, segment.emits, shards)
+        return self._finish(layout, shards, time.time() - started, unknown)
+
+    # -- steps
+
+    def _prepare_output(self, layout: Layout, shards: list[Shard]) -> None:
+        fingerprint = hashlib.sha256(
+            json.dumps([self._frozen_specs, [s.name for s in shards]]).encode()
+        ).hexdigest()
+        if layout.manifest.exists():
+            previous = json.loads(layout.manifest.read_text("utf-8"))
+            if previous.get("fingerprint") != fingerprint:
+                if not self.settings.overwrite:
+                    raise RunError(
+                        f"{layout.out} holds a run of another pipeline or other inputs; "
+                        "pass --overwrite to replace it, or choose a new output directory"
+                    )
+                self._clear(layout)
+            else:
+                self._say(f"resuming the run in {layout.out}")
+        elif layout.stats.exists() and not self.settings.overwrite:
+            raise RunError(f"{layout.out} holds output of another run; pass --overwrite")
+        elif self.settings.overwrite:
+            self._clear(layout)
+        self._remove_temporaries(layout)
+        write_json_atomically(
+            {
+                "fingerprint": fingerprint,
+                "stages": [list(s) for s in self.specs],
+                "shards": [s.name for s in shards],
+            },
+            layout.manifest,
+        )
+
+    @staticmethod
+    def _clear(layout: Layout) -> None:
+        for sub in ("data", "rejects", "errors", STATE_DIR):
+            shutil.rmtree(layout.out / sub, ignore_errors=True)
+        for name in ("stats.json", "report.html", "README.md"):
+            (layout.out / name).unlink(missing_ok=True)
+
+    @staticmethod
+    def _remove_temporaries(layout: Layout) -> None:
+        """Half-written files of an interrupted run (finished files are never temporary)."""
+        if layout.out.exists():
+            for leftover in layout.out.rglob(".*.tmp"):
+                leftover.unlink(missing_ok=True)
+
+    def _run_segment(self, layout: Layout, segment: Segment, shards: list[Shard]) -> None:
+        is_last = segment.index == len(self.segments) - 1
+        pending = [s for s in shards if not layout.done(s.name, segment.index).exists()]
+        if not pending:
+            return
+        tasks = [
+            Task(self._frozen_specs, self.settings, str(layout.out), segment, s, is_last)
+            for s in pending
+        ]
+        label = "read+process" if segment.index == 0 else f"segment {segment.index}"
+        total = sum(s.size_bytes for s in pending) if segment.index == 0 else None
+        with _Progress(label, total, self.settings.progress, len(pending)) as progress:
+            workers = min(self.settings.worker_count, len(tasks))
+            if workers <= 1:
+                global _PROGRESS
+                _PROGRESS = progress.update
+                try:
+                    for task in tasks:
+                        run_task(task)
+                        progress.shard_done()
+                finally:
+                    _PROGRESS = None
+            else:
+                self._run_pool(tasks, workers, progress)
+
+    @staticmethod
+    def _run_pool(tasks: list[Task], workers: int, progress: _Progress) -> None:
+        context = multiprocessing.get_context("fork")
+        queue = context.Queue()
+        with ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_set_progress_queue, initargs=(queue,)
+        ) as pool:
+            futures = {pool.submit(run_task, task) for task in tasks}
+            try:
+                while futures:
+                    done, futures = wait(futures, timeout=0.2, return_when=FIRST_COMPLETED)
+                    _drain(queue, progress)
+                    for future in done:
+                        future.result()
+                        progress.shard_done()
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+            finally:
+                _drain(queue, progress)
+
+    def _reduce(self, layout: Layout, stage_index: int, shards: list[Shard]) -> None:
+        target = layout.decisions(stage_index)
+        if target.exists():
+            return
+        stage = _stages_for(self._frozen_specs)[stage_index]
+        assert isinstance(stage, GlobalStage)
+        signature_files = sorted(layout.signatures_dir(stage_index).glob("*.parquet"))
+        workdir = layout.reduce_dir(stage_index)
+        workdir.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        self._say(f"{stage.name}: reducing {len(signature_files)} signature files")
+        decisions = stage.reduce(signature_files, workdir)
+        writer = ParquetShardWriter(target)
+        writer.write(decisions)
+        if writer.close() is None:
+            raise RunError(f"{stage.name}: reduce produced no decision table")
+        write_json_atomically(
+            {"seconds": time.perf_counter() - started}, target.with_suffix(".json")
+        )
+
+    def _finish(
+        self, layout: Layout, shards: list[Shard], seconds: float, unknown: list[str]
+    ) -> dict[str, Any]:
+        totals = RunCounters()
+        for segment in self.segments:
+            for shard in shards:
+                marker = layout.done(shard.name, segment.index)
+                totals.add(RunCounters.from_json(json.loads(marker.read_text("utf-8"))))
+            if segment.emits is not None:
+                reduce_marker = layout.decisions(segment.emits).with_suffix(".json")
+                reduce_seconds = json.loads(reduce_marker.read_text("utf-8"))["seconds"]
+                name = self.specs[segment.emits][0]
+                totals.stage(segment.emits, name).seconds += reduce_seconds
+        summary = run_summary(
+            totals,
+            [name for name, _ in self.specs],
+            pipeline=[{name: options} for name, options in self.specs],
+            shards=len(shards),
+            unknown_files=unknown,
+            wall_seconds=round(seconds, 3),
+        )
+        write_json_atomically(summary, layout.stats)
+        shutil.rmtree(layout.state / "work", ignore_errors=True)
+        if not totals.reconciles:
+            raise RunError(
+                f"counts do not reconcile: read {totals.read:,} != kept {totals.kept:,} + "
+                f"rejected {totals.rejected:,} + errored {totals.errored:,}; see {layout.stats}"
+            )
+        return summary
+
+    def _say(self, message: str) -> None:
+        if self.settings.progress:
+            print(f"textmill: {message}", file=sys.stderr)
+
+
+def _drain(queue, progress: _Progress) -> None:
+    while True:
+        try:
+            raw_bytes, docs = queue.get_nowait()
+        except Exception:  # noqa: BLE001 - queue.Empty, or a closed queue at shutdown
+            return
+        progress.update(raw_bytes, docs)
+
+
+class _Progress:
+    """A progress bar in input bytes (ETA) with docs/s; silent when progress is off."""
+
+    def __init__(self, label: str, total_bytes: int | None, enabled: bool, shards: int):
+        self.enabled = enabled
+        self.docs = 0
+        self.shards_left = shards
+        self.started = time.perf_counter()
+        self.bar = (
+            tqdm(
+                total=total_bytes if total_bytes else shards,
+                unit="B" if total_bytes else "shard",
+                unit_scale=bool(total_bytes),
+                desc=label,
+                file=sys.stderr,
+                dynamic_ncols=True,
+            )
+            if enabled
+            else None
+        )
+        self.in_bytes = bool(total_bytes)
+
+    def update(self, raw_bytes: int, docs: int) -> None:
+        self.docs += docs
+        if self.bar is None:
+            return
+        if self.in_bytes:
+            self.bar.update(raw_bytes)
+        rate = self.docs / max(time.perf_counter() - self.started, 1e-9)
+        self.bar.set_postfix_str(f"{self.docs:,} docs, {rate:,.0f} docs/s", refresh=False)
+
+    def shard_done(self) -> None:
+        if self.bar is not None and not self.in_bytes:
+            self.bar.update(1)
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            if self.in_bytes and not any(exc):
+                self.bar.update(max(0, self.bar.total - self.bar.n))
+            self.bar.close()

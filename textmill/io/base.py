@@ -1,0 +1,160 @@
+"""What every reader returns, and how inputs become shards.
+
+A reader never raises for bad input: a record it cannot turn into a document becomes a
+`ReadError` naming the file and the record, counted as errored, and reading goes on.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import pyarrow as pa
+
+from textmill.document import make_batch
+
+DEFAULT_MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ReadError:
+    """An input record that could not become a document."""
+
+    file: str
+    record: str  # "line 1,042", "record 17 (offset 12,345)", "end of file"
+    message: str
+    excerpt: str | None = None
+
+    def describe(self) -> str:
+        return f"{self.file}, {self.record}: {self.message}"
+
+
+@dataclass
+class ReadBatch:
+    """Documents read since the last batch, the records that failed, and what was skipped."""
+
+    docs: pa.Table
+    errors: list[ReadError] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)  # e.g. {"warc:request": 12}
+    progress_bytes: int = 0  # raw input bytes consumed since the last batch
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    batch_size: int = 1000
+    max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
+    text_field: str = "text"
+    id_field: str = "id"
+    url_field: str = "url"
+
+
+class CountingReader(io.RawIOBase):
+    """Wraps a raw (possibly compressed) file so readers can report bytes consumed."""
+
+    def __init__(self, raw: IO[bytes]):
+        self.raw = raw
+        self.position = 0
+        self.reported = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        data = self.raw.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self.position += n
+        return n
+
+    def take_progress(self) -> int:
+        delta, self.reported = self.position - self.reported, self.position
+        return delta
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+
+class BatchBuilder:
+    """Accumulates documents row by row and flushes them as Arrow batches with errors."""
+
+    def __init__(self, source: str, options: ReadOptions, counter: CountingReader | None = None):
+        self.source = source
+        self.options = options
+        self.counter = counter
+        self._reset()
+
+    def _reset(self) -> None:
+        self.ids: list[str] = []
+        self.texts: list[str | None] = []
+        self.htmls: list[str | None] = []
+        self.urls: list[str | None] = []
+        self.metadata: list[dict[str, Any] | None] = []
+        self.errors: list[ReadError] = []
+        self.skipped: dict[str, int] = {}
+        self.has_html = False
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def add(
+        self,
+        doc_id: str,
+        *,
+        text: str | None = None,
+        html: str | None = None,
+        url: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self.ids.append(doc_id)
+        self.texts.append(text)
+        self.htmls.append(html)
+        self.has_html = self.has_html or html is not None
+        self.urls.append(url)
+        self.metadata.append(metadata)
+
+    def error(self, record: str, message: str, excerpt: str | bytes | None = None) -> None:
+        if isinstance(excerpt, bytes):
+            excerpt = excerpt[:200].decode("utf-8", "replace")
+        elif excerpt is not None:
+            excerpt = excerpt[:200]
+        self.errors.append(ReadError(self.source, record, message, excerpt))
+
+    def skip(self, kind: str) -> None:
+        self.skipped[kind] = self.skipped.get(kind, 0) + 1
+
+    def too_large(self, size: int) -> bool:
+        return size > self.options.max_document_bytes
+
+    def oversize_message(self, size: int) -> str:
+        return (
+            f"document of {size:,} bytes exceeds max_document_bytes="
+            f"{self.options.max_document_bytes:,}"
+        )
+
+    @property
+    def full(self) -> bool:
+        return len(self.ids) + len(self.errors) >= self.options.batch_size
+
+    def flush(self) -> ReadBatch:
+        docs = make_batch(
+            self.ids,
+            self.texts,
+            source=self.source,
+            urls=self.urls,
+            metadata=self.metadata,
+            html=self.htmls if self.has_html else None,
+        )
+        batch = ReadBatch(
+            docs,
+            self.errors,
+            self.skipped,
+            self.counter.take_progress() if self.counter else 0,
+        )
+        self._reset()
+        return batch
+
+
+Reader = Callable[[str, ReadOptions], Iterator[ReadBatch]]

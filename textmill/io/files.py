@@ -1,0 +1,143 @@
+"""Finding inputs (paths, directories, globs, fsspec URLs), naming their format, and opening
+them with transparent decompression and byte counting for the progress bar."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import fsspec
+
+from textmill.io.base import CountingReader
+
+COMPRESSIONS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd", ".bz2": "bz2"}
+FORMATS = {
+    ".warc": "warc",
+    ".arc": "warc",
+    ".wet": "warc",
+    ".jsonl": "jsonl",
+    ".json": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".txt": "text",
+    ".text": "text",
+    ".md": "text",
+    ".html": "html",
+    ".htm": "html",
+}
+SMALL_FILE_FORMATS = {"text", "html"}  # one document per file: many files make one shard
+FILES_PER_SMALL_FILE_SHARD = 2000
+
+
+class InputError(ValueError):
+    """An input argument that names nothing readable (reported before the run starts)."""
+
+
+def split_compression(path: str) -> tuple[str, str | None]:
+    """('x.jsonl', 'gzip') for 'x.jsonl.gz'."""
+    for suffix, kind in COMPRESSIONS.items():
+        if path.endswith(suffix):
+            return path[: -len(suffix)], kind
+    return path, None
+
+
+def detect_format(path: str) -> str | None:
+    stem, _ = split_compression(path.lower())
+    if stem.endswith((".warc.wet", ".warc.wat")):
+        return "warc"
+    for suffix, fmt in FORMATS.items():
+        if stem.endswith(suffix):
+            return fmt
+    return None
+
+
+def open_input(path: str) -> tuple[IO[bytes], CountingReader]:
+    """A decompressed byte stream over `path` and the counter of raw bytes behind it."""
+    counter = CountingReader(fsspec.open(path, "rb").open())
+    _, compression = split_compression(path.lower())
+    if compression == "gzip":
+        return gzip.GzipFile(fileobj=counter, mode="rb"), counter
+    if compression == "zstd":
+        import zstandard
+
+        return zstandard.ZstdDecompressor().stream_reader(counter, read_across_frames=True), counter
+    if compression == "bz2":
+        return bz2.BZ2File(counter, "rb"), counter
+    return counter, counter  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Shard:
+    """The unit of parallel work and of resumption: a stable name and the files it reads."""
+
+    name: str
+    format: str
+    paths: tuple[str, ...]
+    size_bytes: int
+
+
+def _expand_one(argument: str, exclude: tuple[str, ...]) -> list[tuple[str, int]]:
+    fs, _, roots = fsspec.get_fs_token_paths(argument)
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    prefix = "" if protocol in ("file", "local") else f"{protocol}://"
+    found: list[tuple[str, int]] = []
+    for root in roots:
+        if fs.isdir(root):
+            for path, info in sorted(fs.find(root, detail=True).items()):
+                name = path.rsplit("/", 1)[-1]
+                if name.startswith(".") or "/." in path[len(root) :]:
+                    continue
+                if any(path == ex or path.startswith(ex + "/") for ex in exclude):
+                    continue
+                found.append((prefix + path, int(info.get("size") or 0)))
+        elif fs.exists(root):
+            found.append((prefix + root, int(fs.size(root) or 0)))
+    if not found:
+        raise InputError(f"{argument}: no such file, directory or matching glob")
+    return found
+
+
+def plan_shards(
+    arguments: Iterable[str], exclude: Iterable[str] = ()
+) -> tuple[list[Shard], list[str]]:
+    """Shards for every readable file under the arguments, and the files skipped as unknown.
+
+    Big formats get a shard per file; single-document files (.txt, .html) are grouped so a
+    directory of a million pages is not a million tasks. Names depend only on paths, so a
+    resumed run finds the same shards whatever its worker count. `exclude` keeps a run's own
+    output directory out of its inputs when it lies inside an input directory.
+    """
+    excluded = tuple(str(Path(p).resolve()) for p in exclude)
+    files: dict[str, int] = {}
+    for argument in arguments:
+        for path, size in _expand_one(argument, excluded):
+            files.setdefault(path, size)
+    shards: list[Shard] = []
+    small: dict[str, list[tuple[str, int]]] = {}
+    unknown: list[str] = []
+    for path, size in sorted(files.items()):
+        fmt = detect_format(path)
+        if fmt is None:
+            unknown.append(path)
+        elif fmt in SMALL_FILE_FORMATS:
+            small.setdefault(fmt, []).append((path, size))
+        else:
+            shards.append(Shard(_shard_name(path), fmt, (path,), size))
+    for fmt, entries in small.items():
+        for start in range(0, len(entries), FILES_PER_SMALL_FILE_SHARD):
+            group = entries[start : start + FILES_PER_SMALL_FILE_SHARD]
+            paths = tuple(p for p, _ in group)
+            shards.append(Shard(_shard_name(*paths), fmt, paths, sum(s for _, s in group)))
+    return shards, unknown
+
+
+def _shard_name(*paths: str) -> str:
+    stem = paths[0].rstrip("/").rsplit("/", 1)[-1]
+    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)[:60]
+    digest = hashlib.sha1("\0".join(paths).encode()).hexdigest()[:10]
+    return f"{stem}-{digest}"

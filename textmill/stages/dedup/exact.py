@@ -1,0 +1,55 @@
+"""Exact deduplication: documents whose text hashes alike keep one copy, the smallest id."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import xxhash
+
+from textmill.document import ID, TEXT
+from textmill.pipeline import GlobalStage, StageOptions, register
+
+HASH = "content_hash"
+
+
+@register("exact_dedup")
+class ExactDedup(GlobalStage):
+    """Drops documents whose text is byte-identical to another's (xxh3-128 of the UTF-8)."""
+
+    class Options(StageOptions):
+        pass
+
+    def signatures(self, batch: pa.Table) -> pa.Table:
+        digests = [
+            xxhash.xxh3_128_digest(text.encode("utf-8", "surrogatepass")) if text else None
+            for text in batch[TEXT].to_pylist()
+        ]
+        return pa.table({ID: batch[ID], HASH: pa.array(digests, pa.binary(16))})
+
+    def reduce(self, signature_files: Sequence[Path], workdir: Path) -> pa.Table:
+        if not signature_files:
+            return _decisions([], [])
+        table = pa.concat_tables(pq.read_table(p, columns=[ID, HASH]) for p in signature_files)
+        table = table.filter(pc.is_valid(table[HASH]))
+        table = table.sort_by([(HASH, "ascending"), (ID, "ascending")])
+        hashes = table[HASH].combine_chunks()
+        if len(hashes) == 0:
+            return _decisions([], [])
+        as_pairs = np.frombuffer(hashes.buffers()[1], dtype=np.uint64).reshape(-1, 2)
+        same_as_previous = np.zeros(len(hashes), dtype=bool)
+        same_as_previous[1:] = np.all(as_pairs[1:] == as_pairs[:-1], axis=1)
+        group_start = np.maximum.accumulate(np.where(~same_as_previous, np.arange(len(hashes)), 0))
+        ids = table[ID].combine_chunks()
+        dropped = np.flatnonzero(same_as_previous)
+        kept_ids = pc.take(ids, pa.array(group_start[dropped]))
+        reasons = pc.binary_join_element_wise("duplicate_of", kept_ids, "=")
+        return _decisions(pc.take(ids, pa.array(dropped)), reasons)
+
+
+def _decisions(ids, reasons) -> pa.Table:
+    return pa.table({ID: pa.array(ids, pa.string()), "reason": pa.array(reasons, pa.string())})
