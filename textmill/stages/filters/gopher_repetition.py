@@ -1,0 +1,95 @@
+"""Gopher's repetition filter (Rae et al. 2021, table A1) with FineWeb's thresholds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from textmill.document import TEXT
+from textmill.pipeline import Decision, Filter, StageOptions, register
+from textmill.text import (
+    decode,
+    duplicate_pieces,
+    duplicated_ngram_chars,
+    spans_hashes,
+    split_newline_runs,
+    split_words,
+    top_ngram_chars,
+)
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator, 0 where the denominator is 0."""
+    out = np.zeros(len(numerator), dtype=np.float64)
+    np.divide(numerator, denominator, out=out, where=denominator > 0)
+    return out
+
+
+@register("gopher_repetition")
+class GopherRepetition(Filter):
+    """Drops documents made of repeated lines, paragraphs or word n-grams: the signature of
+    boilerplate, spam and generated lists. None disables a check (FineWeb-2 turns some off)."""
+
+    class Options(StageOptions):
+        lang: str = "en"
+        # methods.md, FineWeb item 4 (Gopher table A1)
+        dup_line_frac: float | None = 0.30
+        dup_para_frac: float | None = 0.30
+        dup_line_char_frac: float | None = 0.20
+        dup_para_char_frac: float | None = 0.20
+        top_n_grams: dict[int, float] = {2: 0.20, 3: 0.18, 4: 0.16}
+        dup_n_grams: dict[int, float] = {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
+
+    def measure(self, batch: pa.Table) -> pa.Table:
+        """Fractions of the text's lines, paragraphs and characters that repeat."""
+        o = self.options
+        chars = decode(batch[TEXT])
+        num_chars = chars.lengths()
+        metrics: dict[str, np.ndarray] = {"num_chars": num_chars}
+
+        paragraphs = split_newline_runs(chars, min_run=2, strip=True)
+        hashes, _ = spans_hashes(chars, paragraphs.starts, paragraphs.ends)
+        dup, dup_chars = duplicate_pieces(paragraphs.row_offsets, hashes, paragraphs.lengths())
+        metrics["dup_para_frac"] = _ratio(dup, paragraphs.counts())
+        metrics["dup_para_char_frac"] = _ratio(dup_chars, num_chars)
+
+        lines = split_newline_runs(chars, min_run=1)
+        hashes, _ = spans_hashes(chars, lines.starts, lines.ends)
+        dup, dup_chars = duplicate_pieces(lines.row_offsets, hashes, lines.lengths())
+        metrics["dup_line_frac"] = _ratio(dup, lines.counts())
+        metrics["dup_line_char_frac"] = _ratio(dup_chars, num_chars)
+
+        words = split_words(chars, o.lang)
+        hashes, powers = spans_hashes(chars, words.starts, words.ends)
+        lengths = words.lengths()
+        for n in sorted(o.top_n_grams):
+            top = top_ngram_chars(words.row_offsets, hashes, powers, lengths, n)
+            metrics[f"top_{n}_gram_char_frac"] = _ratio(top, num_chars)
+        for n in sorted(o.dup_n_grams):
+            repeated = duplicated_ngram_chars(words.row_offsets, hashes, powers, lengths, n)
+            metrics[f"dup_{n}_gram_char_frac"] = _ratio(repeated, num_chars)
+        return pa.table(metrics)
+
+    def decide(self, metrics: pa.Table) -> Decision:
+        o = self.options
+        checks: list[tuple[str, np.ndarray]] = [("empty", metrics["num_chars"].to_numpy() == 0)]
+        for reason, threshold in (
+            ("dup_para_frac", o.dup_para_frac),
+            ("dup_para_char_frac", o.dup_para_char_frac),
+            ("dup_line_frac", o.dup_line_frac),
+            ("dup_line_char_frac", o.dup_line_char_frac),
+        ):
+            if threshold:
+                checks.append((reason, metrics[reason].to_numpy() > threshold))
+        for n, threshold in sorted(o.top_n_grams.items()):
+            checks.append(
+                (f"top_{n}_gram", metrics[f"top_{n}_gram_char_frac"].to_numpy() > threshold)
+            )
+        for n, threshold in sorted(o.dup_n_grams.items()):
+            checks.append(
+                (
+                    f"duplicated_{n}_n_grams",
+                    metrics[f"dup_{n}_gram_char_frac"].to_numpy() > threshold,
+                )
+            )
+        return Decision.first_failing(*checks, num_rows=metrics.num_rows)
