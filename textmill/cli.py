@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("inputs", nargs="*", help="input files, directories, globs or URLs")
     run.add_argument("--preset", help=f"a built-in pipeline: {', '.join(preset_names())}")
-    run.add_argument("-o", "--out", required=True, help="output directory")
+    run.add_argument("-o", "--out", help="output directory (default: the last positional argument)")
     _add_run_settings(run)
 
     demo = commands.add_parser("demo", help="run the fineweb preset on the bundled sample crawl")
@@ -121,10 +121,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         pipeline = Pipeline.from_yaml(args.pipeline)
     else:
         raise PipelineConfigError("give a pipeline YAML file or --preset NAME")
+    out = args.out
+    if out is None:
+        if len(inputs) < 2 or Path(inputs[-1]).is_file():
+            raise InputError("give the output directory with -o OUT (or as the last argument)")
+        out = inputs.pop()
     if not inputs:
         raise InputError("no inputs given")
-    stats = pipeline.run(inputs, args.out, executor=args.executor, **_settings(args))
-    print_summary(stats, args.out)
+    stats = pipeline.run(inputs, out, executor=args.executor, **_settings(args))
+    print_summary(stats, out)
     return 0
 
 
@@ -148,7 +153,7 @@ def cmd_stages(args: argparse.Namespace) -> int:
             cls = stage_class(name)
         except KeyError:
             raise PipelineConfigError(f"unknown stage {name!r}") from None
-        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        doc = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
         print(f"{name}: {doc}")
         if args.name or len(names) == 1:
             for option, field in cls.Options.model_fields.items():

@@ -113,12 +113,17 @@ def run_stages(
             counter.dropped += decision.num_dropped
             counters.rejected += decision.num_dropped
             dropped_reasons = decision.reasons.filter(pa.array(~decision.keep))
-            counter.reasons.update(dropped_reasons.to_pylist())
+            counter.reasons.update(reason_family(r) for r in dropped_reasons.to_pylist())
             out = out.filter(keep)
         counter.docs_out += out.num_rows
         counter.bytes_out += text_bytes(out)
         outcome.kept = out
     return outcome
+
+
+def reason_family(reason: str | None) -> str:
+    """`duplicate_of=<id>` counts as `duplicate_of`: stats count kinds, rejects keep details."""
+    return (reason or "dropped").split("=", 1)[0]
 
 
 def _prefixed(stage: Stage, decision: Decision) -> pa.Array:

@@ -319,6 +319,8 @@ class LocalExecutor:
         elif self.settings.overwrite:
             self._clear(layout)
         self._remove_temporaries(layout)
+        for sub in ("data", "rejects", "errors"):  # always present, even when empty
+            (layout.out / sub).mkdir(parents=True, exist_ok=True)
         write_json_atomically(
             {
                 "fingerprint": fingerprint,

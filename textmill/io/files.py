@@ -6,6 +6,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import hashlib
+import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,6 @@ from textmill.io.base import CountingReader
 COMPRESSIONS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd", ".bz2": "bz2"}
 FORMATS = {
     ".warc": "warc",
-    ".arc": "warc",
     ".wet": "warc",
     ".jsonl": "jsonl",
     ".json": "jsonl",
@@ -68,7 +68,7 @@ def open_input(path: str) -> tuple[IO[bytes], CountingReader]:
         return zstandard.ZstdDecompressor().stream_reader(counter, read_across_frames=True), counter
     if compression == "bz2":
         return bz2.BZ2File(counter, "rb"), counter
-    return counter, counter  # type: ignore[return-value]
+    return io.BufferedReader(counter, buffer_size=1 << 20), counter
 
 
 @dataclass(frozen=True)

@@ -5,18 +5,20 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from textmill.document import HTML, ID, METADATA, SOURCE, TEXT, URL, conform
 from textmill.io.base import BatchBuilder, ReadBatch, ReadOptions
-from textmill.io.files import open_input
 
 
 def read_parquet(path: str, options: ReadOptions) -> Iterator[ReadBatch]:
-    stream, counter = open_input(path)
-    builder = BatchBuilder(path, options, counter)
+    """Parquet needs random access, so it is opened seekable; progress is reported per row
+    group as the share of the file's compressed bytes that group holds."""
+    stream = fsspec.open(path, "rb").open()
+    builder = BatchBuilder(path, options)
     try:
         parquet = pq.ParquetFile(stream)
         names = parquet.schema_arrow.names
@@ -29,16 +31,17 @@ def read_parquet(path: str, options: ReadOptions) -> Iterator[ReadBatch]:
         yield builder.flush()
         return
     row = 0
+    metadata = parquet.metadata
     try:
-        for record_batch in parquet.iter_batches(batch_size=options.batch_size):
-            table = pa.Table.from_batches([record_batch])
-            yield ReadBatch(
-                _to_documents(table, path, row, options, builder), [], {}, counter.take_progress()
-            )
-            errors = builder.flush()
-            if errors.errors:
-                yield errors
-            row += table.num_rows
+        for group in range(metadata.num_row_groups):
+            group_bytes = metadata.row_group(group).total_compressed_size
+            batches = parquet.iter_batches(batch_size=options.batch_size, row_groups=[group])
+            for index, record_batch in enumerate(batches):
+                table = pa.Table.from_batches([record_batch])
+                docs = _to_documents(table, path, row, options, builder)
+                errors = builder.flush().errors
+                yield ReadBatch(docs, errors, {}, group_bytes if index == 0 else 0)
+                row += table.num_rows
     except (pa.ArrowException, OSError) as exc:
         builder.error(f"row {row:,} onward", f"corrupt Parquet data ({exc})")
         yield builder.flush()

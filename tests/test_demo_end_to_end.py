@@ -1,0 +1,81 @@
+"""`textmill demo` on the bundled sample crawl, checked against the sample's manifest."""
+
+import json
+from pathlib import Path
+
+import duckdb
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from textmill.cli import main
+from textmill.data import load_sample_manifest
+
+NOISE_KINDS = {"blocked_url", "code", "link_list", "lorem", "non_english", "short", "spam"}
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("demo") / "demo-out"
+    assert main(["demo", "-o", str(out), "--workers", "2", "--no-progress"]) == 0
+    return out
+
+
+def test_demo_writes_the_documented_layout_and_reconciles(demo_out):
+    for name in ("data", "rejects", "errors", "stats.json"):
+        assert (demo_out / name).exists(), name
+    stats = json.loads((demo_out / "stats.json").read_text())
+    assert stats["read"] == stats["kept"] + stats["rejected"] + stats["errored"]
+    assert stats["reconciled"] and stats["read"] > 380
+    assert [s["name"] for s in stats["stages"]][:3] == ["url_filter", "extract", "langid"]
+    assert stats["skipped_records"]["warc:request"] > 300
+    assert stats["languages"] == {"en": stats["kept"]}
+
+
+def test_every_noise_page_is_dropped_by_a_stage_meant_for_it(demo_out):
+    pages = load_sample_manifest()["pages"]
+    rejects = pq.read_table(demo_out / "rejects")
+    stage_by_url = dict(
+        zip(rejects["url"].to_pylist(), rejects["reject_stage"].to_pylist(), strict=True)
+    )
+    noise = [p for p in pages if p["kind"].split(":")[0] in NOISE_KINDS]
+    assert len(noise) >= 80
+    for page in noise:
+        assert stage_by_url.get(page["url"]) in page["drop_by"], page["url"]
+
+
+def test_articles_are_kept_once_and_cleaned(demo_out):
+    pages = load_sample_manifest()["pages"]
+    kept = pq.read_table(demo_out / "data")
+    rejects = pq.read_table(demo_out / "rejects")
+    kept_urls = set(kept["url"].to_pylist())
+    reason_by_url = dict(
+        zip(rejects["url"].to_pylist(), rejects["reject_reason"].to_pylist(), strict=True)
+    )
+    for page in pages:
+        if page["kind"] == "article":
+            assert page["url"] in kept_urls or reason_by_url[page["url"]].startswith(
+                ("exact_dedup:duplicate_of=", "minhash_dedup:duplicate_of=")
+            ), page["url"]
+    texts = kept["text"].to_pylist()
+    assert len(set(texts)) == len(texts), "exact duplicates survived"
+    assert not any("accept all cookies" in t.lower() for t in texts)
+    for page in pages:
+        pii = page.get("pii")
+        if pii and page["url"] in kept_urls:
+            text = texts[kept["url"].to_pylist().index(page["url"])]
+            assert all(email not in text for email in pii["emails"])
+            assert all(ip not in text for ip in pii["public_ips"])
+            assert all(ip in text for ip in pii["private_ips"])
+    assert "html" not in kept.column_names
+    assert pc.min(kept["pii_email"]).as_py() >= 0
+
+
+def test_outputs_load_in_duckdb(demo_out):
+    stats = json.loads((demo_out / "stats.json").read_text())
+    con = duckdb.connect()
+    kept = con.execute(f"select count(*) from read_parquet('{demo_out}/data/*.parquet')").fetchone()
+    rejected = con.execute(
+        f"select count(*) from read_parquet('{demo_out}/rejects/*.parquet')"
+    ).fetchone()
+    assert kept[0] == stats["kept"] and rejected[0] == stats["rejected"]
