@@ -29,7 +29,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-DATA = Path("/work/shared/data/web/web_text.jsonl.gz")
+DATA = HERE.parents[1] / "shared" / "data" / "web" / "web_text.jsonl.gz"
 DATATROVE_VENV = HERE / ".venv-datatrove"
 DATATROVE_PACKAGES = ("datatrove==0.10.1", "spacy==3.8.18", "regex==2026.11.15")
 STAGES = ("gopher_repetition", "gopher_quality", "c4_quality", "fineweb_quality")

@@ -42,7 +42,7 @@ def _add_run_settings(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--text-field", default="text", help="JSONL/Parquet text field")
     parser.add_argument("--id-field", default="id", help="JSONL/Parquet id field")
     parser.add_argument("--url-field", default="url", help="JSONL/Parquet URL field")
-    parser.add_argument("--jsonl", action="store_true", help="also write data/*.jsonl.gz")
+    parser.add_argument("--jsonl", action="store_true", help="also write OUT/jsonl/*.jsonl.gz")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
         "--overwrite", action="store_true", help="replace OUT when it holds another run"

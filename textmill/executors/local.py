@@ -108,8 +108,11 @@ class Layout:
     def state(self) -> Path:
         return self.out / STATE_DIR
 
-    def data(self, shard: str, suffix: str = ".parquet") -> Path:
-        return self.out / "data" / f"{shard}{suffix}"
+    def data(self, shard: str) -> Path:
+        return self.out / "data" / f"{shard}.parquet"
+
+    def jsonl(self, shard: str) -> Path:
+        return self.out / "jsonl" / f"{shard}.jsonl.gz"
 
     def rejects(self, shard: str, segment: int) -> Path:
         return self.out / "rejects" / f"{shard}-s{segment}.parquet"
@@ -259,7 +262,7 @@ def run_task(task: Task) -> dict[str, Any]:
                 writer.abort()
         raise
     if task.is_last and task.settings.jsonl and data_path is not None:
-        write_jsonl(pq.read_table(data_path), layout.data(name, ".jsonl.gz"))
+        write_jsonl(pq.read_table(data_path), layout.jsonl(name))
     write_errors(errors, layout.errors(name, segment.index))
     summary = counters.to_json()
     write_json_atomically(summary, layout.done(name, segment.index))
@@ -332,7 +335,7 @@ class LocalExecutor:
 
     @staticmethod
     def _clear(layout: Layout) -> None:
-        for sub in ("data", "rejects", "errors", STATE_DIR):
+        for sub in ("data", "jsonl", "rejects", "errors", STATE_DIR):
             shutil.rmtree(layout.out / sub, ignore_errors=True)
         for name in ("stats.json", "report.html", "README.md"):
             (layout.out / name).unlink(missing_ok=True)

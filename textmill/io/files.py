@@ -65,7 +65,8 @@ def open_input(path: str) -> tuple[IO[bytes], CountingReader]:
     if compression == "zstd":
         import zstandard
 
-        return zstandard.ZstdDecompressor().stream_reader(counter, read_across_frames=True), counter
+        reader = zstandard.ZstdDecompressor().stream_reader(counter, read_across_frames=True)
+        return io.BufferedReader(reader, buffer_size=1 << 20), counter
     if compression == "bz2":
         return bz2.BZ2File(counter, "rb"), counter
     return io.BufferedReader(counter, buffer_size=1 << 20), counter
@@ -79,6 +80,10 @@ class Shard:
     format: str
     paths: tuple[str, ...]
     size_bytes: int
+
+
+def has_magic(argument: str) -> bool:
+    return any(c in argument for c in "*?[")
 
 
 def _expand_one(argument: str, exclude: tuple[str, ...]) -> list[tuple[str, int]]:
@@ -96,6 +101,8 @@ def _expand_one(argument: str, exclude: tuple[str, ...]) -> list[tuple[str, int]
                     continue
                 found.append((prefix + path, int(info.get("size") or 0)))
         elif fs.exists(root):
+            if has_magic(argument) and root.rsplit("/", 1)[-1].startswith("."):
+                continue
             found.append((prefix + root, int(fs.size(root) or 0)))
     if not found:
         raise InputError(f"{argument}: no such file, directory or matching glob")

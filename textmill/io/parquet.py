@@ -34,7 +34,10 @@ def read_parquet(path: str, options: ReadOptions) -> Iterator[ReadBatch]:
     metadata = parquet.metadata
     try:
         for group in range(metadata.num_row_groups):
-            group_bytes = metadata.row_group(group).total_compressed_size
+            group_meta = metadata.row_group(group)
+            group_bytes = sum(
+                group_meta.column(c).total_compressed_size for c in range(group_meta.num_columns)
+            )
             batches = parquet.iter_batches(batch_size=options.batch_size, row_groups=[group])
             for index, record_batch in enumerate(batches):
                 table = pa.Table.from_batches([record_batch])

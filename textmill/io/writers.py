@@ -124,6 +124,7 @@ def write_jsonl(table: pa.Table, final_path: Path) -> None:
     """Optional JSONL copy of kept documents (gzip when the name ends in .gz)."""
     import gzip
 
+    final_path.parent.mkdir(parents=True, exist_ok=True)
     temporary = temporary_path(final_path)
     opener = gzip.open if final_path.suffix == ".gz" else open
     with opener(temporary, "wt", encoding="utf-8") as out:
