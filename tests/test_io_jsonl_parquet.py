@@ -91,6 +91,6 @@ def test_jsonl_output_mirrors_the_parquet_output(tmp_path):
     out = tmp_path / "out"
     Pipeline(["exact_dedup"]).run([tmp_path / "in"], out, jsonl=True, progress=False)
     [jsonl] = list((out / "jsonl").glob("*.jsonl.gz"))
-    rows = [json.loads(line) for line in gzip.open(jsonl, "rt")]
+    rows = [json.loads(line) for line in gzip.decompress(jsonl.read_bytes()).splitlines()]
     assert [r["id"] for r in rows] == pq.read_table(out / "data")["id"].to_pylist()
     assert sorted(r["id"] for r in rows) == ["d0", "d1", "d2"]
