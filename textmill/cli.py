@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from importlib import resources
@@ -16,6 +17,9 @@ from textmill.executors.local import RunError, RunSettings
 from textmill.io import InputError
 
 SAMPLE = "sample.warc.gz"
+# Modules that add their own subcommands: each has `register(commands)`, which adds parsers
+# with `set_defaults(handler=function)`; the handler takes the parsed args, returns an exit code.
+FEATURE_COMMANDS: tuple[str, ...] = ()
 
 
 def sample_path() -> Path:
@@ -96,13 +100,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     presets = commands.add_parser("presets", help="list presets, or print one as YAML")
     presets.add_argument("name", nargs="?", help="print this preset")
+    for module in FEATURE_COMMANDS:
+        importlib.import_module(module).register(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        handler = getattr(args, "handler", None) or COMMANDS[args.command]
+        return handler(args)
     except (PipelineConfigError, RunError, InputError) as exc:
         print(f"textmill: error: {exc}", file=sys.stderr)
         return 2
