@@ -10,6 +10,14 @@ from textmill.text.columns import Chars
 from textmill.text.lines import Spans
 
 
+def safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator, 0 where the denominator is 0 (an empty document has no ratio
+    to fail on)."""
+    out = np.zeros(len(numerator), dtype=np.float64)
+    np.divide(numerator, denominator, out=out, where=denominator > 0)
+    return out
+
+
 @nb.njit(cache=True)
 def _row_sums(row_offsets, values):
     n = len(row_offsets) - 1

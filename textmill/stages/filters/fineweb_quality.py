@@ -19,13 +19,7 @@ from textmill.text import (
     strip_spans,
 )
 from textmill.text.chars import TABLE_SIZE, TERMINAL, char_flags
-from textmill.text.spans import edge_chars, row_sums
-
-
-def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    out = np.zeros(len(numerator), dtype=np.float64)
-    np.divide(numerator, denominator, out=out, where=denominator > 0)
-    return out
+from textmill.text.spans import edge_chars, row_sums, safe_ratio
 
 
 def _non_blank(lines: Spans, stripped: Spans) -> Spans:
@@ -70,10 +64,10 @@ class FineWebQuality(Filter):
         return pa.table(
             {
                 "num_lines": num_lines,
-                "line_punct_ratio": _ratio(row_sums(lines, ends_sentence), num_lines),
-                "short_line_ratio": _ratio(row_sums(lines, short), num_lines),
-                "char_dup_ratio": _ratio(dup_chars, chars.lengths() - newlines),
-                "new_line_ratio": _ratio(newlines, num_words),
+                "line_punct_ratio": safe_ratio(row_sums(lines, ends_sentence), num_lines),
+                "short_line_ratio": safe_ratio(row_sums(lines, short), num_lines),
+                "char_dup_ratio": safe_ratio(dup_chars, chars.lengths() - newlines),
+                "new_line_ratio": safe_ratio(newlines, num_words),
             }
         )
 

@@ -18,13 +18,14 @@ from textmill.text import (
     strip_spans,
 )
 from textmill.text.chars import ALPHA, SYMBOL
-from textmill.text.spans import any_char_with, any_char_without, edge_chars, ends_with, row_sums
-
-
-def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    out = np.zeros(len(numerator), dtype=np.float64)
-    np.divide(numerator, denominator, out=out, where=denominator > 0)
-    return out
+from textmill.text.spans import (
+    any_char_with,
+    any_char_without,
+    edge_chars,
+    ends_with,
+    row_sums,
+    safe_ratio,
+)
 
 
 @register("gopher_quality")
@@ -70,11 +71,11 @@ class GopherQuality(Filter):
                 "num_words": num_words,
                 "num_real_words": num_real.astype(np.int64),
                 "mean_word_length": mean_length,
-                "hash_word_ratio": _ratio(count_substring(chars, "#"), num_words),
-                "ellipsis_word_ratio": _ratio(ellipses, num_words),
-                "bullet_lines_ratio": _ratio(row_sums(lines, bullet), lines.counts()),
-                "ellipsis_lines_ratio": _ratio(row_sums(lines, ellipsis_end), lines.counts()),
-                "alpha_words_ratio": _ratio(
+                "hash_word_ratio": safe_ratio(count_substring(chars, "#"), num_words),
+                "ellipsis_word_ratio": safe_ratio(ellipses, num_words),
+                "bullet_lines_ratio": safe_ratio(row_sums(lines, bullet), lines.counts()),
+                "ellipsis_lines_ratio": safe_ratio(row_sums(lines, ellipsis_end), lines.counts()),
+                "alpha_words_ratio": safe_ratio(
                     row_sums(words, any_char_with(chars, words, ALPHA)), num_words
                 ),
                 "stop_words": distinct_stop_words(words.row_offsets, hashes, o.stop_words),

@@ -16,13 +16,7 @@ from textmill.text import (
     split_words,
     top_ngram_chars,
 )
-
-
-def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """numerator / denominator, 0 where the denominator is 0."""
-    out = np.zeros(len(numerator), dtype=np.float64)
-    np.divide(numerator, denominator, out=out, where=denominator > 0)
-    return out
+from textmill.text.spans import safe_ratio
 
 
 @register("gopher_repetition")
@@ -50,24 +44,24 @@ class GopherRepetition(Filter):
         paragraphs = split_newline_runs(chars, min_run=2, strip=True)
         hashes, _ = spans_hashes(chars, paragraphs.starts, paragraphs.ends)
         dup, dup_chars = duplicate_pieces(paragraphs.row_offsets, hashes, paragraphs.lengths())
-        metrics["dup_para_frac"] = _ratio(dup, paragraphs.counts())
-        metrics["dup_para_char_frac"] = _ratio(dup_chars, num_chars)
+        metrics["dup_para_frac"] = safe_ratio(dup, paragraphs.counts())
+        metrics["dup_para_char_frac"] = safe_ratio(dup_chars, num_chars)
 
         lines = split_newline_runs(chars, min_run=1)
         hashes, _ = spans_hashes(chars, lines.starts, lines.ends)
         dup, dup_chars = duplicate_pieces(lines.row_offsets, hashes, lines.lengths())
-        metrics["dup_line_frac"] = _ratio(dup, lines.counts())
-        metrics["dup_line_char_frac"] = _ratio(dup_chars, num_chars)
+        metrics["dup_line_frac"] = safe_ratio(dup, lines.counts())
+        metrics["dup_line_char_frac"] = safe_ratio(dup_chars, num_chars)
 
         words = split_words(chars, o.lang)
         hashes, powers = spans_hashes(chars, words.starts, words.ends)
         lengths = words.lengths()
         for n in sorted(o.top_n_grams):
             top = top_ngram_chars(words.row_offsets, hashes, powers, lengths, n)
-            metrics[f"top_{n}_gram_char_frac"] = _ratio(top, num_chars)
+            metrics[f"top_{n}_gram_char_frac"] = safe_ratio(top, num_chars)
         for n in sorted(o.dup_n_grams):
             repeated = duplicated_ngram_chars(words.row_offsets, hashes, powers, lengths, n)
-            metrics[f"dup_{n}_gram_char_frac"] = _ratio(repeated, num_chars)
+            metrics[f"dup_{n}_gram_char_frac"] = safe_ratio(repeated, num_chars)
         return pa.table(metrics)
 
     def decide(self, metrics: pa.Table) -> Decision:
