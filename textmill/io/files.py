@@ -7,6 +7,7 @@ import bz2
 import gzip
 import hashlib
 import io
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +88,8 @@ def has_magic(argument: str) -> bool:
 
 
 def _expand_one(argument: str, exclude: tuple[str, ...]) -> list[tuple[str, int]]:
+    if "://" not in argument:
+        argument = os.path.abspath(argument)  # one spelling per file: ids and sources use it
     fs, _, roots = fsspec.get_fs_token_paths(argument)
     protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
     prefix = "" if protocol in ("file", "local") else f"{protocol}://"
