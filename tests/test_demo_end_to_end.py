@@ -79,3 +79,18 @@ def test_outputs_load_in_duckdb(demo_out):
         f"select count(*) from read_parquet('{demo_out}/rejects/*.parquet')"
     ).fetchone()
     assert kept[0] == stats["kept"] and rejected[0] == stats["rejected"]
+
+
+def test_each_article_and_its_copies_leave_exactly_one_document(demo_out):
+    pages = load_sample_manifest()["pages"]
+    kept_urls = set(pq.read_table(demo_out / "data")["url"].to_pylist())
+    groups: dict[str, list[str]] = {}
+    for page in pages:
+        kind, _, original = page["kind"].partition(":")
+        if kind == "article":
+            groups.setdefault(page["url"], []).append(page["url"])
+        elif kind in ("exact_dup_of", "near_dup_of"):
+            groups.setdefault(original, []).append(page["url"])
+    assert len(groups) == 250
+    for original, urls in groups.items():
+        assert sum(url in kept_urls for url in urls) == 1, original
