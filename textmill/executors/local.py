@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from textmill.document import SOURCE, conform
+from textmill.document import ID, SOURCE, conform
 from textmill.io import ReadOptions, Shard, plan_shards, read_shard
 from textmill.io.writers import (
     ParquetShardWriter,
@@ -212,13 +212,26 @@ def _value_counts(column: pa.ChunkedArray) -> dict[str, int]:
     return {str(row["values"]): row["counts"] for row in pc.value_counts(column).to_pylist()}
 
 
+def shard_decisions(layout: Layout, stage_index: int, shard: str) -> pa.Table:
+    """The decisions about this shard's documents only, so that applying them per batch costs
+    the shard's share of the decision table, not all of it."""
+    decisions = pq.read_table(layout.decisions(stage_index))
+    signatures = layout.signatures(shard, stage_index)
+    if not signatures.exists():  # the shard had no documents left to sign
+        return decisions.slice(0, 0)
+    shard_ids = pq.read_table(signatures, columns=[ID])[ID]
+    return decisions.filter(pc.is_in(decisions[ID], value_set=shard_ids))
+
+
 def run_task(task: Task) -> dict[str, Any]:
     """Run one segment over one shard; return its counters (also saved in its done marker)."""
     layout = Layout(Path(task.out))
     stages = _stages_for(task.specs)
     segment = task.segment
     decisions = (
-        pq.read_table(layout.decisions(segment.applies)) if segment.applies is not None else None
+        shard_decisions(layout, segment.applies, task.shard.name)
+        if segment.applies is not None
+        else None
     )
     chain = [
         (i, stages[i], stage_call(stages[i], decisions if i == segment.applies else None))
