@@ -100,6 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     presets = commands.add_parser("presets", help="list presets, or print one as YAML")
     presets.add_argument("name", nargs="?", help="print this preset")
+    rehydrate = commands.add_parser(
+        "rehydrate",
+        help="write each kept document rehydrate_copies times into OUT/rehydrated/",
+        description="FineWeb-2 upsampling after a run whose pipeline had the rehydrate stage.",
+    )
+    rehydrate.add_argument("out", help="a finished run's output directory")
+    rehydrate.add_argument("--target", help="where to write (default: OUT/rehydrated)")
+
     for module in FEATURE_COMMANDS:
         importlib.import_module(module).register(commands)
     return parser
@@ -116,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("textmill: interrupted; re-run the same command to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `textmill stages | head`
+        sys.stderr.close()
+        return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -176,7 +187,24 @@ def cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "demo": cmd_demo, "stages": cmd_stages, "presets": cmd_presets}
+def cmd_rehydrate(args: argparse.Namespace) -> int:
+    from textmill.stages.rehydrate import materialize
+
+    try:
+        rows = materialize(args.out, args.target)
+    except ValueError as exc:
+        raise RunError(str(exc)) from None
+    print(f"wrote {rows:,} rows to {args.target or Path(args.out) / 'rehydrated'}")
+    return 0
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "demo": cmd_demo,
+    "stages": cmd_stages,
+    "presets": cmd_presets,
+    "rehydrate": cmd_rehydrate,
+}
 
 
 def print_summary(stats: dict[str, Any], out: str | os.PathLike) -> None:

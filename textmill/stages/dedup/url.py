@@ -1,0 +1,155 @@
+"""URL deduplication: one document per normalised URL, as CulturaX does after MinHash.
+
+Map: each document with a URL becomes (id, 128-bit hash of the normalised URL, text length).
+Reduce: rows are spilled into partitions by hash (bounded memory, as paragraph_dedup), sorted
+by (hash, rank, id) within each, and every document after a group's first is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import xxhash
+from pydantic import Field
+
+from textmill.document import ID, TEXT, URL
+from textmill.pipeline import GlobalStage, StageOptions, register
+from textmill.stages.dedup._partition import partition_bits, spill_by_hash
+
+URL_HASH = "url_hash"
+PARTITION_KEY = "url_partition"
+TEXT_LENGTH = "text_length"
+DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21}
+# Parameters that identify a click or campaign, never the page (utm_*: Google Analytics).
+TRACKING_PARAMETERS = frozenset(
+    {"fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid", "mc_cid"}
+    | {"mc_eid", "_ga", "_gl", "_hsenc", "_hsmi", "mkt_tok", "oly_anon_id", "oly_enc_id"}
+)
+DECISIONS_SCHEMA = pa.schema([pa.field(ID, pa.string()), pa.field("reason", pa.string())])
+
+
+def normalize_url(
+    url: str | None, *, strip_www: bool = False, ignore_scheme: bool = False
+) -> str | None:
+    """The URL as a dedup key: scheme and host lower case, default port, fragment, trailing
+    slash and tracking parameters (utm_*, fbclid, ...) removed. None when there is no URL."""
+    if url is None:
+        return None
+    url = url.strip()
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # a malformed netloc ("[::1", "host:port"): compare the text as it is
+        return url
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    if strip_www and host.startswith("www."):
+        host = host[4:]
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 literal keeps its brackets
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = f"{userinfo}@{host}" if userinfo else host
+    if port is not None and port != DEFAULT_PORTS.get(scheme):
+        netloc = f"{netloc}:{port}"
+    path = parts.path.rstrip("/")
+    query = [
+        (key, value)
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+        if not key.lower().startswith("utm_") and key.lower() not in TRACKING_PARAMETERS
+    ]
+    return urlunsplit(("" if ignore_scheme else scheme, netloc, path, urlencode(query), ""))
+
+
+@register("url_dedup")
+class UrlDedup(GlobalStage):
+    """Keeps one document per normalised URL; the others go to rejects as
+    `duplicate_url_of=<kept id>`. Documents without a URL are always kept.
+
+    Normalisation: scheme and host lower case, default ports (80, 443), fragment, trailing
+    slash and tracking parameters (utm_*, fbclid, gclid, ...) removed. `strip_www` and
+    `ignore_scheme` widen it (www.a.org = a.org, http = https).
+    """
+
+    class Options(StageOptions):
+        # smallest_id: the same rule as exact_dedup and minhash_dedup; longest: the document
+        # with the most text (a later, fuller crawl of the page), ties by smallest id.
+        keep: Literal["smallest_id", "longest"] = "smallest_id"
+        strip_www: bool = False
+        ignore_scheme: bool = False
+        rows_per_partition: int = Field(20_000_000, ge=1)  # reduce memory: ~40 bytes a row
+
+    def signatures(self, batch: pa.Table) -> pa.Table:
+        o = self.options
+        digests = []
+        for url in batch[URL].to_pylist():
+            key = normalize_url(url, strip_www=o.strip_www, ignore_scheme=o.ignore_scheme)
+            digests.append(None if key is None else xxhash.xxh3_128_digest(key.encode("utf-8")))
+        hashes = pa.array(digests, pa.binary(16))
+        keep = pc.is_valid(hashes)
+        lengths = pc.fill_null(pc.utf8_length(batch[TEXT]), 0).cast(pa.int64())
+        table = pa.table({ID: batch[ID], URL_HASH: hashes, TEXT_LENGTH: lengths}).filter(keep)
+        return table.append_column(PARTITION_KEY, _partition_key(table[URL_HASH]))
+
+    def reduce(self, signature_files: Sequence[Path], workdir: Path) -> pa.Table:
+        files = sorted(Path(f) for f in signature_files)
+        total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        if total == 0:
+            return DECISIONS_SCHEMA.empty_table()
+        bits = partition_bits(total, self.options.rows_per_partition)
+        if bits == 0:
+            partitions: Iterator[pa.Table] = iter(
+                [pa.concat_tables(pq.read_table(f) for f in files)]
+            )
+        else:
+            partitions = spill_by_hash(files, PARTITION_KEY, bits, Path(workdir))
+        return pa.concat_tables(self._duplicates_in(p) for p in partitions)
+
+    def _duplicates_in(self, rows: pa.Table) -> pa.Table:
+        rank = (
+            pc.negate(rows[TEXT_LENGTH])
+            if self.options.keep == "longest"
+            else pa.array(np.zeros(rows.num_rows, dtype=np.int64))
+        )
+        rows = pa.table({URL_HASH: rows[URL_HASH], "rank": rank, ID: rows[ID]}).sort_by(
+            [(URL_HASH, "ascending"), ("rank", "ascending"), (ID, "ascending")]
+        )
+        if rows.num_rows == 0:
+            return DECISIONS_SCHEMA.empty_table()
+        hashes = rows[URL_HASH].combine_chunks()
+        pairs = np.frombuffer(hashes.buffers()[1], dtype=np.uint64)[
+            2 * hashes.offset : 2 * (hashes.offset + len(hashes))
+        ].reshape(-1, 2)
+        same_as_previous = np.zeros(len(hashes), dtype=bool)
+        same_as_previous[1:] = np.all(pairs[1:] == pairs[:-1], axis=1)
+        group_start = np.maximum.accumulate(np.where(~same_as_previous, np.arange(len(pairs)), 0))
+        ids = rows[ID].combine_chunks()
+        dropped = np.flatnonzero(same_as_previous)
+        kept_ids = ids.take(pa.array(group_start[dropped]))
+        return pa.table(
+            {
+                ID: ids.take(pa.array(dropped)),
+                "reason": pc.binary_join_element_wise("duplicate_url_of", kept_ids, "="),
+            },
+            schema=DECISIONS_SCHEMA,
+        )
+
+
+def _partition_key(hashes: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The first 8 bytes of each 16-byte hash as uint64 (spill partitions use its top bits)."""
+    if isinstance(hashes, pa.ChunkedArray):
+        hashes = hashes.combine_chunks()
+    if len(hashes) == 0:
+        return pa.array([], pa.uint64())
+    pairs = np.frombuffer(hashes.buffers()[1], dtype=np.uint64)[
+        2 * hashes.offset : 2 * (hashes.offset + len(hashes))
+    ].reshape(-1, 2)
+    return pa.array(pairs[:, 0].copy())
