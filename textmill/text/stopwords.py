@@ -39,3 +39,37 @@ def distinct_stop_words(
     `word_hashes` are the words' span hashes (textmill.text.hashing, default seed)."""
     stop_hashes = np.array([string_hash(w) for w in dict.fromkeys(stop_words)], dtype=np.uint64)
     return _distinct_stop_words(row_offsets, word_hashes, stop_hashes)
+
+
+def frequent_words(
+    codes: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    row_offsets: np.ndarray,
+    word_hashes: np.ndarray,
+    count: int,
+    eligible: np.ndarray | None = None,
+) -> list[tuple[str, float]]:
+    """The `count` words found in the most rows, with the share of rows holding each.
+
+    Document frequency, not raw frequency: a stop word is one that nearly every document of
+    the language uses, which is what the "at least 2 stop words" check relies on. `eligible`
+    masks words that may be chosen (e.g. those with a letter)."""
+    num_rows = len(row_offsets) - 1
+    if num_rows == 0 or len(word_hashes) == 0:
+        return []
+    rows = np.repeat(np.arange(num_rows), np.diff(row_offsets))
+    index = np.arange(len(word_hashes)) if eligible is None else np.flatnonzero(eligible)
+    order = index[np.lexsort((rows[index], word_hashes[index]))]
+    hashes, row_of = word_hashes[order], rows[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (hashes[1:] != hashes[:-1]) | (row_of[1:] != row_of[:-1])
+    distinct, representative, documents = np.unique(
+        hashes[first], return_index=True, return_counts=True
+    )
+    top = np.argsort(-documents, kind="stable")[:count]
+    examples = order[first][representative[top]]
+    return [
+        ("".join(map(chr, codes[starts[w] : ends[w]])), float(documents[t]) / num_rows)
+        for w, t in zip(examples.tolist(), top.tolist(), strict=True)
+    ]

@@ -5,16 +5,19 @@ count words with: split on whitespace, then peel punctuation off both ends of ea
 common abbreviations and URLs whole, split clitics ("do|n't", "it|'s") and split inside a
 chunk at hyphens, slashes, ellipses and the like. It is an approximation (spaCy's exception
 table is replaced by short rules), close enough that filter decisions agree on >99% of web
-documents; languages written without spaces need a segmenter registered under their code.
+documents. Other languages: `WORD_SPLITTERS` maps a language to its splitter (real segmenters for
+Chinese, Japanese and Thai, see textmill.text.segmenters), and `split_words` takes one language
+or one per row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numba as nb
 import numpy as np
 
+from textmill.lang.codes import base_language
 from textmill.text.chars import (
     ALPHA,
     CLOSER,
@@ -34,6 +37,13 @@ from textmill.text.chars import (
 from textmill.text.columns import Chars
 from textmill.text.hashing import DEFAULT_SEED, span_hash, string_hash
 from textmill.text.lines import Spans
+from textmill.text.segmenters import (
+    NO_SPACE_SCRIPTS,
+    dominant_scripts,
+    segment_words,
+    split_sentences,
+    split_words_ngrams,
+)
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -587,14 +597,102 @@ def split_words_english(chars: Chars, spans: Spans | None = None) -> Spans:
 
 
 WordSplitter = Callable[[Chars, "Spans | None"], Spans]
-WORD_SPLITTERS: dict[str, WordSplitter] = {"en": split_words_english}
-"""Splitter per language code; languages without one use the English (whitespace) rules."""
 
 
-def split_words(chars: Chars, lang: str = "en", spans: Spans | None = None) -> Spans:
-    """Words of every row (or of every span) as code-point spans, by the rules of `lang`."""
-    splitter = WORD_SPLITTERS.get(lang.split("_")[0].lower(), split_words_english)
-    return splitter(chars, spans)
+def _segmenter(name: str) -> WordSplitter:
+    def split(chars: Chars, spans: Spans | None = None) -> Spans:
+        return segment_words(chars, spans, name)
+
+    split.__doc__ = f"Words by the {name} segmenter (textmill.text.segmenters)."
+    return split
+
+
+def split_words_by_script(chars: Chars, spans: Spans | None = None) -> Spans:
+    """Languages without a registered splitter: the English (whitespace and punctuation) rules,
+    except rows written mostly in a no-space script, which get the character n-gram fallback."""
+    scripts = dominant_scripts(chars, spans)
+    no_space = np.array([s in NO_SPACE_SCRIPTS or s in ("Jpan",) for s in scripts], dtype=bool)
+    if not no_space.any():
+        return split_words_english(chars, spans)
+    languages = np.where(no_space, _NGRAMS, "en").astype(object)
+    return _split_per_span(chars, spans, languages)
+
+
+_NGRAMS = "und-ngrams"
+WORD_SPLITTERS: dict[str, WordSplitter] = {
+    "en": split_words_english,
+    "zh": _segmenter("jieba"),
+    "ja": _segmenter("sudachi"),
+    "th": _segmenter("pythainlp"),
+    "ko": split_words_english,  # Korean separates words (eojeol) by spaces; "ko-kiwi": morphemes
+    "ko-kiwi": _segmenter("kiwi"),
+    "lo": split_words_ngrams,
+    "km": split_words_ngrams,
+    "my": split_words_ngrams,
+    "bo": split_words_ngrams,
+    _NGRAMS: split_words_ngrams,
+}
+"""Splitter per language (ISO 639-1 base code; `cmn_Hani`, `zh-Hant` and `zho` find `zh`).
+Languages without one use `split_words_by_script`."""
+
+
+def splitter_key(lang: str | None) -> str:
+    """The WORD_SPLITTERS key `lang` uses, or "" for the script-based default."""
+    if not lang:
+        return ""
+    if lang in WORD_SPLITTERS:
+        return lang
+    base = base_language(lang)
+    return base if base in WORD_SPLITTERS else ""
+
+
+def _splitter(key: str) -> WordSplitter:
+    return WORD_SPLITTERS[key] if key else split_words_by_script
+
+
+def split_words(
+    chars: Chars,
+    lang: str | Sequence[str | None] | np.ndarray = "en",
+    spans: Spans | None = None,
+) -> Spans:
+    """Words of every row (or of every span) as code-point spans, by the rules of `lang`.
+
+    `lang` is one language for the whole column, or one per row (the `lang` column langid
+    writes), in which case rows are grouped by splitter and each group is split in one call."""
+    if isinstance(lang, str):
+        return _splitter(splitter_key(lang))(chars, spans)
+    languages = np.asarray(lang, dtype=object)
+    if len(languages) != chars.num_rows:
+        raise ValueError(f"{len(languages)} languages for {chars.num_rows} rows")
+    if spans is not None:
+        languages = np.repeat(languages, spans.counts())
+    return _split_per_span(chars, spans, languages)
+
+
+def _split_per_span(chars: Chars, spans: Spans | None, languages: np.ndarray) -> Spans:
+    starts, ends = (chars.offsets[:-1], chars.offsets[1:]) if spans is None else spans[:2]
+    keys = np.array([splitter_key(lang) for lang in languages.tolist()], dtype=object)
+    unique = list(dict.fromkeys(keys.tolist()))
+    if len(unique) == 1:
+        return _splitter(unique[0])(chars, Spans(starts, ends, np.arange(len(starts) + 1)))
+    parts = []
+    counts = np.zeros(len(starts), dtype=np.int64)
+    for key in unique:
+        index = np.flatnonzero(keys == key)
+        words = _splitter(key)(chars, Spans(starts[index], ends[index], np.arange(len(index) + 1)))
+        counts[index] = words.counts()
+        parts.append((index, words))
+    offsets = np.zeros(len(starts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    out_starts = np.empty(offsets[-1], dtype=np.int64)
+    out_ends = np.empty(offsets[-1], dtype=np.int64)
+    for index, words in parts:
+        n = words.counts()
+        within = np.arange(len(words.starts)) - np.repeat(words.row_offsets[:-1], n)
+        target = np.repeat(offsets[index], n) + within
+        out_starts[target] = words.starts
+        out_ends[target] = words.ends
+    return Spans(out_starts, out_ends, offsets)
 
 
 @nb.njit(cache=True)
@@ -631,7 +729,11 @@ def _count_sentences(codes, starts, ends, flags, tables):
 
 def count_sentences(chars: Chars, spans: Spans, lang: str = "en") -> np.ndarray:
     """Sentences per span, as a punctuation sentencizer counts them: a new sentence starts at
-    the first word that follows a sentence-final mark; every span holds at least one."""
+    the first word that follows a sentence-final mark; every span holds at least one.
+    Languages with their own segmenter count with `split_sentences` (full-width marks, and
+    spaces in Thai)."""
+    if splitter_key(lang) not in ("", "en", "ko"):
+        return np.maximum(split_sentences(chars, lang, spans).counts(), 1)
     return _count_sentences(chars.codes, spans.starts, spans.ends, char_flags(), _tables())
 
 
@@ -639,5 +741,7 @@ __all__ = [
     "WORD_SPLITTERS",
     "count_sentences",
     "split_words",
+    "split_words_by_script",
     "split_words_english",
+    "splitter_key",
 ]

@@ -7,7 +7,13 @@ import numpy as np
 import pyarrow as pa
 
 from textmill.document import TEXT
-from textmill.pipeline import Decision, Filter, StageOptions, register
+from textmill.pipeline import Decision, Filter, register
+from textmill.stages.filters._language import (
+    LanguageOptions,
+    Thresholds,
+    row_languages,
+    with_languages,
+)
 from textmill.text import (
     Spans,
     count_substring,
@@ -37,8 +43,7 @@ class FineWebQuality(Filter):
     """Drops documents whose lines rarely end a sentence, are mostly very short, repeat each
     other, or are one-word-per-line lists."""
 
-    class Options(StageOptions):
-        lang: str = "en"
+    class Options(LanguageOptions):  # lang, by_language, fallback: see _language.py
         # methods.md, FineWeb item 7
         line_punct_thr: float | None = 0.12
         line_punct_exclude_zero: bool = False
@@ -60,30 +65,34 @@ class FineWebQuality(Filter):
         hashes, _ = spans_hashes(chars, lines.starts, lines.ends)
         _, dup_chars = duplicate_pieces(lines.row_offsets, hashes, lines.lengths())
         newlines = count_substring(chars, "\n")
-        num_words = split_words(chars, o.lang).counts()
-        return pa.table(
+        languages = row_languages(batch, o)
+        num_words = split_words(chars, languages).counts()
+        return with_languages(
             {
                 "num_lines": num_lines,
                 "line_punct_ratio": safe_ratio(row_sums(lines, ends_sentence), num_lines),
                 "short_line_ratio": safe_ratio(row_sums(lines, short), num_lines),
                 "char_dup_ratio": safe_ratio(dup_chars, chars.lengths() - newlines),
                 "new_line_ratio": safe_ratio(newlines, num_words),
-            }
+            },
+            languages,
         )
 
     def decide(self, metrics: pa.Table) -> Decision:
-        o = self.options
-        m = {name: metrics[name].to_numpy() for name in metrics.column_names}
+        t = Thresholds(self.options, metrics)
+        m = {name: metrics[name].to_numpy() for name in metrics.column_names if name != "lang"}
         checks: list[tuple[str, np.ndarray]] = [("empty", m["num_lines"] == 0)]
-        if o.line_punct_thr is not None:
-            low = m["line_punct_ratio"] < o.line_punct_thr
-            if o.line_punct_exclude_zero:
-                low &= m["line_punct_ratio"] != 0
-            checks.append(("line_punct_ratio", low))
-        if o.short_line_thr is not None:
-            checks.append(("short_line_ratio", m["short_line_ratio"] > o.short_line_thr))
-        if o.char_duplicates_ratio is not None:
-            checks.append(("char_dup_ratio", m["char_dup_ratio"] > o.char_duplicates_ratio))
-        if o.new_line_ratio is not None:
-            checks.append(("list_ratio", m["new_line_ratio"] > o.new_line_ratio))
-        return Decision.first_failing(*checks, num_rows=metrics.num_rows)
+        with np.errstate(invalid="ignore"):
+            if (threshold := t.value("line_punct_thr", falsy_disables=False)) is not None:
+                low = m["line_punct_ratio"] < threshold
+                exclude_zero = t.value("line_punct_exclude_zero")
+                if exclude_zero is not None:
+                    low &= ~((m["line_punct_ratio"] == 0) & (exclude_zero == 1))
+                checks.append(("line_punct_ratio", low))
+            if (threshold := t.value("short_line_thr", falsy_disables=False)) is not None:
+                checks.append(("short_line_ratio", m["short_line_ratio"] > threshold))
+            if (threshold := t.value("char_duplicates_ratio", falsy_disables=False)) is not None:
+                checks.append(("char_dup_ratio", m["char_dup_ratio"] > threshold))
+            if (threshold := t.value("new_line_ratio", falsy_disables=False)) is not None:
+                checks.append(("list_ratio", m["new_line_ratio"] > threshold))
+        return t.decision(*checks)

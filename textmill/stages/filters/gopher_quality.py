@@ -6,7 +6,13 @@ import numpy as np
 import pyarrow as pa
 
 from textmill.document import TEXT
-from textmill.pipeline import Decision, Filter, StageOptions, register
+from textmill.pipeline import Decision, Filter, register
+from textmill.stages.filters._language import (
+    LanguageOptions,
+    Thresholds,
+    row_languages,
+    with_languages,
+)
 from textmill.text import (
     ENGLISH_GOPHER_STOP_WORDS,
     count_substring,
@@ -33,8 +39,7 @@ class GopherQuality(Filter):
     """Keeps documents that read like prose: enough real words of plausible length, few
     symbols, not a list of bullets or truncated lines, and some common function words."""
 
-    class Options(StageOptions):
-        lang: str = "en"
+    class Options(LanguageOptions):  # lang, by_language, fallback: see _language.py
         # methods.md, FineWeb item 5 (Gopher section A.1.1)
         min_words: int | None = 50
         max_words: int | None = 100_000
@@ -50,7 +55,8 @@ class GopherQuality(Filter):
     def measure(self, batch: pa.Table) -> pa.Table:
         o = self.options
         chars = decode(batch[TEXT])
-        words = split_words(chars, o.lang)
+        languages = row_languages(batch, o)
+        words = split_words(chars, languages)
         num_words = words.counts()
         # a "word" made only of punctuation and symbols is not counted as a word
         real = any_char_without(chars, words, SYMBOL)
@@ -66,7 +72,13 @@ class GopherQuality(Filter):
         stripped = strip_spans(chars, lines, left=False)
         ellipsis_end = ends_with(chars, stripped, "...") | ends_with(chars, stripped, "…")
         hashes, _ = spans_hashes(chars, words.starts, words.ends)
-        return pa.table(
+        stop_words = np.zeros(chars.num_rows, dtype=np.int64)
+        for rows, words_list in Thresholds.for_batch(o, languages, chars.num_rows).resolved(
+            "stop_words"
+        ):
+            found = distinct_stop_words(words.row_offsets, hashes, words_list)
+            stop_words[rows] = found[rows]
+        return with_languages(
             {
                 "num_words": num_words,
                 "num_real_words": num_real.astype(np.int64),
@@ -78,34 +90,33 @@ class GopherQuality(Filter):
                 "alpha_words_ratio": safe_ratio(
                     row_sums(words, any_char_with(chars, words, ALPHA)), num_words
                 ),
-                "stop_words": distinct_stop_words(words.row_offsets, hashes, o.stop_words),
-            }
+                "stop_words": stop_words,
+            },
+            languages,
         )
 
     def decide(self, metrics: pa.Table) -> Decision:
-        o = self.options
-        m = {name: metrics[name].to_numpy() for name in metrics.column_names}
+        t = Thresholds(self.options, metrics)
+        m = {name: metrics[name].to_numpy() for name in metrics.column_names if name != "lang"}
         checks: list[tuple[str, np.ndarray]] = []
-        if o.min_words:
-            checks.append(("too_few_words", m["num_real_words"] < o.min_words))
-        if o.max_words:
-            checks.append(("too_many_words", m["num_real_words"] > o.max_words))
+        if (min_words := t.value("min_words")) is not None:
+            checks.append(("too_few_words", m["num_real_words"] < min_words))
+        if (max_words := t.value("max_words")) is not None:
+            checks.append(("too_many_words", m["num_real_words"] > max_words))
         with np.errstate(invalid="ignore"):
-            if o.min_mean_word_length:
-                checks.append(("short_words", m["mean_word_length"] < o.min_mean_word_length))
-            if o.max_mean_word_length:
-                checks.append(("long_words", m["mean_word_length"] > o.max_mean_word_length))
-        if o.max_symbol_word_ratio:
-            checks.append(("hash_ratio", m["hash_word_ratio"] > o.max_symbol_word_ratio))
-            checks.append(("ellipsis_ratio", m["ellipsis_word_ratio"] > o.max_symbol_word_ratio))
-        if o.max_bullet_lines_ratio:
-            checks.append(("bullet_lines", m["bullet_lines_ratio"] > o.max_bullet_lines_ratio))
-        if o.max_ellipsis_lines_ratio:
-            checks.append(
-                ("ellipsis_lines", m["ellipsis_lines_ratio"] > o.max_ellipsis_lines_ratio)
-            )
-        if o.min_alpha_words_ratio:
-            checks.append(("non_alpha_words", m["alpha_words_ratio"] < o.min_alpha_words_ratio))
-        if o.min_stop_words:
-            checks.append(("few_stop_words", m["stop_words"] < o.min_stop_words))
-        return Decision.first_failing(*checks, num_rows=metrics.num_rows)
+            if (shortest := t.value("min_mean_word_length")) is not None:
+                checks.append(("short_words", m["mean_word_length"] < shortest))
+            if (longest := t.value("max_mean_word_length")) is not None:
+                checks.append(("long_words", m["mean_word_length"] > longest))
+            if (symbols := t.value("max_symbol_word_ratio")) is not None:
+                checks.append(("hash_ratio", m["hash_word_ratio"] > symbols))
+                checks.append(("ellipsis_ratio", m["ellipsis_word_ratio"] > symbols))
+            if (bullets := t.value("max_bullet_lines_ratio")) is not None:
+                checks.append(("bullet_lines", m["bullet_lines_ratio"] > bullets))
+            if (ellipsis_lines := t.value("max_ellipsis_lines_ratio")) is not None:
+                checks.append(("ellipsis_lines", m["ellipsis_lines_ratio"] > ellipsis_lines))
+            if (alpha := t.value("min_alpha_words_ratio")) is not None:
+                checks.append(("non_alpha_words", m["alpha_words_ratio"] < alpha))
+            if (stop_words := t.value("min_stop_words")) is not None:
+                checks.append(("few_stop_words", m["stop_words"] < stop_words))
+        return t.decision(*checks)

@@ -6,7 +6,14 @@ import numpy as np
 import pyarrow as pa
 
 from textmill.document import TEXT
-from textmill.pipeline import Decision, Filter, StageOptions, register
+from textmill.pipeline import Decision, Filter, register
+from textmill.stages.filters._language import (
+    LanguageOptions,
+    Thresholds,
+    all_n_grams,
+    row_languages,
+    with_languages,
+)
 from textmill.text import (
     decode,
     duplicate_pieces,
@@ -24,8 +31,7 @@ class GopherRepetition(Filter):
     """Drops documents made of repeated lines, paragraphs or word n-grams: the signature of
     boilerplate, spam and generated lists. None disables a check (FineWeb-2 turns some off)."""
 
-    class Options(StageOptions):
-        lang: str = "en"
+    class Options(LanguageOptions):  # lang, by_language, fallback: see _language.py
         # methods.md, FineWeb item 4 (Gopher table A1)
         dup_line_frac: float | None = 0.30
         dup_para_frac: float | None = 0.30
@@ -53,37 +59,35 @@ class GopherRepetition(Filter):
         metrics["dup_line_frac"] = safe_ratio(dup, lines.counts())
         metrics["dup_line_char_frac"] = safe_ratio(dup_chars, num_chars)
 
-        words = split_words(chars, o.lang)
+        languages = row_languages(batch, o)
+        words = split_words(chars, languages)
         hashes, powers = spans_hashes(chars, words.starts, words.ends)
         lengths = words.lengths()
-        for n in sorted(o.top_n_grams):
+        for n in all_n_grams(o, "top_n_grams"):
             top = top_ngram_chars(words.row_offsets, hashes, powers, lengths, n)
             metrics[f"top_{n}_gram_char_frac"] = safe_ratio(top, num_chars)
-        for n in sorted(o.dup_n_grams):
+        for n in all_n_grams(o, "dup_n_grams"):
             repeated = duplicated_ngram_chars(words.row_offsets, hashes, powers, lengths, n)
             metrics[f"dup_{n}_gram_char_frac"] = safe_ratio(repeated, num_chars)
-        return pa.table(metrics)
+        return with_languages(metrics, languages)
 
     def decide(self, metrics: pa.Table) -> Decision:
-        o = self.options
+        t = Thresholds(self.options, metrics)
         checks: list[tuple[str, np.ndarray]] = [("empty", metrics["num_chars"].to_numpy() == 0)]
-        for reason, threshold in (
-            ("dup_para_frac", o.dup_para_frac),
-            ("dup_para_char_frac", o.dup_para_char_frac),
-            ("dup_line_frac", o.dup_line_frac),
-            ("dup_line_char_frac", o.dup_line_char_frac),
-        ):
-            if threshold:
-                checks.append((reason, metrics[reason].to_numpy() > threshold))
-        for n, threshold in sorted(o.top_n_grams.items()):
-            checks.append(
-                (f"top_{n}_gram", metrics[f"top_{n}_gram_char_frac"].to_numpy() > threshold)
-            )
-        for n, threshold in sorted(o.dup_n_grams.items()):
-            checks.append(
-                (
-                    f"duplicated_{n}_n_grams",
-                    metrics[f"dup_{n}_gram_char_frac"].to_numpy() > threshold,
+        with np.errstate(invalid="ignore"):
+            for reason in ("dup_para_frac", "dup_para_char_frac", "dup_line_frac"):
+                if (threshold := t.value(reason)) is not None:
+                    checks.append((reason, metrics[reason].to_numpy() > threshold))
+            if (threshold := t.value("dup_line_char_frac")) is not None:
+                checks.append(
+                    ("dup_line_char_frac", metrics["dup_line_char_frac"].to_numpy() > threshold)
                 )
-            )
-        return Decision.first_failing(*checks, num_rows=metrics.num_rows)
+            for n in all_n_grams(self.options, "top_n_grams"):
+                if (threshold := t.n_gram_value("top_n_grams", n)) is not None:
+                    fraction = metrics[f"top_{n}_gram_char_frac"].to_numpy()
+                    checks.append((f"top_{n}_gram", fraction > threshold))
+            for n in all_n_grams(self.options, "dup_n_grams"):
+                if (threshold := t.n_gram_value("dup_n_grams", n)) is not None:
+                    fraction = metrics[f"dup_{n}_gram_char_frac"].to_numpy()
+                    checks.append((f"duplicated_{n}_n_grams", fraction > threshold))
+        return t.decision(*checks)
