@@ -1,0 +1,1 @@
+"""Learned quality (Ultra-FineWeb): preprocessing, the fastText classifier, KenLM perplexity."""

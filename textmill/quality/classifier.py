@@ -1,0 +1,243 @@
+"""Ultra-FineWeb's binary fastText quality classifier: train, evaluate on held-out data, score.
+
+Score = P(`__label__pos`). Training needs the `fasttext` module of `fasttext-numpy2-wheel` (the
+`quality` extra); scoring works with it too. Models load offline from a path.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import tempfile
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from textmill.quality.preprocess import preprocess_texts
+
+POSITIVE = "__label__pos"
+NEGATIVE = "__label__neg"
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """fastText settings. methods.md (Ultra-FineWeb): hyper-parameters were not published; common
+    settings are word n-grams 2–3, dimension 100–256, a few epochs. lr and epoch are fastText's
+    own defaults."""
+
+    word_ngrams: int = 2
+    dim: int = 128
+    epoch: int = 5
+    lr: float = 0.1
+    min_count: int = 1
+    # fastText's default: 2M hashed n-gram rows × dim floats (~1 GB at dim 128); lower it for
+    # small training sets, the model file shrinks in proportion
+    bucket: int = 2_000_000
+    holdout_fraction: float = 0.1
+    seed: int = 0
+    threads: int = 1  # fastText is only deterministic with one thread
+
+
+@dataclass
+class ClassifierMetrics:
+    """Held-out quality of a classifier, saved beside the model."""
+
+    train_pos: int
+    train_neg: int
+    holdout_pos: int
+    holdout_neg: int
+    precision: float
+    recall: float
+    f1: float
+    accuracy: float
+    auc: float
+    majority_accuracy: float  # the baseline: always answer the larger class
+    threshold: float = 0.5
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        return (
+            f"held-out: {self.holdout_pos} pos / {self.holdout_neg} neg; "
+            f"precision {self.precision:.3f}  recall {self.recall:.3f}  f1 {self.f1:.3f}  "
+            f"accuracy {self.accuracy:.3f} (majority baseline {self.majority_accuracy:.3f})  "
+            f"AUC {self.auc:.3f}"
+        )
+
+
+def fasttext_module() -> Any:
+    """The `fasttext` module, checked to be the build that trains (fasttext-numpy2-wheel)."""
+    import fasttext
+
+    if not hasattr(fasttext, "train_supervised"):
+        raise ImportError(
+            "the installed `fasttext` module cannot train (it is fasttext-predict's); run "
+            "`pip install --force-reinstall --no-deps fasttext-numpy2-wheel==0.9.2`"
+        )
+    return fasttext
+
+
+def metrics_path(model_path: str | Path) -> Path:
+    """`model.bin` → `model.metrics.json`."""
+    model_path = Path(model_path)
+    return model_path.with_name(model_path.stem + ".metrics.json")
+
+
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve by the rank-sum (Mann–Whitney U) formula; ties count half."""
+    labels = np.asarray(labels, dtype=bool)
+    scores = np.asarray(scores, dtype=np.float64)
+    num_pos = int(labels.sum())
+    num_neg = len(labels) - num_pos
+    if num_pos == 0 or num_neg == 0:
+        return float("nan")
+    order = np.argsort(scores, kind="stable")
+    sorted_scores = scores[order]
+    ranks = np.empty(len(scores), dtype=np.float64)
+    # average rank within each group of tied scores
+    boundaries = np.flatnonzero(np.diff(sorted_scores)) + 1
+    starts = np.concatenate(([0], boundaries))
+    ends = np.concatenate((boundaries, [len(scores)]))
+    average = (starts + ends + 1) / 2.0
+    ranks[order] = np.repeat(average, ends - starts)
+    return float((ranks[labels].sum() - num_pos * (num_pos + 1) / 2) / (num_pos * num_neg))
+
+
+def evaluate(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+    """Precision, recall, F1, accuracy at `threshold`, AUC, and the majority-class baseline."""
+    labels = np.asarray(labels, dtype=bool)
+    predicted = np.asarray(scores) >= threshold
+    true_pos = int(np.count_nonzero(predicted & labels))
+    precision = true_pos / max(int(predicted.sum()), 1)
+    recall = true_pos / max(int(labels.sum()), 1)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    majority = max(labels.mean(), 1 - labels.mean()) if len(labels) else float("nan")
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "accuracy": float((predicted == labels).mean()) if len(labels) else float("nan"),
+        "auc": roc_auc(labels, scores),
+        "majority_accuracy": float(majority),
+    }
+
+
+def split_holdout(num_rows: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train indices, held-out indices): a seeded permutation, at least one row held out
+    when there are two or more rows."""
+    order = np.random.default_rng(seed).permutation(num_rows)
+    num_holdout = int(round(num_rows * fraction))
+    if fraction > 0 and num_rows >= 2:
+        num_holdout = min(max(num_holdout, 1), num_rows - 1)
+    return np.sort(order[num_holdout:]), np.sort(order[:num_holdout])
+
+
+class QualityModel:
+    """A loaded classifier; `score(texts)` gives P(pos) per text as float32."""
+
+    def __init__(self, model: Any):
+        self.model = model
+        labels = set(model.get_labels())
+        if POSITIVE not in labels:
+            raise ValueError(f"model has no {POSITIVE} label (labels: {sorted(labels)})")
+
+    @classmethod
+    def load(cls, path: str | Path) -> QualityModel:
+        return _load_cached(str(path))
+
+    def score(self, texts: pa.Array | pa.ChunkedArray | Sequence[str | None]) -> np.ndarray:
+        """P(pos) per text; null or blank texts score 0 (no evidence of quality)."""
+        lines = preprocess_texts(texts).to_pylist()
+        scores = np.zeros(len(lines), dtype=np.float32)
+        rows = [row for row, line in enumerate(lines) if line]
+        if not rows:
+            return scores
+        all_labels, all_probs = self.model.predict([lines[row] for row in rows], k=-1)
+        for row, labels, probs in zip(rows, all_labels, all_probs, strict=True):
+            for label, prob in zip(labels, probs, strict=True):
+                if label == POSITIVE:
+                    scores[row] = prob
+                    break
+        # fastText adds 1e-5 to every probability before normalising; keep scores in [0, 1]
+        return np.clip(scores, 0.0, 1.0)
+
+
+@functools.cache
+def _load_cached(path: str) -> QualityModel:
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"quality model {path} does not exist")
+    import fasttext
+
+    return QualityModel(fasttext.load_model(path))
+
+
+def train_classifier(
+    positives: Sequence[str],
+    negatives: Sequence[str],
+    model_path: str | Path,
+    options: TrainOptions | None = None,
+) -> ClassifierMetrics:
+    """Train on all but a seeded held-out split of each class, save the model and its held-out
+    metrics (`<model>.metrics.json`), and return the metrics."""
+    options = options or TrainOptions()
+    if not positives or not negatives:
+        raise ValueError(
+            f"need positive and negative examples (have {len(positives)} pos, {len(negatives)} neg)"
+        )
+    texts = list(positives) + list(negatives)
+    labels = np.concatenate([np.ones(len(positives), bool), np.zeros(len(negatives), bool)])
+    # split each class on its own so both are represented in the held-out set
+    train_rows, holdout_rows = [], []
+    for offset, count, salt in ((0, len(positives), 0), (len(positives), len(negatives), 1)):
+        train, holdout = split_holdout(count, options.holdout_fraction, options.seed + salt)
+        train_rows.append(train + offset)
+        holdout_rows.append(holdout + offset)
+    train_index = np.concatenate(train_rows)
+    holdout_index = np.concatenate(holdout_rows)
+    # fastText learns online: shuffle so the classes interleave
+    train_index = np.random.default_rng(options.seed).permutation(train_index)
+
+    prepared = preprocess_texts([texts[i] for i in train_index]).to_pylist()
+    model_path = Path(model_path)
+    model_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="textmill-quality-") as tmp:
+        train_file = Path(tmp) / "train.txt"
+        with train_file.open("w", encoding="utf-8") as out:
+            for row, line in zip(train_index, prepared, strict=True):
+                out.write(f"{POSITIVE if labels[row] else NEGATIVE} {line}\n")
+        try:
+            model = fasttext_module().train_supervised(
+                str(train_file),
+                wordNgrams=options.word_ngrams,
+                dim=options.dim,
+                epoch=options.epoch,
+                lr=options.lr,
+                minCount=options.min_count,
+                bucket=options.bucket,
+                thread=options.threads,
+                seed=options.seed,
+                verbose=0,
+            )
+        except RuntimeError as error:  # fastText's "Encountered NaN" on degenerate data
+            raise RuntimeError(
+                f"fastText training failed ({error}); with very small or repetitive data "
+                "lower --lr or add examples"
+            ) from error
+    model.save_model(str(model_path))
+
+    quality_model = QualityModel(model)
+    scores = quality_model.score([texts[i] for i in holdout_index])
+    measured = evaluate(labels[holdout_index], scores)
+    metrics = ClassifierMetrics(
+        train_pos=int(labels[train_index].sum()),
+        train_neg=int((~labels[train_index]).sum()),
+        holdout_pos=int(labels[holdout_index].sum()),
+        holdout_neg=int((~labels[holdout_index]).sum()),
+        options=asdict(options),
+        **measured,
+    )
+    metrics_path(model_path).write_text(json.dumps(asdict(metrics), indent=2) + "\n")
+    return metrics

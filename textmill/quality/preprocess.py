@@ -1,0 +1,39 @@
+"""Ultra-FineWeb's fastText preprocessing, on whole Arrow columns.
+
+methods.md (Ultra-FineWeb): collapse 3+ newlines, lower-case, strip diacritics (NFKD), split into
+tokens joined by spaces. Ultra-FineWeb splits with an LLM tokenizer; textmill splits words from
+punctuation with one regex (no model to download), and, as Ultra-FineWeb does, keeps each newline
+as a literal `\\n` token so that layout still reaches the classifier, which reads one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# (pattern, replacement) applied in order after lower-casing and NFKD; RE2 syntax.
+_REWRITES: tuple[tuple[str, str], ...] = (
+    (r"\p{Mn}+", ""),  # combining marks left by NFKD: "é" → "e"
+    (r"([^\p{L}\p{N}\s\p{Z}])", r" \1 "),  # each punctuation mark or symbol is a token
+    (r"\r?\n", r" \\n "),  # a newline is the token `\n`
+    (r"[\s\p{Z}]+", " "),  # any run of spaces, tabs, NBSP... is one separator
+)
+
+
+def preprocess_texts(texts: pa.Array | pa.ChunkedArray | Sequence[str | None]) -> pa.Array:
+    """The classifier's input for each text (null stays null), computed column-wise."""
+    if not isinstance(texts, (pa.Array, pa.ChunkedArray)):
+        texts = pa.array(list(texts), pa.large_string())
+    out = pc.replace_substring_regex(texts, r"\n{3,}", "\n\n")
+    out = pc.utf8_normalize(pc.utf8_lower(out), form="NFKD")
+    for pattern, replacement in _REWRITES:
+        out = pc.replace_substring_regex(out, pattern, replacement)
+    out = pc.utf8_trim_whitespace(out)
+    return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+
+
+def preprocess_text(text: str) -> str:
+    """One text, same rules (for notebooks and tests)."""
+    return preprocess_texts([text])[0].as_py()
