@@ -19,7 +19,11 @@ from textmill.io import InputError
 SAMPLE = "sample.warc.gz"
 # Modules that add their own subcommands: each has `register(commands)`, which adds parsers
 # with `set_defaults(handler=function)`; the handler takes the parsed args, returns an exit code.
-FEATURE_COMMANDS: tuple[str, ...] = ("textmill.cli_lang", "textmill.cli_quality")
+FEATURE_COMMANDS: tuple[str, ...] = (
+    "textmill.cli_lang",
+    "textmill.cli_quality",
+    "textmill.cli_plan",
+)
 
 
 def sample_path() -> Path:
