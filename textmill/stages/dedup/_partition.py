@@ -56,3 +56,15 @@ def spill_by_hash(
     for key in sorted(paths):
         yield pq.read_table(paths[key])
         paths[key].unlink()
+
+
+def signature_partitions(
+    files: Sequence[Path], hash_column: str, rows_per_partition: int, workdir: Path
+) -> Iterator[pa.Table]:
+    """Every signature row, one hash partition at a time (a single table when they fit)."""
+    total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    bits = partition_bits(total, rows_per_partition)
+    if bits == 0:
+        yield pa.concat_tables(pq.read_table(f) for f in files)
+    else:
+        yield from spill_by_hash(files, hash_column, bits, Path(workdir))

@@ -10,7 +10,7 @@ of the text, so the output does not depend on worker count or arrival order.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -30,7 +30,7 @@ from textmill.stages.dedup._minhash_kernels import (
     ZERO,
     normalisation_table,
 )
-from textmill.stages.dedup._partition import partition_bits, spill_by_hash
+from textmill.stages.dedup._partition import signature_partitions
 from textmill.text import Chars, Spans, decode, encode, split_newline_runs, strip_spans
 from textmill.text.hashing import DEFAULT_SEED, HASH_BASE, mix
 from textmill.text.spans import whitespace_words
@@ -192,16 +192,11 @@ class ParagraphDedup(GlobalStage):
 
     def reduce(self, signature_files: Sequence[Path], workdir: Path) -> pa.Table:
         files = sorted(Path(f) for f in signature_files)
-        total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
-        if total == 0:
+        if not files or all(pq.ParquetFile(f).metadata.num_rows == 0 for f in files):
             return DECISIONS_SCHEMA.empty_table()
-        bits = partition_bits(total, self.options.rows_per_partition)
-        if bits == 0:
-            partitions: Iterator[pa.Table] = iter(
-                [pa.concat_tables(pq.read_table(f) for f in files)]
-            )
-        else:
-            partitions = spill_by_hash(files, HASH, bits, Path(workdir))
+        partitions = signature_partitions(
+            files, HASH, self.options.rows_per_partition, Path(workdir)
+        )
         removed = [self._removed_in(partition) for partition in partitions]
         return _group_by_document(pa.concat_tables(removed))
 

@@ -7,7 +7,7 @@ by (hash, rank, id) within each, and every document after a group's first is dro
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -21,7 +21,7 @@ from pydantic import Field
 
 from textmill.document import ID, TEXT, URL
 from textmill.pipeline import GlobalStage, StageOptions, register
-from textmill.stages.dedup._partition import partition_bits, spill_by_hash
+from textmill.stages.dedup._partition import signature_partitions
 
 URL_HASH = "url_hash"
 PARTITION_KEY = "url_partition"
@@ -101,16 +101,11 @@ class UrlDedup(GlobalStage):
 
     def reduce(self, signature_files: Sequence[Path], workdir: Path) -> pa.Table:
         files = sorted(Path(f) for f in signature_files)
-        total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
-        if total == 0:
+        if not files or all(pq.ParquetFile(f).metadata.num_rows == 0 for f in files):
             return DECISIONS_SCHEMA.empty_table()
-        bits = partition_bits(total, self.options.rows_per_partition)
-        if bits == 0:
-            partitions: Iterator[pa.Table] = iter(
-                [pa.concat_tables(pq.read_table(f) for f in files)]
-            )
-        else:
-            partitions = spill_by_hash(files, PARTITION_KEY, bits, Path(workdir))
+        partitions = signature_partitions(
+            files, PARTITION_KEY, self.options.rows_per_partition, Path(workdir)
+        )
         return pa.concat_tables(self._duplicates_in(p) for p in partitions)
 
     def _duplicates_in(self, rows: pa.Table) -> pa.Table:
