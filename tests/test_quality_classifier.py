@@ -25,7 +25,8 @@ needs_training = pytest.mark.skipif(
     not hasattr(fasttext, "train_supervised"), reason="fasttext build cannot train"
 )
 
-SMALL = TrainOptions(epoch=20, lr=0.5, bucket=10_000)  # a small model file for a small set
+# a small model file for a small set; lr 0.5 sometimes diverged to NaN
+SMALL = TrainOptions(epoch=20, lr=0.25, bucket=10_000)
 
 
 def synthetic_docs(seed: int) -> tuple[list[str], list[str]]:
