@@ -23,6 +23,7 @@ FEATURE_COMMANDS: tuple[str, ...] = (
     "textmill.cli_lang",
     "textmill.cli_quality",
     "textmill.cli_plan",
+    "textmill.cli_report",
 )
 
 
@@ -37,6 +38,14 @@ def _add_run_settings(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--executor", choices=EXECUTORS, default="local", help="where to run (default: local)"
+    )
+    parser.add_argument(
+        "--address",
+        help="with --executor ray: a cluster (auto, ray://host:port); default: a private local "
+        "Ray with --workers CPUs, stopped at the end",
+    )
+    parser.add_argument(
+        "--cpus-per-task", type=float, default=1.0, help="with --executor ray: CPUs per shard task"
     )
     parser.add_argument(
         "--batch-size", type=int, default=defaults.batch_size, help="documents per batch"
@@ -58,7 +67,12 @@ def _add_run_settings(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
-    return {
+    ray = (
+        {"address": args.address, "cpus_per_task": args.cpus_per_task}
+        if args.executor == "ray"
+        else {}
+    )
+    return ray | {
         "workers": args.workers,
         "batch_size": args.batch_size,
         "max_document_bytes": args.max_doc_bytes,
@@ -255,7 +269,8 @@ def print_summary(stats: dict[str, Any], out: str | os.PathLike) -> None:
         f"{skipped:,} non-document records skipped)"
     )
     print(
-        f"output: {out}/data  rejects: {out}/rejects  errors: {out}/errors  stats: {out}/stats.json"
+        f"output: {out}/data  rejects: {out}/rejects  errors: {out}/errors\n"
+        f"stats: {out}/stats.json  report: {out}/report.html  dataset card: {out}/README.md"
     )
 
 

@@ -37,6 +37,9 @@ from textmill.io.writers import (
     write_jsonl,
 )
 from textmill.pipeline import GlobalStage, Stage, build_stages, stage_class
+from textmill.report import write_report
+from textmill.report.collect import ReportCollector
+from textmill.report.collect import state_path as report_state_path
 from textmill.report.stats import RunCounters, run_summary
 from textmill.runner import run_stages, stage_call
 
@@ -237,6 +240,9 @@ def run_task(task: Task) -> dict[str, Any]:
         (i, stages[i], stage_call(stages[i], decisions if i == segment.applies else None))
         for i in segment.stages
     ]
+    # report: statistics collected while the stages run (textmill/report/collect.py)
+    collector = ReportCollector(f"{task.shard.name}/s{segment.index}", segment.index, task.is_last)
+    chain = collector.instrument(chain)
     emitter = stages[segment.emits] if segment.emits is not None else None
     counters = RunCounters()
     errors: list[dict[str, Any]] = []
@@ -248,6 +254,7 @@ def run_task(task: Task) -> dict[str, Any]:
     signatures = ParquetShardWriter(layout.signatures(name, segment.emits)) if emitter else None
     try:
         for batch in _input_batches(task, counters, errors):
+            collector.observe_input(batch)
             outcome = run_stages(chain, batch, counters)
             errors.extend(outcome.errors)
             for table in outcome.rejects:
@@ -256,6 +263,7 @@ def run_task(task: Task) -> dict[str, Any]:
             if kept.num_rows == 0:
                 continue
             output.write(kept)
+            collector.observe_kept(kept)
             if emitter is not None and signatures is not None:
                 started = time.perf_counter()
                 signatures.write(emitter.signatures(kept))
@@ -277,6 +285,7 @@ def run_task(task: Task) -> dict[str, Any]:
     if task.is_last and task.settings.jsonl and data_path is not None:
         write_jsonl(pq.read_table(data_path), layout.jsonl(name))
     write_errors(errors, layout.errors(name, segment.index))
+    collector.save(report_state_path(layout.out, name, segment.index))  # before the marker
     summary = counters.to_json()
     write_json_atomically(summary, layout.done(name, segment.index))
     return summary
@@ -450,6 +459,10 @@ class LocalExecutor:
         )
         write_json_atomically(summary, layout.stats)
         shutil.rmtree(layout.state / "work", ignore_errors=True)
+        try:  # report.html and README.md; failing to write them never fails a run
+            write_report(layout.out)
+        except Exception as exc:  # noqa: BLE001
+            print(f"textmill: warning: report not written: {exc!r}", file=sys.stderr)
         if not totals.reconciles:
             raise RunError(
                 f"counts do not reconcile: read {totals.read:,} != kept {totals.kept:,} + "

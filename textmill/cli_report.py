@@ -1,0 +1,33 @@
+"""`textmill report OUT`: rewrite OUT/report.html and OUT/README.md from a finished run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "report",
+        help="rewrite OUT/report.html and OUT/README.md (dataset card) of a finished run",
+        description="Regenerate the HTML report (funnel, languages, audit samples per drop "
+        "reason, lengths, domains, scores, duplicates, PII, demographic terms, diversity) and "
+        "the Hugging Face dataset card from OUT/stats.json, the statistics saved during the run "
+        "(OUT/.textmill/report) and a sample of OUT/data.",
+    )
+    parser.add_argument("out", help="a finished run's output directory")
+    parser.set_defaults(handler=cmd_report)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from textmill.report import ReportError, write_report
+
+    started = time.perf_counter()
+    try:
+        html, card = write_report(args.out)
+    except ReportError as exc:
+        print(f"textmill: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {html} and {card} in {time.perf_counter() - started:.1f} s")
+    return 0

@@ -1,0 +1,331 @@
+"""OUT/README.md: a Hugging Face dataset card written from the run itself.
+
+The YAML front matter is what the Hub reads (licence, languages, size, task, the Parquet files
+as the default config); the sections document provenance, every processing step with all its
+parameters, the statistics (quoted from stats.json, never recomputed) and known limitations."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+
+from textmill import __version__
+from textmill.report.build import RunReport
+
+SIZE_CATEGORIES = (
+    (1_000, "n<1K"),
+    (10_000, "1K<n<10K"),
+    (100_000, "10K<n<100K"),
+    (1_000_000, "100K<n<1M"),
+    (10_000_000, "1M<n<10M"),
+    (100_000_000, "10M<n<100M"),
+    (1_000_000_000, "100M<n<1B"),
+    (10_000_000_000, "1B<n<10B"),
+)
+NO_LICENSE = "none"
+COLUMN_NOTES = {
+    "id": "document id (the WARC-Record-ID for WARC input)",
+    "text": "the document text",
+    "source": "input file the document was read from",
+    "url": "URL of the page",
+    "metadata": "JSON object: reader metadata (for WARC: warc_record_id, warc_date, "
+    "content_type, charset, http_status, ...)",
+    "lang": "language (ISO 639 code) from language identification",
+    "lang_score": "language identifier's confidence",
+    "lang_script": "script of the text",
+    "dup_cluster_id": "id of the kept document of its near-duplicate cluster",
+    "dup_cluster_size": "documents in its near-duplicate cluster (1 = unique)",
+    "pii_email": "email addresses replaced in this document",
+    "pii_ip": "IP addresses replaced in this document",
+    "quality_score": "quality classifier score",
+    "warc_record_id": "WARC-Record-ID of the record the document came from",
+    "crawl_date": "WARC-Date: when the page was crawled",
+    "license": "licence the page declares (Creative Commons link or meta tag), if any",
+}
+
+
+def size_category(n: int) -> str:
+    for limit, name in SIZE_CATEGORIES:
+        if n < limit:
+            return name
+    return "n>10B"
+
+
+def licenses(report: RunReport) -> tuple[list[str], str]:
+    """The YAML licence list and a sentence explaining it."""
+    found = {k: v for k, v in report.state["licenses"].items() if k != NO_LICENSE}
+    missing = report.state["licenses"].get(NO_LICENSE, 0)
+    if "license" not in report.columns:
+        return ["other"], (
+            "Licences were not detected in this run (the pipeline had no `provenance` stage, "
+            "which looks for Creative Commons links and licence meta tags in the HTML). Web "
+            "pages remain under their authors' copyright unless they state otherwise; check the "
+            "terms of each source before use."
+        )
+    if found and not missing:
+        listed = ", ".join(f"{k} ({v:,} documents)" for k, v in sorted(found.items()))
+        return sorted(found), f"Every kept document declares a licence: {listed}."
+    listed = ", ".join(f"`{k}` {v:,}" for k, v in sorted(found.items())) or "none"
+    return ["other"], (
+        f"Licences declared by pages (Creative Commons links or licence meta tags): {listed}; "
+        f"{missing:,} kept documents declare none and remain under their authors' copyright. "
+        "Per-document licences are in the `license` column."
+    )
+
+
+def front_matter(report: RunReport) -> dict[str, Any]:
+    stats = report.stats
+    languages = sorted(
+        {lang.split("_", 1)[0] for lang in stats.get("languages", {}) if lang != "und"}
+    )
+    license_ids, _ = licenses(report)
+    meta: dict[str, Any] = {
+        "license": license_ids if len(license_ids) > 1 else license_ids[0],
+    }
+    if license_ids == ["other"]:
+        meta["license_name"] = "mixed-web-content"
+    if languages:
+        meta["language"] = languages
+    meta.update(
+        {
+            "size_categories": [size_category(stats["kept"])],
+            "task_categories": ["text-generation"],
+            "pretty_name": report.out.name,
+            "tags": ["textmill", "pretraining", "web"],
+            "configs": [
+                {
+                    "config_name": "default",
+                    "data_files": [{"split": "train", "path": "data/*.parquet"}],
+                }
+            ],
+        }
+    )
+    return meta
+
+
+def render_card(report: RunReport) -> str:
+    stats = report.stats
+    meta = yaml.safe_dump(front_matter(report), sort_keys=False, allow_unicode=True)
+    parts = [
+        f"---\n{meta}---\n",
+        f"# {report.out.name}\n",
+        f"A pre-training text corpus built with textmill {__version__}: "
+        f"{stats['kept']:,} documents kept of {stats['read']:,} read from "
+        f"{len(stats.get('sources', {})):,} input files, through {len(stats['stages'])} "
+        "processing stages. Plots, per-filter audit samples, demographic-term frequencies and "
+        "diversity metrics are in `report.html` next to this card.\n",
+        _structure(report),
+        _provenance(report),
+        _processing(report),
+        _statistics(report),
+        _pii(report),
+        _limitations(report),
+    ]
+    return "\n".join(parts)
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _structure(report: RunReport) -> str:
+    rows = [[f"`{c}`", COLUMN_NOTES.get(c, "")] for c in report.columns]
+    return (
+        "## Dataset structure\n\n"
+        f"{len(report.data_files)} Parquet files under `data/` (one split, `train`). Columns:\n\n"
+        + _table(["column", "meaning"], rows)
+    )
+
+
+def _provenance(report: RunReport) -> str:
+    stats, state = report.stats, report.state
+    sources = _table(
+        ["input", "documents read", "documents kept"],
+        [[f"`{k}`", v["read"], v["kept"]] for k, v in stats.get("sources", {}).items()],
+    )
+    domains = report.domains(limit=15)
+    domain_table = (
+        _table(
+            ["domain", "documents read", "documents kept"],
+            [[d["domain"], d["read"], d["kept"]] for d in domains],
+        )
+        if domains
+        else "No URLs were recorded.\n"
+    )
+    if state["crawl_range"]:
+        low, high = state["crawl_range"]
+        months = ", ".join(f"{m}: {n:,}" for m, n in sorted(state["crawl_months"].items()))
+        dates = (
+            f"Crawl dates (WARC-Date of kept documents): {low} to {high}. Kept documents per "
+            f"month: {months}.\n"
+        )
+    else:
+        dates = "Crawl dates: none recorded (the inputs carried no WARC-Date).\n"
+    _, license_note = licenses(report)
+    provenance_columns = [
+        c
+        for c in ("source", "url", "warc_record_id", "crawl_date", "license")
+        if c in report.columns
+    ]
+    in_metadata = "metadata" in report.columns
+    columns_note = (
+        "Per-document provenance columns: "
+        + ", ".join(f"`{c}`" for c in provenance_columns)
+        + (
+            " and the reader's `metadata` JSON (WARC record id and date for WARC input)."
+            if in_metadata
+            else "."
+        )
+    )
+    blocklists = [name for name, _ in report.stage_options() if name in ("url_filter", "url_dedup")]
+    opt_out = (
+        "Opt-out handling: textmill does not fetch robots.txt, ai.txt or TDM-reservation "
+        "signals; compliance with robots.txt at crawl time is that of the crawler that wrote the "
+        "input files. "
+        + (
+            "URLs were checked against block lists of domains and words (`url_filter`); "
+            "add opted-out domains with its `blocked_domains` or `blocklist_files` options."
+            if "url_filter" in blocklists
+            else "No URL block list ran."
+        )
+    )
+    return (
+        "## Sources and provenance\n\n"
+        + sources
+        + f"\nTop {len(domains)} domains by documents read:\n\n"
+        + domain_table
+        + "\n"
+        + dates
+        + f"\nLicences: {license_note}\n\n{columns_note}\n\n{opt_out}\n"
+    )
+
+
+def _processing(report: RunReport) -> str:
+    from textmill.pipeline import stage_class
+
+    stages = report.stats["stages"]
+    lines = [
+        "## Processing steps\n",
+        "Stages in order, with every parameter (defaults included):\n",
+    ]
+    for i, (name, options) in enumerate(report.stage_options()):
+        try:
+            doc = " ".join((stage_class(name).__doc__ or "").strip().split("\n\n")[0].split())
+        except KeyError:
+            doc = ""
+        counts = ""
+        if i < len(stages):
+            st = stages[i]
+            reasons = ", ".join(f"{r} {n}" for r, n in st["reasons"].items())
+            counts = f" In {st['docs_in']}, out {st['docs_out']}, dropped {st['dropped']}" + (
+                f" ({reasons})." if reasons else "."
+            )
+        params = json.dumps(options, ensure_ascii=False, sort_keys=True)
+        if len(params) > 1500:
+            params = params[:1500] + " …"
+        lines.append(f"{i + 1}. **{name}** — {doc}{counts}\n   Parameters: `{params}`")
+    return "\n".join(lines) + "\n"
+
+
+def _statistics(report: RunReport) -> str:
+    s = report.stats
+    totals = _table(
+        ["count", "value"],
+        [
+            ["documents read", s["read"]],
+            ["documents kept", s["kept"]],
+            ["documents rejected", s["rejected"]],
+            ["documents errored", s["errored"]],
+            ["reconciled", s["reconciled"]],
+            ["kept text bytes", report.kept_bytes()],
+        ],
+    )
+    funnel = _table(
+        ["stage", "docs in", "docs out", "dropped", "errored"],
+        [
+            [st["name"], st["docs_in"], st["docs_out"], st["dropped"], st["errored"]]
+            for st in s["stages"]
+        ],
+    )
+    languages = _table(
+        ["language", "documents", "words"],
+        [[r["lang"], r["docs"], r["words"]] for r in report.languages() if r["docs"]],
+    )
+    d = report.diversity
+    diversity = (
+        f"Diversity on a sample of {d['docs']:,} documents ({d['words']:,} words): distinct-1 "
+        f"{d['distinct_1']}, distinct-2 {d['distinct_2']}, zlib compression ratio "
+        f"{d['compression_ratio']}.\n"
+        if d.get("words")
+        else ""
+    )
+    return (
+        "## Statistics\n\nFrom `stats.json` (read = kept + rejected + errored):\n\n"
+        + totals
+        + "\nPer stage:\n\n"
+        + funnel
+        + "\nLanguages of kept documents:\n\n"
+        + (languages if s.get("languages") else "No language identification ran.\n")
+        + "\n"
+        + diversity
+    )
+
+
+def _pii(report: RunReport) -> str:
+    options = dict(report.stage_options())
+    if "pii" not in options:
+        return (
+            "## PII handling\n\nNo PII redaction ran: the text may contain email addresses, "
+            "phone numbers, IP addresses and other personal data.\n"
+        )
+    rows = [[kind, matches, docs] for kind, matches, docs in report.pii()]
+    o = options["pii"]
+    return (
+        "## PII handling\n\nThe `pii` stage replaced "
+        + (
+            "email addresses with `" + str(o.get("email_placeholder")) + "`"
+            if o.get("emails")
+            else ""
+        )
+        + (" and " if o.get("emails") and o.get("ips") else "")
+        + (
+            f"IP addresses with the documentation addresses `{o.get('ipv4_placeholder')}` / "
+            f"`{o.get('ipv6_placeholder')}`"
+            if o.get("ips")
+            else ""
+        )
+        + ". Names, phone numbers, postal addresses and other personal data are not detected.\n\n"
+        + _table(["type", "matches replaced", "documents affected"], rows)
+    )
+
+
+def _limitations(report: RunReport) -> str:
+    names = {name for name, _ in report.stage_options()}
+    items = [
+        "Filters are heuristics (Gopher, C4, FineWeb rules) tuned on English web text; they "
+        "drop some good documents and keep some bad ones. See the audit samples in "
+        "`report.html`.",
+        "Deduplication only sees the documents of this run, not other corpora."
+        if names & {"exact_dedup", "minhash_dedup", "url_dedup", "paragraph_dedup"}
+        else "No deduplication ran: the corpus may contain duplicates.",
+        "Language identification is unreliable on short and mixed-language documents."
+        if "langid" in names
+        else "No language identification ran.",
+        "No toxicity or bias filtering ran beyond the URL block list; demographic-term "
+        "frequencies in `report.html` describe the corpus, they do not correct it.",
+        "Licences are taken from what pages declare; a declaration may be wrong or cover only "
+        "part of a page.",
+    ]
+    return "## Known limitations\n\n" + "\n".join(f"- {item}" for item in items) + "\n"
