@@ -32,6 +32,14 @@ from textmill.runner import BatchOutcome, run_stages, stage_call
 StageLike = Stage | str | tuple[str, dict[str, Any]]
 
 EXECUTORS = ("local", "ray")
+RAY_OPTIONS = (
+    "address",
+    "cpus_per_task",
+    "partitions",
+    "max_retries",
+    "object_store_bytes",
+    "dashboard",
+)
 
 
 class Pipeline:
@@ -89,13 +97,21 @@ class Pipeline:
     ) -> dict[str, Any]:
         """Run over files, directories, globs or fsspec URLs; returns what stats.json holds.
         Settings are RunSettings fields: workers, batch_size, max_document_bytes, jsonl,
-        progress, overwrite, text_field, id_field, url_field."""
+        progress, overwrite, text_field, id_field, url_field; with executor="ray" also
+        address (None: a private local Ray), cpus_per_task, partitions, max_retries,
+        object_store_bytes, dashboard."""
         if isinstance(inputs, (str, Path)):
             inputs = [inputs]
-        if executor != "local":
-            raise ValueError(f"executor {executor!r} is not available yet (have: local)")
         specs = [(spec.name, spec.options) for spec in self.specs]
-        return LocalExecutor(specs, RunSettings(**settings)).run([str(i) for i in inputs], out)
+        paths = [str(i) for i in inputs]
+        if executor == "ray":
+            from textmill.executors.ray import RayExecutor
+
+            ray_options = {k: settings.pop(k) for k in RAY_OPTIONS if k in settings}
+            return RayExecutor(specs, RunSettings(**settings), **ray_options).run(paths, out)
+        if executor != "local":
+            raise ValueError(f"unknown executor {executor!r} (have: {', '.join(EXECUTORS)})")
+        return LocalExecutor(specs, RunSettings(**settings)).run(paths, out)
 
     def process(self, batch: pa.Table) -> BatchOutcome:
         """Run the stages on one in-memory batch (no global stages): handy in a notebook."""

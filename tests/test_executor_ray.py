@@ -1,0 +1,234 @@
+"""The Ray executor: same kept ids and counts as the local executor, distributed dedup, retries
+after a worker dies, resume after a failed job, clean shutdown. One local Ray per module."""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from textmill.api import Pipeline  # noqa: E402
+from textmill.executors._ray_dedup import ClusterRule, distributed_reduce  # noqa: E402
+from textmill.executors.local import LocalExecutor, RunError, RunSettings  # noqa: E402
+from textmill.executors.ray import RayExecutor  # noqa: E402
+from textmill.pipeline import GlobalStage, Mapper, StageOptions, register  # noqa: E402
+from textmill.stages.dedup._unionfind import roots, union_edges  # noqa: E402
+
+SETTINGS = RunSettings(workers=2, progress=False, batch_size=10)
+DEDUP = [("exact_dedup", {})]
+
+
+@register("ray_test_die")
+class Die(Mapper):
+    """Kills its worker process on the shard named in `shard` while `switch` exists; with
+    `once`, removes the switch first, so only the first attempt dies."""
+
+    class Options(StageOptions):
+        switch: str = ""
+        shard: str = ""
+        once: bool = True
+
+    def map(self, batch):
+        if os.path.exists(self.options.switch) and self.options.shard in batch["source"][0].as_py():
+            if self.options.once:
+                os.unlink(self.options.switch)
+            os._exit(1)
+        return batch
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(
+        num_cpus=2,
+        object_store_memory=80 * 1024**2,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}},
+    )
+    yield
+    ray.shutdown()
+
+
+def corpus(folder: Path, shards: int = 4, per_shard: int = 25) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for shard in range(shards):
+        with open(folder / f"part-{shard}.jsonl", "w", encoding="utf-8") as out:
+            for i in range(per_shard):
+                text = f"document number {(shard * 7 + i) % 11}"
+                out.write(json.dumps({"id": f"s{shard}-{i:02d}", "text": text}) + "\n")
+    return folder
+
+
+def kept_ids(out: Path) -> list[str]:
+    return sorted(pq.read_table(out / "data")["id"].to_pylist())
+
+
+def rejects(out: Path) -> list[tuple[str, str]]:
+    table = pq.read_table(out / "rejects")
+    return sorted(zip(table["id"].to_pylist(), table["reject_reason"].to_pylist(), strict=True))
+
+
+def children_of_this_process() -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[1]) == os.getpid() and stat[0] != "Z":
+                found.append(int(entry))
+    return found
+
+
+def test_a_ray_started_by_the_executor_is_shut_down_with_no_process_left(tmp_path):
+    assert not ray.is_initialized()
+    before = set(children_of_this_process())
+    stats = RayExecutor(DEDUP, SETTINGS).run([str(corpus(tmp_path / "in"))], tmp_path / "out")
+    assert stats["kept"] == 11 and stats["reconciled"]
+    assert not ray.is_initialized()
+    assert set(children_of_this_process()) <= before
+
+
+def test_exact_dedup_keeps_the_same_ids_reasons_and_counts_as_local(tmp_path, local_ray):
+    inputs = [str(corpus(tmp_path / "in"))]
+    local = LocalExecutor(DEDUP, SETTINGS).run(inputs, tmp_path / "local")
+    distributed = RayExecutor(DEDUP, SETTINGS, partitions=3).run(inputs, tmp_path / "ray")
+    assert kept_ids(tmp_path / "ray") == kept_ids(tmp_path / "local")
+    assert len(kept_ids(tmp_path / "ray")) == 11  # eleven distinct texts
+    assert rejects(tmp_path / "ray") == rejects(tmp_path / "local")
+    assert ("s0-11", "exact_dedup:duplicate_of=s0-00") in rejects(tmp_path / "ray")
+    for key in ("read", "kept", "rejected", "errored", "reconciled"):
+        assert distributed[key] == local[key]
+    assert distributed["read"] == 100 and distributed["rejected"] == 89
+    assert distributed["stages"][0]["reasons"] == {"duplicate_of": 89}
+
+
+def test_a_worker_killed_mid_run_is_retried_and_the_output_is_unchanged(tmp_path, local_ray):
+    inputs = [str(corpus(tmp_path / "in"))]
+    switch = tmp_path / "die"
+    switch.touch()
+    specs = [("ray_test_die", {"switch": str(switch), "shard": "part-2"}), *DEDUP]
+    stats = RayExecutor(specs, SETTINGS).run(inputs, tmp_path / "ray")
+    assert not switch.exists()  # the first attempt died
+    LocalExecutor(DEDUP, SETTINGS).run(inputs, tmp_path / "local")
+    assert kept_ids(tmp_path / "ray") == kept_ids(tmp_path / "local")
+    assert stats["read"] == 100 and stats["reconciled"]
+
+
+def test_a_failed_job_resumes_at_shard_granularity(tmp_path, local_ray):
+    inputs = [str(corpus(tmp_path / "in"))]
+    switch = tmp_path / "die"
+    switch.touch()
+    specs = [("ray_test_die", {"switch": str(switch), "shard": "part-3", "once": False}), *DEDUP]
+    with pytest.raises(RunError, match="re-run to resume"):
+        RayExecutor(specs, SETTINGS, max_retries=0).run(inputs, tmp_path / "ray")
+    markers = sorted((tmp_path / "ray" / ".textmill" / "done" / "s0").glob("*.json"))
+    assert 1 <= len(markers) <= 3 and not any("part-3" in m.name for m in markers)
+    finished = {m.name: m.stat().st_mtime_ns for m in markers}
+    switch.unlink()
+    stats = RayExecutor(specs, SETTINGS).run(inputs, tmp_path / "ray")
+    assert {m: (tmp_path / "ray/.textmill/done/s0" / m).stat().st_mtime_ns for m in finished} == (
+        finished
+    )
+    LocalExecutor(DEDUP, SETTINGS).run(inputs, tmp_path / "local")
+    assert kept_ids(tmp_path / "ray") == kept_ids(tmp_path / "local")
+    assert stats["read"] == 100 and stats["kept"] == 11 and stats["reconciled"]
+
+
+class ChainStage(GlobalStage):
+    """Two key columns whose equalities chain documents across partitions (test stage)."""
+
+    name = "ray_test_chain"
+
+    def cluster_rule(self):
+        def choose(members):
+            table = members.sort_by([("cluster", "ascending"), ("id", "ascending")])
+            return pa.table(
+                {"id": table["id"], "reason": pa.array(table["cluster"]).cast(pa.string())}
+            )
+
+        schema = pa.schema([("id", pa.string()), ("reason", pa.string())])
+        return ClusterRule(("k1", "k2"), (), choose, schema)
+
+
+def test_distributed_connected_components_match_union_find(tmp_path, local_ray):
+    rng = np.random.default_rng(7)
+    n = 600
+    k1 = rng.integers(0, 350, n).astype(np.uint64)
+    k2 = rng.integers(0, 350, n).astype(np.uint64)
+    k2[rng.random(n) < 0.3] = 0  # some documents without a second key
+    files = []
+    for part, rows in enumerate(np.array_split(np.arange(n), 3)):
+        path = tmp_path / f"sig-{part}.parquet"
+        mask = k2[rows] == 0
+        pq.write_table(
+            pa.table(
+                {
+                    "id": [f"d{i:04d}" for i in rows],
+                    "k1": pa.array(k1[rows]),
+                    "k2": pa.array(k2[rows], mask=mask),
+                }
+            ),
+            path,
+        )
+        files.append(path)
+    target = tmp_path / "decisions.parquet"
+    stage = ChainStage()
+    distributed_reduce(stage, stage.cluster_rule(), files, target, partitions=3)
+    got = {row["id"]: int(row["reason"]) for row in pq.read_table(target).to_pylist()}
+
+    parent = np.arange(n, dtype=np.int64)
+    for keys, valid in ((k1, np.ones(n, bool)), (k2, k2 != 0)):
+        index = np.flatnonzero(valid)
+        order = index[np.argsort(keys[index], kind="stable")]
+        same = keys[order][1:] == keys[order][:-1]
+        union_edges(parent, np.stack([order[:-1][same], order[1:][same]], axis=1))
+    root = roots(parent)
+    sizes = np.bincount(root, minlength=n)
+    expected = {f"d{i:04d}": int(root[i]) for i in range(n) if sizes[root[i]] > 1}
+    assert got == expected
+    assert max(sizes) > 20  # the graph does have long chains
+
+
+def test_minhash_dedup_matches_local(tmp_path, local_ray):
+    pytest.importorskip("textmill.stages.dedup.minhash")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    base = [
+        f"the quick brown fox number {k} jumps over the lazy dog again and again" for k in range(6)
+    ]
+    for shard in range(3):
+        with open(folder / f"p{shard}.jsonl", "w") as out:
+            for i in range(20):
+                text = base[(shard + i) % 6] + ("" if i % 3 else f" extra {i}")
+                out.write(json.dumps({"id": f"m{shard}-{i:02d}", "text": text}) + "\n")
+    specs = [("minhash_dedup", {})]
+    LocalExecutor(specs, SETTINGS).run([str(folder)], tmp_path / "local")
+    RayExecutor(specs, SETTINGS, partitions=2).run([str(folder)], tmp_path / "ray")
+    assert kept_ids(tmp_path / "ray") == kept_ids(tmp_path / "local")
+    assert rejects(tmp_path / "ray") == rejects(tmp_path / "local")
+    assert len(rejects(tmp_path / "ray")) >= 30  # the repeated texts do go
+    columns = ["id", "dup_cluster_id", "dup_cluster_size"]
+    local = pq.read_table(tmp_path / "local" / "data", columns=columns).sort_by("id")
+    assert pq.read_table(tmp_path / "ray" / "data", columns=columns).sort_by("id").equals(local)
+
+
+def test_bundled_sample_with_fineweb_keeps_the_same_ids_as_local(tmp_path, local_ray):
+    from textmill.cli import sample_path
+
+    pipeline = Pipeline.from_preset("fineweb")
+    local = pipeline.run([sample_path()], tmp_path / "local", workers=2, progress=False)
+    specs = [(spec.name, spec.options) for spec in pipeline.specs]
+    distributed = RayExecutor(specs, RunSettings(workers=2, progress=False)).run(
+        [str(sample_path())], tmp_path / "ray"
+    )
+    assert kept_ids(tmp_path / "ray") == kept_ids(tmp_path / "local")
+    assert distributed["kept"] == local["kept"] > 0 and distributed["reconciled"]
+    assert rejects(tmp_path / "ray") == rejects(tmp_path / "local")
