@@ -34,7 +34,16 @@ from textmill.plan.simulate import (
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--lengths", required=True, help="token lengths, one integer a line (gzip ok; - = stdin)"
+        "--lengths",
+        required=True,
+        nargs="+",
+        help="token lengths, one integer a line (gzip ok; - = stdin); with --tokenizer, a "
+        "textmill output directory or Parquet/JSONL files whose texts are tokenized",
+    )
+    parser.add_argument(
+        "--tokenizer",
+        default=None,
+        help="a Hugging Face tokenizer.json: take lengths by tokenizing the --lengths corpus",
     )
     parser.add_argument(
         "--model",
@@ -117,7 +126,17 @@ def _setup(args: argparse.Namespace) -> tuple[CostModel, PlannerOptions, np.ndar
         use_milp=not args.no_milp,
         step_budget_s=args.budget or None,
     )
-    return cost, options, read_lengths(args.lengths)
+    return cost, options, _lengths(args)
+
+
+def _lengths(args: argparse.Namespace) -> np.ndarray:
+    if args.tokenizer:
+        from textmill.plan.lengths import token_lengths
+
+        return token_lengths(args.lengths, args.tokenizer)
+    if len(args.lengths) != 1:
+        raise LengthsError("give one lengths file (or --tokenizer with a corpus)")
+    return read_lengths(args.lengths[0])
 
 
 def _fail(exc: Exception) -> int:
@@ -138,7 +157,7 @@ def cmd_plan_sp(args: argparse.Namespace) -> int:
             if args.batch:
                 record["first_sequence"] = start
             lines.append(json.dumps(record, separators=(",", ":") if args.batch else None))
-    except (ProfileError, PlanError, LengthsError, ValueError, OSError) as exc:
+    except (ProfileError, PlanError, LengthsError, ValueError, OSError, RuntimeError) as exc:
         return _fail(exc)
     text = "\n".join(lines) + "\n"
     if args.out:
@@ -162,10 +181,11 @@ def cmd_simulate_sp(args: argparse.Namespace) -> int:
             )
 
         report, plans = simulate(cost, batches, options, args.static_degree, progress)
-    except (ProfileError, PlanError, LengthsError, ValueError, OSError) as exc:
+    except (ProfileError, PlanError, LengthsError, ValueError, OSError, RuntimeError) as exc:
         return _fail(exc)
     if not plans:
-        return _fail(ValueError(f"{args.lengths}: not one full batch of {args.batch} sequences"))
+        source = " ".join(args.lengths)
+        return _fail(ValueError(f"{source}: not one full batch of {args.batch} sequences"))
     written = write_outputs(report, plans, args.out, plot=not args.no_plot)
     print(
         f"{report['steps']} steps: {report['speedup_vs_static']:.3f}× over static "

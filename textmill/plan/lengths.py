@@ -1,0 +1,34 @@
+"""Sequence lengths of a textmill output, in the tokens of the trainer's own tokenizer, so the
+planner sees the corpus the way training will."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from textmill.io import ReadOptions, plan_shards, read_shard
+
+ENCODE_BATCH = 1000
+
+
+def token_lengths(inputs: Sequence[str | Path], tokenizer_path: str | Path) -> np.ndarray:
+    """Token count of every document's text under a Hugging Face `tokenizer.json`, in input
+    order. An input that is a run's output directory means its `data/` folder."""
+    try:
+        from tokenizers import Tokenizer
+    except ImportError as exc:  # pragma: no cover - exercised only without the extra
+        raise RuntimeError(
+            "token lengths need the `tokenizers` package: pip install 'textmill[verify]'"
+        ) from exc
+    tokenizer = Tokenizer.from_file(str(tokenizer_path))
+    paths = [str(Path(p) / "data") if (Path(p) / "stats.json").exists() else str(p) for p in inputs]
+    shards, _ = plan_shards(paths)
+    lengths: list[np.ndarray] = []
+    for shard in shards:
+        for read in read_shard(shard, ReadOptions(batch_size=ENCODE_BATCH)):
+            texts = [t or "" for t in read.docs["text"].to_pylist()]
+            encodings = tokenizer.encode_batch(texts, add_special_tokens=False)
+            lengths.append(np.array([len(e.ids) for e in encodings], dtype=np.int64))
+    return np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
