@@ -47,7 +47,7 @@ def test_not_yaml_and_not_a_list_are_clear_errors():
 def test_fineweb_preset_loads_and_round_trips_through_yaml():
     assert "fineweb" in preset_names()
     pipeline = Pipeline.from_preset("fineweb")
-    assert pipeline.stage_names[:3] == ["url_filter", "extract", "langid"]
+    assert pipeline.stage_names[:4] == ["url_filter", "provenance", "extract", "langid"]
     again = Pipeline.from_yaml_text(pipeline.to_yaml())
     assert [(s.name, s.options) for s in again.specs] == [
         (s.name, s.options) for s in pipeline.specs

@@ -27,7 +27,12 @@ def test_demo_writes_the_documented_layout_and_reconciles(demo_out):
     stats = json.loads((demo_out / "stats.json").read_text())
     assert stats["read"] == stats["kept"] + stats["rejected"] + stats["errored"]
     assert stats["reconciled"] and stats["read"] > 380
-    assert [s["name"] for s in stats["stages"]][:3] == ["url_filter", "extract", "langid"]
+    assert [s["name"] for s in stats["stages"]][:4] == [
+        "url_filter",
+        "provenance",
+        "extract",
+        "langid",
+    ]
     assert stats["skipped_records"]["warc:request"] > 300
     assert stats["languages"] == {"en": stats["kept"]}
 

@@ -14,10 +14,16 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from textmill.api import Pipeline  # noqa: E402
-from textmill.executors._ray_dedup import ClusterRule, distributed_reduce  # noqa: E402
+from textmill.executors._ray_dedup import distributed_reduce  # noqa: E402
 from textmill.executors.local import LocalExecutor, RunError, RunSettings  # noqa: E402
 from textmill.executors.ray import RayExecutor  # noqa: E402
-from textmill.pipeline import GlobalStage, Mapper, StageOptions, register  # noqa: E402
+from textmill.pipeline import (  # noqa: E402
+    ClusterRule,  # noqa: E402
+    GlobalStage,
+    Mapper,
+    StageOptions,
+    register,
+)
 from textmill.stages.dedup._unionfind import roots, union_edges  # noqa: E402
 
 SETTINGS = RunSettings(workers=2, progress=False, batch_size=10)

@@ -7,7 +7,7 @@ three-row table and run unchanged under the local and the Ray executor.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -129,6 +129,19 @@ class Filter(Stage):
         return batch, self.decide(self.measure(batch))
 
 
+@dataclass(frozen=True)
+class ClusterRule:
+    """How a clustering global stage can be reduced by a distributed executor: documents equal
+    on any one `keys` column share a cluster (transitively); `choose(members)` turns whole
+    clusters (columns `cluster`, `id`, *carry) into decision rows of `schema`. The stage's own
+    local reduce applies the same `choose`, so both executors keep the same ids."""
+
+    keys: tuple[str, ...]
+    carry: tuple[str, ...]
+    choose: Callable[[pa.Table], pa.Table]
+    schema: pa.Schema
+
+
 class GlobalStage(Stage):
     """A stage that must see the whole dataset (deduplication): map → reduce → map.
 
@@ -146,6 +159,11 @@ class GlobalStage(Stage):
 
     def reduce(self, signature_files: Sequence[Path], workdir: Path) -> pa.Table:
         raise NotImplementedError
+
+    def cluster_rule(self) -> ClusterRule | None:
+        """Stages whose reduce is clustering say how (see ClusterRule); others reduce in one
+        place with `reduce` under every executor."""
+        return None
 
     def apply(self, batch: pa.Table, decisions: pa.Table) -> tuple[pa.Table, Decision]:
         """Default: drop rows whose id has a non-null reason; add annotation columns."""

@@ -20,8 +20,7 @@ the local reduce's to the row: same clusters, same kept id, same reasons.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -32,112 +31,18 @@ import xxhash
 
 from textmill.document import ID
 from textmill.io.writers import ParquetShardWriter
-from textmill.pipeline import GlobalStage
+from textmill.pipeline import ClusterRule, GlobalStage
+from textmill.stages.dedup._keep import CLUSTER
 
 NODE = "node"
-CLUSTER = "cluster"
 KEY = "key"
 MAX_ROUNDS = 200
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
-@dataclass(frozen=True)
-class ClusterRule:
-    """How a global stage clusters: documents equal on any one key column share a cluster;
-    `choose(members)` turns whole clusters (columns id, cluster, *carry) into decision rows."""
-
-    keys: tuple[str, ...]
-    carry: tuple[str, ...]
-    choose: Callable[[pa.Table], pa.Table]
-    schema: pa.Schema
-
-
 def cluster_rule(stage: GlobalStage) -> ClusterRule | None:
-    """The rule of a built-in clustering stage, or of one that defines `cluster_rule()`."""
-    if hasattr(stage, "cluster_rule"):
-        return stage.cluster_rule()
-    if stage.name == "exact_dedup":
-        from textmill.stages.dedup.exact import HASH
-
-        schema = pa.schema([pa.field(ID, pa.string()), pa.field("reason", pa.string())])
-        return ClusterRule((HASH,), (), _choose_smallest_id_drop_only, schema)
-    if stage.name == "minhash_dedup":
-        from textmill.stages.dedup import minhash
-
-        bands, _ = getattr(stage, "lsh_layout", None) or stage.layout  # (bands, rows)
-        by_quality = stage.options.keep == "highest_quality"
-        return ClusterRule(
-            tuple(minhash.band_column(b) for b in range(bands)),
-            (minhash.QUALITY,) if by_quality else (),
-            _choose_minhash(by_quality),
-            minhash.DECISIONS_SCHEMA,
-        )
-    return None
-
-
-# ---------------------------------------------------------------- keep rules
-
-
-def _first_of_groups(table: pa.Table, order: list[tuple[str, str]]) -> tuple[pa.Table, np.ndarray]:
-    """Table sorted by cluster then `order`; and the index of each row's cluster's first row."""
-    table = table.sort_by([(CLUSTER, "ascending"), *order])
-    cluster = table[CLUSTER].to_numpy()
-    first = np.ones(len(cluster), dtype=bool)
-    first[1:] = cluster[1:] != cluster[:-1]
-    return table, np.maximum.accumulate(np.where(first, np.arange(len(first)), 0))
-
-
-def _choose_smallest_id_drop_only(members: pa.Table) -> pa.Table:
-    """exact_dedup: the smallest id stays; the rest are `duplicate_of=<it>` (kept not listed)."""
-    table, start = _first_of_groups(members, [(ID, "ascending")])
-    ids = table[ID].combine_chunks()
-    dropped = np.flatnonzero(start != np.arange(len(start)))
-    kept = ids.take(pa.array(start[dropped]))
-    return pa.table(
-        {
-            ID: ids.take(pa.array(dropped)).cast(pa.string()),
-            "reason": pc.binary_join_element_wise("duplicate_of", kept, "=").cast(pa.string()),
-        }
-    )
-
-
-def _choose_minhash(by_quality: bool) -> Callable[[pa.Table], pa.Table]:
-    """minhash_dedup: as its local `_choose_kept` (rank by quality when asked, then by id)."""
-
-    def choose(members: pa.Table) -> pa.Table:
-        from textmill.stages.dedup.minhash import (
-            CLUSTER_ID,
-            CLUSTER_SIZE,
-            DECISIONS_SCHEMA,
-            QUALITY,
-        )
-
-        if by_quality:
-            quality = pc.fill_null(members[QUALITY].cast(pa.float64()), np.nan)
-            rank = -np.nan_to_num(quality.to_numpy(zero_copy_only=False), nan=-np.inf)
-        else:
-            rank = np.zeros(members.num_rows)
-        members = members.select([CLUSTER, ID]).append_column("rank", pa.array(rank))
-        table, start = _first_of_groups(members, [("rank", "ascending"), (ID, "ascending")])
-        ids = table[ID].combine_chunks()
-        kept = ids.take(pa.array(start))
-        is_first = start == np.arange(len(start))
-        sizes = np.diff(np.append(np.flatnonzero(is_first), len(start)))
-        return pa.table(
-            {
-                ID: ids,
-                "reason": pc.if_else(
-                    pa.array(is_first),
-                    pa.nulls(len(start), pa.string()),
-                    pc.binary_join_element_wise("duplicate_of", kept, "="),
-                ),
-                CLUSTER_ID: kept,
-                CLUSTER_SIZE: pa.array(np.repeat(sizes, sizes), pa.int64()),
-            },
-            schema=DECISIONS_SCHEMA,
-        )
-
-    return choose
+    """The stage's clustering rule, if it has one (others reduce in one Ray task)."""
+    return stage.cluster_rule()
 
 
 # ---------------------------------------------------------------- partitioning

@@ -12,7 +12,8 @@ import pyarrow.parquet as pq
 import xxhash
 
 from textmill.document import ID, TEXT
-from textmill.pipeline import GlobalStage, StageOptions, register
+from textmill.pipeline import ClusterRule, GlobalStage, StageOptions, register
+from textmill.stages.dedup._keep import CLUSTER, DROP_ONLY_SCHEMA, keep_smallest_id
 
 HASH = "content_hash"
 
@@ -33,23 +34,20 @@ class ExactDedup(GlobalStage):
 
     def reduce(self, signature_files: Sequence[Path], workdir: Path) -> pa.Table:
         if not signature_files:
-            return _decisions([], [])
+            return DROP_ONLY_SCHEMA.empty_table()
         table = pa.concat_tables(pq.read_table(p, columns=[ID, HASH]) for p in signature_files)
         table = table.filter(pc.is_valid(table[HASH]))
         table = table.sort_by([(HASH, "ascending"), (ID, "ascending")])
         hashes = table[HASH].combine_chunks()
         if len(hashes) == 0:
-            return _decisions([], [])
+            return DROP_ONLY_SCHEMA.empty_table()
         as_pairs = np.frombuffer(hashes.buffers()[1], dtype=np.uint64).reshape(-1, 2)
         same_as_previous = np.zeros(len(hashes), dtype=bool)
         same_as_previous[1:] = np.all(as_pairs[1:] == as_pairs[:-1], axis=1)
-        group_start = np.maximum.accumulate(np.where(~same_as_previous, np.arange(len(hashes)), 0))
-        ids = table[ID].combine_chunks()
-        dropped = np.flatnonzero(same_as_previous)
-        kept_ids = pc.take(ids, pa.array(group_start[dropped]))
-        reasons = pc.binary_join_element_wise("duplicate_of", kept_ids, "=")
-        return _decisions(pc.take(ids, pa.array(dropped)), reasons)
+        cluster = np.cumsum(~same_as_previous)
+        members = pa.table({CLUSTER: pa.array(cluster), ID: table[ID]})
+        return keep_smallest_id(members)
 
-
-def _decisions(ids, reasons) -> pa.Table:
-    return pa.table({ID: pa.array(ids, pa.string()), "reason": pa.array(reasons, pa.string())})
+    def cluster_rule(self) -> ClusterRule:
+        """For distributed reduces: documents with equal hashes share a cluster."""
+        return ClusterRule((HASH,), (), keep_smallest_id, DROP_ONLY_SCHEMA)

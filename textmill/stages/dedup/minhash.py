@@ -8,6 +8,7 @@ keeps one document, chosen by id (or by quality score, ties by id), never by arr
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Sequence
@@ -23,26 +24,25 @@ from pydantic import Field, model_validator
 
 from textmill.document import ID, TEXT
 from textmill.pipeline import (
+    ClusterRule,
     Decision,
     GlobalStage,
     StageOptions,
     apply_decisions_by_id,
     register,
 )
+from textmill.stages.dedup._keep import (
+    ANNOTATED_SCHEMA,
+    CLUSTER,
+    CLUSTER_ID,
+    CLUSTER_SIZE,
+    QUALITY,
+    keep_best_annotated,
+)
 from textmill.stages.dedup._minhash_kernels import band_signatures
 from textmill.stages.dedup._unionfind import band_edges, roots, union_edges
 
-QUALITY = "quality_score"
-CLUSTER_ID = "dup_cluster_id"
-CLUSTER_SIZE = "dup_cluster_size"
-DECISIONS_SCHEMA = pa.schema(
-    [
-        pa.field(ID, pa.string()),
-        pa.field("reason", pa.string()),
-        pa.field(CLUSTER_ID, pa.string()),
-        pa.field(CLUSTER_SIZE, pa.int64()),
-    ]
-)
+DECISIONS_SCHEMA = ANNOTATED_SCHEMA
 PLAN_FILE = "plan.json"
 
 
@@ -200,37 +200,17 @@ class MinhashDedup(GlobalStage):
             if len(local):
                 parts.append(pq.read_table(path, columns=columns).take(pa.array(local)))
             start += count
-        members = pa.concat_tables(parts)
-        ids = members[ID].combine_chunks()
-        quality = (
-            np.nan_to_num(
-                pc.fill_null(members[QUALITY], np.nan).to_numpy(zero_copy_only=False),
-                nan=-np.inf,
-            )
-            if by_quality
-            else np.zeros(len(clustered))
-        )
-        order_table = pa.table({"root": root[clustered], "rank": -quality, ID: ids}).sort_by(
-            [("root", "ascending"), ("rank", "ascending"), (ID, "ascending")]
-        )
-        sorted_root = order_table["root"].to_numpy()
-        sorted_ids = order_table[ID].combine_chunks()
-        first = np.ones(len(sorted_root), dtype=bool)
-        first[1:] = sorted_root[1:] != sorted_root[:-1]
-        group_start = np.maximum.accumulate(np.where(first, np.arange(len(first)), 0))
-        kept_ids = sorted_ids.take(pa.array(group_start))
-        reasons = pc.if_else(
-            pa.array(first),
-            pa.nulls(len(first), pa.string()),
-            pc.binary_join_element_wise("duplicate_of", kept_ids, "="),
-        )
-        return pa.table(
-            {
-                ID: sorted_ids,
-                "reason": reasons,
-                CLUSTER_ID: kept_ids,
-                CLUSTER_SIZE: pa.array(sizes[sorted_root], pa.int64()),
-            },
+        members = pa.concat_tables(parts).append_column(CLUSTER, pa.array(root[clustered]))
+        return keep_best_annotated(members, by_quality)
+
+    def cluster_rule(self) -> ClusterRule:
+        """For distributed reduces: documents equal on any band hash share a cluster."""
+        bands, _ = self.lsh_layout
+        by_quality = self.options.keep == "highest_quality"
+        return ClusterRule(
+            keys=tuple(band_column(b) for b in range(bands)),
+            carry=(QUALITY,) if by_quality else (),
+            choose=functools.partial(keep_best_annotated, by_quality=by_quality),
             schema=DECISIONS_SCHEMA,
         )
 
