@@ -25,7 +25,7 @@ needs_training = pytest.mark.skipif(
     not hasattr(fasttext, "train_supervised"), reason="fasttext build cannot train"
 )
 
-# a small model file for a small set; lr 0.5 sometimes diverged to NaN
+# a small model file for a small set
 SMALL = TrainOptions(epoch=20, lr=0.25, bucket=10_000)
 
 
@@ -116,3 +116,24 @@ def test_training_twice_with_one_seed_gives_the_same_split_and_close_scores(tmp_
 def test_training_needs_both_classes(tmp_path):
     with pytest.raises(ValueError, match="positive and negative"):
         train_classifier(["some text"], [], tmp_path / "m.bin")
+
+
+@needs_training
+def test_a_diverging_training_is_retried_at_half_the_learning_rate(tmp_path, monkeypatch):
+    import textmill.quality.classifier as classifier
+
+    real = classifier.fasttext_module()
+    tried: list[float] = []
+
+    class Diverges:
+        def train_supervised(self, path, **kwargs):
+            tried.append(kwargs["lr"])
+            if len(tried) == 1:
+                raise RuntimeError("Encountered NaN.")
+            return real.train_supervised(path, **kwargs)
+
+    monkeypatch.setattr(classifier, "fasttext_module", lambda: Diverges())
+    positives, negatives = synthetic_docs(seed=0)
+    metrics = train_classifier(positives, negatives, tmp_path / "q.bin", SMALL)
+    assert tried == [SMALL.lr, SMALL.lr / 2]
+    assert metrics.options["lr"] == SMALL.lr / 2

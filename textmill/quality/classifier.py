@@ -10,7 +10,7 @@ import functools
 import json
 import tempfile
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,37 @@ class ClassifierMetrics:
             f"accuracy {self.accuracy:.3f} (majority baseline {self.majority_accuracy:.3f})  "
             f"AUC {self.auc:.3f}"
         )
+
+
+LR_BACKOFF_TRIES = 3  # fastText diverges to NaN now and then at a high lr; halve it and retry
+
+
+def _train_with_backoff(train_file: Path, options: TrainOptions) -> tuple[Any, TrainOptions]:
+    """Train; on fastText's "Encountered NaN" retry with half the learning rate (the options
+    returned, and saved in the metrics, hold the lr that trained the model)."""
+    for attempt in range(LR_BACKOFF_TRIES):
+        try:
+            model = fasttext_module().train_supervised(
+                str(train_file),
+                wordNgrams=options.word_ngrams,
+                dim=options.dim,
+                epoch=options.epoch,
+                lr=options.lr,
+                minCount=options.min_count,
+                bucket=options.bucket,
+                thread=options.threads,
+                seed=options.seed,
+                verbose=0,
+            )
+            return model, options
+        except RuntimeError as error:
+            if "NaN" not in str(error) or attempt == LR_BACKOFF_TRIES - 1:
+                raise RuntimeError(
+                    f"fastText training failed ({error}) at lr {options.lr}; with very small "
+                    "or repetitive data lower --lr or add examples"
+                ) from error
+            options = replace(options, lr=options.lr / 2)
+    raise AssertionError("unreachable")
 
 
 def fasttext_module() -> Any:
@@ -208,24 +239,7 @@ def train_classifier(
         with train_file.open("w", encoding="utf-8") as out:
             for row, line in zip(train_index, prepared, strict=True):
                 out.write(f"{POSITIVE if labels[row] else NEGATIVE} {line}\n")
-        try:
-            model = fasttext_module().train_supervised(
-                str(train_file),
-                wordNgrams=options.word_ngrams,
-                dim=options.dim,
-                epoch=options.epoch,
-                lr=options.lr,
-                minCount=options.min_count,
-                bucket=options.bucket,
-                thread=options.threads,
-                seed=options.seed,
-                verbose=0,
-            )
-        except RuntimeError as error:  # fastText's "Encountered NaN" on degenerate data
-            raise RuntimeError(
-                f"fastText training failed ({error}); with very small or repetitive data "
-                "lower --lr or add examples"
-            ) from error
+        model, options = _train_with_backoff(train_file, options)
     model.save_model(str(model_path))
 
     quality_model = QualityModel(model)
