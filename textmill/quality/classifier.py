@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import functools
 import json
+import multiprocessing
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -71,24 +73,35 @@ class ClassifierMetrics:
 LR_BACKOFF_TRIES = 3  # fastText diverges to NaN now and then at a high lr; halve it and retry
 
 
-def _train_with_backoff(train_file: Path, options: TrainOptions) -> tuple[Any, TrainOptions]:
-    """Train; on fastText's "Encountered NaN" retry with half the learning rate (the options
-    returned, and saved in the metrics, hold the lr that trained the model)."""
+def _train_fasttext(train_file: str, model_file: str, options: TrainOptions) -> None:
+    """One fastText training, run in a forked child: after a training in the same process,
+    fastText 0.9.2 sometimes diverges ("Encountered NaN") at any learning rate."""
+    model = fasttext_module().train_supervised(
+        train_file,
+        wordNgrams=options.word_ngrams,
+        dim=options.dim,
+        epoch=options.epoch,
+        lr=options.lr,
+        minCount=options.min_count,
+        bucket=options.bucket,
+        thread=options.threads,
+        seed=options.seed,
+        verbose=0,
+    )
+    model.save_model(model_file)
+
+
+def _train_with_backoff(
+    train_file: Path, model_path: Path, options: TrainOptions
+) -> tuple[Any, TrainOptions]:
+    """Train in a child process; on "Encountered NaN" retry with half the learning rate (the
+    options returned, and saved in the metrics, hold the lr that trained the model)."""
+    context = multiprocessing.get_context("fork")
     for attempt in range(LR_BACKOFF_TRIES):
         try:
-            model = fasttext_module().train_supervised(
-                str(train_file),
-                wordNgrams=options.word_ngrams,
-                dim=options.dim,
-                epoch=options.epoch,
-                lr=options.lr,
-                minCount=options.min_count,
-                bucket=options.bucket,
-                thread=options.threads,
-                seed=options.seed,
-                verbose=0,
-            )
-            return model, options
+            with ProcessPoolExecutor(1, mp_context=context) as pool:
+                pool.submit(_train_fasttext, str(train_file), str(model_path), options).result()
+            return fasttext_module().load_model(str(model_path)), options
         except RuntimeError as error:
             if "NaN" not in str(error) or attempt == LR_BACKOFF_TRIES - 1:
                 raise RuntimeError(
@@ -239,8 +252,7 @@ def train_classifier(
         with train_file.open("w", encoding="utf-8") as out:
             for row, line in zip(train_index, prepared, strict=True):
                 out.write(f"{POSITIVE if labels[row] else NEGATIVE} {line}\n")
-        model, options = _train_with_backoff(train_file, options)
-    model.save_model(str(model_path))
+        model, options = _train_with_backoff(train_file, model_path, options)
 
     quality_model = QualityModel(model)
     scores = quality_model.score([texts[i] for i in holdout_index])
