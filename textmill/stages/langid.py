@@ -104,6 +104,9 @@ class LangId(Filter):
         second_identifier: Literal["cld2"] | None = None  # CulturaX: a second identifier
         second_mode: Literal["agree", "fallback"] = "agree"
         second_below: float = 0.5  # fallback mode: ask CLD2 where fastText scores below this
+        # fallback mode: ask CLD2 only for texts shorter than this many characters (None: any
+        # length); fastText is the better judge of long documents (benchmarks/langid_accuracy.py)
+        second_max_chars: int | None = None
 
     def setup(self) -> None:
         self.model()
@@ -131,7 +134,11 @@ class LangId(Filter):
                 langs[row] = label_to_language(labels[0])
                 scores[row] = min(float(probabilities[0]), 1.0)
             if o.second_identifier == "cld2" and (
-                o.second_mode == "agree" or scores[row] < o.second_below
+                o.second_mode == "agree"
+                or (
+                    scores[row] < o.second_below
+                    and (o.second_max_chars is None or len(line) < o.second_max_chars)
+                )
             ):
                 second[row], share = cld2_language(line)
                 replace = o.second_mode == "fallback" and second[row] is not None

@@ -1,0 +1,207 @@
+"""Fairness across languages on parallel content: keep rates per language, English thresholds vs
+textmill's per-language adaptation.
+
+Data: ../shared/data/web/web_docs.jsonl.gz, the records whose `source.component` is
+`debian_doc_html`: LibreOffice help (`debian_package` libreoffice-help-xx: the same 40 pages in
+18 languages) and Debian Reference (debian-reference-xx: the same 15 chapters in 11 language
+variants). The same content in every language, so a fair pipeline keeps about the same share
+of each language. Every page goes through `extract` once; then, on the same texts:
+
+- english      FineWeb's English chain with its defaults: gopher_repetition → gopher_quality →
+               c4_quality → fineweb_quality (lang en), no language id
+- multilingual the `multilingual` preset's langid and filters (`lang: auto`: each document's
+               detected language picks its word splitter and thresholds; languages other than
+               English get the generic fallback); its url_filter, dedup and pii stages are left
+               out (no URLs here, and dedup is not a per-language quality decision)
+- fineweb2     the same, with FineWeb-2's published thresholds for every language that has a
+               config in ../shared/data/fineweb2/configs (textmill.lang.presets.multilingual_stages)
+
+It prints the keep rate per language and the spread (max − min over languages) of each variant,
+per collection, with the reasons of the drops. Target (issue 4): spread with adaptation ≤ 1/3 of
+the spread with English thresholds, without lowering the English keep rate.
+
+usage: .venv/bin/python benchmarks/language_fairness.py [--markdown PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = SHARED / "web" / "web_docs.jsonl.gz"
+FINEWEB2_CONFIGS = SHARED / "fineweb2" / "configs"
+COLLECTIONS = {"libreoffice-help-": "LibreOffice help", "debian-reference-": "Debian Reference"}
+ENGLISH_CHAIN = ("gopher_repetition", "gopher_quality", "c4_quality", "fineweb_quality")
+PRESET_STAGES = ("langid", "gopher_repetition", "fineweb_quality", "gopher_quality")
+
+
+def read_records(path: Path) -> list[dict]:
+    with gzip.open(path, "rb") as handle:
+        text = handle.read().decode("utf-8")
+    # split on \n only: texts may hold U+2028/U+2029, which str.splitlines() would cut at
+    return [json.loads(line) for line in text.split("\n") if line.strip()]
+
+
+def parallel_pages(records: list[dict]) -> list[tuple[str, str, dict]]:
+    """(collection, language, record) of every LibreOffice help and Debian Reference page."""
+    pages = []
+    for record in records:
+        package = (record.get("source") or {}).get("debian_package") or ""
+        for prefix, collection in COLLECTIONS.items():
+            if package.startswith(prefix) and record.get("html"):
+                lang = package.removeprefix(prefix)
+                pages.append((collection, "en" if lang == "en-us" else lang, record))
+    return pages
+
+
+def extracted_batch(pages: list[tuple[str, str, dict]]):
+    from textmill.document import make_batch
+    from textmill.pipeline import build_stage
+
+    batch = make_batch(
+        [record["id"] for _, _, record in pages],
+        [None] * len(pages),
+        html=[record["html"] for _, _, record in pages],
+    )
+    out, decision = build_stage("extract").process(batch)
+    return out if decision is None else out.filter(decision.keep)
+
+
+def run_chain(specs: list[tuple[str, dict]], batch) -> tuple[dict[str, str | None], float]:
+    """First drop reason per document id (None: kept) and the seconds the chain took."""
+    from textmill.pipeline import build_stage
+
+    stages = [build_stage(name, options) for name, options in specs]
+    verdicts: dict[str, str | None] = dict.fromkeys(batch["id"].to_pylist())
+    started = time.perf_counter()
+    for stage in stages:
+        if batch.num_rows == 0:
+            break
+        batch, decision = stage.process(batch)
+        if decision is None:
+            continue
+        dropped_ids = batch["id"].filter(~decision.keep).to_pylist()
+        reasons = decision.reasons.filter(~decision.keep).to_pylist()
+        for doc_id, reason in zip(dropped_ids, reasons, strict=True):
+            verdicts[doc_id] = f"{stage.name}:{reason.split('=')[0]}"
+        batch = batch.filter(decision.keep)
+    return verdicts, time.perf_counter() - started
+
+
+def preset_specs() -> list[tuple[str, dict]]:
+    import yaml
+
+    from textmill.config import preset_text
+
+    stages = yaml.safe_load(preset_text("multilingual"))["stages"]
+    return [next(iter(item.items())) for item in stages if next(iter(item)) in PRESET_STAGES]
+
+
+def fineweb2_specs(languages: list[str]) -> tuple[list[tuple[str, dict]], list[str]]:
+    """The preset with FineWeb-2's thresholds for every language that has a config."""
+    from textmill.lang.fineweb2 import (
+        FineWeb2ConfigError,
+        find_fineweb2_config,
+        read_fineweb2_config,
+    )
+    from textmill.lang.presets import multilingual_stages
+
+    tables, found = {}, []
+    for lang in languages:
+        if lang == "en":  # FineWeb-2 has no English config: English keeps FineWeb's
+            continue
+        try:
+            path = find_fineweb2_config(FINEWEB2_CONFIGS, lang.split("-")[0])
+        except FineWeb2ConfigError:
+            continue
+        tables[lang.split("-")[0]] = read_fineweb2_config(path)
+        found.append(f"{lang}:{path.stem}")
+    stages = multilingual_stages(tables)
+    specs = [next(iter(item.items())) for item in stages if next(iter(item)) in PRESET_STAGES]
+    return specs, found
+
+
+def keep_rates(pages, verdicts) -> dict[str, dict[str, tuple[int, int]]]:
+    """collection -> language -> (kept, total); pages extract dropped count as dropped."""
+    counts: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    for collection, lang, record in pages:
+        cell = counts[collection][lang]
+        cell[1] += 1
+        cell[0] += record["id"] in verdicts and verdicts[record["id"]] is None
+    return {c: {lang: tuple(v) for lang, v in by.items()} for c, by in counts.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--input", type=Path, default=DATA)
+    parser.add_argument("--markdown", type=Path, default=None, help="also write the tables here")
+    args = parser.parse_args()
+    if not args.input.is_file():
+        print(f"{args.input} not found: the shared evaluation data is absent, nothing to measure")
+        return 0
+    pages = parallel_pages(read_records(args.input))
+    started = time.perf_counter()
+    batch = extracted_batch(pages)
+    print(
+        f"{len(pages)} pages, {batch.num_rows} with text after extract "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
+    languages = sorted({lang for _, lang, _ in pages})
+    fw2, found = fineweb2_specs(languages)
+    variants = {
+        "english": [(name, {}) for name in ENGLISH_CHAIN],
+        "multilingual": preset_specs(),
+        "fineweb2": fw2,
+    }
+    print("FineWeb-2 configs:", ", ".join(found))
+    rates, reasons = {}, {}
+    for name, specs in variants.items():
+        verdicts, seconds = run_chain(specs, batch)
+        rates[name] = keep_rates(pages, verdicts)
+        reasons[name] = verdicts
+        print(f"{name}: {seconds:.1f} s")
+    lines = []
+    for collection in COLLECTIONS.values():
+        langs = sorted(rates["english"][collection])
+        lines += ["", f"### {collection}: keep rate per language (%)", ""]
+        lines.append("| variant | " + " | ".join(langs) + " | spread (max − min) |")
+        lines.append("|---" * (len(langs) + 2) + "|")
+        spreads = {}
+        for name in variants:
+            by_lang = rates[name][collection]
+            values = [100 * by_lang[lang][0] / by_lang[lang][1] for lang in langs]
+            spreads[name] = max(values) - min(values)
+            cells = " | ".join(f"{v:.0f}" for v in values)
+            lines.append(f"| {name} | {cells} | {spreads[name]:.0f} |")
+        english_rates = {n: rates[n][collection]["en"] for n in variants}
+        for name in ("multilingual", "fineweb2"):
+            met = spreads[name] <= spreads["english"] / 3
+            en_ok = english_rates[name][0] >= english_rates["english"][0]
+            lines.append(
+                f"\n{name}: spread {spreads[name]:.0f} vs English-threshold spread "
+                f"{spreads['english']:.0f} → target ≤ {spreads['english'] / 3:.1f} "
+                f"{'met' if met else 'NOT met'}; English kept {english_rates[name][0]}/"
+                f"{english_rates[name][1]} vs {english_rates['english'][0]}/"
+                f"{english_rates['english'][1]} ({'not lowered' if en_ok else 'LOWERED'})"
+            )
+        lines += ["", f"Drop reasons, {collection} (variant: reason × documents):", ""]
+        ids = {record["id"] for c, _, record in pages if c == collection}
+        for name in variants:
+            counter = Counter(r for i, r in reasons[name].items() if i in ids and r is not None)
+            top = ", ".join(f"{reason} × {n}" for reason, n in counter.most_common(8))
+            lines.append(f"- {name}: {top or 'none'}")
+    text = "\n".join(lines)
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
