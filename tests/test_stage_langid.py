@@ -114,3 +114,22 @@ def test_existing_lang_columns_are_replaced_not_duplicated():
     out, _ = LangId().process(batch)
     assert out.column_names.count("lang") == 1
     assert out["lang"].to_pylist() == ["en", "fr", "de"]
+
+
+def test_cld2_fallback_is_asked_only_for_short_unsure_texts(monkeypatch):
+    import textmill.stages.langid as langid
+
+    asked: list[str] = []
+
+    def fake_cld2(text):
+        asked.append(text)
+        return "xx", 0.99
+
+    monkeypatch.setattr(langid, "cld2_language", fake_cld2)
+    stage = LangId(
+        second_identifier="cld2", second_mode="fallback", second_below=1.01, second_max_chars=20
+    )
+    long_text = "The committee published its annual report on the state of the river."
+    metrics = stage.measure(make_batch(["short", "long"], ["Guten Tag", long_text]))
+    assert metrics["lang"].to_pylist() == ["xx", "en"]
+    assert asked == ["Guten Tag"]
