@@ -126,28 +126,30 @@ def test_a_diverging_training_is_retried_at_half_the_learning_rate(tmp_path, mon
 
     tried: list[float] = []
 
-    class InProcess:
-        """Runs the training here, diverging the first time as fastText sometimes does."""
+    real_pool = classifier.ProcessPoolExecutor
+
+    class DivergesOnce:
+        """The real pool, except that the first training diverges as fastText sometimes does."""
 
         def __init__(self, *args, **kwargs):
-            pass
+            self.pool = real_pool(*args, **kwargs)
 
         def __enter__(self):
             return self
 
         def __exit__(self, *exc):
+            self.pool.shutdown()
             return False
 
         def submit(self, function, train_file, model_file, options):
             tried.append(options.lr)
-            future = concurrent.futures.Future()
             if len(tried) == 1:
+                future = concurrent.futures.Future()
                 future.set_exception(RuntimeError("Encountered NaN."))
-            else:
-                future.set_result(function(train_file, model_file, options))
-            return future
+                return future
+            return self.pool.submit(function, train_file, model_file, options)
 
-    monkeypatch.setattr(classifier, "ProcessPoolExecutor", InProcess)
+    monkeypatch.setattr(classifier, "ProcessPoolExecutor", DivergesOnce)
     positives, negatives = synthetic_docs(seed=0)
     metrics = train_classifier(positives, negatives, tmp_path / "q.bin", SMALL)
     assert tried == [SMALL.lr, SMALL.lr / 2]

@@ -74,7 +74,7 @@ LR_BACKOFF_TRIES = 3  # fastText diverges to NaN now and then at a high lr; halv
 
 
 def _train_fasttext(train_file: str, model_file: str, options: TrainOptions) -> None:
-    """One fastText training, run in a forked child: after a training in the same process,
+    """One fastText training, run in a fresh (spawned) process: in a long-lived process,
     fastText 0.9.2 sometimes diverges ("Encountered NaN") at any learning rate."""
     model = fasttext_module().train_supervised(
         train_file,
@@ -96,7 +96,7 @@ def _train_with_backoff(
 ) -> tuple[Any, TrainOptions]:
     """Train in a child process; on "Encountered NaN" retry with half the learning rate (the
     options returned, and saved in the metrics, hold the lr that trained the model)."""
-    context = multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("spawn")
     for attempt in range(LR_BACKOFF_TRIES):
         try:
             with ProcessPoolExecutor(1, mp_context=context) as pool:
