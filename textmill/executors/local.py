@@ -295,7 +295,13 @@ def run_task(task: Task) -> dict[str, Any]:
 
 
 class LocalExecutor:
-    """Runs a pipeline (stage specs) over inputs into an output directory."""
+    """Runs a pipeline (stage specs) over inputs into an output directory.
+
+    Other executors subclass it and replace where the work runs, not what it does:
+    `_run_segment(layout, segment, shards)` runs `run_task` for every unfinished shard of a
+    segment, and `_reduce(layout, stage_index, shards)` writes a global stage's decisions
+    (the Ray executor overrides these two). Output preparation, done markers, the final
+    counts and the report (`_prepare_output`, `_finish`) stay shared."""
 
     def __init__(self, specs: Specs, settings: RunSettings | None = None):
         self.specs = [(name, dict(options)) for name, options in specs]
