@@ -89,10 +89,6 @@ def state_path(out: Path, shard: str, segment: int) -> Path:
     return out / ".textmill" / "report" / f"s{segment}" / f"{shard}.json"
 
 
-def reason_family(reason: str) -> str:
-    return reason.split("=", 1)[0]
-
-
 def threshold_rule(stage: Stage, family: str) -> tuple[str, float, str] | None:
     """(metric, threshold, comparison that drops) of a drop reason, when the report knows it."""
     rule = _RULES.get(stage.name, {}).get(family)
