@@ -89,31 +89,28 @@ def _slot_key(h):
     return h if h != np.uint64(0) else np.uint64(1)
 
 
+@nb.njit(cache=True, inline="always")
+def _probe(keys, key):
+    """Linear probing: the slot that holds `key`, or the empty slot (0) where it would go."""
+    mask = np.uint64(len(keys) - 1)
+    slot = np.int64((key ^ (key >> np.uint64(29))) & mask)
+    while keys[slot] != key and keys[slot] != np.uint64(0):
+        slot = (slot + 1) & np.int64(mask)
+    return slot
+
+
 @nb.njit(cache=True)
 def table_find_or_insert(keys, h):
     """Slot of key h, inserting it when absent; returns (slot, was_present). 0 marks empty."""
     key = _slot_key(h)
-    mask = np.uint64(len(keys) - 1)
-    slot = np.int64((key ^ (key >> np.uint64(29))) & mask)
-    while True:
-        k = keys[slot]
-        if k == key:
-            return slot, True
-        if k == np.uint64(0):
-            keys[slot] = key
-            return slot, False
-        slot = (slot + 1) & np.int64(mask)
+    slot = _probe(keys, key)
+    if keys[slot] == key:
+        return slot, True
+    keys[slot] = key
+    return slot, False
 
 
 @nb.njit(cache=True)
 def table_contains(keys, h):
     key = _slot_key(h)
-    mask = np.uint64(len(keys) - 1)
-    slot = np.int64((key ^ (key >> np.uint64(29))) & mask)
-    while True:
-        k = keys[slot]
-        if k == key:
-            return True
-        if k == np.uint64(0):
-            return False
-        slot = (slot + 1) & np.int64(mask)
+    return keys[_probe(keys, key)] == key
