@@ -1,6 +1,8 @@
 import json
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 
@@ -25,3 +27,17 @@ def jsonl_corpus(tmp_path: Path) -> Path:
             ],
         )
     return folder
+
+
+def run_global_stage(stage, shards: list[pa.Table], workdir: Path):
+    """Map each shard to a signature file, reduce, apply — what an executor does, in one
+    process. Returns (batch after apply, decision, decision table)."""
+    files = []
+    for k, shard in enumerate(shards):
+        path = workdir / "signatures" / f"shard-{k}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(stage.signatures(shard), path)
+        files.append(path)
+    decisions = stage.reduce(files, workdir / "reduce")
+    batch, decision = stage.apply(pa.concat_tables(shards), decisions)
+    return batch, decision, decisions

@@ -7,6 +7,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import run_global_stage
 
 from textmill.api import Pipeline
 from textmill.document import make_batch
@@ -23,16 +24,7 @@ def words(count: int, seed: int) -> list[str]:
 
 
 def run_stage(stage: MinhashDedup, shards: list[pa.Table], workdir: Path):
-    """Map each shard to a signature file, reduce, apply: what the executor does."""
-    signature_dir = workdir / "signatures"
-    signature_dir.mkdir(parents=True, exist_ok=True)
-    files = []
-    for k, shard in enumerate(shards):
-        path = signature_dir / f"shard-{k}.parquet"
-        pq.write_table(stage.signatures(shard), path)
-        files.append(path)
-    decisions = stage.reduce(files, workdir / "reduce")
-    batch, decision = stage.apply(pa.concat_tables(shards), decisions)
+    batch, decision, decisions = run_global_stage(stage, shards, workdir)
     kept = batch.filter(pa.array(decision.keep))
     reasons = dict(zip(batch["id"].to_pylist(), decision.reasons.to_pylist(), strict=True))
     return kept, reasons, decisions

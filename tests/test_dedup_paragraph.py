@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from conftest import write_jsonl
+from conftest import run_global_stage, write_jsonl
 
 from textmill.api import Pipeline
 from textmill.document import make_batch
@@ -12,15 +12,7 @@ from textmill.stages.dedup.paragraph import ParagraphDedup
 
 
 def run_stage(stage: ParagraphDedup, shards: list[pa.Table], workdir: Path):
-    """Map each shard to a signature file, reduce, apply: what the executor does."""
-    files = []
-    for k, shard in enumerate(shards):
-        path = workdir / "signatures" / f"shard-{k}.parquet"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(stage.signatures(shard), path)
-        files.append(path)
-    decisions = stage.reduce(files, workdir / "reduce")
-    batch, decision = stage.apply(pa.concat_tables(shards), decisions)
+    batch, decision, _ = run_global_stage(stage, shards, workdir)
     ids = batch["id"].to_pylist()
     texts = dict(zip(ids, batch["text"].to_pylist(), strict=True))
     removed = dict(zip(ids, batch["paragraphs_removed"].to_pylist(), strict=True))

@@ -5,7 +5,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import write_jsonl
+from conftest import run_global_stage, write_jsonl
 
 from textmill.api import Pipeline
 from textmill.document import make_batch
@@ -13,14 +13,7 @@ from textmill.stages.dedup.url import UrlDedup, normalize_url
 
 
 def run_stage(stage: UrlDedup, shards: list[pa.Table], workdir: Path) -> dict[str, str | None]:
-    files = []
-    for k, shard in enumerate(shards):
-        path = workdir / "signatures" / f"shard-{k}.parquet"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(stage.signatures(shard), path)
-        files.append(path)
-    decisions = stage.reduce(files, workdir / "reduce")
-    batch, decision = stage.apply(pa.concat_tables(shards), decisions)
+    batch, decision, _ = run_global_stage(stage, shards, workdir)
     return dict(zip(batch["id"].to_pylist(), decision.reasons.to_pylist(), strict=True))
 
 
