@@ -355,16 +355,20 @@ def datasketch_method(threshold: float, params: tuple[int, int] | None) -> Metho
             signature.update_batch([gram.encode() for gram in grams])
             lsh.insert(index, signature)
             signatures.append(signature)
-        edges = [
-            (index, other)
-            for index, signature in enumerate(signatures)
-            if signature is not None
-            for other in lsh.query(signature)
-            if other != index
-        ]
-        return keep_smallest(docs, edges)
+        return keep_smallest(docs, lsh_edges(lsh, signatures))
 
     return run
+
+
+def lsh_edges(lsh, signatures: list) -> list[tuple[int, int]]:
+    """Candidate pairs from a datasketch/rensa LSH index (documents without shingles: none)."""
+    return [
+        (index, other)
+        for index, signature in enumerate(signatures)
+        if signature is not None
+        for other in lsh.query(signature)
+        if other != index
+    ]
 
 
 def run_rensa(docs: Documents, scratch: Path) -> set[str]:
@@ -382,14 +386,7 @@ def run_rensa(docs: Documents, scratch: Path) -> set[str]:
         signature.update(sorted(grams))
         lsh.insert(index, signature)
         signatures.append(signature)
-    edges = [
-        (index, other)
-        for index, signature in enumerate(signatures)
-        if signature is not None
-        for other in lsh.query(signature)
-        if other != index
-    ]
-    return keep_smallest(docs, edges)
+    return keep_smallest(docs, lsh_edges(lsh, signatures))
 
 
 METHODS: dict[str, Method] = {
