@@ -17,7 +17,8 @@ one unit, and in every component of J ≥ 0.7 pairs over units all units but one
 for the surviving units beyond one; all units gone is one false positive unless the component
 touches a 0.6–0.7 pair); must-stay drops are false positives as above.
 
-A method is a function (documents, scratch folder) → dropped ids; METHODS holds textmill,
+A method is a function (documents, scratch folder) → dropped ids; METHODS holds textmill (as
+shipped: LSH candidates verified on all 112 hashes; and with `verify: false`, FineWeb's rule),
 datatrove's 4-stage MinHash (FineWeb's configuration, in its own venv through
 datatrove_minhash.py), datasketch MinHashLSH (14 × 8 bands, and its own choice for threshold
 0.8 with 112 permutations) and rensa's RMinHashLSH (14 × 8). The reference libraries get the
@@ -313,15 +314,21 @@ def _rates(tp: int, fp: int, fn: int) -> dict[str, float]:
 # ---------------------------------------------------------------- methods
 
 
-def run_textmill(docs: Documents, scratch: Path) -> set[str]:
-    """minhash_dedup with FineWeb's defaults through the local executor, one worker."""
-    import pyarrow.parquet as pq
+def textmill_method(options: dict) -> Method:
+    """minhash_dedup through the local executor, one worker; FineWeb's defaults plus `options`."""
 
-    from textmill.api import Pipeline
+    def run(docs: Documents, scratch: Path) -> set[str]:
+        import pyarrow.parquet as pq
 
-    write_jsonl_shards(docs, scratch / "in", shards=4)
-    Pipeline(["minhash_dedup"]).run(scratch / "in", scratch / "out", workers=1, progress=False)
-    return set(pq.read_table(scratch / "out" / "rejects", columns=["id"])["id"].to_pylist())
+        from textmill.api import Pipeline
+
+        write_jsonl_shards(docs, scratch / "in", shards=4)
+        Pipeline([("minhash_dedup", options)]).run(
+            scratch / "in", scratch / "out", workers=1, progress=False
+        )
+        return set(pq.read_table(scratch / "out" / "rejects", columns=["id"])["id"].to_pylist())
+
+    return run
 
 
 def run_datatrove(docs: Documents, scratch: Path) -> set[str]:
@@ -390,7 +397,8 @@ def run_rensa(docs: Documents, scratch: Path) -> set[str]:
 
 
 METHODS: dict[str, Method] = {
-    "textmill": run_textmill,
+    "textmill": textmill_method({}),  # candidates verified on all 112 hashes (default)
+    "textmill_bands_only": textmill_method({"verify": False}),  # FineWeb's rule: one band links
     "datatrove": run_datatrove,
     "datasketch": datasketch_method(MUST_GO, (14, 8)),
     "datasketch_9x12": datasketch_method(MUST_GO, None),  # its choice for t = 0.8, 112 perms

@@ -12,6 +12,7 @@ from conftest import run_global_stage
 from textmill.api import Pipeline
 from textmill.document import make_batch
 from textmill.stages.dedup._minhash_kernels import band_signatures
+from textmill.stages.dedup._unionfind import groups_of_paths, link_groups, roots
 from textmill.stages.dedup.minhash import MinhashDedup, lsh_parameters
 
 VOCABULARY = [a + b + c for a in "bcdfghklmnp" for b in "aeiou" for c in "rstvwxyz"] * 1
@@ -116,7 +117,9 @@ def test_normalisation_ignores_case_punctuation_diacritics_and_digit_values():
             "hello world the cafe costs euros on may naive resume",
         ]
     )
-    hashes, has_signature = band_signatures(texts, chars=False, ngram=5, bands=14, rows=8, seed=1)
+    hashes, _, has_signature = band_signatures(
+        texts, chars=False, ngram=5, bands=14, rows=8, seed=1
+    )
     assert has_signature.all()
     assert (hashes[:, 0] == hashes[:, 1]).all()
     assert not (hashes[:, 0] == hashes[:, 2]).any()
@@ -124,7 +127,7 @@ def test_normalisation_ignores_case_punctuation_diacritics_and_digit_values():
 
 def test_character_shingles_match_across_word_boundaries_changes():
     texts = pa.array(["the quick brown fox jumps", "The  quick\nbrown fox, jumps", "other"])
-    hashes, _ = band_signatures(texts, chars=True, ngram=4, bands=4, rows=2, seed=1)
+    hashes, _, _ = band_signatures(texts, chars=True, ngram=4, bands=4, rows=2, seed=1)
     assert (hashes[:, 0] == hashes[:, 1]).all()
     assert not (hashes[:, 0] == hashes[:, 2]).any()
 
@@ -243,3 +246,59 @@ def test_same_kept_ids_whatever_the_worker_count_and_batch_size(tmp_path):
     kept_ids, rejected = results[0]
     assert kept_ids == ["blank"] + [f"s0-d{k:02d}" for k in range(12)]
     assert ("s2-d03", "minhash_dedup:duplicate_of=s0-d03") in rejected
+
+
+def test_groups_of_paths_recovers_each_group_in_order():
+    edges = np.array([[1, 4], [4, 9], [2, 3], [5, 6], [6, 7]])
+    members, starts = groups_of_paths(edges)
+    assert members.tolist() == [1, 4, 9, 2, 3, 5, 6, 7]
+    assert starts.tolist() == [0, 3, 5, 8]
+
+
+def test_link_groups_links_only_pairs_that_agree_on_enough_hashes():
+    a = np.arange(10, dtype=np.uint16)
+    b = a.copy()
+    b[:2] = 99  # agrees with a on 8 of 10
+    c = b.copy()
+    c[2:4] = 99  # agrees with b on 8, with a on 6
+    d = np.full(10, 7, dtype=np.uint16)  # shares nothing
+    signatures = np.stack([a, b, c, d])
+    parent = np.arange(4)
+    edges = link_groups(parent, np.array([0, 1, 2, 3]), np.array([0, 4]), signatures, 8, 64)
+    # the chain a~b~c is one set (c reaches a through b), d stays alone
+    assert [int(roots(parent)[k]) for k in range(4)] == [0, 0, 0, 3]
+    assert edges.tolist() == [[0, 1], [1, 2]]
+
+
+def test_link_groups_compares_each_member_only_within_the_window():
+    signatures = np.zeros((3, 4), dtype=np.uint16)
+    signatures[1] = 5  # 0 and 2 are identical, 1 differs from both
+    parent = np.arange(3)
+    link_groups(parent, np.array([0, 1, 2]), np.array([0, 3]), signatures, 4, 1)
+    assert roots(parent).tolist() == [0, 1, 2]  # window 1: 2 is compared with 1 only
+    link_groups(parent, np.array([0, 1, 2]), np.array([0, 3]), signatures, 4, 2)
+    assert roots(parent).tolist() == [0, 1, 0]
+
+
+@pytest.mark.parametrize("verify", [True, False])
+def test_verification_keeps_candidates_whose_estimated_similarity_is_low(tmp_path, verify):
+    # 20 bands of 1 row make almost any two overlapping documents candidates; verifying on
+    # all 20 hashes (at J ≥ 0.8) separates the true copy from the half-shared text.
+    text = words(200, seed=8)
+    copy = list(text)
+    copy[50] = "edited"
+    half = text[:100] + words(100, seed=9)  # Jaccard of 5-grams ≈ 0.32 with `text`
+    batch = batch_of({"a": " ".join(text), "b": " ".join(copy), "c": " ".join(half)})
+    options = {"bands": 20, "rows": 1, "verify": verify, "verify_threshold": 0.8}
+    stage = MinhashDedup(MinhashDedup.Options(**options))
+    _, reasons, _ = run_stage(stage, [batch], tmp_path)
+    assert reasons["b"] == "duplicate_of=a"
+    assert reasons["c"] == (None if verify else "duplicate_of=a")
+
+
+def test_verification_threshold_defaults_to_the_lsh_curve_or_the_given_threshold():
+    assert MinhashDedup().link_rule == (81, 64)  # ⌈(1/14)^(1/8) × 112⌉ = ⌈80.5⌉
+    by_threshold = MinhashDedup(MinhashDedup.Options(threshold=0.8))
+    bands, rows = by_threshold.lsh_layout
+    assert by_threshold.link_rule[0] == int(np.ceil(0.8 * bands * rows - 1e-9))
+    assert MinhashDedup(MinhashDedup.Options(verify=False)).link_rule == (0, 1)

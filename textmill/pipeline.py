@@ -134,12 +134,19 @@ class ClusterRule:
     """How a clustering global stage can be reduced by a distributed executor: documents equal
     on any one `keys` column share a cluster (transitively); `choose(members)` turns whole
     clusters (columns `cluster`, `id`, *carry) into decision rows of `schema`. The stage's own
-    local reduce applies the same `choose`, so both executors keep the same ids."""
+    local reduce applies the same `choose`, so both executors keep the same ids.
+
+    With a `check` column (uint16 vectors as fixed-size binary), equal keys only make
+    candidates: a pair links when the vectors agree in ≥ `min_matches` places, each document
+    compared with the `window` before it in its key group (`stages.dedup._unionfind`)."""
 
     keys: tuple[str, ...]
     carry: tuple[str, ...]
     choose: Callable[[pa.Table], pa.Table]
     schema: pa.Schema
+    check: str | None = None
+    min_matches: int = 0
+    window: int = 1
 
 
 class GlobalStage(Stage):

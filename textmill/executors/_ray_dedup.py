@@ -6,7 +6,9 @@ an object-store shuffle into P hash partitions (nothing is gathered on the drive
 
 1. keys: each signature file sends (key, node) for every key column to the partition of the key;
 2. groups: each partition sorts its keys; equal keys become path edges (one key column: the
-   groups are the clusters already, and their labels are emitted directly);
+   groups are the clusters already, and their labels are emitted directly); with a check
+   column (MinHash's stored minima travel with every key), equal keys are only candidates and
+   the local reduce's linking rule (`link_groups`) picks the edges;
 3. connected components by alternating large-star / small-star (Kiveris et al., 2014,
    "Connected Components in MapReduce and Beyond"), one shuffle per half-round, until the edge
    set stops changing; then every node's label is the smallest node of its component;
@@ -33,9 +35,11 @@ from textmill.document import ID
 from textmill.io.writers import ParquetShardWriter
 from textmill.pipeline import ClusterRule, GlobalStage
 from textmill.stages.dedup._keep import CLUSTER
+from textmill.stages.dedup._unionfind import check_vectors, groups_of_paths, link_groups
 
 NODE = "node"
 KEY = "key"
+CHECK = "check"
 MAX_ROUNDS = 200
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
@@ -94,14 +98,18 @@ def _pairs(parts: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def keys_map(path: str, offset: int, rule: ClusterRule, partitions: int) -> list[list[pa.Table]]:
-    """One signature file → per partition, per key column, a (key, node) table."""
-    table = pq.read_table(path, columns=list(rule.keys))
+    """One signature file → per partition, per key column, a (key, node[, check]) table."""
+    checks = [rule.check] if rule.check else []
+    table = pq.read_table(path, columns=[*rule.keys, *checks]).combine_chunks()
     nodes = np.arange(offset, offset + table.num_rows, dtype=np.int64)
     out: list[list[pa.Table]] = [[] for _ in range(partitions)]
     for column in rule.keys:
         keys = table[column].combine_chunks()
         valid = pc.is_valid(keys).to_numpy(zero_copy_only=False)
-        pairs = pa.table({KEY: keys.filter(pa.array(valid)), NODE: nodes[valid]})
+        mask = pa.array(valid)
+        pairs = pa.table({KEY: keys.filter(mask), NODE: nodes[valid]})
+        if rule.check:
+            pairs = pairs.append_column(CHECK, table[rule.check].filter(mask))
         for p, part in enumerate(
             split(pairs, key_partitions(pairs[KEY].chunk(0), partitions), partitions)
         ):
@@ -109,10 +117,11 @@ def keys_map(path: str, offset: int, rule: ClusterRule, partitions: int) -> list
     return out
 
 
-def group(pieces: Sequence[list[pa.Table]], key_columns: int) -> tuple[np.ndarray, np.ndarray]:
-    """Equal keys within one key column: path edges (hi, lo) between consecutive nodes."""
-    his, los = [], []
-    for column in range(key_columns):
+def group(pieces: Sequence[list[pa.Table]], rule: ClusterRule) -> tuple[np.ndarray, np.ndarray]:
+    """Equal keys within one key column: path edges (hi, lo) between consecutive nodes; with a
+    check column, the edges that `link_groups` draws from those groups instead."""
+    his, los, candidates = [], [], []
+    for column in range(len(rule.keys)):
         table = pa.concat_tables([piece[column] for piece in pieces])
         if table.num_rows < 2:
             continue
@@ -121,11 +130,38 @@ def group(pieces: Sequence[list[pa.Table]], key_columns: int) -> tuple[np.ndarra
         same = pc.equal(keys.slice(1), keys.slice(0, len(keys) - 1))
         same = pc.fill_null(same, False).to_numpy(zero_copy_only=False)
         nodes = table[NODE].to_numpy()
+        if rule.check:
+            at = np.flatnonzero(same)
+            members, starts = groups_of_paths(np.stack([at, at + 1], axis=1))
+            rows = pa.array(members)
+            candidates.append((nodes[members], starts, table[CHECK].take(rows)))
+            continue
         his.append(nodes[1:][same])
         los.append(nodes[:-1][same])
+    if candidates:
+        return _linked(candidates, rule)
     if not his:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     return np.concatenate(his), np.concatenate(los)
+
+
+def _linked(candidates: list, rule: ClusterRule) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate groups of every key column → linked edges (hi, lo), numbered as the local
+    reduce numbers them (nodes in ascending order), so the same pairs are compared."""
+    if not sum(len(c[0]) for c in candidates):
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    nodes, first, inverse = np.unique(
+        np.concatenate([c[0] for c in candidates]), return_index=True, return_inverse=True
+    )
+    checks = check_vectors(pa.chunked_array([c[2] for c in candidates]).take(pa.array(first)))
+    parent = np.arange(len(nodes), dtype=np.int64)
+    edges, start = [], 0
+    for members, starts, _ in candidates:
+        local = inverse[start : start + len(members)]
+        start += len(members)
+        edges.append(link_groups(parent, local, starts, checks, rule.min_matches, rule.window))
+    edges = nodes[np.concatenate(edges)]
+    return edges[:, 1], edges[:, 0]
 
 
 def labels_of_groups(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
@@ -257,7 +293,7 @@ def distributed_reduce(
         by_file = [
             as_list(
                 many(_group_labels, n_files).remote(
-                    offsets, len(rule.keys), *[keyed[k][q] for k in range(n_files)]
+                    offsets, rule, *[keyed[k][q] for k in range(n_files)]
                 ),
                 n_files,
             )
@@ -266,9 +302,7 @@ def distributed_reduce(
     else:
         sym = [
             as_list(
-                many(_group_symmetric, p).remote(
-                    p, len(rule.keys), *[keyed[k][q] for k in range(n_files)]
-                ),
+                many(_group_symmetric, p).remote(p, rule, *[keyed[k][q] for k in range(n_files)]),
                 p,
             )
             for q in range(p)
@@ -328,13 +362,13 @@ def _keys_map_flat(path, offset, rule, partitions):
     return _ret(keys_map(path, offset, rule, partitions))
 
 
-def _group_labels(offsets, key_columns, *pieces):
-    labels = labels_of_groups(*group(pieces, key_columns))
+def _group_labels(offsets, rule, *pieces):
+    labels = labels_of_groups(*group(pieces, rule))
     return _ret(split_by_file(labels, offsets))
 
 
-def _group_symmetric(partitions, key_columns, *pieces):
-    hi, lo = group(pieces, key_columns)
+def _group_symmetric(partitions, rule, *pieces):
+    hi, lo = group(pieces, rule)
     return _ret(symmetric_split(hi, lo, partitions))
 
 
