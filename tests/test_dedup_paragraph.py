@@ -2,13 +2,18 @@
 
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from conftest import run_global_stage, write_jsonl
 
 from textmill.api import Pipeline
 from textmill.document import make_batch
-from textmill.stages.dedup.paragraph import ParagraphDedup
+from textmill.stages.dedup.paragraph import (
+    ParagraphDedup,
+    decisions_by_document,
+    repeated_occurrences,
+)
 
 
 def run_stage(stage: ParagraphDedup, shards: list[pa.Table], workdir: Path):
@@ -149,3 +154,29 @@ def test_same_output_whatever_the_worker_count(tmp_path):
     assert pq.read_table(tmp_path / "out-2" / "data").sort_by("id")[
         "paragraphs_removed"
     ].to_pylist() == [0, 2, 2, 2, 2, 2]
+
+
+def test_the_reduce_rule_gives_the_same_decisions_on_any_split_by_hash_and_document():
+    """What lets the Ray reduce shuffle: hash groups and documents may be split anywhere."""
+    rng = np.random.default_rng(5)
+    rows = pa.table(
+        {
+            "id": [f"d{i:02d}" for i in rng.integers(0, 30, 400)],
+            "paragraph": pa.array(rng.integers(0, 50, 400), pa.int32()),
+            "paragraph_hash": pa.array(rng.integers(0, 90, 400).astype(np.uint64)),
+        }
+    )
+    for keep_first in (True, False):
+        whole = decisions_by_document(repeated_occurrences(rows, keep_first))
+        by_hash = rows["paragraph_hash"].to_numpy() % 4
+        removed = pa.concat_tables(
+            repeated_occurrences(rows.filter(pa.array(by_hash == q)), keep_first) for q in range(4)
+        )
+        by_document = np.array([int(i[1:]) % 3 for i in removed["id"].to_pylist()])
+        parts = [
+            decisions_by_document(removed.filter(pa.array(by_document == r))) for r in range(3)
+        ]
+        assert pa.concat_tables(parts).sort_by("id").equals(whole)
+        assert whole["id"].to_pylist() == sorted(whole["id"].to_pylist())
+        lists = whole["removed_paragraphs"].to_pylist()
+        assert all(indices == sorted(indices) for indices in lists) and len(lists) >= 20

@@ -238,3 +238,141 @@ def test_bundled_sample_with_fineweb_keeps_the_same_ids_as_local(tmp_path, local
     assert kept_ids(tmp_path / "ray") == kept_ids(tmp_path / "local")
     assert distributed["kept"] == local["kept"] > 0 and distributed["reconciled"]
     assert rejects(tmp_path / "ray") == rejects(tmp_path / "local")
+
+
+# ---------------------------------------------------------------- paragraph and URL dedup
+
+BOILERPLATE = [
+    "Subscribe to our newsletter for more stories like this one.",
+    "This site uses cookies. By reading on you accept them.",
+    "Copyright 2024 Example News, all rights reserved.",
+    "Share this article with your friends and family.",
+]
+
+
+def paragraph_corpus(folder: Path, shards: int = 3, per_shard: int = 16) -> Path:
+    """Documents sharing boilerplate paragraphs across shards: some edited, some emptied, some
+    left too short, one repeating a paragraph of its own."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for shard in range(shards):
+        with open(folder / f"part-{shard}.jsonl", "w", encoding="utf-8") as out:
+            for i in range(per_shard):
+                n = shard * per_shard + i
+                tag = chr(97 + n // 26) + chr(97 + n % 26)  # digits normalise alike: letters
+                pieces = [BOILERPLATE[(n + k) % 4] for k in range(n % 3)]
+                if n % 5 == 0:
+                    pieces.append(f"Story {tag}: the council met to talk about roads.")
+                elif n % 5 == 1:
+                    pieces.append(f"Short {tag}")  # under min_words once its boilerplate goes
+                elif n % 5 == 2:
+                    pieces.append(BOILERPLATE[n % 4].upper())  # only boilerplate: emptied
+                else:
+                    story = f"Story {tag} is about the river and the bridge over it."
+                    pieces = [story, *pieces, story] if n % 7 == 0 else [*pieces, story]
+                url = f"https://news.example/{n % 13}/" + ("?utm_source=x" if n % 2 else "")
+                record = {"id": f"p{shard}-{i:02d}", "text": "\n\n".join(pieces), "url": url}
+                out.write(json.dumps(record) + "\n")
+    return folder
+
+
+def kept_texts(out: Path, columns=("id", "text", "paragraphs_removed")) -> list[dict]:
+    return pq.read_table(out / "data", columns=list(columns)).sort_by("id").to_pylist()
+
+
+def same_counts(local: dict, distributed: dict) -> None:
+    for key in ("read", "kept", "rejected", "errored", "reconciled"):
+        assert distributed[key] == local[key], key
+    assert [s["reasons"] for s in distributed["stages"]] == [s["reasons"] for s in local["stages"]]
+
+
+def reduce_partitions(out: Path, stage: int = 0) -> int:
+    return json.loads((out / ".textmill" / f"g{stage}" / "decisions.json").read_text())[
+        "partitions"
+    ]
+
+
+@pytest.mark.parametrize(
+    "options", [{"min_words": 3}, {"keep_first": False, "unit": "lines"}], ids=["first", "all"]
+)
+def test_paragraph_dedup_on_ray_edits_and_rejects_exactly_as_local(tmp_path, local_ray, options):
+    inputs = [str(paragraph_corpus(tmp_path / "in"))]
+    specs = [("paragraph_dedup", options)]
+    local = LocalExecutor(specs, SETTINGS).run(inputs, tmp_path / "local")
+    distributed = RayExecutor(specs, SETTINGS, partitions=3).run(inputs, tmp_path / "ray")
+    assert kept_texts(tmp_path / "ray") == kept_texts(tmp_path / "local")
+    assert rejects(tmp_path / "ray") == rejects(tmp_path / "local")
+    same_counts(local, distributed)
+    assert reduce_partitions(tmp_path / "ray") == 3  # not one task: three hash partitions
+    edited = [row for row in kept_texts(tmp_path / "ray") if row["paragraphs_removed"]]
+    assert len(edited) >= 15 and distributed["rejected"] >= 10
+
+
+def test_paragraph_dedup_on_ray_keeps_the_first_occurrence_and_its_reasons(tmp_path, local_ray):
+    inputs = [str(paragraph_corpus(tmp_path / "in"))]
+    RayExecutor([("paragraph_dedup", {"min_words": 3})], SETTINGS, partitions=2).run(
+        inputs, tmp_path / "ray"
+    )
+    texts = {row["id"]: row["text"] for row in kept_texts(tmp_path / "ray")}
+    assert texts["p0-01"] == f"{BOILERPLATE[1]}\n\nShort ab"  # first with BOILERPLATE[1]
+    assert texts["p0-14"] == "Story ao is about the river and the bridge over it."  # own repeat
+    assert texts["p0-05"] == "Story af: the council met to talk about roads."
+    reasons = dict(rejects(tmp_path / "ray"))
+    assert reasons["p0-07"] == "paragraph_dedup:empty_after_paragraph_dedup"
+    assert reasons["p0-11"] == "paragraph_dedup:too_short_after_paragraph_dedup"
+
+
+def test_distributed_paragraph_reduce_gives_the_local_decision_rows(tmp_path, local_ray):
+    from textmill.executors._ray_paragraph import paragraph_reduce
+    from textmill.stages.dedup.paragraph import ParagraphDedup
+
+    rng = np.random.default_rng(3)
+    stage = ParagraphDedup(rows_per_partition=40)  # 300 rows: at least 8 partitions
+    files = []
+    for part in range(3):
+        hashes = rng.integers(0, 60, 100).astype(np.uint64) << np.uint64(40)
+        table = pa.table(
+            {
+                "id": [f"d{part}-{i % 17:02d}" for i in range(100)],
+                "paragraph": pa.array(np.arange(100) // 17, pa.int32()),
+                "paragraph_hash": pa.array(hashes),
+            }
+        )
+        pq.write_table(table, tmp_path / f"sig-{part}.parquet")
+        files.append(tmp_path / f"sig-{part}.parquet")
+    target = tmp_path / "decisions.parquet"
+    assert paragraph_reduce(stage, files, target, partitions=2) == 8
+    local = stage.reduce(files, tmp_path / "reduce").sort_by("id")
+    assert pq.read_table(target).sort_by("id").equals(local)
+    assert local.num_rows == 48  # of 51 documents, with 300 paragraphs over 60 hashes
+
+
+def test_paragraph_dedup_on_ray_resumes_after_the_reduce(tmp_path, local_ray):
+    inputs = [str(paragraph_corpus(tmp_path / "in"))]
+    switch = tmp_path / "die"
+    switch.touch()
+    die = ("ray_test_die", {"switch": str(switch), "shard": "part-2", "once": False})
+    specs = [("paragraph_dedup", {"min_words": 3}), die]
+    with pytest.raises(RunError, match="re-run to resume"):
+        RayExecutor(specs, SETTINGS, max_retries=0, partitions=2).run(inputs, tmp_path / "ray")
+    decisions = tmp_path / "ray" / ".textmill" / "g0" / "decisions.parquet"
+    written = decisions.stat().st_mtime_ns
+    switch.unlink()
+    distributed = RayExecutor(specs, SETTINGS, partitions=2).run(inputs, tmp_path / "ray")
+    assert decisions.stat().st_mtime_ns == written  # the reduce is not redone
+    local = LocalExecutor(specs, SETTINGS).run(inputs, tmp_path / "local")
+    assert kept_texts(tmp_path / "ray") == kept_texts(tmp_path / "local")
+    assert rejects(tmp_path / "ray") == rejects(tmp_path / "local")
+    same_counts(local, distributed)
+
+
+@pytest.mark.parametrize("keep", ["smallest_id", "longest"])
+def test_url_dedup_on_ray_is_distributed_and_matches_local(tmp_path, local_ray, keep):
+    inputs = [str(paragraph_corpus(tmp_path / "in"))]
+    specs = [("url_dedup", {"keep": keep})]
+    local = LocalExecutor(specs, SETTINGS).run(inputs, tmp_path / "local")
+    distributed = RayExecutor(specs, SETTINGS, partitions=3).run(inputs, tmp_path / "ray")
+    assert kept_ids(tmp_path / "ray") == kept_ids(tmp_path / "local")
+    assert len(kept_ids(tmp_path / "ray")) == 13  # thirteen normalised URLs
+    assert rejects(tmp_path / "ray") == rejects(tmp_path / "local")
+    same_counts(local, distributed)
+    assert reduce_partitions(tmp_path / "ray") == 3

@@ -11,7 +11,8 @@ placement, the back-pressure and the retries when a worker or a node dies (`max_
 
 Global stages that cluster (exact and MinHash dedup) reduce as Ray tasks over object-store
 shuffles (`_ray_dedup`): no driver-side collection of signatures and no single-task
-clustering. Any other global stage reduces in one Ray task with its own `reduce`.
+clustering. paragraph_dedup shuffles its paragraph hashes the same way (`_ray_paragraph`).
+Any other global stage reduces in one Ray task with its own `reduce`.
 
 Inputs and the output directory must be visible to every node (a shared file system, or fsspec
 URLs for inputs), as for any multi-node batch job.
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from textmill.executors._ray_dedup import cluster_rule, distributed_reduce
+from textmill.executors._ray_paragraph import paragraph_reduce, reduces_paragraphs
 from textmill.executors.local import (
     Layout,
     LocalExecutor,
@@ -152,7 +154,11 @@ class RayExecutor(LocalExecutor):
                 f"in {partitions} partitions"
             )
             distributed_reduce(stage, rule, signature_files, target, partitions)
+        elif reduces_paragraphs(stage):
+            self._say(f"{stage.name}: distributed reduce of {len(signature_files)} signature files")
+            partitions = paragraph_reduce(stage, signature_files, target, partitions)
         else:
+            partitions = 1
             self._say(f"{stage.name}: reduce in one Ray task (stage has no cluster rule)")
             ray.get(
                 ray.remote(_reduce_on_worker).remote(
@@ -165,7 +171,8 @@ class RayExecutor(LocalExecutor):
         if not target.exists():
             raise RunError(f"{stage.name}: reduce produced no decision table")
         write_json_atomically(
-            {"seconds": time.perf_counter() - started}, target.with_suffix(".json")
+            {"seconds": time.perf_counter() - started, "partitions": partitions},
+            target.with_suffix(".json"),
         )
 
 

@@ -5,7 +5,9 @@ Reduce: rows are spilled into partitions by the top bits of the hash, so each pa
 grouped on its own; within a partition, sorting by (hash, id, index) puts the first occurrence
 (smallest id, then position) first and every later one is marked for removal. The decision
 table lists, per affected document, the indices of its paragraphs to remove; apply cuts them out
-of the text, so the output does not depend on worker count or arrival order.
+of the text, so the output does not depend on worker count or arrival order. The Ray executor
+shuffles the rows by hash and then by document instead of spilling, and applies the same two
+functions (`repeated_occurrences`, `decisions_by_document`).
 """
 
 from __future__ import annotations
@@ -197,22 +199,8 @@ class ParagraphDedup(GlobalStage):
         partitions = signature_partitions(
             files, HASH, self.options.rows_per_partition, Path(workdir)
         )
-        removed = [self._removed_in(partition) for partition in partitions]
-        return _group_by_document(pa.concat_tables(removed))
-
-    def _removed_in(self, rows: pa.Table) -> pa.Table:
-        """(id, paragraph) of every occurrence after the first of a hash (or of all repeats)."""
-        rows = rows.sort_by([(HASH, "ascending"), (ID, "ascending"), (PARAGRAPH, "ascending")])
-        hashes = rows[HASH].to_numpy()
-        same_as_previous = np.zeros(len(hashes), dtype=bool)
-        same_as_previous[1:] = hashes[1:] == hashes[:-1]
-        if self.options.keep_first:
-            remove = same_as_previous
-        else:
-            same_as_next = np.zeros(len(hashes), dtype=bool)
-            same_as_next[:-1] = same_as_previous[1:]
-            remove = same_as_previous | same_as_next
-        return rows.select([ID, PARAGRAPH]).filter(pa.array(remove))
+        removed = [repeated_occurrences(p, self.options.keep_first) for p in partitions]
+        return decisions_by_document(pa.concat_tables(removed))
 
     # ---------------------------------------------------------------- apply
 
@@ -267,8 +255,26 @@ class ParagraphDedup(GlobalStage):
         return np.where(length == 0, 1, np.where(short, 2, 0)).astype(np.int32)
 
 
-def _group_by_document(removed: pa.Table) -> pa.Table:
-    """One decision row per document: its removed paragraph indices, ascending."""
+def repeated_occurrences(rows: pa.Table, keep_first: bool = True) -> pa.Table:
+    """(id, paragraph) of every occurrence after the first of a hash (with keep_first False:
+    of every hash seen more than once). The one rule of the local and the Ray reduce; `rows`
+    must hold every occurrence of each hash it holds (a hash partition of the signatures)."""
+    rows = rows.sort_by([(HASH, "ascending"), (ID, "ascending"), (PARAGRAPH, "ascending")])
+    hashes = rows[HASH].to_numpy()
+    same_as_previous = np.zeros(len(hashes), dtype=bool)
+    same_as_previous[1:] = hashes[1:] == hashes[:-1]
+    if keep_first:
+        remove = same_as_previous
+    else:
+        same_as_next = np.zeros(len(hashes), dtype=bool)
+        same_as_next[:-1] = same_as_previous[1:]
+        remove = same_as_previous | same_as_next
+    return rows.select([ID, PARAGRAPH]).filter(pa.array(remove))
+
+
+def decisions_by_document(removed: pa.Table) -> pa.Table:
+    """One decision row per document: its removed paragraph indices, ascending. `removed`
+    must hold every removed paragraph of each document it holds."""
     if removed.num_rows == 0:
         return DECISIONS_SCHEMA.empty_table()
     removed = removed.sort_by([(ID, "ascending"), (PARAGRAPH, "ascending")])

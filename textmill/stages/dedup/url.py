@@ -1,13 +1,15 @@
 """URL deduplication: one document per normalised URL, as CulturaX does after MinHash.
 
 Map: each document with a URL becomes (id, 128-bit hash of the normalised URL, text length).
-Reduce: rows are spilled into partitions by hash (bounded memory, as paragraph_dedup), sorted
-by (hash, rank, id) within each, and every document after a group's first is dropped.
+Reduce: rows are spilled into partitions by hash (bounded memory, as paragraph_dedup); equal
+hashes form a cluster, and `keep_one_per_url` keeps its first by (rank, id). The Ray executor
+reduces through the same rule (`cluster_rule`), one shuffle by URL hash.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -20,7 +22,8 @@ import xxhash
 from pydantic import Field
 
 from textmill.document import ID, TEXT, URL
-from textmill.pipeline import GlobalStage, StageOptions, register
+from textmill.pipeline import ClusterRule, GlobalStage, StageOptions, register
+from textmill.stages.dedup._keep import CLUSTER, first_of_clusters
 from textmill.stages.dedup._partition import signature_partitions
 
 URL_HASH = "url_hash"
@@ -109,33 +112,49 @@ class UrlDedup(GlobalStage):
         return pa.concat_tables(self._duplicates_in(p) for p in partitions)
 
     def _duplicates_in(self, rows: pa.Table) -> pa.Table:
-        rank = (
-            pc.negate(rows[TEXT_LENGTH])
-            if self.options.keep == "longest"
-            else pa.array(np.zeros(rows.num_rows, dtype=np.int64))
-        )
-        rows = pa.table({URL_HASH: rows[URL_HASH], "rank": rank, ID: rows[ID]}).sort_by(
-            [(URL_HASH, "ascending"), ("rank", "ascending"), (ID, "ascending")]
-        )
+        """Clusters of equal hashes in one partition, then the keep rule."""
         if rows.num_rows == 0:
             return DECISIONS_SCHEMA.empty_table()
+        rows = rows.sort_by([(URL_HASH, "ascending")])
         hashes = rows[URL_HASH].combine_chunks()
         pairs = np.frombuffer(hashes.buffers()[1], dtype=np.uint64)[
             2 * hashes.offset : 2 * (hashes.offset + len(hashes))
         ].reshape(-1, 2)
         same_as_previous = np.zeros(len(hashes), dtype=bool)
         same_as_previous[1:] = np.all(pairs[1:] == pairs[:-1], axis=1)
-        group_start = np.maximum.accumulate(np.where(~same_as_previous, np.arange(len(pairs)), 0))
-        ids = rows[ID].combine_chunks()
-        dropped = np.flatnonzero(same_as_previous)
-        kept_ids = ids.take(pa.array(group_start[dropped]))
-        return pa.table(
-            {
-                ID: ids.take(pa.array(dropped)),
-                "reason": pc.binary_join_element_wise("duplicate_url_of", kept_ids, "="),
-            },
-            schema=DECISIONS_SCHEMA,
-        )
+        cluster = pa.array(np.cumsum(~same_as_previous))
+        members = pa.table({CLUSTER: cluster, ID: rows[ID], TEXT_LENGTH: rows[TEXT_LENGTH]})
+        return keep_one_per_url(members, self.options.keep)
+
+    def cluster_rule(self) -> ClusterRule:
+        """For distributed reduces: documents with equal URL hashes share a cluster."""
+        keep = partial(keep_one_per_url, keep=self.options.keep)
+        return ClusterRule((URL_HASH,), (TEXT_LENGTH,), keep, DECISIONS_SCHEMA)
+
+
+def keep_one_per_url(
+    members: pa.Table, keep: Literal["smallest_id", "longest"] = "smallest_id"
+) -> pa.Table:
+    """The local and the distributed reduce's one rule: in each cluster (`cluster`, `id`,
+    `text_length`), the smallest id (or the longest text, then the smallest id) stays; the
+    others become `duplicate_url_of=<it>`."""
+    if keep == "longest":
+        rank = pc.negate(members[TEXT_LENGTH].cast(pa.int64()))
+    else:
+        rank = pa.array(np.zeros(members.num_rows, dtype=np.int64))
+    members = members.select([CLUSTER, ID]).append_column("rank", rank)
+    table, start = first_of_clusters(members, [("rank", "ascending"), (ID, "ascending")])
+    ids = table[ID].combine_chunks()
+    dropped = np.flatnonzero(start != np.arange(len(start)))
+    return pa.table(
+        {
+            ID: ids.take(pa.array(dropped)),
+            "reason": pc.binary_join_element_wise(
+                "duplicate_url_of", ids.take(pa.array(start[dropped])), "="
+            ),
+        },
+        schema=DECISIONS_SCHEMA,
+    )
 
 
 def _partition_key(hashes: pa.Array | pa.ChunkedArray) -> pa.Array:
