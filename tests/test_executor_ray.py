@@ -226,6 +226,34 @@ def test_minhash_dedup_matches_local(tmp_path, local_ray):
     assert pq.read_table(tmp_path / "ray" / "data", columns=columns).sort_by("id").equals(local)
 
 
+def test_minhash_verification_links_the_same_pairs_on_ray_as_local(tmp_path, local_ray):
+    # 20 bands of 1 row make nearly every overlapping pair a candidate, so the verification
+    # on all hashes (J ≥ 0.7) decides most links: the Ray partitions must draw the same ones.
+    rng = np.random.default_rng(5)
+    vocabulary = [
+        a + b + c + d for a in "bdfgklmnprst" for b in "aeiou" for c in "lmnrst" for d in "aeiou"
+    ]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for shard in range(3):
+        with open(folder / f"v{shard}.jsonl", "w") as out:
+            for i in range(30):
+                base = np.random.default_rng(i % 6).choice(vocabulary, 120).tolist()
+                changed = rng.random(120) < rng.choice([0.02, 0.1, 0.3, 0.6])
+                words = [
+                    rng.choice(vocabulary) if c else w for w, c in zip(base, changed, strict=True)
+                ]
+                out.write(json.dumps({"id": f"v{shard}-{i:02d}", "text": " ".join(words)}) + "\n")
+    specs = [("minhash_dedup", {"bands": 20, "rows": 1, "verify_threshold": 0.7})]
+    LocalExecutor(specs, SETTINGS).run([str(folder)], tmp_path / "local")
+    RayExecutor(specs, SETTINGS, partitions=3).run([str(folder)], tmp_path / "ray")
+    assert rejects(tmp_path / "ray") == rejects(tmp_path / "local")
+    unverified = [("minhash_dedup", {"bands": 20, "rows": 1, "verify": False})]
+    LocalExecutor(unverified, SETTINGS).run([str(folder)], tmp_path / "bands-only")
+    dropped = len(rejects(tmp_path / "local"))
+    assert 10 < dropped < len(rejects(tmp_path / "bands-only"))  # verification did decide
+
+
 def test_bundled_sample_with_fineweb_keeps_the_same_ids_as_local(tmp_path, local_ray):
     from textmill.cli import sample_path
 
