@@ -9,12 +9,22 @@ of each language. Every page goes through `extract` once; then, on the same text
 
 - english      FineWeb's English chain with its defaults: gopher_repetition → gopher_quality →
                c4_quality → fineweb_quality (lang en), no language id
-- multilingual the `multilingual` preset's langid and filters (`lang: auto`: each document's
-               detected language picks its word splitter and thresholds; languages other than
-               English get the generic fallback); its url_filter, dedup and pii stages are left
-               out (no URLs here, and dedup is not a per-language quality decision)
+- fallback     the previous `multilingual` preset: langid, then the three filters with
+               `lang: auto` (each document's detected language picks its word splitter and
+               thresholds; English keeps FineWeb's, every other language gets the lenient
+               generic fallback). The filter options are the current preset's
+               corpus_thresholds `filters`, run as plain filters; url_filter, dedup and pii are
+               left out (no URLs here, and dedup is not a per-language quality decision)
 - fineweb2     the same, with FineWeb-2's published thresholds for every language that has a
-               config in ../shared/data/fineweb2/configs (textmill.lang.presets.multilingual_stages)
+               config in ../shared/data/fineweb2/configs
+- corpus       the `multilingual` preset now: langid, then corpus_thresholds, which derives every
+               language's thresholds from this run's own documents (textmill/stages/
+               corpus_thresholds.py: quantile transfer from English's fixed thresholds), run as
+               signatures → reduce → apply, one run per collection (the collection is the
+               corpus whose distributions set the thresholds)
+- corpus_pooled the same, one run over the pages of both collections together: languages
+               present in both (de es fr it ja pt zh) then pool Debian Reference's code-heavy
+               pages with LibreOffice help, while English's pass shares come from its own pool
 
 It prints the keep rate per language and the spread (max − min over languages) of each variant,
 per collection, with the reasons of the drops. Target (issue 4): spread with adaptation ≤ 1/3 of
@@ -38,7 +48,7 @@ DATA = SHARED / "web" / "web_docs.jsonl.gz"
 FINEWEB2_CONFIGS = SHARED / "fineweb2" / "configs"
 COLLECTIONS = {"libreoffice-help-": "LibreOffice help", "debian-reference-": "Debian Reference"}
 ENGLISH_CHAIN = ("gopher_repetition", "gopher_quality", "c4_quality", "fineweb_quality")
-PRESET_STAGES = ("langid", "gopher_repetition", "fineweb_quality", "gopher_quality")
+ADAPTED = ("fallback", "fineweb2", "corpus", "corpus_pooled")
 
 
 def read_records(path: Path) -> list[dict]:
@@ -74,8 +84,13 @@ def extracted_batch(pages: list[tuple[str, str, dict]]):
 
 
 def run_chain(specs: list[tuple[str, dict]], batch) -> tuple[dict[str, str | None], float]:
-    """First drop reason per document id (None: kept) and the seconds the chain took."""
-    from textmill.pipeline import build_stage
+    """First drop reason per document id (None: kept) and the seconds the chain took. A global
+    stage runs as the executors run it: signatures of the whole batch, reduce, apply."""
+    import tempfile
+
+    import pyarrow.parquet as pq
+
+    from textmill.pipeline import GlobalStage, build_stage
 
     stages = [build_stage(name, options) for name, options in specs]
     verdicts: dict[str, str | None] = dict.fromkeys(batch["id"].to_pylist())
@@ -83,7 +98,15 @@ def run_chain(specs: list[tuple[str, dict]], batch) -> tuple[dict[str, str | Non
     for stage in stages:
         if batch.num_rows == 0:
             break
-        batch, decision = stage.process(batch)
+        stage.setup()
+        if isinstance(stage, GlobalStage):
+            with tempfile.TemporaryDirectory() as workdir:
+                signatures = Path(workdir) / "signatures.parquet"
+                pq.write_table(stage.signatures(batch), signatures)
+                decisions = stage.reduce([signatures], Path(workdir))
+            batch, decision = stage.apply(batch, decisions)
+        else:
+            batch, decision = stage.process(batch)
         if decision is None:
             continue
         dropped_ids = batch["id"].filter(~decision.keep).to_pylist()
@@ -95,22 +118,42 @@ def run_chain(specs: list[tuple[str, dict]], batch) -> tuple[dict[str, str | Non
 
 
 def preset_specs() -> list[tuple[str, dict]]:
+    """The `multilingual` preset's langid and corpus_thresholds."""
     import yaml
 
     from textmill.config import preset_text
 
     stages = yaml.safe_load(preset_text("multilingual"))["stages"]
-    return [next(iter(item.items())) for item in stages if next(iter(item)) in PRESET_STAGES]
+    specs = [next(iter(item.items())) for item in stages]
+    return [(name, options) for name, options in specs if name in ("langid", "corpus_thresholds")]
+
+
+def fallback_specs(tables: dict[str, dict] | None = None) -> list[tuple[str, dict]]:
+    """langid and the preset's three filters as plain `lang: auto` filters (English fixed, the
+    generic fallback elsewhere), with `tables` ({lang: {filter: options}}) added to by_language."""
+    (langid, options), (_, corpus) = preset_specs()
+    langid_options = json.loads(json.dumps(options))
+    for lang, table in (tables or {}).items():
+        if "min_score" in table.get("langid", {}):
+            scores = langid_options.setdefault("min_score_by_language", {})
+            scores[lang] = table["langid"]["min_score"]
+    specs = [(langid, langid_options)]
+    for name, filter_options in corpus["filters"].items():
+        filter_options = {"lang": "auto", **json.loads(json.dumps(filter_options))}
+        for lang, table in (tables or {}).items():
+            if name in table:
+                filter_options.setdefault("by_language", {})[lang] = table[name]
+        specs.append((name, filter_options))
+    return specs
 
 
 def fineweb2_specs(languages: list[str]) -> tuple[list[tuple[str, dict]], list[str]]:
-    """The preset with FineWeb-2's thresholds for every language that has a config."""
+    """The fallback variant with FineWeb-2's thresholds for every language that has a config."""
     from textmill.lang.fineweb2 import (
         FineWeb2ConfigError,
         find_fineweb2_config,
         read_fineweb2_config,
     )
-    from textmill.lang.presets import multilingual_stages
 
     tables, found = {}, []
     for lang in languages:
@@ -122,9 +165,7 @@ def fineweb2_specs(languages: list[str]) -> tuple[list[tuple[str, dict]], list[s
             continue
         tables[lang.split("-")[0]] = read_fineweb2_config(path)
         found.append(f"{lang}:{path.stem}")
-    stages = multilingual_stages(tables)
-    specs = [next(iter(item.items())) for item in stages if next(iter(item)) in PRESET_STAGES]
-    return specs, found
+    return fallback_specs(tables), found
 
 
 def keep_rates(pages, verdicts) -> dict[str, dict[str, tuple[int, int]]]:
@@ -142,6 +183,9 @@ def main() -> int:
     parser.add_argument("--input", type=Path, default=DATA)
     parser.add_argument("--markdown", type=Path, default=None, help="also write the tables here")
     args = parser.parse_args()
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     if not args.input.is_file():
         print(f"{args.input} not found: the shared evaluation data is absent, nothing to measure")
         return 0
@@ -156,13 +200,24 @@ def main() -> int:
     fw2, found = fineweb2_specs(languages)
     variants = {
         "english": [(name, {}) for name in ENGLISH_CHAIN],
-        "multilingual": preset_specs(),
+        "fallback": fallback_specs(),
         "fineweb2": fw2,
+        "corpus": preset_specs(),
+        "corpus_pooled": preset_specs(),
     }
     print("FineWeb-2 configs:", ", ".join(found))
     rates, reasons = {}, {}
     for name, specs in variants.items():
-        verdicts, seconds = run_chain(specs, batch)
+        if name == "corpus":  # one run per collection: each collection is the corpus
+            verdicts, seconds = {}, 0.0
+            for collection in COLLECTIONS.values():
+                ids = pa.array([record["id"] for c, _, record in pages if c == collection])
+                part = batch.filter(pc.is_in(batch["id"], value_set=ids))
+                part_verdicts, part_seconds = run_chain(specs, part)
+                verdicts.update(part_verdicts)
+                seconds += part_seconds
+        else:
+            verdicts, seconds = run_chain(specs, batch)
         rates[name] = keep_rates(pages, verdicts)
         reasons[name] = verdicts
         print(f"{name}: {seconds:.1f} s")
@@ -180,7 +235,7 @@ def main() -> int:
             cells = " | ".join(f"{v:.0f}" for v in values)
             lines.append(f"| {name} | {cells} | {spreads[name]:.0f} |")
         english_rates = {n: rates[n][collection]["en"] for n in variants}
-        for name in ("multilingual", "fineweb2"):
+        for name in ADAPTED:
             met = spreads[name] <= spreads["english"] / 3
             en_ok = english_rates[name][0] >= english_rates["english"][0]
             lines.append(

@@ -102,9 +102,23 @@ def test_auto_language_routes_each_row_to_its_thresholds_and_names_it_in_reasons
 def test_multilingual_preset_validates_and_english_keeps_fineweb_thresholds():
     pipeline = Pipeline.from_preset("multilingual")
     specs = {spec.name: spec.options for spec in pipeline.specs}
-    assert specs["gopher_quality"]["lang"] == "auto"
-    assert specs["gopher_quality"]["by_language"] == {"en": {}}
+    filters = specs["corpus_thresholds"]["filters"]
+    assert list(filters) == list(FILTERS)
+    assert all(filters[name]["by_language"] == {"en": {}} for name in FILTERS)
+    assert specs["corpus_thresholds"]["reference"] == "en"
     assert specs["langid"]["min_score_by_language"] == {"en": 0.65}
+
+
+def test_language_tables_added_to_the_multilingual_preset_reach_the_wrapped_filters():
+    from textmill.lang.presets import multilingual_stages
+
+    tables = {"langid": {"min_score": 0.7}, "gopher_quality": {"min_stop_words": 2}}
+    stages = multilingual_stages({"fr": tables})
+    pipeline = Pipeline([next(iter(item.items())) for item in stages])
+    specs = {spec.name: spec.options for spec in pipeline.specs}
+    by_language = specs["corpus_thresholds"]["filters"]["gopher_quality"]["by_language"]
+    assert by_language == {"en": {}, "fr": {"min_stop_words": 2}}
+    assert specs["langid"]["min_score_by_language"] == {"en": 0.65, "fr": 0.7}
 
 
 def _reference_docs(seed: int, count: int) -> list[str]:

@@ -55,7 +55,8 @@ def fineweb2_preset(lang: str, source: str | Path | None = None) -> str:
 
 def multilingual_stages(languages: dict[str, LanguageOptions]) -> list[dict[str, Any]]:
     """The `multilingual` preset's stages with each language's thresholds added to the
-    filters' `by_language` tables and langid's `min_score_by_language`."""
+    `by_language` tables of the filters `corpus_thresholds` wraps (those languages then keep
+    them instead of the run-derived ones) and to langid's `min_score_by_language`."""
     from textmill.config import preset_text
 
     document = yaml.safe_load(preset_text("multilingual"))
@@ -67,6 +68,9 @@ def multilingual_stages(languages: dict[str, LanguageOptions]) -> list[dict[str,
                 options.setdefault("min_score_by_language", {})[lang] = tables["langid"][
                     "min_score"
                 ]
-            elif name in FILTERS and name in tables:
-                options.setdefault("by_language", {})[lang] = tables[name]
+            elif name == "corpus_thresholds":
+                for filter_name, filter_options in options["filters"].items():
+                    if filter_name in tables:
+                        by_language = filter_options.setdefault("by_language", {})
+                        by_language[lang] = tables[filter_name]
     return stages
