@@ -25,6 +25,9 @@ of each language. Every page goes through `extract` once; then, on the same text
 - corpus_pooled the same, one run over the pages of both collections together: languages
                present in both (de es fr it ja pt zh) then pool Debian Reference's code-heavy
                pages with LibreOffice help, while English's pass shares come from its own pool
+- corpus_tau   `corpus` with FineWeb-2's per-language language-score threshold from the run
+               (langid_thresholds: τ = max(0.3, min(0.9, median − σ)), English fixed at 0.65)
+               between langid and corpus_thresholds, one run per collection
 
 It prints the keep rate per language and the spread (max − min over languages) of each variant,
 per collection, with the reasons of the drops. Target (issue 4): spread with adaptation ≤ 1/3 of
@@ -48,7 +51,8 @@ DATA = SHARED / "web" / "web_docs.jsonl.gz"
 FINEWEB2_CONFIGS = SHARED / "fineweb2" / "configs"
 COLLECTIONS = {"libreoffice-help-": "LibreOffice help", "debian-reference-": "Debian Reference"}
 ENGLISH_CHAIN = ("gopher_repetition", "gopher_quality", "c4_quality", "fineweb_quality")
-ADAPTED = ("fallback", "fineweb2", "corpus", "corpus_pooled")
+ADAPTED = ("fallback", "fineweb2", "corpus", "corpus_pooled", "corpus_tau")
+TAU = ("langid_thresholds", {"fixed": {"en": 0.65}})
 
 
 def read_records(path: Path) -> list[dict]:
@@ -118,20 +122,22 @@ def run_chain(specs: list[tuple[str, dict]], batch) -> tuple[dict[str, str | Non
 
 
 def preset_specs() -> list[tuple[str, dict]]:
-    """The `multilingual` preset's langid and corpus_thresholds."""
+    """The `multilingual` preset's language stages: langid, langid_thresholds, corpus_thresholds."""
     import yaml
 
     from textmill.config import preset_text
 
     stages = yaml.safe_load(preset_text("multilingual"))["stages"]
     specs = [next(iter(item.items())) for item in stages]
-    return [(name, options) for name, options in specs if name in ("langid", "corpus_thresholds")]
+    wanted = ("langid", "langid_thresholds", "corpus_thresholds")
+    return [(name, options) for name, options in specs if name in wanted]
 
 
 def fallback_specs(tables: dict[str, dict] | None = None) -> list[tuple[str, dict]]:
     """langid and the preset's three filters as plain `lang: auto` filters (English fixed, the
     generic fallback elsewhere), with `tables` ({lang: {filter: options}}) added to by_language."""
-    (langid, options), (_, corpus) = preset_specs()
+    preset = dict(preset_specs())
+    langid, options, corpus = "langid", preset["langid"], preset["corpus_thresholds"]
     langid_options = json.loads(json.dumps(options))
     for lang, table in (tables or {}).items():
         if "min_score" in table.get("langid", {}):
@@ -204,11 +210,15 @@ def main() -> int:
         "fineweb2": fw2,
         "corpus": preset_specs(),
         "corpus_pooled": preset_specs(),
+        "corpus_tau": [preset_specs()[0], TAU, *preset_specs()[1:]],
     }
     print("FineWeb-2 configs:", ", ".join(found))
     rates, reasons = {}, {}
     for name, specs in variants.items():
-        if name == "corpus":  # one run per collection: each collection is the corpus
+        if name in (
+            "corpus",
+            "corpus_tau",
+        ):  # one run per collection: each collection is the corpus
             verdicts, seconds = {}, 0.0
             for collection in COLLECTIONS.values():
                 ids = pa.array([record["id"] for c, _, record in pages if c == collection])
