@@ -170,4 +170,4 @@ def test_calibrate_writes_a_preset_that_run_accepts_and_keeps_its_reference(tmp_
     )
     stats = Pipeline.from_yaml(preset).run([str(fresh)], tmp_path / "out", progress=False)
     assert stats["read"] == 40 and stats["reconciled"]
-    assert stats["kept"] >= 28  # ~0.95 per metric on text like the reference
+    assert stats["kept"] >= 28  # >= 95% of the reference passes each calibrated filter

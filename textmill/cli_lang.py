@@ -17,8 +17,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="write a per-language preset from reference text (or a FineWeb-2 config)",
         description="Measure every filter metric on reference documents in one language "
         "(JSONL/Parquet of good text, e.g. Wikipedia) and write a FineWeb-2-style preset whose "
-        "thresholds let --pass-share of them pass each metric; or convert a FineWeb-2 config "
-        "(configs/{lang}_{script}.yml) with --fineweb2-config.",
+        "thresholds let at least --pass-share of them pass each filter (gopher_repetition, "
+        "fineweb_quality, gopher_quality) on all its calibrated metrics at once; or convert a "
+        "FineWeb-2 config (configs/{lang}_{script}.yml) with --fineweb2-config.",
     )
     parser.add_argument("reference", nargs="*", help="reference JSONL/Parquet files or folders")
     parser.add_argument("--lang", required=True, help="language code (e.g. ja, zh, cmn_Hani)")
@@ -27,7 +28,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--pass-share",
         type=float,
         default=PASS_SHARE,
-        help="share of reference documents each metric's threshold lets pass (%(default)s)",
+        help="share of reference documents each filter lets pass, its calibrated thresholds "
+        "together (%(default)s)",
     )
     parser.add_argument(
         "--stop-words", type=int, default=STOP_WORDS, help="stop words to keep (%(default)s)"

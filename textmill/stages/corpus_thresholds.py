@@ -23,10 +23,11 @@ a corpus language takes the fallback's `min_stop_words` (off in the `multilingua
 
 Where the numbers come from: `min_documents` 25 because the share of n documents passing a
 threshold set from them is off by at most 0.5/√n (one standard error of a proportion), 10
-points at 25; `tail_share` 0.05 is the share `textmill calibrate` leaves out of reference text
-(textmill.lang.calibrate.PASS_SHARE = 0.95). Ties make a threshold lenient: at least the share
-passes, never fewer. Each check is transferred on its own; a check that tests several metrics
-against one option (`max_symbol_word_ratio`) takes the most lenient of their thresholds.
+points at 25; `tail_share` 0.05 is the share of reference text `textmill calibrate` lets each
+filter drop (textmill.lang.calibrate.PASS_SHARE = 0.95), here cut per check. Ties make a
+threshold lenient: at least the share passes, never fewer. Each check is transferred on its
+own; a check that tests several metrics against one option (`max_symbol_word_ratio`) takes the
+most lenient of their thresholds.
 
 What the rule assumes: a language's documents in the run have the reference's mix of good and
 bad text. Where they do not (one language's pages come from a noisier source), that language
