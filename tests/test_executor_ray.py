@@ -48,6 +48,17 @@ class Die(Mapper):
         return batch
 
 
+@register("ray_test_where")
+class Where(Mapper):
+    """Records the Ray resources of the task that ran it ({} outside Ray workers)."""
+
+    def map(self, batch):
+        in_ray = ray._private.worker.global_worker.mode == ray.WORKER_MODE
+        resources = ray.get_runtime_context().get_assigned_resources() if in_ray else {}
+        assigned = json.dumps(resources, sort_keys=True)
+        return batch.append_column("assigned", pa.array([assigned] * batch.num_rows))
+
+
 @pytest.fixture(scope="module")
 def local_ray():
     ray.init(
@@ -55,6 +66,7 @@ def local_ray():
         object_store_memory=80 * 1024**2,
         include_dashboard=False,
         log_to_driver=False,
+        resources={"textmill_test": 1},
         runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}},
     )
     yield
@@ -404,3 +416,107 @@ def test_url_dedup_on_ray_is_distributed_and_matches_local(tmp_path, local_ray, 
     assert rejects(tmp_path / "ray") == rejects(tmp_path / "local")
     same_counts(local, distributed)
     assert reduce_partitions(tmp_path / "ray") == 3
+
+
+# ---------------------------------------------------------------- Ray Data blocks and resources
+
+WHERE_YAML = """
+stages:
+  - ray_test_where:
+      resources: {textmill_test: 1, num_cpus: 0.5}
+  - exact_dedup
+"""
+
+
+def test_per_stage_resources_from_yaml_reach_the_ray_tasks(tmp_path, local_ray):
+    pipeline = Pipeline.from_yaml_text(WHERE_YAML)
+    assert pipeline.specs[0].options == {} and pipeline.specs[0].resources == {
+        "textmill_test": 1.0,
+        "num_cpus": 0.5,
+    }
+    assert "textmill_test: 1.0" in pipeline.to_yaml()
+    inputs = [str(corpus(tmp_path / "in"))]
+    settings = {"workers": 2, "progress": False, "batch_size": 10}
+    stats = pipeline.run(inputs, tmp_path / "ray", executor="ray", **settings)
+    assigned = set(pq.read_table(tmp_path / "ray" / "data")["assigned"].to_pylist())
+    assert [json.loads(a) for a in assigned] == [{"CPU": 0.5, "textmill_test": 1.0}]
+    local = pipeline.run(inputs, tmp_path / "local", **settings)
+    assert kept_ids(tmp_path / "ray") == kept_ids(tmp_path / "local")
+    assert stats["kept"] == local["kept"] == 11 and stats["reconciled"]
+
+
+def test_a_stage_asking_for_resources_the_cluster_lacks_fails_before_reading(tmp_path, local_ray):
+    specs = [("ray_test_where", {}), *DEDUP]
+    executor = RayExecutor(specs, SETTINGS, stage_resources={"ray_test_where": {"num_gpus": 1}})
+    with pytest.raises(RunError, match="ray_test_where asks for GPU=1"):
+        executor.run([str(corpus(tmp_path / "in"))], tmp_path / "ray")
+    assert not list((tmp_path / "ray" / "data").iterdir())
+    with pytest.raises(RunError, match="names no stage"):
+        RayExecutor(specs, SETTINGS, stage_resources={"gpu_embed": {"num_gpus": 1}})
+
+
+def test_small_blocks_give_many_parts_per_shard_and_the_local_files_row_for_row(
+    tmp_path, local_ray, monkeypatch
+):
+    import textmill.executors.ray as ray_executor
+
+    parts_seen = []
+
+    def counting(job, index, ledgers):
+        parts_seen.append(len(list(job.parts(index).glob("data-*.parquet"))))
+        return finalize(job, index, ledgers)
+
+    finalize = ray_executor.finalize_shard
+    monkeypatch.setattr(ray_executor, "finalize_shard", counting)
+    context = ray.data.DataContext.get_current()
+    monkeypatch.setattr(context, "target_max_block_size", 1024)  # a block per read batch
+    inputs = [str(corpus(tmp_path / "in"))]
+    specs = [("ray_test_where", {}), *DEDUP]
+    resources = {"ray_test_where": {"num_cpus": 0.5}}  # two map operators: blocks travel
+    distributed = RayExecutor(specs, SETTINGS, stage_resources=resources).run(
+        inputs, tmp_path / "ray"
+    )
+    local = LocalExecutor(specs, SETTINGS).run(inputs, tmp_path / "local")
+    assert max(parts_seen) >= 3  # 25 rows read in batches of 10
+    for sub in ("data", "rejects"):
+        for path in sorted((tmp_path / "local" / sub).glob("*.parquet")):
+            mine = pq.read_table(tmp_path / "ray" / sub / path.name).to_pylist()
+            theirs = pq.read_table(path).to_pylist()
+            for row in mine + theirs:
+                row.pop("assigned", None)  # the Ray tasks' resources, {} locally
+            assert mine == theirs, path.name  # same rows, same order
+    same_counts(local, distributed)
+
+
+def test_parts_of_an_unfinished_shard_are_discarded_on_resume(tmp_path, local_ray):
+    inputs = [str(corpus(tmp_path / "in"))]
+    switch = tmp_path / "die"
+    switch.touch()
+    specs = [("ray_test_die", {"switch": str(switch), "shard": "part-3", "once": False}), *DEDUP]
+    with pytest.raises(RunError, match=r"part-3.*failed on Ray.*re-run to resume"):
+        RayExecutor(specs, SETTINGS, max_retries=0).run(inputs, tmp_path / "ray")
+    manifest = json.loads((tmp_path / "ray" / ".textmill" / "run.json").read_text())
+    shard = next(name for name in manifest["shards"] if name.startswith("part-3"))
+    stale = tmp_path / "ray" / ".textmill" / "work" / "parts" / "s0" / shard
+    stale.mkdir(parents=True, exist_ok=True)
+    ghost = {"id": ["ghost"], "text": ["a part from the attempt that died"], "_tm_batch": [0]}
+    pq.write_table(pa.table(ghost | {"_tm_seq": [0]}), stale / "data-0000.parquet")
+    switch.unlink()
+    stats = RayExecutor(specs, SETTINGS).run(inputs, tmp_path / "ray")
+    assert "ghost" not in kept_ids(tmp_path / "ray") and not stale.exists()
+    LocalExecutor(DEDUP, SETTINGS).run(inputs, tmp_path / "local")
+    assert kept_ids(tmp_path / "ray") == kept_ids(tmp_path / "local")
+    assert stats["read"] == 100 and stats["kept"] == 11 and stats["reconciled"]
+
+
+def test_a_shard_is_complete_only_when_its_written_rows_reach_the_read_count():
+    from textmill.executors._ray_data import ShardTracker
+
+    tracker = ShardTracker(1)
+    ledger = json.dumps({"counters": {}, "report": None})
+    assert not tracker.add({"shard": 0, "part": "a", "rows": 10, "expected": -1, "ledger": ledger})
+    assert not tracker.add({"shard": 0, "part": "b", "rows": 5, "expected": 20, "ledger": ledger})
+    # a retried block reports its part again: replaced, not added
+    assert not tracker.add({"shard": 0, "part": "a", "rows": 10, "expected": -1, "ledger": ledger})
+    assert tracker.add({"shard": 0, "part": "c", "rows": 5, "expected": -1, "ledger": ledger})
+    assert len(tracker.ledgers(0)) == 3

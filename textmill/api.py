@@ -20,6 +20,7 @@ from textmill.config import (
     load_pipeline_file,
     load_preset,
     parse_pipeline,
+    pop_resources,
     specs_to_yaml,
     validate_spec,
 )
@@ -35,6 +36,7 @@ EXECUTORS = ("local", "ray")
 RAY_OPTIONS = (
     "address",
     "cpus_per_task",
+    "stage_resources",
     "partitions",
     "max_retries",
     "object_store_bytes",
@@ -58,7 +60,8 @@ class Pipeline:
             name, options = stage, {}
         else:
             name, options = stage
-        spec = StageSpec(name, dict(options))
+        options = dict(options)
+        spec = StageSpec(name, options, resources=pop_resources(options, f"stage {name!r}"))
         validate_spec(spec, "pipeline")
         return spec
 
@@ -98,7 +101,8 @@ class Pipeline:
         """Run over files, directories, globs or fsspec URLs; returns what stats.json holds.
         Settings are RunSettings fields: workers, batch_size, max_document_bytes, jsonl,
         progress, overwrite, text_field, id_field, url_field; with executor="ray" also
-        address (None: a private local Ray), cpus_per_task, partitions, max_retries,
+        address (None: a private local Ray), cpus_per_task, stage_resources (stage name or
+        index -> Ray resources, over the stages' own `resources`), partitions, max_retries,
         object_store_bytes, dashboard."""
         if isinstance(inputs, (str, Path)):
             inputs = [inputs]
@@ -108,6 +112,12 @@ class Pipeline:
             from textmill.executors.ray import RayExecutor
 
             ray_options = {k: settings.pop(k) for k in RAY_OPTIONS if k in settings}
+            resources = {i: spec.resources for i, spec in enumerate(self.specs) if spec.resources}
+            for key, wanted in dict(ray_options.get("stage_resources") or {}).items():
+                named = [i for i, spec in enumerate(self.specs) if key in (i, spec.name)]
+                for i in named or [key]:  # a name stands for each of its stages
+                    resources[i] = dict(wanted)  # (an unknown key is the executor's error)
+            ray_options["stage_resources"] = resources
             return RayExecutor(specs, RunSettings(**settings), **ray_options).run(paths, out)
         if executor != "local":
             raise ValueError(f"unknown executor {executor!r} (have: {', '.join(EXECUTORS)})")

@@ -1,8 +1,10 @@
 """Pipeline files and presets.
 
 A pipeline file is YAML: `stages:` is a list whose items are `stage_name: {options}` (or just
-`stage_name`). Validation happens before any data is read, and every error names the file,
-the line, the stage and the option, with the allowed values.
+`stage_name`). The option key `resources` is not the stage's: it holds what each Ray task
+running the stage asks for (`resources: {num_gpus: 1}`), used by the Ray executor only.
+Validation happens before any data is read, and every error names the file, the line, the
+stage and the option, with the allowed values.
 """
 
 from __future__ import annotations
@@ -28,6 +30,27 @@ class StageSpec:
     name: str
     options: dict[str, Any]
     line: int | None = None  # 1-based line in the file it came from
+    resources: dict[str, float] | None = None  # Ray resources per task of this stage
+
+
+RESOURCES_KEY = "resources"
+
+
+def pop_resources(options: dict[str, Any], where: str) -> dict[str, float] | None:
+    """Take the `resources` key out of a stage's options: Ray resources per task, a mapping of
+    num_cpus / num_gpus / memory (bytes) / custom resource names to non-negative numbers."""
+    if RESOURCES_KEY not in options:
+        return None
+    value = options.pop(RESOURCES_KEY)
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
+        for k, v in value.items()
+    ):
+        raise PipelineConfigError(
+            f"{where}: 'resources' maps Ray resource names (num_cpus, num_gpus, memory, or a "
+            f"custom resource) to non-negative numbers (got {value!r})"
+        )
+    return {k: float(v) for k, v in value.items()}
 
 
 def preset_names() -> list[str]:
@@ -100,7 +123,8 @@ def _parse_stage(item: yaml.Node, origin: str) -> StageSpec:
             f"(allowed: {', '.join(sorted(_known_stages()))})"
         )
     options = _options_from_node(options_node, origin, line, name)
-    spec = StageSpec(name, options, line)
+    where = f"{origin}, line {_option_lines(options_node).get(RESOURCES_KEY, line)}"
+    spec = StageSpec(name, options, line, pop_resources(options, where))
     validate_spec(spec, origin, _option_lines(options_node))
     return spec
 
@@ -155,5 +179,14 @@ def validate_spec(
 
 def specs_to_yaml(specs: list[StageSpec]) -> str:
     return yaml.safe_dump(
-        {"stages": [{spec.name: spec.options} for spec in specs]}, sort_keys=False
+        {
+            "stages": [
+                {
+                    spec.name: spec.options
+                    | ({RESOURCES_KEY: spec.resources} if spec.resources else {})
+                }
+                for spec in specs
+            ]
+        },
+        sort_keys=False,
     )

@@ -41,7 +41,7 @@ from textmill.report import write_report
 from textmill.report.collect import ReportCollector
 from textmill.report.collect import state_path as report_state_path
 from textmill.report.stats import RunCounters, run_summary
-from textmill.runner import run_stages, stage_call
+from textmill.runner import StageCall, run_stages, stage_call
 
 STATE_DIR = ".textmill"
 LANG_COLUMN = "lang"
@@ -138,6 +138,10 @@ class Layout:
     def reduce_dir(self, stage: int) -> Path:
         return self.state / "work" / f"g{stage}" / "reduce"
 
+    def parts(self, shard: str, segment: int) -> Path:
+        """Part files of a shard not yet finished (the Ray executor's blocks)."""
+        return self.state / "work" / "parts" / f"s{segment}" / shard
+
     def done(self, shard: str, segment: int) -> Path:
         return self.state / "done" / f"s{segment}" / f"{shard}.json"
 
@@ -226,6 +230,73 @@ def shard_decisions(layout: Layout, stage_index: int, shard: str) -> pa.Table:
     return decisions.filter(pc.is_in(decisions[ID], value_set=shard_ids))
 
 
+def stage_chain(
+    stages: Sequence[Stage],
+    indices: Sequence[int],
+    applies: int | None,
+    decisions: pa.Table | None,
+    collector: ReportCollector,
+) -> list[tuple[int, Stage, StageCall]]:
+    """The (index, stage, call) triples `run_stages` pushes a batch through, every call watched
+    by the report collector; the global stage at `applies` applies `decisions`."""
+    chain = [
+        (i, stages[i], stage_call(stages[i], decisions if i == applies else None)) for i in indices
+    ]
+    return collector.instrument(chain)
+
+
+def account_kept(
+    kept: pa.Table,
+    counters: RunCounters,
+    collector: ReportCollector,
+    emitter: tuple[int, GlobalStage] | None,
+    is_last: bool,
+) -> pa.Table | None:
+    """Everything that follows a batch's kept rows out of the chain: the report's look at the
+    final output, the emitting global stage's signatures (returned), the kept counts."""
+    collector.observe_kept(kept)
+    signatures = None
+    if emitter is not None:
+        index, stage = emitter
+        started = time.perf_counter()
+        signatures = stage.signatures(kept)
+        counters.stage(index, stage.name).seconds += time.perf_counter() - started
+    if is_last:
+        counters.kept += kept.num_rows
+        counters.sources_kept.update(_value_counts(kept[SOURCE]))
+        if LANG_COLUMN in kept.column_names:
+            counters.languages.update(_value_counts(kept[LANG_COLUMN]))
+    return signatures
+
+
+def finish_shard(
+    layout: Layout,
+    task: Task,
+    data_path: Path | None,
+    errors: list[dict[str, Any]],
+    counters: RunCounters,
+    report_state: dict[str, Any],
+) -> dict[str, Any]:
+    """The files that close a (segment, shard) once its data, rejects and signatures are in
+    place: JSONL copy, errors, report state, and last the done marker holding its counters."""
+    name, segment = task.shard.name, task.segment.index
+    if task.is_last and task.settings.jsonl and data_path is not None:
+        write_jsonl(pq.read_table(data_path), layout.jsonl(name))
+    write_errors(errors, layout.errors(name, segment))
+    write_json_atomically(report_state, report_state_path(layout.out, name, segment))
+    summary = counters.to_json()
+    write_json_atomically(summary, layout.done(name, segment))
+    return summary
+
+
+def emitter_of(stages: Sequence[Stage], segment: Segment) -> tuple[int, GlobalStage] | None:
+    if segment.emits is None:
+        return None
+    stage = stages[segment.emits]
+    assert isinstance(stage, GlobalStage)
+    return segment.emits, stage
+
+
 def run_task(task: Task) -> dict[str, Any]:
     """Run one segment over one shard; return its counters (also saved in its done marker)."""
     layout = Layout(Path(task.out))
@@ -236,14 +307,10 @@ def run_task(task: Task) -> dict[str, Any]:
         if segment.applies is not None
         else None
     )
-    chain = [
-        (i, stages[i], stage_call(stages[i], decisions if i == segment.applies else None))
-        for i in segment.stages
-    ]
     # report: statistics collected while the stages run (textmill/report/collect.py)
     collector = ReportCollector(f"{task.shard.name}/s{segment.index}", segment.index, task.is_last)
-    chain = collector.instrument(chain)
-    emitter = stages[segment.emits] if segment.emits is not None else None
+    chain = stage_chain(stages, segment.stages, segment.applies, decisions, collector)
+    emitter = emitter_of(stages, segment)
     counters = RunCounters()
     errors: list[dict[str, Any]] = []
     name = task.shard.name
@@ -263,16 +330,9 @@ def run_task(task: Task) -> dict[str, Any]:
             if kept.num_rows == 0:
                 continue
             output.write(kept)
-            collector.observe_kept(kept)
-            if emitter is not None and signatures is not None:
-                started = time.perf_counter()
-                signatures.write(emitter.signatures(kept))
-                counters.stage(segment.emits, emitter.name).seconds += time.perf_counter() - started
-            if task.is_last:
-                counters.kept += kept.num_rows
-                counters.sources_kept.update(_value_counts(kept[SOURCE]))
-                if LANG_COLUMN in kept.column_names:
-                    counters.languages.update(_value_counts(kept[LANG_COLUMN]))
+            signed = account_kept(kept, counters, collector, emitter, task.is_last)
+            if signatures is not None and signed is not None:
+                signatures.write(signed)
         data_path = output.close()
         rejects.close()
         if signatures is not None:
@@ -282,13 +342,8 @@ def run_task(task: Task) -> dict[str, Any]:
             if writer is not None:
                 writer.abort()
         raise
-    if task.is_last and task.settings.jsonl and data_path is not None:
-        write_jsonl(pq.read_table(data_path), layout.jsonl(name))
-    write_errors(errors, layout.errors(name, segment.index))
-    collector.save(report_state_path(layout.out, name, segment.index))  # before the marker
-    summary = counters.to_json()
-    write_json_atomically(summary, layout.done(name, segment.index))
-    return summary
+    # the collector state is written before the marker
+    return finish_shard(layout, task, data_path, errors, counters, collector.state())
 
 
 # ---------------------------------------------------------------- driver side

@@ -1,13 +1,16 @@
-"""The Ray executor: the local executor's plan, files and accounting, with Ray scheduling the
-work across a cluster.
+"""The Ray executor: the local executor's plan, files and accounting, with the map work run as
+Ray Data datasets and the global stages reduced by Ray tasks over object-store shuffles.
 
-Why Ray tasks over shards rather than Ray Data `map_batches`: a shard is the unit of resume
-and of accounting (its done marker holds its counters, written last), and its outputs have
-stable names (`data/<shard>.parquet`). Ray Data re-blocks rows freely, so a shard's rows would
-end in many blocks and files, and a killed job could not say which shards are finished. One Ray
-task per (segment, shard) runs the very function the local executor runs (`run_task`), so both
-write the same files, skip the same finished shards and add up the same counters; Ray does the
-placement, the back-pressure and the retries when a worker or a node dies (`max_retries`).
+Each segment (the stages between two global stages) is one dataset (`_ray_data`): pending
+shards are read into Arrow batches, each run of consecutive stages asking for the same
+resources is one `map_batches` (default 1 CPU; `num_gpus: 1` for an embedding stage, a custom
+resource to pin a stage to some nodes), and a last `map_batches` writes part files. The per-batch
+work is the local executor's own (`run_stages`, failure bisection, report hooks), so both keep
+the same documents with the same reasons and counts. A shard is still the unit of resume: the
+driver turns its parts into the local executor's files (`data/<shard>.parquet`, rejects,
+errors, signatures) and writes its done marker only once every row it read has been written;
+parts of unfinished shards are discarded when the run is resumed. Ray retries the map tasks
+of a dead worker or node (`max_retries`).
 
 Global stages that cluster (exact and MinHash dedup) reduce as Ray tasks over object-store
 shuffles (`_ray_dedup`): no driver-side collection of signatures and no single-task
@@ -25,10 +28,19 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from textmill.executors._ray_data import (
+    Resources,
+    SegmentJob,
+    ShardTracker,
+    build_dataset,
+    discard_parts,
+    finalize_shard,
+    ray_args,
+)
 from textmill.executors._ray_dedup import cluster_rule, distributed_reduce
 from textmill.executors._ray_paragraph import paragraph_reduce, reduces_paragraphs
 from textmill.executors.local import (
@@ -38,12 +50,10 @@ from textmill.executors.local import (
     RunSettings,
     Segment,
     Specs,
-    Task,
-    run_task,
 )
 from textmill.io import Shard
 from textmill.io.writers import ParquetShardWriter, write_json_atomically
-from textmill.pipeline import STAGES, GlobalStage, build_stage, stage_class
+from textmill.pipeline import GlobalStage, build_stage, stage_class
 
 # Small-machine defaults: the object store holds only shuffle pieces of signatures, and Ray
 # spills to disk beyond it; 256 MiB leaves the memory to the workers.
@@ -52,7 +62,11 @@ OBJECT_STORE_BYTES = 256 * 1024**2
 
 class RayExecutor(LocalExecutor):
     """Runs a pipeline on Ray: a local Ray when `address` is None, else an existing cluster
-    (`"auto"`, `"ray://host:10001"`, or `"host:6379"`)."""
+    (`"auto"`, `"ray://host:10001"`, or `"host:6379"`).
+
+    `stage_resources` maps a stage name or index to the Ray resources each of its map tasks
+    asks for (`num_cpus`, `num_gpus`, `memory`, custom resource names); stages not named ask
+    for `cpus_per_task` CPUs."""
 
     def __init__(
         self,
@@ -61,6 +75,7 @@ class RayExecutor(LocalExecutor):
         *,
         address: str | None = None,
         cpus_per_task: float = 1.0,
+        stage_resources: Mapping[str | int, Mapping[str, float]] | None = None,
         object_store_bytes: int = OBJECT_STORE_BYTES,
         partitions: int = 0,
         max_retries: int = 3,
@@ -69,6 +84,7 @@ class RayExecutor(LocalExecutor):
         super().__init__(specs, settings)
         self.address = address
         self.cpus_per_task = cpus_per_task
+        self.resources = stage_resource_list(self.specs, stage_resources or {}, cpus_per_task)
         self.object_store_bytes = object_store_bytes
         self.partitions = partitions
         self.max_retries = max_retries
@@ -94,46 +110,65 @@ class RayExecutor(LocalExecutor):
     def _run_segment(self, layout: Layout, segment: Segment, shards: list[Shard]) -> None:
         import ray
 
-        is_last = segment.index == len(self.segments) - 1
         pending = [s for s in shards if not layout.done(s.name, segment.index).exists()]
         if not pending:
             return
-        remote = ray.remote(_run_task_on_worker).options(
-            num_cpus=self.cpus_per_task, max_retries=self.max_retries
+        job = SegmentJob(
+            self._frozen_specs,
+            self.settings,
+            str(layout.out),
+            segment,
+            segment.index == len(self.segments) - 1,
+            tuple(pending),
+            self._extra_stages,
         )
-        refs = {
-            remote.remote(
-                Task(self._frozen_specs, self.settings, str(layout.out), segment, s, is_last),
-                self._extra_stages,
-            ): s
-            for s in pending
-        }
+        discard_parts(job)
+        self._check_resources()
+        _quiet_ray_data(self.settings.progress)
+        dataset = build_dataset(job, self.resources, self.max_retries)
+        tracker = ShardTracker(len(pending))
         label = "read+process" if segment.index == 0 else f"segment {segment.index}"
         started, finished, docs = time.perf_counter(), 0, 0
-        waiting = list(refs)
         try:
-            while waiting:
-                done, waiting = ray.wait(waiting, num_returns=1, timeout=5.0)
-                for ref in done:
-                    try:
-                        summary = ray.get(ref)
-                    except ray.exceptions.RayError as error:
-                        raise RunError(
-                            f"shard {refs[ref].name} ({', '.join(refs[ref].paths)}) failed on "
-                            f"Ray: {_cause(error)}; finished shards are kept, re-run to resume"
-                        ) from error
+            for stats in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
+                for row in stats.to_pylist():
+                    if not tracker.add(row):
+                        continue
+                    summary = finalize_shard(job, row["shard"], tracker.ledgers(row["shard"]))
                     finished += 1
                     docs += summary["read"] if segment.index == 0 else 0
-                if done:
                     rate = docs / max(time.perf_counter() - started, 1e-9)
                     self._say(
-                        f"{label}: {finished}/{len(refs)} shards"
+                        f"{label}: {finished}/{len(pending)} shards"
                         + (f", {docs:,} docs read, {rate:,.0f} docs/s" if docs else "")
                     )
-        except BaseException:
-            for ref in waiting:
-                ray.cancel(ref, force=True)
-            raise
+        except (ray.exceptions.RayError, RuntimeError) as error:
+            if isinstance(error, RunError):
+                raise
+            unfinished = [s.name for i, s in enumerate(pending) if not tracker.complete(i)]
+            raise RunError(
+                f"shard(s) {', '.join(unfinished)} failed on Ray: {_cause(error)}; finished "
+                "shards are kept, re-run to resume"
+            ) from error
+        unfinished = [s.name for i, s in enumerate(pending) if not tracker.complete(i)]
+        if unfinished:
+            raise RunError(f"shard(s) {', '.join(unfinished)}: rows lost between Ray blocks")
+
+    def _check_resources(self) -> None:
+        """A stage asking for what the cluster does not have would wait for ever: say so."""
+        import ray
+
+        have = ray.cluster_resources()
+        for (name, _), wanted in zip(self.specs, self.resources, strict=True):
+            args = ray_args(wanted)
+            asked = {"CPU": args["num_cpus"], "GPU": args.get("num_gpus", 0)}
+            asked |= args.get("resources", {})
+            for key, amount in asked.items():
+                if amount > have.get(key, 0):
+                    raise RunError(
+                        f"stage {name} asks for {key}={amount:g} but the Ray cluster has "
+                        f"{have.get(key, 0):g} (resources: {dict(wanted)})"
+                    )
 
     def _reduce(self, layout: Layout, stage_index: int, shards: list[Shard]) -> None:
         import ray
@@ -179,12 +214,6 @@ class RayExecutor(LocalExecutor):
 # ---------------------------------------------------------------- worker side
 
 
-def _run_task_on_worker(task: Task, extra_stages: dict[str, type]) -> dict[str, Any]:
-    for name, cls in extra_stages.items():
-        STAGES.setdefault(name, cls)
-    return run_task(task)
-
-
 def _reduce_on_worker(stage: GlobalStage, files: list[str], workdir: str, target: str) -> None:
     Path(workdir).mkdir(parents=True, exist_ok=True)
     decisions = stage.reduce([Path(f) for f in files], Path(workdir))
@@ -193,9 +222,39 @@ def _reduce_on_worker(stage: GlobalStage, files: list[str], workdir: str, target
     writer.close()
 
 
+def stage_resource_list(
+    specs: Specs, by_stage: Mapping[str | int, Mapping[str, float]], cpus: float
+) -> list[Resources]:
+    """Each stage's resources: by index, else by name, else `cpus` CPUs."""
+    known = {name for name, _ in specs} | set(range(len(specs)))
+    unknown = [key for key in by_stage if key not in known]
+    if unknown:
+        raise RunError(f"stage_resources names no stage of the pipeline: {unknown}")
+    resources = []
+    for index, (name, _) in enumerate(specs):
+        wanted = dict(by_stage.get(index, by_stage.get(name, {})))
+        wanted.setdefault("num_cpus", cpus)
+        resources.append(wanted)
+    return resources
+
+
+def _quiet_ray_data(progress: bool) -> None:
+    """Ray Data's own progress bars and INFO lines would interleave with textmill's."""
+    import ray
+
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+    logging.getLogger("ray.data").setLevel(logging.INFO if progress else logging.WARNING)
+    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
+    logging.getLogger("ray.data._internal.execution.streaming_executor").setLevel(logging.WARNING)
+
+
 def _cause(error: Exception) -> str:
     cause = getattr(error, "cause", None)
     if cause is not None:
+        while cause.__cause__ is not None:  # Ray Data wraps a stage's error in UserCodeException
+            cause = cause.__cause__
         return f"{type(cause).__name__}: {cause}"
     return str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
 
