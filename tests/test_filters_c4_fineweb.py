@@ -1,4 +1,5 @@
 import pyarrow as pa
+import pytest
 
 from textmill.document import empty_batch, make_batch
 from textmill.pipeline import build_stage
@@ -13,9 +14,27 @@ PROSE = (
     "By evening the lamps were lit one by one across the valley."
 )
 
+# five sentences, one per line, in scripts written without spaces between words
+CHINESE = (
+    "今天早上，河边的小镇在冬日的天空下慢慢醒来。\n"
+    "孩子们沿着结冰的运河走路去学校。\n"
+    "在市场上，农民们讨论着几乎没有变化的价格。\n"
+    "一位老图书管理员用火炉让阅览室保持温暖。\n"
+    "傍晚时分，山谷里的灯一盏一盏地亮了起来。"
+)
+JAPANESE = (
+    "川沿いの町は冬の空の下でゆっくりと目を覚ました。\n"
+    "子どもたちは凍った運河に沿って学校へ歩いていった。\n"
+    "市場では農家の人々がほとんど変わらない値段について話し合っていた。\n"
+    "年老いた司書はストーブで閲覧室を暖かく保っていた。\n"
+    "夕方になると谷の明かりが一つずつともった。"
+)
 
-def run(stage, texts):
+
+def run(stage, texts, langs=None):
     batch = make_batch([str(i) for i in range(len(texts))], texts)
+    if langs is not None:
+        batch = batch.append_column("lang", pa.array(langs, pa.string()))
     return stage.process(batch)
 
 
@@ -135,3 +154,103 @@ def test_every_filter_takes_an_empty_batch_and_a_plain_string_column():
         batch, decision = stage.process(table)
         assert batch.schema.field("text").type == pa.string()
         assert decision.keep.tolist()[1] is False
+
+
+def test_c4_with_english_rules_drops_chinese_and_japanese_prose():
+    # str.split() makes each line one word (< 3): every line goes, no sentence is left
+    metrics = C4Quality().measure(make_batch(["zh", "ja"], [CHINESE, JAPANESE]))
+    assert metrics["lines_removed"].to_pylist() == [5, 5]
+    assert metrics["num_sentences"].to_pylist() == [0, 0]
+    _, decision = run(C4Quality(), [CHINESE, JAPANESE])
+    assert decision.reasons.to_pylist() == ["too_few_sentences", "too_few_sentences"]
+
+
+@pytest.mark.parametrize("lang", ["zh", "ja", "auto"])
+def test_c4_counts_words_with_the_segmenter_and_keeps_chinese_and_japanese_prose(lang):
+    stage = C4Quality(lang=lang)
+    langs = ["zh", "ja"] if lang == "auto" else None
+    batch, decision = run(stage, [CHINESE, JAPANESE], langs)
+    assert decision.keep.tolist() == [True, True]
+    assert batch["text"].to_pylist() == [CHINESE, JAPANESE]
+    table = make_batch(["zh", "ja"], [CHINESE, JAPANESE])
+    if langs is not None:
+        table = table.append_column("lang", pa.array(langs))
+    metrics = stage.measure(table)
+    assert metrics["num_sentences"].to_pylist() == [5, 5]
+    assert metrics["lines_removed"].to_pylist() == [0, 0]
+
+
+def test_c4_segmented_lines_still_face_the_line_rules():
+    # 首页 is one word, 关于我们 two (关于|我们), 好。 one: punctuation tokens are no words
+    giant = "这是一个" + "x" * 1001 + "的例子。"  # jieba keeps the run of x as one word
+    text = CHINESE + "\n首页\n关于我们\n好。\n" + giant + "\n" + "长" * 40 + "。" * 20
+    metrics = C4Quality(lang="zh").measure(make_batch(["a"], [text]))
+    assert metrics["lines_removed"].to_pylist() == [4]
+    assert metrics["lines_kept"].to_pylist() == [6]
+
+
+def test_c4_a_long_chinese_line_is_no_giant_word_for_the_segmenter():
+    line = CHINESE.replace("\n", "") * 11  # 1,000+ characters without a space
+    assert len(line) > 1000
+    text = line + "\n" + CHINESE
+    english = C4Quality().measure(make_batch(["a"], [text]))
+    chinese = C4Quality(lang="zh").measure(make_batch(["a"], [text]))
+    assert english["lines_removed"].to_pylist() == [6]
+    assert chinese["lines_removed"].to_pylist() == [0]
+    assert chinese["num_sentences"].to_pylist() == [60]
+
+
+def test_c4_languages_without_a_segmenter_count_no_space_lines_by_character_n_grams():
+    # wuu (Shanghainese) has no splitter of its own: its Han lines are cut into n-grams
+    _, decision = run(C4Quality(lang="wuu"), [CHINESE, PROSE])
+    assert decision.keep.tolist() == [True, True]
+
+
+def test_c4_auto_routes_every_row_by_its_language_and_names_it_in_the_reason():
+    texts = [
+        PROSE + "\nshort line",
+        CHINESE,
+        JAPANESE,
+        "首页\n关于我们\n今天天气很好。",
+        PROSE + "\nLorem ipsum dolor sit amet, consectetur.",
+        CHINESE,
+        PROSE,
+    ]
+    langs = ["en", "zh", "ja", "zh", "en", None, "cmn_Hani"]
+    batch, decision = run(C4Quality(lang="auto"), texts, langs)
+    assert decision.reasons.to_pylist() == [
+        None,
+        None,
+        None,
+        "too_few_sentences=zh",
+        "lorem_ipsum=en",
+        None,  # no language: the script decides, as in split_words
+        None,  # English text labelled Chinese: jieba finds its words too
+    ]
+    assert batch["text"].to_pylist()[:3] == [PROSE, CHINESE, JAPANESE]
+    metrics = C4Quality(lang="auto").measure(
+        make_batch(["a", "b"], texts[:2]).append_column("lang", pa.array(langs[:2]))
+    )
+    assert metrics["lang"].to_pylist() == ["en", "zh"]
+
+
+def test_c4_auto_on_english_rows_matches_lang_en_exactly():
+    texts = [
+        PROSE + "\nshort\nThis mentions javascript.\nCitations[1] go [edit] away. Really.",
+        "A word " + "x" * 1001 + " that is far too long.\n" + PROSE,
+        "One sentence only here.\nAnd a second one.",
+        None,
+    ]
+    fixed = C4Quality().measure(make_batch(["0", "1", "2", "3"], texts))
+    auto = C4Quality(lang="auto").measure(
+        make_batch(["0", "1", "2", "3"], texts).append_column("lang", pa.array(["en"] * 4))
+    )
+    assert auto.drop_columns(["lang"]).equals(fixed)
+    assert run(C4Quality(lang="auto"), texts, ["en"] * 4)[0]["text"].equals(
+        run(C4Quality(), texts)[0]["text"]
+    )
+
+
+def test_c4_auto_needs_the_lang_column():
+    with pytest.raises(ValueError, match="lang: auto"):
+        run(C4Quality(lang="auto"), [PROSE])

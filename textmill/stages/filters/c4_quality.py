@@ -3,6 +3,12 @@
 Unlike the other filters this one edits: it removes lines (too short, a giant word, javascript
 notices, cookie/terms boilerplate) and citation markers, then judges what is left. FineWeb runs
 it without the terminal-punctuation line rule, so that rule is an option, off by default.
+
+C4 counts the words of a line with str.split(), which makes a line of Chinese, Japanese or Thai
+one word (and removes it as too short, or as one giant word). For such languages the words of a
+line come from the language's splitter (`split_words`: jieba, Sudachi, PyThaiNLP, n-grams) and
+its sentences from `split_sentences`; space-separated languages keep C4's whitespace count.
+`lang: auto` takes each row's language from the `lang` column langid writes.
 """
 
 from __future__ import annotations
@@ -14,9 +20,28 @@ import pyarrow.compute as pc
 
 from textmill.document import TEXT
 from textmill.pipeline import Decision, Filter, StageOptions, register
-from textmill.text import Chars, Spans, count_sentences, decode, encode, split_lines, strip_spans
-from textmill.text.chars import DECIMAL, SPACE, char_flags, flag
-from textmill.text.spans import row_sums, whitespace_words_kernel
+from textmill.stages.filters._language import LANG_COLUMN, row_languages, with_languages
+from textmill.text import (
+    Chars,
+    Spans,
+    count_sentences,
+    decode,
+    encode,
+    split_lines,
+    split_words,
+    strip_spans,
+)
+from textmill.text.chars import DECIMAL, SPACE, SYMBOL, char_flags, flag
+from textmill.text.segmenters import (
+    NO_SPACE_SCRIPTS,
+    SCRIPTS,
+    dominant_scripts,
+    script_table,
+    split_sentences,
+    split_words_ngrams,
+)
+from textmill.text.spans import any_char_without, row_sums, whitespace_words_kernel
+from textmill.text.words import splitter_key
 
 POLICY_PHRASES = (
     "terms of use",
@@ -30,6 +55,82 @@ POLICY_PHRASES = (
 
 _LOREM = 1
 _CURLY = 2
+
+SPACE_SEPARATED = ("en", "ko")
+"""Splitter keys (textmill.text.words) of languages whose lines C4's str.split() counts as is."""
+_WHITESPACE, _SEGMENTED, _BY_SCRIPT = 0, 1, 2
+
+
+def _mode(lang: str | None) -> int:
+    """How a language's lines are counted: by whitespace, by its segmenter, or (languages
+    without a splitter of their own) by the script of each line, as split_words_by_script."""
+    key = splitter_key(lang)
+    if key in SPACE_SEPARATED:
+        return _WHITESPACE
+    return _BY_SCRIPT if key == "" else _SEGMENTED
+
+
+@nb.njit(cache=True)
+def _any_in_table(codes, starts, ends, table):
+    out = np.zeros(len(starts), dtype=np.bool_)
+    for j in range(len(starts)):
+        for i in range(starts[j], ends[j]):
+            c = codes[i]
+            if 0 <= c < len(table) and table[c]:
+                out[j] = True
+                break
+    return out
+
+
+def _no_space_lines(chars: Chars, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Lines written mostly in a script without spaces (the split_words_by_script test); only
+    lines holding such a character at all pay for the script count."""
+    no_space = np.isin(script_table(), [SCRIPTS.index(name) for name in NO_SPACE_SCRIPTS])
+    candidates = np.flatnonzero(_any_in_table(chars.codes, starts, ends, no_space))
+    out = np.zeros(len(starts), dtype=bool)
+    if len(candidates):
+        spans = Spans(starts[candidates], ends[candidates], np.arange(len(candidates) + 1))
+        scripts = dominant_scripts(chars, spans)
+        out[candidates] = [s in NO_SPACE_SCRIPTS or s == "Jpan" for s in scripts]
+    return out
+
+
+def _counted(chars: Chars, words: Spans) -> np.ndarray:
+    """(words, longest word) per span of `words`; tokens of punctuation only are no words."""
+    real = any_char_without(chars, words, SYMBOL)
+    spans = len(words.row_offsets) - 1
+    longest = np.zeros(spans, dtype=np.int64)
+    np.maximum.at(longest, np.repeat(np.arange(spans), words.counts()), words.lengths())
+    return np.stack([row_sums(words, real).astype(np.int64), longest])
+
+
+def segmented_line_words(
+    chars: Chars, lines: Spans, languages: str | np.ndarray
+) -> np.ndarray | None:
+    """(words, longest word) of every line, shape (2, lines), by the word splitter of its row's
+    language where whitespace cannot count them, else -1 (C4's whitespace count applies);
+    None when every line takes the whitespace count."""
+    if isinstance(languages, str):
+        mode = np.full(len(lines.starts), _mode(languages), dtype=np.int8)
+    else:
+        row_modes = np.array([_mode(lang) for lang in languages.tolist()], dtype=np.int8)
+        mode = np.repeat(row_modes, lines.counts())
+    out = np.full((2, len(lines.starts)), -1, dtype=np.int64)
+    index = np.flatnonzero(mode == _SEGMENTED)
+    if len(index):  # split_words takes one language per row: offsets per row
+        line_row = np.repeat(np.arange(chars.num_rows), lines.counts())
+        offsets = np.zeros(chars.num_rows + 1, dtype=np.int64)
+        np.cumsum(np.bincount(line_row[index], minlength=chars.num_rows), out=offsets[1:])
+        spans = Spans(lines.starts[index], lines.ends[index], offsets)
+        out[:, index] = _counted(chars, split_words(chars, languages, spans))
+    by_script = np.flatnonzero(mode == _BY_SCRIPT)
+    if len(by_script):
+        no_space = _no_space_lines(chars, lines.starts[by_script], lines.ends[by_script])
+        index = by_script[no_space]
+        # what split_words_by_script does with these lines, without counting scripts again
+        spans = Spans(lines.starts[index], lines.ends[index], np.arange(len(index) + 1))
+        out[:, index] = _counted(chars, split_words_ngrams(chars, spans))
+    return out if (out[0] >= 0).any() else None
 
 
 def _patterns(phrases: tuple[str, ...]) -> np.ndarray:
@@ -124,11 +225,15 @@ def _edit_lines(
     lorem_pattern,
     javascript_pattern,
     policy_patterns,
+    given,
 ):
+    """C4's line rules; `given[:, j]` holds line j's (words, longest word) where its language's
+    splitter counted them, or -1 for the str.split() count done here."""
     n = len(row_offsets) - 1
     out = np.empty(len(codes), dtype=np.int32)
     kept_starts = np.empty(len(starts), dtype=np.int64)
     kept_ends = np.empty(len(starts), dtype=np.int64)
+    kept_lines = np.empty(len(starts), dtype=np.int64)
     kept_offsets = np.zeros(n + 1, dtype=np.int64)
     verdict = np.zeros(n, dtype=np.int8)
     removed = np.zeros(n, dtype=np.int64)
@@ -138,7 +243,10 @@ def _edit_lines(
         for j in range(row_offsets[r], row_offsets[r + 1]):
             s = starts[j]
             e = ends[j]
-            count, longest = whitespace_words_kernel(codes, s, e, flags)
+            if given.shape[1] and given[0, j] >= 0:
+                count, longest = given[0, j], given[1, j]
+            else:
+                count, longest = whitespace_words_kernel(codes, s, e, flags)
             if max_word_length >= 0 and longest > max_word_length:
                 removed[r] += 1
                 continue
@@ -180,9 +288,10 @@ def _edit_lines(
                     continue
             kept_starts[k] = line_start
             kept_ends[k] = o
+            kept_lines[k] = j
             k += 1
         kept_offsets[r + 1] = k
-    return out[:o], kept_starts[:k], kept_ends[:k], kept_offsets, verdict, removed
+    return out[:o], kept_starts[:k], kept_ends[:k], kept_lines[:k], kept_offsets, verdict, removed
 
 
 @nb.njit(cache=True)
@@ -214,13 +323,38 @@ def _join_lines(out, starts, ends, row_offsets, flags):
     return joined[:w], offsets
 
 
+def _count_sentences(
+    edited: Chars, kept: Spans, languages: str | np.ndarray, segmented: np.ndarray | None
+) -> np.ndarray:
+    """Sentences of every kept line: the punctuation sentencizer (count_sentences) for lines
+    counted by whitespace, `split_sentences` of the row's language for segmented ones."""
+    fixed = languages if isinstance(languages, str) else None
+    if segmented is None:
+        return count_sentences(edited, kept, fixed or "en")
+    line_langs = (
+        np.full(len(kept.starts), fixed, dtype=object)
+        if fixed is not None
+        else np.repeat(languages, kept.counts())
+    )
+    out = np.zeros(len(kept.starts), dtype=np.int64)
+    plain = np.flatnonzero(~segmented)
+    if len(plain):
+        spans = Spans(kept.starts[plain], kept.ends[plain], np.arange(len(plain) + 1))
+        out[plain] = count_sentences(edited, spans, "en")
+    for lang in dict.fromkeys(line_langs[segmented].tolist()):
+        index = np.flatnonzero(segmented & (line_langs == lang))
+        spans = Spans(kept.starts[index], kept.ends[index], np.arange(len(index) + 1))
+        out[index] = np.maximum(split_sentences(edited, lang or "und", spans).counts(), 1)
+    return out
+
+
 @register("c4_quality")
 class C4Quality(Filter):
     """Removes boilerplate lines, then drops documents with too few sentences left, any
     "lorem ipsum", or a curly bracket (code rather than prose)."""
 
     class Options(StageOptions):
-        lang: str = "en"
+        lang: str = "en"  # "auto": per row, from the `lang` column (langid)
         # methods.md, FineWeb item 6 (C4 without the terminal-punctuation line rule)
         min_sentences: int | None = 5
         min_words_per_line: int = 3
@@ -235,9 +369,11 @@ class C4Quality(Filter):
     def _edit(self, batch: pa.Table) -> tuple[pa.Table, Chars, Chars]:
         o = self.options
         chars = decode(batch[TEXT])
+        languages = row_languages(batch, o)  # reads only `lang` (no by_language here)
         flags = char_flags()
         lines = strip_spans(chars, split_lines(chars))
-        out, starts, ends, kept_offsets, verdict, removed = _edit_lines(
+        given = segmented_line_words(chars, lines, languages)
+        out, starts, ends, kept_lines, kept_offsets, verdict, removed = _edit_lines(
             chars.codes,
             lines.starts,
             lines.ends,
@@ -254,19 +390,23 @@ class C4Quality(Filter):
             _patterns(("lorem ipsum",))[0],
             _patterns(("javascript",))[0],
             _patterns(POLICY_PHRASES),
+            np.empty((2, 0), dtype=np.int64) if given is None else given,
         )
         edited_lines = Chars(out, np.zeros(2, np.int64), np.ones(1, bool))
         kept = Spans(starts, ends, kept_offsets)
-        sentences = row_sums(kept, count_sentences(edited_lines, kept, o.lang))
+        segmented = None if given is None else given[0, kept_lines] >= 0
+        per_line = _count_sentences(edited_lines, kept, languages, segmented)
+        sentences = row_sums(kept, per_line)
         joined, offsets = _join_lines(out, starts, ends, kept_offsets, flags)
-        metrics = pa.table(
+        metrics = with_languages(
             {
                 "lorem_ipsum": verdict == _LOREM,
                 "curly_bracket": verdict == _CURLY,
                 "num_sentences": sentences.astype(np.int64),
                 "lines_removed": removed,
                 "lines_kept": kept.counts(),
-            }
+            },
+            languages,
         )
         return metrics, Chars(joined, offsets, chars.valid), chars
 
@@ -278,11 +418,21 @@ class C4Quality(Filter):
         few = np.zeros(metrics.num_rows, dtype=bool)
         if o.min_sentences is not None:
             few = metrics["num_sentences"].to_numpy() < o.min_sentences
-        return Decision.first_failing(
+        decision = Decision.first_failing(
             ("lorem_ipsum", metrics["lorem_ipsum"]),
             ("curly_bracket", metrics["curly_bracket"]),
             ("too_few_sentences", few),
         )
+        if LANG_COLUMN not in metrics.column_names or not decision.num_dropped:
+            return decision
+        # lang: auto, as the other filters: the reason names the row's language
+        reasons = [
+            None if reason is None else f"{reason}={lang or 'und'}"
+            for reason, lang in zip(
+                decision.reasons.to_pylist(), metrics[LANG_COLUMN].to_pylist(), strict=True
+            )
+        ]
+        return Decision(decision.keep, pa.array(reasons, pa.string()))
 
     def process(self, batch: pa.Table) -> tuple[pa.Table, Decision]:
         """The batch with kept documents' text edited (dropped ones keep their original text,
