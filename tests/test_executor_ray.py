@@ -4,6 +4,7 @@ after a worker dies, resume after a failed job, clean shutdown. One local Ray pe
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -39,11 +40,13 @@ class Die(Mapper):
         switch: str = ""
         shard: str = ""
         once: bool = True
+        delay: float = 0.0  # seconds before dying, so shards running beside it can finish
 
     def map(self, batch):
         if os.path.exists(self.options.switch) and self.options.shard in batch["source"][0].as_py():
             if self.options.once:
                 os.unlink(self.options.switch)
+            time.sleep(self.options.delay)
             os._exit(1)
         return batch
 
@@ -142,13 +145,17 @@ def test_a_worker_killed_mid_run_is_retried_and_the_output_is_unchanged(tmp_path
 
 def test_a_failed_job_resumes_at_shard_granularity(tmp_path, local_ray):
     inputs = [str(corpus(tmp_path / "in"))]
+    # the smallest shard starts last (largest first), so others can finish before it dies
+    files = sorted((tmp_path / "in").iterdir())
+    last = sorted(files, key=lambda p: -p.stat().st_size)[-1].stem
     switch = tmp_path / "die"
     switch.touch()
-    specs = [("ray_test_die", {"switch": str(switch), "shard": "part-3", "once": False}), *DEDUP]
+    die = {"switch": str(switch), "shard": last, "once": False, "delay": 2.0}
+    specs = [("ray_test_die", die), *DEDUP]
     with pytest.raises(RunError, match="re-run to resume"):
         RayExecutor(specs, SETTINGS, max_retries=0).run(inputs, tmp_path / "ray")
     markers = sorted((tmp_path / "ray" / ".textmill" / "done" / "s0").glob("*.json"))
-    assert 1 <= len(markers) <= 3 and not any("part-3" in m.name for m in markers)
+    assert 1 <= len(markers) <= 3 and not any(last in m.name for m in markers)
     finished = {m.name: m.stat().st_mtime_ns for m in markers}
     switch.unlink()
     stats = RayExecutor(specs, SETTINGS).run(inputs, tmp_path / "ray")

@@ -219,6 +219,13 @@ def _value_counts(column: pa.ChunkedArray) -> dict[str, int]:
     return {str(row["values"]): row["counts"] for row in pc.value_counts(column).to_pylist()}
 
 
+def pending_shards(layout: Layout, segment: Segment, shards: Sequence[Shard]) -> list[Shard]:
+    """The shards this segment has not finished, largest input first: the longest tasks start
+    first, so no worker is left alone with a big shard at the end (LPT scheduling)."""
+    pending = [s for s in shards if not layout.done(s.name, segment.index).exists()]
+    return sorted(pending, key=lambda s: -s.size_bytes)
+
+
 def shard_decisions(layout: Layout, stage_index: int, shard: str) -> pa.Table:
     """The decisions about this shard's documents only, so that applying them per batch costs
     the shard's share of the decision table, not all of it."""
@@ -432,7 +439,7 @@ class LocalExecutor:
 
     def _run_segment(self, layout: Layout, segment: Segment, shards: list[Shard]) -> None:
         is_last = segment.index == len(self.segments) - 1
-        pending = [s for s in shards if not layout.done(s.name, segment.index).exists()]
+        pending = pending_shards(layout, segment, shards)
         if not pending:
             return
         tasks = [

@@ -50,6 +50,7 @@ from textmill.executors.local import (
     RunSettings,
     Segment,
     Specs,
+    pending_shards,
 )
 from textmill.io import Shard
 from textmill.io.writers import ParquetShardWriter, write_json_atomically
@@ -110,7 +111,7 @@ class RayExecutor(LocalExecutor):
     def _run_segment(self, layout: Layout, segment: Segment, shards: list[Shard]) -> None:
         import ray
 
-        pending = [s for s in shards if not layout.done(s.name, segment.index).exists()]
+        pending = pending_shards(layout, segment, shards)
         if not pending:
             return
         job = SegmentJob(
@@ -124,7 +125,7 @@ class RayExecutor(LocalExecutor):
         )
         discard_parts(job)
         self._check_resources()
-        _quiet_ray_data(self.settings.progress)
+        _configure_ray_data(self.settings.progress)
         dataset = build_dataset(job, self.resources, self.max_retries)
         tracker = ShardTracker(len(pending))
         label = "read+process" if segment.index == 0 else f"segment {segment.index}"
@@ -238,13 +239,17 @@ def stage_resource_list(
     return resources
 
 
-def _quiet_ray_data(progress: bool) -> None:
-    """Ray Data's own progress bars and INFO lines would interleave with textmill's."""
+def _configure_ray_data(progress: bool) -> None:
+    """Ray Data's own progress bars and INFO lines would interleave with textmill's. Its
+    per-operator resource reservation is off: with the stages fused into one operator per
+    segment it only holds tasks back (eight 1-second tasks on 2 CPUs took 5.5 s with it, 4.1 s
+    without)."""
     import ray
 
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
+    context.op_resource_reservation_enabled = False
     logging.getLogger("ray.data").setLevel(logging.INFO if progress else logging.WARNING)
     logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
     logging.getLogger("ray.data._internal.execution.streaming_executor").setLevel(logging.WARNING)
