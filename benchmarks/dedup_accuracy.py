@@ -351,49 +351,48 @@ def datasketch_method(threshold: float, params: tuple[int, int] | None) -> Metho
     def run(docs: Documents, scratch: Path) -> set[str]:
         from datasketch import MinHash, MinHashLSH
 
-        lsh = MinHashLSH(threshold=threshold, num_perm=112, params=params)
-        signatures = []
-        for index, (_, text) in enumerate(docs):
-            grams = shingles(text)
-            if not grams:
-                signatures.append(None)
-                continue
+        def signature_of(grams: set[str]):
             signature = MinHash(num_perm=112, seed=1)
             signature.update_batch([gram.encode() for gram in grams])
-            lsh.insert(index, signature)
-            signatures.append(signature)
-        return keep_smallest(docs, lsh_edges(lsh, signatures))
+            return signature
+
+        lsh = MinHashLSH(threshold=threshold, num_perm=112, params=params)
+        return cluster_lsh(docs, lsh, signature_of)
 
     return run
-
-
-def lsh_edges(lsh, signatures: list) -> list[tuple[int, int]]:
-    """Candidate pairs from a datasketch/rensa LSH index (documents without shingles: none)."""
-    return [
-        (index, other)
-        for index, signature in enumerate(signatures)
-        if signature is not None
-        for other in lsh.query(signature)
-        if other != index
-    ]
 
 
 def run_rensa(docs: Documents, scratch: Path) -> set[str]:
     """rensa's RMinHash + RMinHashLSH, 112 permutations in 14 bands (8 rows, FineWeb's layout)."""
     from rensa import RMinHash, RMinHashLSH
 
+    def signature_of(grams: set[str]):
+        signature = RMinHash(num_perm=112, seed=1)
+        signature.update(sorted(grams))
+        return signature
+
     lsh = RMinHashLSH(threshold=MUST_GO, num_perm=112, num_bands=14)
+    return cluster_lsh(docs, lsh, signature_of)
+
+
+def cluster_lsh(docs: Documents, lsh, signature_of) -> set[str]:
+    """Index every document with shingles in a datasketch/rensa LSH, then cluster its candidate
+    pairs by union-find keeping the smallest id (documents without shingles stay alone)."""
     signatures = []
     for index, (_, text) in enumerate(docs):
         grams = shingles(text)
-        if not grams:
-            signatures.append(None)
-            continue
-        signature = RMinHash(num_perm=112, seed=1)
-        signature.update(sorted(grams))
-        lsh.insert(index, signature)
+        signature = signature_of(grams) if grams else None
+        if signature is not None:
+            lsh.insert(index, signature)
         signatures.append(signature)
-    return keep_smallest(docs, lsh_edges(lsh, signatures))
+    edges = [
+        (index, other)
+        for index, signature in enumerate(signatures)
+        if signature is not None
+        for other in lsh.query(signature)
+        if other != index
+    ]
+    return keep_smallest(docs, edges)
 
 
 METHODS: dict[str, Method] = {
