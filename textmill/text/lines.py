@@ -33,15 +33,22 @@ class Spans(NamedTuple):
 
 
 @nb.njit(cache=True)
+def span_buffers(rows, capacity):
+    """Room for `capacity` spans (starts, ends) and the zeroed row offsets of `rows` rows: the
+    preamble of every kernel that cuts rows into spans."""
+    starts = np.empty(capacity, dtype=np.int64)
+    ends = np.empty(capacity, dtype=np.int64)
+    return starts, ends, np.zeros(rows + 1, dtype=np.int64)
+
+
+@nb.njit(cache=True)
 def _split_newline_runs(codes, offsets, flags, min_run, strip):
     n = len(offsets) - 1
     capacity = n + 16
     for i in range(len(codes)):
         if codes[i] == 10:
             capacity += 1
-    starts = np.empty(capacity, dtype=np.int64)
-    ends = np.empty(capacity, dtype=np.int64)
-    row_offsets = np.zeros(n + 1, dtype=np.int64)
+    starts, ends, row_offsets = span_buffers(n, capacity)
     k = 0
     for i in range(n):
         s = offsets[i]
@@ -86,9 +93,7 @@ def _split_lines(codes, offsets, flags):
     for i in range(len(codes)):
         if flag(flags, codes[i]) & LINE_BREAK:
             capacity += 1
-    starts = np.empty(capacity, dtype=np.int64)
-    ends = np.empty(capacity, dtype=np.int64)
-    row_offsets = np.zeros(n + 1, dtype=np.int64)
+    starts, ends, row_offsets = span_buffers(n, capacity)
     k = 0
     for i in range(n):
         s = offsets[i]

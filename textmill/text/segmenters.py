@@ -48,7 +48,7 @@ from textmill.text.chars import (
     flag,
 )
 from textmill.text.columns import Chars
-from textmill.text.lines import Spans
+from textmill.text.lines import Spans, span_buffers
 
 log = logging.getLogger("textmill")
 
@@ -158,13 +158,17 @@ def dominant_scripts(chars: Chars, spans: Spans | None = None) -> list[str | Non
 
 
 @nb.njit(cache=True)
-def _ngram_words(codes, starts_in, ends_in, flags, table, sizes):
+def _room(starts_in, ends_in):
+    """At most one span per code point of the input spans (and a little slack)."""
     capacity = 16
     for j in range(len(starts_in)):
         capacity += ends_in[j] - starts_in[j]
-    starts = np.empty(capacity, dtype=np.int64)
-    ends = np.empty(capacity, dtype=np.int64)
-    offsets = np.zeros(len(starts_in) + 1, dtype=np.int64)
+    return capacity
+
+
+@nb.njit(cache=True)
+def _ngram_words(codes, starts_in, ends_in, flags, table, sizes):
+    starts, ends, offsets = span_buffers(len(starts_in), _room(starts_in, ends_in))
     k = 0
     for j in range(len(starts_in)):
         i = starts_in[j]
@@ -405,12 +409,7 @@ def _trim(chars: Chars, words: Spans) -> Spans:
 
 @nb.njit(cache=True)
 def _sentences(codes, starts_in, ends_in, flags, space_ends):
-    capacity = 16
-    for j in range(len(starts_in)):
-        capacity += ends_in[j] - starts_in[j]
-    starts = np.empty(capacity, dtype=np.int64)
-    ends = np.empty(capacity, dtype=np.int64)
-    offsets = np.zeros(len(starts_in) + 1, dtype=np.int64)
+    starts, ends, offsets = span_buffers(len(starts_in), _room(starts_in, ends_in))
     k = 0
     for j in range(len(starts_in)):
         i = starts_in[j]
