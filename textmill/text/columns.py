@@ -86,8 +86,9 @@ def _decode(byte_starts, byte_ends, data):
     return codes[:k], offsets
 
 
-def decode(column: pa.Array | pa.ChunkedArray) -> Chars:
-    """Decode a string column into code points (null rows become empty, valid=False)."""
+def utf8_buffers(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(byte offsets [n + 1], UTF-8 bytes, valid [n]) of a string column, without copying the
+    text: what the numba kernels read."""
     array = _large_string_array(column)
     n = len(array)
     _, offsets_buffer, data_buffer = array.buffers()
@@ -97,13 +98,18 @@ def decode(column: pa.Array | pa.ChunkedArray) -> Chars:
         if data_buffer is not None
         else np.zeros(0, np.uint8)
     )
-    starts = offsets[:-1]
-    ends = offsets[1:]
     if array.null_count:
         valid = array.is_valid().to_numpy(zero_copy_only=False)
-        ends = np.where(valid, ends, starts)
     else:
         valid = np.ones(n, dtype=bool)
+    return offsets, data, valid
+
+
+def decode(column: pa.Array | pa.ChunkedArray) -> Chars:
+    """Decode a string column into code points (null rows become empty, valid=False)."""
+    offsets, data, valid = utf8_buffers(column)
+    starts = offsets[:-1]
+    ends = np.where(valid, offsets[1:], starts)
     codes, char_offsets = _decode(starts, ends, data)
     return Chars(codes, char_offsets, valid)
 

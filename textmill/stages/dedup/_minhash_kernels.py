@@ -19,6 +19,8 @@ import numba as nb
 import numpy as np
 import pyarrow as pa
 
+from textmill.text.columns import utf8_buffers
+
 # Table values below 1 are classes, not code points.
 SEPARATOR = 0  # whitespace, punctuation, symbols, control characters: end a word
 DROPPED = -1  # combining marks and format characters: vanish inside a word ("co\xadop" → "coop")
@@ -203,23 +205,7 @@ def band_signatures(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(band hashes uint64 [bands, docs], low 16 bits of the minima uint16 [docs, bands × rows],
     has_signature bool [docs]) for a text column."""
-    if isinstance(texts, pa.ChunkedArray):
-        texts = texts.combine_chunks() if texts.num_chunks != 1 else texts.chunk(0)
-    if texts.type != pa.large_string():
-        texts = texts.cast(pa.large_string())
-    n = len(texts)
-    validity, offsets_buffer, data_buffer = texts.buffers()
-    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[texts.offset : texts.offset + n + 1]
-    data = (
-        np.frombuffer(data_buffer, dtype=np.uint8)
-        if data_buffer is not None
-        else np.zeros(0, np.uint8)
-    )
-    valid = (
-        texts.is_valid().to_numpy(zero_copy_only=False)
-        if validity is not None
-        else np.ones(n, dtype=bool)
-    )
+    offsets, data, valid = utf8_buffers(texts)
     return _signatures(
         offsets,
         data,
