@@ -527,3 +527,26 @@ def test_a_shard_is_complete_only_when_its_written_rows_reach_the_read_count():
     assert not tracker.add({"shard": 0, "part": "a", "rows": 10, "expected": -1, "ledger": ledger})
     assert tracker.add({"shard": 0, "part": "c", "rows": 5, "expected": -1, "ledger": ledger})
     assert len(tracker.ledgers(0)) == 3
+
+
+def test_verified_grouping_survives_a_key_column_without_candidates():
+    """Band columns where no two documents share a key, beside one where two do: the pair is
+    still compared on its check vectors (an empty candidate list once broke the concatenation)."""
+    from dataclasses import replace
+
+    from textmill.executors._ray_dedup import CHECK, KEY, NODE, group
+
+    vectors = np.zeros((3, 4), np.uint16)
+    vectors[2] = 7  # node 2 agrees with nobody
+    check = pa.array([v.tobytes() for v in vectors], pa.binary(8))
+
+    def column(keys):
+        return pa.table({KEY: pa.array(keys, pa.uint64()), NODE: np.arange(3), CHECK: check})
+
+    rule = ClusterRule(("b0", "b1", "b2"), (), lambda t: t, pa.schema([]), "sig", 4, 8)
+    pieces = [[column([1, 2, 3]), column([5, 5, 6]), column([9, 8, 7])]]
+    hi, lo = group(pieces, rule)
+    assert sorted(zip(hi.tolist(), lo.tolist(), strict=True)) == [(1, 0)]
+    pieces = [[column([1, 2, 3]), column([4, 4, 4])]]  # node 2 is a candidate, not a match
+    hi, lo = group(pieces, replace(rule, keys=("b0", "b1")))
+    assert sorted(zip(hi.tolist(), lo.tolist(), strict=True)) == [(1, 0)]

@@ -132,9 +132,10 @@ def group(pieces: Sequence[list[pa.Table]], rule: ClusterRule) -> tuple[np.ndarr
         nodes = table[NODE].to_numpy()
         if rule.check:
             at = np.flatnonzero(same)
-            members, starts = groups_of_paths(np.stack([at, at + 1], axis=1))
-            rows = pa.array(members)
-            candidates.append((nodes[members], starts, table[CHECK].take(rows)))
+            if len(at):
+                members, starts = groups_of_paths(np.stack([at, at + 1], axis=1))
+                checks = table[CHECK].take(pa.array(members)).combine_chunks()
+                candidates.append((nodes[members], starts, checks))
             continue
         his.append(nodes[1:][same])
         los.append(nodes[:-1][same])
