@@ -131,6 +131,22 @@ def test_exact_dedup_keeps_the_same_ids_reasons_and_counts_as_local(tmp_path, lo
     assert distributed["stages"][0]["reasons"] == {"duplicate_of": 89}
 
 
+def test_a_new_run_into_the_same_directory_applies_its_own_decisions(tmp_path, local_ray):
+    """Ray workers outlive a run: what they remember of one run's decisions must not leak into
+    the next run written to the same place."""
+    import shutil
+
+    inputs = corpus(tmp_path / "in")
+    RayExecutor(DEDUP, SETTINGS).run([str(inputs)], tmp_path / "ray")
+    for path in inputs.iterdir():  # same files and document ids, every text distinct now
+        rows = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+        lines = [json.dumps({"id": r["id"], "text": f"unique {r['id']}"}) for r in rows]
+        path.write_text("\n".join(lines) + "\n", "utf-8")
+    shutil.rmtree(tmp_path / "ray")
+    stats = RayExecutor(DEDUP, SETTINGS).run([str(inputs)], tmp_path / "ray")
+    assert stats["kept"] == 100 and stats["rejected"] == 0
+
+
 def test_a_worker_killed_mid_run_is_retried_and_the_output_is_unchanged(tmp_path, local_ray):
     inputs = [str(corpus(tmp_path / "in"))]
     switch = tmp_path / "die"

@@ -201,7 +201,9 @@ def run_group(job: SegmentJob, members: tuple[int, ...], first: bool, block: pa.
             _task_key(job, index, rows, members[0]), segment.index, job.is_last
         )
         decisions = (
-            _decisions(job.out, segment.applies, shard.name) if segment.applies in members else None
+            shard_decisions_cached(Layout(Path(job.out)), segment.applies, shard.name)
+            if segment.applies in members
+            else None
         )
         chain = stage_chain(stages, members, segment.applies, decisions, collector)
         counters = RunCounters()
@@ -232,9 +234,17 @@ def run_group(job: SegmentJob, members: tuple[int, ...], first: bool, block: pa.
     return _concat(out)
 
 
+def shard_decisions_cached(layout: Layout, stage: int, shard: str) -> pa.Table:
+    """A shard's decisions, read once per worker for all the blocks of the shard; keyed by the
+    decision file's identity too, since a worker outlives runs (a re-run into the same output
+    directory writes new decisions)."""
+    state = layout.decisions(stage).stat()
+    return _decisions(layout, stage, shard, state.st_mtime_ns, state.st_size)
+
+
 @functools.lru_cache(maxsize=4)
-def _decisions(out: str, stage: int, shard: str) -> pa.Table:
-    return shard_decisions(Layout(Path(out)), stage, shard)
+def _decisions(layout: Layout, stage: int, shard: str, *_identity: int) -> pa.Table:
+    return shard_decisions(layout, stage, shard)
 
 
 # ---------------------------------------------------------------- write
