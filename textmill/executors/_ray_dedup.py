@@ -178,11 +178,19 @@ def labels_of_groups(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
     return np.unique(np.stack([nodes, roots], axis=1), axis=0)
 
 
+def run_starts(values: np.ndarray) -> np.ndarray:
+    """Where each run of equal values starts (none in an empty array: a partition may get
+    no edge at all)."""
+    if not len(values):
+        return np.empty(0, np.intp)
+    return np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+
+
 def large_star(directed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Symmetric directed edges (src, dst) grouped by src → canonical (hi, lo) edges
     connecting every larger neighbour of u to m(u) = min(u, neighbours); and (u, m(u))."""
     src, dst = directed[:, 0], directed[:, 1]  # sorted by (src, dst) by np.unique
-    starts = np.flatnonzero(np.r_[True, src[1:] != src[:-1]])
+    starts = run_starts(src)
     smallest = np.minimum(src[starts], np.minimum.reduceat(dst, starts))
     m = np.repeat(smallest, np.diff(np.r_[starts, len(src)]))
     larger = dst > src
@@ -193,7 +201,7 @@ def small_star(canonical: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Canonical edges grouped by hi → every smaller neighbour of u, and u, connected to the
     smallest of them (self-loops dropped)."""
     hi, lo = canonical[:, 0], canonical[:, 1]
-    starts = np.flatnonzero(np.r_[True, hi[1:] != hi[:-1]])
+    starts = run_starts(hi)
     m = np.repeat(np.minimum.reduceat(lo, starts), np.diff(np.r_[starts, len(hi)]))
     others = lo != m
     return np.r_[hi[starts], lo[others]], np.r_[m[starts], m[others]]
