@@ -1,4 +1,6 @@
 import json
+import os
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -41,3 +43,20 @@ def run_global_stage(stage, shards: list[pa.Table], workdir: Path):
     decisions = stage.reduce(files, workdir / "reduce")
     batch, decision = stage.apply(pa.concat_tables(shards), decisions)
     return batch, decision, decisions
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """A small local Ray for one test module (2 CPUs, a custom resource the resource tests
+    ask for); workers import textmill from this checkout."""
+    ray = pytest.importorskip("ray")
+    ray.init(
+        num_cpus=2,
+        object_store_memory=80 * 1024**2,
+        include_dashboard=False,
+        log_to_driver=False,
+        resources={"textmill_test": 1},
+        runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}},
+    )
+    yield
+    ray.shutdown()

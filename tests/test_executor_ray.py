@@ -3,7 +3,6 @@ after a worker dies, resume after a failed job, clean shutdown. One local Ray pe
 
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -60,20 +59,6 @@ class Where(Mapper):
         resources = ray.get_runtime_context().get_assigned_resources() if in_ray else {}
         assigned = json.dumps(resources, sort_keys=True)
         return batch.append_column("assigned", pa.array([assigned] * batch.num_rows))
-
-
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(
-        num_cpus=2,
-        object_store_memory=80 * 1024**2,
-        include_dashboard=False,
-        log_to_driver=False,
-        resources={"textmill_test": 1},
-        runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}},
-    )
-    yield
-    ray.shutdown()
 
 
 def corpus(folder: Path, shards: int = 4, per_shard: int = 25) -> Path:

@@ -3,8 +3,6 @@ pair, all identical, an empty shard, one document, near-duplicates, no signature
 the same documents, reasons and counts as the local executor, for 1, 3 and 7 partitions."""
 
 import json
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -30,19 +28,6 @@ STAGES = {
     "paragraph_all": ("paragraph_dedup", {"keep_first": False}),  # every occurrence goes
 }
 VOCABULARY = [a + b + c for a in "bdfgklmnprst" for b in "aeiou" for c in "lmnrst"]
-
-
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(
-        num_cpus=2,
-        object_store_memory=80 * 1024**2,
-        include_dashboard=False,
-        log_to_driver=False,
-        runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}},
-    )
-    yield
-    ray.shutdown()
 
 
 def words(seed: int, n: int = 40) -> list[str]:
