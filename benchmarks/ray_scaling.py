@@ -4,17 +4,18 @@ and a simulated two-node cluster (loopback) with MinHash dedup giving the local 
 Data: ../shared/data/web/web_docs.jsonl.gz (2,515 real web documents, mostly HTML), dealt
 round-robin into equal JSONL shards in a temporary directory so that two workers get equal work.
 
-Both executors get one small warm-up run (20 documents in 2 shards) before they are timed, as a
-long-running job or cluster would be warm: the local executor in the driver (its forked
-workers inherit the loaded models), the Ray executor in its Ray session (worker processes
-import textmill and Ray Data, Ray Data starts its stats and autoscaling actors). The Ray
-warm-up is timed and printed too, so the one-time cost stays visible; `--cold` skips it
-(start-up then counts in the run).
+The four configurations (local and Ray, 1 and 2 workers) run in `--rounds` interleaved rounds,
+in alternating order (ABBA), and the speed-ups are taken within each round: this machine's
+speed drifts by tens of percent over minutes (identical runs took 26 to 41 s within an
+hour), which best-of-N over back-to-back runs of one configuration cannot cancel.
 
-Each configuration runs `--repeat` times (default 3) and counts its best time, the run least
-disturbed by other work on a shared machine; every run's time is printed.
+Every configuration is warm when timed, as a long-running job or cluster is: the local executor
+runs one shard in the driver first (its forked workers inherit the loaded models); each Ray
+session (one per configuration and round) first runs one real shard per worker, so that every
+worker process has imported textmill and set up the stages. Ray's start-up and warm-up are
+printed, not counted; `--cold` skips the warm-up (it then counts in the run).
 
-    .venv/bin/python benchmarks/ray_scaling.py [--shards 8] [--copies 1] [--repeat 3]
+    .venv/bin/python benchmarks/ray_scaling.py [--shards 8] [--copies 1] [--rounds 3]
                                                [--no-multinode] [--cold]
 """
 
@@ -28,6 +29,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
 import pyarrow.parquet as pq
 
@@ -62,31 +64,21 @@ def kept_ids(out: Path) -> list[str]:
     return sorted(pq.read_table(out / "data", columns=["id"])["id"].to_pylist())
 
 
-def timed(label: str, run, out: Path, repeat: int = 1) -> tuple[float, dict]:
-    """Best of `repeat` runs into a fresh `out` (the least disturbed by other work)."""
-    times = []
-    for _ in range(repeat):
-        shutil.rmtree(out, ignore_errors=True)  # else the next run resumes a finished job
-        started = time.perf_counter()
-        stats = run()
-        times.append(time.perf_counter() - started)
-    seconds = min(times)
-    runs = f"  (runs: {', '.join(f'{t:.1f}' for t in times)} s)" if repeat > 1 else ""
-    print(
-        f"{label:<34} {seconds:7.1f} s  {stats['read'] / seconds:7.1f} docs/s  "
-        f"kept {stats['kept']:,}  reconciled {stats['reconciled']}{runs}",
-        flush=True,
-    )
-    return seconds, stats
+def timed(run, out: Path) -> tuple[float, dict]:
+    """One run into a fresh `out` (else the run would resume a finished job)."""
+    shutil.rmtree(out, ignore_errors=True)
+    started = time.perf_counter()
+    stats = run()
+    return time.perf_counter() - started, stats
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shards", type=int, default=8)
     parser.add_argument("--copies", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
     parser.add_argument("--no-multinode", action="store_true")
     parser.add_argument("--cold", action="store_true", help="no Ray warm-up run before timing")
-    parser.add_argument("--repeat", type=int, default=3, help="best of N runs per configuration")
     args = parser.parse_args()
     if not DATA.exists():
         print(f"{DATA} is absent: nothing to benchmark (the shared data is not mounted).")
@@ -96,72 +88,106 @@ def main() -> int:
         root = Path(tmp)
         docs = make_shards(root / "in", args.shards, args.copies)
         inputs = [str(root / "in")]
-        print(f"fineweb pipeline, {docs:,} documents in {args.shards} shards\n")
+        print(f"fineweb pipeline, {docs:,} documents in {args.shards} shards, {args.rounds} rounds")
+        print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
 
         def settings(workers: int) -> RunSettings:
             return RunSettings(workers=workers, progress=False, overwrite=True)
 
-        warm = root / "warm-in"  # 20 documents in 2 shards
-        warm.mkdir()
-        for k in range(2):
-            lines = (root / "in" / f"web-00{k}.jsonl").read_text("utf-8").split("\n")[:10]
-            (warm / f"w{k}.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
-        # Warm caches (numba, langid model files) so the first timed run is not penalised.
-        LocalExecutor(specs, settings(1)).run([str(root / "in" / "web-000.jsonl")], root / "warm")
-        print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-        results = {}
-        for workers in (1, 2):
-            results[f"local{workers}"] = timed(
-                f"local executor, {workers} worker(s)",
-                lambda w=workers: LocalExecutor(specs, settings(w)).run(inputs, root / f"l{w}"),
-                root / f"l{workers}",
-                args.repeat,
-            )
-        reference = kept_ids(root / "l1")
-        for workers in (1, 2):
+        def local(workers: int) -> tuple[float, dict]:
+            executor = LocalExecutor(specs, settings(workers))
+            return timed(lambda: executor.run(inputs, root / "out"), root / "out")
+
+        def on_ray(workers: int) -> tuple[float, dict]:
             started = time.perf_counter()
             with ray_session(num_cpus=workers):
                 startup = time.perf_counter() - started
-                if not args.cold:  # one small shard per worker, so every worker process warms
-                    warmed = time.perf_counter()
-                    RayExecutor(specs, settings(workers)).run([str(warm)], root / f"rw{workers}")
-                    print(f"  (ray warm-up run {time.perf_counter() - warmed:.1f} s, not counted)")
-                results[f"ray{workers}"] = timed(
-                    f"ray executor, {workers} worker(s)",
-                    lambda w=workers: RayExecutor(specs, settings(w)).run(inputs, root / f"r{w}"),
-                    root / f"r{workers}",
-                    args.repeat,
+                executor = RayExecutor(specs, settings(workers))
+                warm = 0.0
+                if not args.cold:  # one real shard per worker: every worker process warms up
+                    warm_in = root / "warm-in"
+                    shutil.rmtree(warm_in, ignore_errors=True)
+                    warm_in.mkdir()
+                    for shard in sorted((root / "in").iterdir())[:workers]:
+                        shutil.copy(shard, warm_in / shard.name)
+                    warm, _ = timed(
+                        lambda: executor.run([str(warm_in)], root / "warm"), root / "warm"
+                    )
+                seconds, stats = timed(lambda: executor.run(inputs, root / "out"), root / "out")
+            print(f"    (ray start-up {startup:.1f} s, warm-up {warm:.1f} s: not counted)")
+            return seconds, stats
+
+        # Warm the driver (numba caches, models), which the local executor's workers inherit.
+        LocalExecutor(specs, settings(1)).run([str(root / "in" / "web-000.jsonl")], root / "warm")
+        configurations = {
+            "local1": lambda: local(1),
+            "local2": lambda: local(2),
+            "ray1": lambda: on_ray(1),
+            "ray2": lambda: on_ray(2),
+        }
+        times: dict[str, list[float]] = {name: [] for name in configurations}
+        reference = None
+        for round_ in range(args.rounds):
+            order = list(configurations) if round_ % 2 == 0 else list(configurations)[::-1]
+            print(f"round {round_ + 1}: {' → '.join(order)}")
+            for name in order:
+                seconds, stats = configurations[name]()
+                times[name].append(seconds)
+                ids = kept_ids(root / "out")
+                reference = reference or ids
+                assert ids == reference, f"{name} kept other ids than the first run"
+                print(
+                    f"  {name:<7} {seconds:6.1f} s  {stats['read'] / seconds:6.1f} docs/s  "
+                    f"kept {stats['kept']:,}  reconciled {stats['reconciled']}",
+                    flush=True,
                 )
-            print(f"  (ray start-up {startup:.1f} s, not counted)")
-            assert kept_ids(root / f"r{workers}") == reference, "ray kept other ids than local"
-        ray1, ray2 = results["ray1"][0], results["ray2"][0]
-        local1, local2 = results["local1"][0], results["local2"][0]
-        print(f"\nspeed-up 1 → 2 Ray workers: {ray1 / ray2:.2f}× (local: {local1 / local2:.2f}×)")
-        print(
-            f"Ray overhead vs local: {ray1 / local1 - 1:+.1%} (1 worker), "
-            f"{ray2 / local2 - 1:+.1%} (2 workers)"
-        )
-        print("kept ids: Ray (1 and 2 workers) == local")
+        report(times)
+        print("kept ids: identical in every run (local and Ray, 1 and 2 workers)")
         print(f"load average after: {os.getloadavg()[0]:.1f} (other work skews the ratios)")
         if not args.no_multinode:
             multinode(specs, inputs, root)
     return 0
 
 
+def report(times: dict[str, list[float]]) -> None:
+    """Per configuration: median and best; ratios per round, then their median."""
+    print("\nconfiguration  median s  best s  runs (s)")
+    for name, runs in times.items():
+        print(
+            f"  {name:<11} {median(runs):8.1f} {min(runs):7.1f}  "
+            + ", ".join(f"{t:.1f}" for t in runs)
+        )
+
+    def ratios(a: str, b: str) -> list[float]:
+        return [x / y for x, y in zip(times[a], times[b], strict=True)]
+
+    for label, values in (
+        ("speed-up 1 → 2 Ray workers", ratios("ray1", "ray2")),
+        ("speed-up 1 → 2 local workers", ratios("local1", "local2")),
+    ):
+        each = ", ".join(f"{v:.2f}×" for v in values)
+        print(f"{label}: median {median(values):.2f}×  (per round: {each})")
+    for label, values in (
+        ("Ray vs local, 1 worker", ratios("ray1", "local1")),
+        ("Ray vs local, 2 workers", ratios("ray2", "local2")),
+    ):
+        each = ", ".join(f"{v - 1:+.1%}" for v in values)
+        print(f"{label}: median {median(values) - 1:+.1%}  (per round: {each})")
+
+
 def multinode(specs, inputs, root: Path) -> None:
-    """Two raylets on loopback (one CPU each), fineweb + MinHash dedup, against local."""
+    """Two raylets on loopback (one CPU each), fineweb (which ends with exact and MinHash
+    dedup), against the local executor."""
     import ray
     from ray.cluster_utils import Cluster
 
-    dedup_at = [name for name, _ in specs].index("exact_dedup") + 1
-    specs = [*specs[:dedup_at], ("minhash_dedup", {}), *specs[dedup_at:]]
+    assert "minhash_dedup" in [name for name, _ in specs], "the fineweb preset lost MinHash"
     settings = RunSettings(workers=2, progress=False, overwrite=True)
     print("\nsimulated 2-node cluster (ray.cluster_utils.Cluster, 1 CPU per node)")
-    _, local = timed(
-        "local executor + minhash, 2 workers",
-        lambda: LocalExecutor(specs, settings).run(inputs, root / "m-local"),
-        root / "m-local",
+    seconds, local = timed(
+        lambda: LocalExecutor(specs, settings).run(inputs, root / "m-local"), root / "m-local"
     )
+    print(f"  local executor, 2 workers   {seconds:6.1f} s")
     cluster = Cluster(
         initialize_head=True,
         head_node_args={"num_cpus": 1, "object_store_memory": 128 * 1024**2},
@@ -171,11 +197,10 @@ def multinode(specs, inputs, root: Path) -> None:
         ray.init(address=cluster.address, log_to_driver=False)
         cluster.wait_for_nodes()
         nodes = [n for n in ray.nodes() if n["Alive"]]
-        _, distributed = timed(
-            f"ray executor on {len(nodes)} nodes + minhash",
-            lambda: RayExecutor(specs, settings).run(inputs, root / "m-ray"),
-            root / "m-ray",
+        seconds, distributed = timed(
+            lambda: RayExecutor(specs, settings).run(inputs, root / "m-ray"), root / "m-ray"
         )
+        print(f"  Ray executor on {len(nodes)} nodes  {seconds:6.1f} s (cold: no warm-up)")
     finally:
         ray.shutdown()
         cluster.shutdown()
