@@ -474,12 +474,14 @@ def test_small_blocks_give_many_parts_per_shard_and_the_local_files_row_for_row(
 
     parts_seen = []
 
-    def counting(job, index, ledgers):
-        parts_seen.append(len(list(job.parts(index).glob("data-*.parquet"))))
-        return finalize(job, index, ledgers)
+    class Counting(ray_executor.ShardTracker):
+        def add(self, row):
+            complete = super().add(row)
+            if complete:
+                parts_seen.append(len(self.parts[row["shard"]]))
+            return complete
 
-    finalize = ray_executor.finalize_shard
-    monkeypatch.setattr(ray_executor, "finalize_shard", counting)
+    monkeypatch.setattr(ray_executor, "ShardTracker", Counting)
     context = ray.data.DataContext.get_current()
     monkeypatch.setattr(context, "target_max_block_size", 1024)  # a block per read batch
     inputs = [str(corpus(tmp_path / "in"))]

@@ -1,11 +1,12 @@
 """One segment of a pipeline as a Ray Data dataset: shards in, Arrow blocks through the stages,
-part files out, and the driver closing each shard once all its rows are written.
+part files out, and each shard closed (by a Ray task) once all its rows are written.
 
     from_items(pending shards)                      one block per shard
       .map_batches(read)                            Arrow batches tagged shard, batch, seq
       .map_batches(stages i..j, num_cpus=…, …)      one per run of stages with equal resources
       .map_batches(write)                           part files; a small table of stats
-      → driver: a shard whose rows are all written gets its final files and done marker
+      → driver: a shard whose rows are all written gets a Ray task that merges its parts into
+        its final files and writes its done marker
 
 Nothing is removed from a block on the way: a dropped row becomes a reject row (its rejects
 columns under `_tm_r_*`), a row that made a stage fail becomes an error row, and every map call
@@ -63,7 +64,7 @@ ERROR, LEDGER, EXPECT = "_tm_error", "_tm_ledger", "_tm_expect"
 REJECTED = "_tm_r_"  # + a rejects column name
 DOC, REJECT, FAILED, END = 0, 1, 2, 3  # row kinds
 STAGE_SEQ = 1 << 32  # seq of rejects and errors: (first stage of the map call + 1) << 32 | n
-PART_COMPRESSION = "lz4"  # parts are read once, by the driver
+PART_COMPRESSION = "lz4"  # parts are read once, by the task that merges them
 
 Resources = Mapping[str, float]
 DEFAULT_RESOURCES: dict[str, float] = {"num_cpus": 1.0}
@@ -331,7 +332,7 @@ def _part_name(rows: pa.Table) -> str:
     return digest.hexdigest()[:20]
 
 
-# ---------------------------------------------------------------- driver side
+# ---------------------------------------------------------------- closing shards
 
 
 class ShardTracker:

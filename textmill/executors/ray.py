@@ -6,10 +6,10 @@ shards are read into Arrow batches, each run of consecutive stages asking for th
 resources is one `map_batches` (default 1 CPU; `num_gpus: 1` for an embedding stage, a custom
 resource to pin a stage to some nodes), and a last `map_batches` writes part files. The per-batch
 work is the local executor's own (`run_stages`, failure bisection, report hooks), so both keep
-the same documents with the same reasons and counts. A shard is still the unit of resume: the
-driver turns its parts into the local executor's files (`data/<shard>.parquet`, rejects,
-errors, signatures) and writes its done marker only once every row it read has been written;
-parts of unfinished shards are discarded when the run is resumed. Ray retries the map tasks
+the same documents with the same reasons and counts. A shard is still the unit of resume: once
+the writers' reports show every row it read written, a Ray task merges its parts into the local
+executor's files (`data/<shard>.parquet`, rejects, errors, signatures) and writes its done
+marker last; parts of unfinished shards are discarded when the run is resumed. Ray retries the map tasks
 of a dead worker or node (`max_retries`).
 
 Global stages that cluster (exact and MinHash dedup) reduce as Ray tasks over object-store
@@ -128,25 +128,46 @@ class RayExecutor(LocalExecutor):
         _configure_ray_data(self.settings.progress)
         dataset = build_dataset(job, self.resources, self.max_retries)
         tracker = ShardTracker(len(pending))
+        # A complete shard's parts are merged into its files by a Ray task on any node, not by
+        # the driver: the driver never reads the data (and with Ray Client need not see it).
+        finalize = ray.remote(num_cpus=0, max_retries=self.max_retries)(finalize_shard)
+        shared_job = ray.put(job)
+        finalizing: dict[Any, int] = {}
+        finished: set[int] = set()
         label = "read+process" if segment.index == 0 else f"segment {segment.index}"
-        started, finished, docs = time.perf_counter(), 0, 0
+        started, docs = time.perf_counter(), 0
+
+        def collect(wait_for_all: bool) -> None:
+            nonlocal docs
+            refs = list(finalizing)
+            if not refs:
+                return
+            done, _ = ray.wait(refs, num_returns=len(refs), timeout=None if wait_for_all else 0)
+            for ref in done:
+                summary = ray.get(ref)
+                finished.add(finalizing.pop(ref))
+                docs += summary["read"] if segment.index == 0 else 0
+                rate = docs / max(time.perf_counter() - started, 1e-9)
+                self._say(
+                    f"{label}: {len(finished)}/{len(pending)} shards"
+                    + (f", {docs:,} docs read, {rate:,.0f} docs/s" if docs else "")
+                )
+
         try:
             for stats in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
                 for row in stats.to_pylist():
-                    if not tracker.add(row):
-                        continue
-                    summary = finalize_shard(job, row["shard"], tracker.ledgers(row["shard"]))
-                    finished += 1
-                    docs += summary["read"] if segment.index == 0 else 0
-                    rate = docs / max(time.perf_counter() - started, 1e-9)
-                    self._say(
-                        f"{label}: {finished}/{len(pending)} shards"
-                        + (f", {docs:,} docs read, {rate:,.0f} docs/s" if docs else "")
-                    )
+                    if tracker.add(row):
+                        index = row["shard"]
+                        ref = finalize.remote(shared_job, index, tracker.ledgers(index))
+                        finalizing[ref] = index
+                collect(wait_for_all=False)
+            collect(wait_for_all=True)
         except (ray.exceptions.RayError, RuntimeError) as error:
             if isinstance(error, RunError):
                 raise
-            unfinished = [s.name for i, s in enumerate(pending) if not tracker.complete(i)]
+            with contextlib.suppress(ray.exceptions.RayError):
+                collect(wait_for_all=True)  # shards already complete keep their files
+            unfinished = [s.name for i, s in enumerate(pending) if i not in finished]
             raise RunError(
                 f"shard(s) {', '.join(unfinished)} failed on Ray: {_cause(error)}; finished "
                 "shards are kept, re-run to resume"
