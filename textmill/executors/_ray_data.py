@@ -363,6 +363,40 @@ class ShardTracker:
         ]
 
 
+class ShardCloser:
+    """Closes complete shards with `finalize_shard` in Ray tasks on any node, so that the
+    driver never reads the data.
+
+    A closing task asks for one CPU like the map tasks, so it runs in one of their (warm)
+    worker processes between two map tasks. With no CPU reserved, Ray started extra workers
+    for it, and its idle-worker limit then replaced warm map workers with cold ones: 41–45 s
+    instead of 28 s for the fineweb benchmark on 2 cores."""
+
+    def __init__(self, job: SegmentJob, max_retries: int):
+        import ray
+
+        self._ray = ray
+        self._finalize = ray.remote(num_cpus=1, max_retries=max_retries)(finalize_shard)
+        self._job = ray.put(job)
+        self._running: dict[Any, int] = {}
+        self.closed: set[int] = set()
+
+    def close(self, index: int, ledgers: list[dict[str, Any]]) -> None:
+        self._running[self._finalize.remote(self._job, index, ledgers)] = index
+
+    def collect(self, wait: bool) -> list[dict[str, Any]]:
+        """Summaries of the shards closed since the last call; with `wait`, of all of them."""
+        refs = list(self._running)
+        if not refs:
+            return []
+        done, _ = self._ray.wait(refs, num_returns=len(refs), timeout=None if wait else 0)
+        summaries = []
+        for ref in done:
+            summaries.append(self._ray.get(ref))
+            self.closed.add(self._running.pop(ref))
+        return summaries
+
+
 def discard_parts(job: SegmentJob) -> None:
     """Parts of shards that did not finish in an earlier attempt are written again."""
     for index in range(len(job.shards)):

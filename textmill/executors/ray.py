@@ -9,8 +9,8 @@ work is the local executor's own (`run_stages`, failure bisection, report hooks)
 the same documents with the same reasons and counts. A shard is still the unit of resume: once
 the writers' reports show every row it read written, a Ray task merges its parts into the local
 executor's files (`data/<shard>.parquet`, rejects, errors, signatures) and writes its done
-marker last; parts of unfinished shards are discarded when the run is resumed. Ray retries the map tasks
-of a dead worker or node (`max_retries`).
+marker last; parts of unfinished shards are discarded when the run is resumed. Ray retries the
+map tasks of a dead worker or node (`max_retries`).
 
 Global stages that cluster (exact and MinHash dedup) reduce as Ray tasks over object-store
 shuffles (`_ray_dedup`): no driver-side collection of signatures and no single-task
@@ -35,10 +35,10 @@ from typing import Any
 from textmill.executors._ray_data import (
     Resources,
     SegmentJob,
+    ShardCloser,
     ShardTracker,
     build_dataset,
     discard_parts,
-    finalize_shard,
     ray_args,
 )
 from textmill.executors._ray_dedup import cluster_rule, distributed_reduce
@@ -128,28 +128,17 @@ class RayExecutor(LocalExecutor):
         _configure_ray_data(self.settings.progress)
         dataset = build_dataset(job, self.resources, self.max_retries)
         tracker = ShardTracker(len(pending))
-        # A complete shard's parts are merged into its files by a Ray task on any node, not by
-        # the driver: the driver never reads the data (and with Ray Client need not see it).
-        finalize = ray.remote(num_cpus=0, max_retries=self.max_retries)(finalize_shard)
-        shared_job = ray.put(job)
-        finalizing: dict[Any, int] = {}
-        finished: set[int] = set()
+        closer = ShardCloser(job, self.max_retries)
         label = "read+process" if segment.index == 0 else f"segment {segment.index}"
         started, docs = time.perf_counter(), 0
 
-        def collect(wait_for_all: bool) -> None:
+        def progress(wait: bool) -> None:
             nonlocal docs
-            refs = list(finalizing)
-            if not refs:
-                return
-            done, _ = ray.wait(refs, num_returns=len(refs), timeout=None if wait_for_all else 0)
-            for ref in done:
-                summary = ray.get(ref)
-                finished.add(finalizing.pop(ref))
+            for summary in closer.collect(wait):
                 docs += summary["read"] if segment.index == 0 else 0
                 rate = docs / max(time.perf_counter() - started, 1e-9)
                 self._say(
-                    f"{label}: {len(finished)}/{len(pending)} shards"
+                    f"{label}: {len(closer.closed)}/{len(pending)} shards"
                     + (f", {docs:,} docs read, {rate:,.0f} docs/s" if docs else "")
                 )
 
@@ -157,17 +146,15 @@ class RayExecutor(LocalExecutor):
             for stats in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
                 for row in stats.to_pylist():
                     if tracker.add(row):
-                        index = row["shard"]
-                        ref = finalize.remote(shared_job, index, tracker.ledgers(index))
-                        finalizing[ref] = index
-                collect(wait_for_all=False)
-            collect(wait_for_all=True)
+                        closer.close(row["shard"], tracker.ledgers(row["shard"]))
+                progress(wait=False)
+            progress(wait=True)
         except (ray.exceptions.RayError, RuntimeError) as error:
             if isinstance(error, RunError):
                 raise
             with contextlib.suppress(ray.exceptions.RayError):
-                collect(wait_for_all=True)  # shards already complete keep their files
-            unfinished = [s.name for i, s in enumerate(pending) if i not in finished]
+                progress(wait=True)  # shards already complete keep their files
+            unfinished = [s.name for i, s in enumerate(pending) if i not in closer.closed]
             raise RunError(
                 f"shard(s) {', '.join(unfinished)} failed on Ray: {_cause(error)}; finished "
                 "shards are kept, re-run to resume"
