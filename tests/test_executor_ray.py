@@ -1,8 +1,10 @@
 """The Ray executor: same kept ids and counts as the local executor, distributed dedup, retries
-after a worker dies, resume after a failed job, clean shutdown. One local Ray per module."""
+after a worker dies, resume after a failed job or a killed driver, clean shutdown. One local
+Ray per module."""
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -166,6 +168,57 @@ def test_a_failed_job_resumes_at_shard_granularity(tmp_path, local_ray):
     LocalExecutor(DEDUP, SETTINGS).run(inputs, tmp_path / "local")
     assert kept_ids(tmp_path / "ray") == kept_ids(tmp_path / "local")
     assert stats["read"] == 100 and stats["kept"] == 11 and stats["reconciled"]
+
+
+DRIVER = """
+import sys
+sys.path.insert(0, {here!r})
+import slow_stage  # registers ray_test_slow
+from textmill.executors.local import RunSettings
+from textmill.executors.ray import RayExecutor
+RayExecutor(
+    [("ray_test_slow", {{}}), ("exact_dedup", {{}})],
+    RunSettings(workers=2, progress=False, batch_size=10),
+).run([{inputs!r}], {out!r})
+"""
+SLOW_STAGE = """
+import time
+from textmill.pipeline import Mapper, register
+
+@register("ray_test_slow")
+class Slow(Mapper):
+    def map(self, batch):
+        time.sleep(0.3)
+        return batch
+"""
+
+
+def test_a_killed_driver_resumes_at_shard_granularity(tmp_path):
+    """The process running textmill dies (SIGKILL) mid-run, with its private Ray: running it
+    again keeps the shards already done and reconciles the counts."""
+    import signal
+    import subprocess
+
+    inputs = corpus(tmp_path / "in", shards=6)
+    (tmp_path / "slow_stage.py").write_text(SLOW_STAGE, "utf-8")
+    out = tmp_path / "ray"
+    script = DRIVER.format(here=str(tmp_path), inputs=str(inputs), out=str(out))
+    done = out / ".textmill" / "done" / "s0"
+    driver = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (done.exists() and any(done.iterdir())) and time.monotonic() < deadline:
+        assert driver.poll() is None, "the run ended before it could be interrupted"
+        time.sleep(0.1)
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    finished = {m.name: m.stat().st_mtime_ns for m in done.iterdir()}
+    assert 1 <= len(finished) < 6
+    assert subprocess.run([sys.executable, "-c", script], stderr=subprocess.DEVNULL).returncode == 0
+    assert {m: (done / m).stat().st_mtime_ns for m in finished} == finished  # not redone
+    stats = json.loads((out / "stats.json").read_text("utf-8"))
+    assert stats["read"] == 150 and stats["kept"] == 11 and stats["reconciled"]
+    LocalExecutor(DEDUP, SETTINGS).run([str(inputs)], tmp_path / "local")
+    assert kept_ids(out) == kept_ids(tmp_path / "local")
 
 
 class ChainStage(GlobalStage):
