@@ -10,7 +10,7 @@ import pyarrow as pa
 import yaml
 
 from textmill.api import Pipeline
-from textmill.cli_lang import register
+from textmill.cli.lang import register
 from textmill.lang.fineweb2 import fineweb2_options
 from textmill.pipeline import build_stage
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from textmill import cli_plan
+from textmill.cli import plan as cli_plan
 from textmill.plan.baselines import homogeneous_plan
 from textmill.plan.blaster import bound_partitions
 from textmill.plan.cost import CostModel, plan_violations

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from textmill import cli_report
 from textmill.cli import main
+from textmill.cli import report as cli_report
 
 
 @pytest.fixture(scope="module")

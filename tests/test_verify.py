@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from textmill.cli_quality import register
+from textmill.cli.quality import register
 from textmill.train.verify import Dataset, compare, options_for_size, parse_dataset, verify
 
 torch = pytest.importorskip("torch")

@@ -1,6 +1,6 @@
 """`textmill plan-sp` and `textmill simulate-sp`: FlexSP sequence-parallel planning commands.
 
-Wired into `textmill.cli` through FEATURE_COMMANDS; `register(commands)` adds both subparsers.
+Wired into `textmill.cli` through COMMAND_MODULES; `register(commands)` adds both subparsers.
 """
 
 from __future__ import annotations

@@ -1,30 +1,19 @@
-"""The `textmill` command line."""
+"""`textmill run`, `demo`, `stages`, `presets` and `rehydrate`: the pipeline commands."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
-import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from textmill import __version__
 from textmill.api import EXECUTORS, Pipeline
 from textmill.config import PipelineConfigError, preset_names, preset_text
 from textmill.executors.local import RunError, RunSettings
 from textmill.io import InputError
 
 SAMPLE = "sample.warc.gz"
-# Modules that add their own subcommands: each has `register(commands)`, which adds parsers
-# with `set_defaults(handler=function)`; the handler takes the parsed args, returns an exit code.
-FEATURE_COMMANDS: tuple[str, ...] = (
-    "textmill.cli_lang",
-    "textmill.cli_quality",
-    "textmill.cli_plan",
-    "textmill.cli_report",
-)
 
 
 def sample_path() -> Path:
@@ -85,15 +74,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="textmill",
-        description="Raw text in (WARC/WET, HTML, JSONL, Parquet), a clean, deduplicated, "
-        "accounted-for training corpus out.",
-    )
-    parser.add_argument("--version", action="version", version=f"textmill {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
-
+def register(commands: argparse._SubParsersAction) -> None:
     run = commands.add_parser(
         "run",
         help="run a pipeline over inputs",
@@ -133,26 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rehydrate.add_argument("out", help="a finished run's output directory")
     rehydrate.add_argument("--target", help="where to write (default: OUT/rehydrated)")
-
-    for module in FEATURE_COMMANDS:
-        importlib.import_module(module).register(commands)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        handler = getattr(args, "handler", None) or COMMANDS[args.command]
-        return handler(args)
-    except (PipelineConfigError, RunError, InputError) as exc:
-        print(f"textmill: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("textmill: interrupted; re-run the same command to resume", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # e.g. `textmill stages | head`
-        sys.stderr.close()
-        return 0
+    for parser, handler in (
+        (run, cmd_run),
+        (demo, cmd_demo),
+        (stages, cmd_stages),
+        (presets, cmd_presets),
+        (rehydrate, cmd_rehydrate),
+    ):
+        parser.set_defaults(handler=handler)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -239,15 +208,6 @@ def cmd_rehydrate(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {
-    "run": cmd_run,
-    "demo": cmd_demo,
-    "stages": cmd_stages,
-    "presets": cmd_presets,
-    "rehydrate": cmd_rehydrate,
-}
-
-
 def print_summary(stats: dict[str, Any], out: str | os.PathLike) -> None:
     """The per-stage funnel and the reconciliation line, as a terminal table."""
     print()
@@ -272,7 +232,3 @@ def print_summary(stats: dict[str, Any], out: str | os.PathLike) -> None:
         f"output: {out}/data  rejects: {out}/rejects  errors: {out}/errors\n"
         f"stats: {out}/stats.json  report: {out}/report.html  dataset card: {out}/README.md"
     )
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,57 @@
+"""The `textmill` command line: one module per command group, each with `register(commands)`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from textmill import __version__
+from textmill.cli.run import sample_path
+from textmill.config import PipelineConfigError
+from textmill.executors.local import RunError
+from textmill.io import InputError
+
+__all__ = ["build_parser", "main", "sample_path"]
+
+# Each module's `register(commands)` adds parsers with `set_defaults(handler=function)`; the
+# handler takes the parsed args and returns an exit code.
+COMMAND_MODULES: tuple[str, ...] = (
+    "textmill.cli.run",
+    "textmill.cli.lang",
+    "textmill.cli.quality",
+    "textmill.cli.plan",
+    "textmill.cli.report",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="textmill",
+        description="Raw text in (WARC/WET, HTML, JSONL, Parquet), a clean, deduplicated, "
+        "accounted-for training corpus out.",
+    )
+    parser.add_argument("--version", action="version", version=f"textmill {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (PipelineConfigError, RunError, InputError) as exc:
+        print(f"textmill: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("textmill: interrupted; re-run the same command to resume", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `textmill stages | head`
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
