@@ -126,7 +126,9 @@ def test_current_home_and_root_folders_are_refused(corpus, tmp_path, monkeypatch
 
 
 def test_out_that_is_a_file_or_under_dev_null_is_a_clear_error(corpus, tmp_path, capsys):
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
     cases = {
+        str(tmp_path / "dangling"): "is a dangling symbolic link",
         str(corpus / "a.jsonl"): "is a file, not a folder",
         "/dev/null": "is a file, not a folder",
         "/dev/null/out": "cannot write the output folder /dev/null/out: Not a directory",

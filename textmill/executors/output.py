@@ -117,6 +117,8 @@ def check_output_folder(out: Path) -> None:
                 f"{out} is the current folder, your home folder or one above them; give a new "
                 "or empty output folder"
             )
+    if out.is_symlink() and not out.exists():
+        raise RunError(f"{out} is a dangling symbolic link; give a new or empty output folder")
     if out.exists() and not out.is_dir():
         raise RunError(f"{out} is a file, not a folder; give a new or empty output folder")
     for name in (*DATA_FOLDERS, STATE_DIR):
@@ -201,7 +203,7 @@ def output_lock(layout: Layout) -> Iterator[None]:
     """Hold OUT for one run (or one `textmill report`); refuse at once when another holds it."""
     try:
         layout.state.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(layout.lock, os.O_RDWR | os.O_CREAT, 0o644)
+        descriptor = os.open(layout.lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     except OSError as error:
         raise RunError(f"cannot write the output folder {layout.out}: {error.strerror}") from None
     try:
