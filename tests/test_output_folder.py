@@ -343,3 +343,15 @@ def test_report_refuses_a_folder_textmill_did_not_write(tmp_path, capsys):
     assert main(["report", str(folder)]) == 2
     assert "not a textmill output folder" in capsys.readouterr().err
     assert sorted(os.listdir(folder)) == ["README.md", "stats.json"]
+
+
+def test_the_ray_executor_refuses_a_foreign_folder_before_starting_ray(corpus, tmp_path):
+    ray = pytest.importorskip("ray")
+    from textmill.executors.ray import RayExecutor
+
+    project = tmp_path / "proj"
+    (project / "data").mkdir(parents=True)
+    (project / "data" / "mine.parquet").write_text("mine")
+    with pytest.raises(RunError, match="holds files textmill did not write"):
+        RayExecutor([("exact_dedup", {})]).run([str(corpus)], project)
+    assert not ray.is_initialized() and os.listdir(project) == ["data"]
