@@ -97,6 +97,17 @@ def test_overwrite_removes_the_previous_runs_files_only(corpus, tmp_path):
     assert len(list((out / "data").glob("*.parquet"))) == 1
 
 
+def test_an_edited_manifest_cannot_make_overwrite_reach_outside_out(corpus, tmp_path):
+    out, outside = tmp_path / "out", tmp_path / "outside.txt"
+    run([corpus], out)
+    outside.write_text("mine")
+    manifest = json.loads(Layout(out).manifest.read_text())
+    manifest.update(files=["../outside.txt", str(outside)], shards=["../outside.txt"])
+    Layout(out).manifest.write_text(json.dumps(manifest))
+    run([corpus], out, stages=["gopher_quality"], overwrite=True)
+    assert outside.read_text() == "mine"
+
+
 def test_a_folder_textmill_did_not_write_is_refused_even_with_overwrite(corpus, tmp_path):
     project = tmp_path / "proj"
     project.mkdir()

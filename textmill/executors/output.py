@@ -94,15 +94,22 @@ class Layout:
 
     def owned_files(self, manifest: dict[str, Any]) -> Iterator[Path]:
         """Every file outside the state folder that the run of `manifest` may have written."""
-        shards = manifest.get("shards", [])
         # a manifest without a segment count (older textmill) gets the most a pipeline can have
         segments = manifest.get("segments") or len(manifest.get("stages", [])) + 1
-        for shard in shards:
+        for shard in manifest.get("shards", []):
+            if not _inside(shard) or "/" in shard:  # shard names are plain file names
+                continue
             yield from (self.data(shard), self.jsonl(shard), self.rehydrated(shard))
             for segment in range(segments):
                 yield from (self.rejects(shard, segment), self.errors(shard, segment))
         yield from (self.out / name for name in RUN_FILES)
-        yield from (self.out / name for name in manifest.get("files", []))
+        yield from (self.out / name for name in manifest.get("files", []) if _inside(name))
+
+
+def _inside(relative: str) -> bool:
+    """A manifest entry names a path inside OUT (an edited manifest must not reach out)."""
+    path = Path(relative)
+    return bool(relative) and not path.is_absolute() and ".." not in path.parts
 
 
 # ---------------------------------------------------------------- before anything is written
