@@ -315,6 +315,8 @@ def test_the_last_positional_argument_is_out_only_when_new_empty_or_textmills(
     assert os.listdir(second) == ["b.jsonl"]
     assert cli(corpus, second / "b.jsonl") == 2
     assert "existing file" in capsys.readouterr().err
+    assert cli(corpus, second / "typo.jsonl.gz") == 2
+    assert "named like an input file" in capsys.readouterr().err
     assert cli(corpus, tmp_path / "new") == 0
     assert cli(corpus, tmp_path / "new") == 0  # textmill's own output: resumed
     assert cli(corpus, tmp_path / "empty") == 0

@@ -13,7 +13,7 @@ from textmill.config import PipelineConfigError, preset_names, preset_text
 from textmill.executors.local import RunError, RunSettings
 from textmill.executors.output import is_empty_folder
 from textmill.io import InputError
-from textmill.io.files import has_magic, is_run_output
+from textmill.io.files import detect_format, has_magic, is_run_output
 
 SAMPLE = "sample.warc.gz"
 
@@ -179,6 +179,8 @@ def _not_an_output(last: str) -> str | None:
         return "is an existing folder that is not a textmill output (an input?)"
     if path.exists() or path.is_symlink():
         return "is an existing file (an input?)"
+    if detect_format(last) is not None:
+        return "does not exist and is named like an input file"
     return None
 
 
