@@ -165,8 +165,8 @@ def test_a_run_derives_thresholds_reconciles_and_writes_them(tmp_path):
     ]
     corpus = tmp_path / "docs.jsonl"
     corpus.write_text("".join(json.dumps(row) + "\n" for row in rows), "utf-8")
-    written = tmp_path / "thresholds.yaml"
-    options = {"min_documents": 10, "write_thresholds": str(written)}
+    written = tmp_path / "out" / "thresholds.yaml"  # a relative path is under OUT
+    options = {"min_documents": 10, "write_thresholds": "thresholds.yaml"}
     stats = Pipeline(["test_lang_from_id", ("corpus_thresholds", options)]).run(
         [str(corpus)], tmp_path / "out", workers=1, progress=False
     )

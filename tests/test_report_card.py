@@ -119,4 +119,4 @@ def test_report_command_regenerates_both_from_a_finished_run(demo_out, capsys):
 
 def test_report_command_refuses_a_directory_that_is_not_a_run(tmp_path, capsys):
     assert report_command(tmp_path) == 2
-    assert "no stats.json" in capsys.readouterr().err
+    assert "not a textmill output folder" in capsys.readouterr().err

@@ -99,11 +99,12 @@ class Pipeline:
         **settings: Any,
     ) -> dict[str, Any]:
         """Run over files, directories, globs or fsspec URLs; returns what stats.json holds.
+        `out` must be new, empty or a textmill output (see textmill/executors/output.py).
         Settings are RunSettings fields: workers, batch_size, max_document_bytes, jsonl,
-        progress, overwrite, text_field, id_field, url_field; with executor="ray" also
-        address (None: a private local Ray), cpus_per_task, stage_resources (stage name or
-        index -> Ray resources, over the stages' own `resources`), partitions, max_retries,
-        object_store_bytes, dashboard."""
+        progress, overwrite, allow_outside_writes, text_field, id_field, url_field; with
+        executor="ray" also address (None: a private local Ray), cpus_per_task,
+        stage_resources (stage name or index -> Ray resources, over the stages' own
+        `resources`), partitions, max_retries, object_store_bytes, dashboard."""
         if isinstance(inputs, (str, Path)):
             inputs = [inputs]
         specs = [(spec.name, spec.options) for spec in self.specs]

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from textmill.document import ID
 
@@ -24,6 +24,20 @@ class StageOptions(BaseModel):
     """Options of a stage; unknown keys are errors so that a typo never passes silently."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# An option naming a file the stage writes: an executor resolves it under the run's output
+# folder and refuses a path that leaves it (textmill/executors/output.py).
+OutputFile = Annotated[str | None, Field(json_schema_extra={"writes_file": True})]
+
+
+def output_file_options(options: type[StageOptions]) -> list[str]:
+    """The names of a stage's options that are files it writes."""
+    return [
+        name
+        for name, field in options.model_fields.items()
+        if isinstance(field.json_schema_extra, dict) and field.json_schema_extra.get("writes_file")
+    ]
 
 
 def as_bool_mask(values: pa.Array | pa.ChunkedArray | np.ndarray | Sequence[bool]) -> np.ndarray:

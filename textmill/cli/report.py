@@ -21,11 +21,17 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from textmill.executors.output import Layout, output_lock
     from textmill.report import ReportError, write_report
+    from textmill.report.build import RunReport
 
     started = time.perf_counter()
     try:
-        html, card = write_report(args.out)
+        RunReport.check(args.out)  # before the lock, which would write into a user's folder
+        with output_lock(Layout(Path(args.out))):  # never while a run writes the same files
+            html, card = write_report(args.out)
     except ReportError as exc:
         print(f"textmill: error: {exc}", file=sys.stderr)
         return 2

@@ -11,7 +11,9 @@ from typing import Any
 from textmill.api import EXECUTORS, Pipeline
 from textmill.config import PipelineConfigError, preset_names, preset_text
 from textmill.executors.local import RunError, RunSettings
+from textmill.executors.output import is_empty_folder
 from textmill.io import InputError
+from textmill.io.files import detect_format, has_magic, is_run_output
 
 SAMPLE = "sample.warc.gz"
 
@@ -51,7 +53,14 @@ def _add_run_settings(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jsonl", action="store_true", help="also write OUT/jsonl/*.jsonl.gz")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
-        "--overwrite", action="store_true", help="replace OUT when it holds another run"
+        "--overwrite",
+        action="store_true",
+        help="replace the files of the run OUT holds when it is another run's (never others)",
+    )
+    parser.add_argument(
+        "--allow-outside-writes",
+        action="store_true",
+        help="let stage options write absolute paths outside OUT (e.g. write_thresholds)",
     )
 
 
@@ -71,6 +80,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "jsonl": args.jsonl,
         "progress": not args.no_progress,
         "overwrite": args.overwrite,
+        "allow_outside_writes": args.allow_outside_writes,
     }
 
 
@@ -95,7 +105,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="--preset fineweb2 thresholds: a FineWeb-2 config file or configs/ folder, or a "
         "preset written by `textmill calibrate`",
     )
-    run.add_argument("-o", "--out", help="output directory (default: the last positional argument)")
+    run.add_argument(
+        "-o",
+        "--out",
+        help="output folder (default: the last positional argument, when that is a new or "
+        "empty folder or a textmill output)",
+    )
     _add_run_settings(run)
 
     demo = commands.add_parser("demo", help="run the fineweb preset on the bundled sample crawl")
@@ -138,14 +153,35 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise PipelineConfigError("give a pipeline YAML file or --preset NAME")
     out = args.out
     if out is None:
-        if len(inputs) < 2 or Path(inputs[-1]).is_file():
+        if len(inputs) < 2:
             raise InputError("give the output directory with -o OUT (or as the last argument)")
         out = inputs.pop()
+        refused = _not_an_output(out)
+        if refused:
+            raise InputError(f"{out} {refused}; give the output folder with -o OUT")
     if not inputs:
         raise InputError("no inputs given")
     stats = pipeline.run(inputs, out, executor=args.executor, **_settings(args))
     print_summary(stats, out)
     return 0
+
+
+def _not_an_output(last: str) -> str | None:
+    """Why the last positional argument cannot be OUT (it looks like an input), else None: OUT
+    comes last only when it is new, empty or a textmill output, so that `run p.yaml in1/ in2/`
+    never writes into the input folder in2/."""
+    path = Path(last).expanduser()
+    if "://" in last or has_magic(last):
+        return "is a URL or a glob, so an input"
+    if path.is_dir():
+        if is_run_output(path) or is_empty_folder(path):
+            return None
+        return "is an existing folder that is not a textmill output (an input?)"
+    if path.exists() or path.is_symlink():
+        return "is an existing file (an input?)"
+    if detect_format(last) is not None:
+        return "does not exist and is named like an input file"
+    return None
 
 
 def _fineweb2_pipeline(lang: str | None, config: str | None) -> Pipeline:

@@ -10,6 +10,7 @@ skips it and the final counts are the sum of the markers, whatever the worker co
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import multiprocessing
@@ -29,7 +30,16 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from textmill.document import ID, SOURCE, conform
+from textmill.executors.output import (
+    Layout,
+    RunError,
+    check_output_folder,
+    output_lock,
+    remove_owned,
+    resolve_output_options,
+)
 from textmill.io import ReadOptions, Shard, plan_shards, read_shard
+from textmill.io.files import skip_reason
 from textmill.io.writers import (
     ParquetShardWriter,
     write_errors,
@@ -43,12 +53,7 @@ from textmill.report.collect import state_path as report_state_path
 from textmill.report.stats import RunCounters, run_summary
 from textmill.runner import StageCall, run_stages, stage_call
 
-STATE_DIR = ".textmill"
 LANG_COLUMN = "lang"
-
-
-class RunError(RuntimeError):
-    """A run that cannot start or whose counts do not reconcile; the message is for the user."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,7 @@ class RunSettings:
     jsonl: bool = False
     progress: bool = True
     overwrite: bool = False
+    allow_outside_writes: bool = False  # stage options may write absolute paths outside OUT
 
     @property
     def worker_count(self) -> int:
@@ -99,59 +105,6 @@ def plan_segments(specs: Specs) -> list[Segment]:
         segments.append(Segment(k, applies, tuple(range(start, end)), emits))
         start, applies = end, emits
     return segments
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where every file of a run lives; the one place that knows the output layout."""
-
-    out: Path
-
-    @property
-    def state(self) -> Path:
-        return self.out / STATE_DIR
-
-    def data(self, shard: str) -> Path:
-        return self.out / "data" / f"{shard}.parquet"
-
-    def jsonl(self, shard: str) -> Path:
-        return self.out / "jsonl" / f"{shard}.jsonl.gz"
-
-    def rejects(self, shard: str, segment: int) -> Path:
-        return self.out / "rejects" / f"{shard}-s{segment}.parquet"
-
-    def errors(self, shard: str, segment: int) -> Path:
-        return self.out / "errors" / f"{shard}-s{segment}.jsonl"
-
-    def intermediate(self, shard: str, segment: int) -> Path:
-        return self.state / "work" / f"s{segment}" / f"{shard}.parquet"
-
-    def signatures_dir(self, stage: int) -> Path:
-        return self.state / "work" / f"g{stage}" / "signatures"
-
-    def signatures(self, shard: str, stage: int) -> Path:
-        return self.signatures_dir(stage) / f"{shard}.parquet"
-
-    def decisions(self, stage: int) -> Path:
-        return self.state / f"g{stage}" / "decisions.parquet"
-
-    def reduce_dir(self, stage: int) -> Path:
-        return self.state / "work" / f"g{stage}" / "reduce"
-
-    def parts(self, shard: str, segment: int) -> Path:
-        """Part files of a shard not yet finished (the Ray executor's blocks)."""
-        return self.state / "work" / "parts" / f"s{segment}" / shard
-
-    def done(self, shard: str, segment: int) -> Path:
-        return self.state / "done" / f"s{segment}" / f"{shard}.json"
-
-    @property
-    def manifest(self) -> Path:
-        return self.state / "run.json"
-
-    @property
-    def stats(self) -> Path:
-        return self.out / "stats.json"
 
 
 @dataclass(frozen=True)
@@ -366,76 +319,78 @@ class LocalExecutor:
     counts and the report (`_prepare_output`, `_finish`) stay shared."""
 
     def __init__(self, specs: Specs, settings: RunSettings | None = None):
-        self.specs = [(name, dict(options)) for name, options in specs]
+        self.given_specs = [(name, dict(options)) for name, options in specs]
+        self.specs = self.given_specs  # with option file paths resolved under OUT once run
         self.settings = settings or RunSettings()
         self.segments = plan_segments(self.specs)
-        self._frozen_specs = tuple(
-            (name, json.dumps(options, sort_keys=True)) for name, options in self.specs
-        )
+        self._frozen_specs = _frozen(self.specs)
+        self._owned_option_files: list[str] = []
 
     def run(self, inputs: Sequence[str], out: str | Path) -> dict[str, Any]:
-        layout = Layout(Path(out))
-        shards, unknown = plan_shards(inputs, exclude=[str(layout.out)])
+        layout = Layout(Path(out).expanduser())
+        check_output_folder(layout.out)
+        shards, skipped = plan_shards(inputs, exclude=[str(layout.out)])
         if not shards:
             raise RunError(
                 "no readable input files (formats: WARC/WET, JSONL, Parquet, .txt, .html)"
+                + "".join(f"; skipped {path}: {skip_reason(path)}" for path in skipped[:5])
             )
-        self._prepare_output(layout, shards)
-        for path in unknown:
-            self._say(f"skipping {path}: unknown format")
-        started = time.time()
-        for segment in self.segments:
-            self._run_segment(layout, segment, shards)
-            if segment.emits is not None:
-                self._reduce(layout, segment.emits, shards)
-        return self._finish(layout, shards, time.time() - started, unknown)
+        self.specs, self._owned_option_files = resolve_output_options(
+            self.given_specs, layout.out, self.settings.allow_outside_writes
+        )
+        self._frozen_specs = _frozen(self.specs)
+        with output_lock(layout):
+            self._prepare_output(layout, shards)
+            for path in skipped:
+                self._say(f"skipping {path}: {skip_reason(path)}")
+            with self._session():
+                started = time.time()
+                for segment in self.segments:
+                    self._run_segment(layout, segment, shards)
+                    if segment.emits is not None:
+                        self._reduce(layout, segment.emits, shards)
+                return self._finish(layout, shards, time.time() - started, skipped)
 
     # -- steps
 
+    def _session(self) -> contextlib.AbstractContextManager[None]:
+        """What the run needs around its work once OUT is locked (the Ray executor: Ray)."""
+        return contextlib.nullcontext()
+
     def _prepare_output(self, layout: Layout, shards: list[Shard]) -> None:
+        """Resume the run OUT holds, or replace it (--overwrite: only the files it wrote), or
+        start in a new or empty OUT (check_output_folder refused anything else)."""
         fingerprint = hashlib.sha256(
-            json.dumps([self._frozen_specs, [s.name for s in shards]]).encode()
+            json.dumps([_frozen(self.given_specs), [s.name for s in shards]]).encode()
         ).hexdigest()
         if layout.manifest.exists():
-            previous = json.loads(layout.manifest.read_text("utf-8"))
-            if previous.get("fingerprint") != fingerprint:
-                if not self.settings.overwrite:
-                    raise RunError(
-                        f"{layout.out} holds a run of another pipeline or other inputs; "
-                        "pass --overwrite to replace it, or choose a new output directory"
-                    )
-                self._clear(layout)
-            else:
+            try:
+                previous = json.loads(layout.manifest.read_text("utf-8"))
+            except (OSError, ValueError) as error:
+                raise RunError(f"{layout.manifest} is unreadable ({error}); remove it") from None
+            if previous.get("fingerprint") == fingerprint:
                 self._say(f"resuming the run in {layout.out}")
-        elif layout.stats.exists() and not self.settings.overwrite:
-            raise RunError(f"{layout.out} holds output of another run; pass --overwrite")
-        elif self.settings.overwrite:
-            self._clear(layout)
-        self._remove_temporaries(layout)
+                remove_owned(layout, previous, finished=False)
+            elif self.settings.overwrite:
+                self._say(f"replacing the previous run in {layout.out} (its files only)")
+                remove_owned(layout, previous, finished=True)
+            else:
+                raise RunError(
+                    f"{layout.out} holds a run of another pipeline or other inputs; "
+                    "pass --overwrite to replace it, or choose a new output directory"
+                )
         for sub in ("data", "rejects", "errors"):  # always present, even when empty
             (layout.out / sub).mkdir(parents=True, exist_ok=True)
         write_json_atomically(
             {
                 "fingerprint": fingerprint,
-                "stages": [list(s) for s in self.specs],
+                "stages": [list(s) for s in self.given_specs],
                 "shards": [s.name for s in shards],
+                "segments": len(self.segments),
+                "files": self._owned_option_files,
             },
             layout.manifest,
         )
-
-    @staticmethod
-    def _clear(layout: Layout) -> None:
-        for sub in ("data", "jsonl", "rejects", "errors", STATE_DIR):
-            shutil.rmtree(layout.out / sub, ignore_errors=True)
-        for name in ("stats.json", "report.html", "README.md"):
-            (layout.out / name).unlink(missing_ok=True)
-
-    @staticmethod
-    def _remove_temporaries(layout: Layout) -> None:
-        """Half-written files of an interrupted run (finished files are never temporary)."""
-        if layout.out.exists():
-            for leftover in layout.out.rglob(".*.tmp"):
-                leftover.unlink(missing_ok=True)
 
     def _run_segment(self, layout: Layout, segment: Segment, shards: list[Shard]) -> None:
         is_last = segment.index == len(self.segments) - 1
@@ -541,6 +496,11 @@ class LocalExecutor:
     def _say(self, message: str) -> None:
         if self.settings.progress:
             print(f"textmill: {message}", file=sys.stderr)
+
+
+def _frozen(specs: Specs) -> tuple[tuple[str, str], ...]:
+    """(name, options as JSON) pairs: hashable, picklable, and one spelling per pipeline."""
+    return tuple((name, json.dumps(options, sort_keys=True)) for name, options in specs)
 
 
 def _drain(queue, progress: _Progress) -> None:

@@ -28,7 +28,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,14 +44,13 @@ from textmill.executors._ray_data import (
 from textmill.executors._ray_dedup import cluster_rule, distributed_reduce
 from textmill.executors._ray_paragraph import paragraph_reduce, reduces_paragraphs
 from textmill.executors.local import (
-    Layout,
     LocalExecutor,
-    RunError,
     RunSettings,
     Segment,
     Specs,
     pending_shards,
 )
+from textmill.executors.output import Layout, RunError
 from textmill.io import Shard
 from textmill.io.writers import ParquetShardWriter, write_json_atomically
 from textmill.pipeline import GlobalStage, build_stage, stage_class
@@ -97,14 +96,14 @@ class RayExecutor(LocalExecutor):
             if not stage_class(name).__module__.startswith("textmill.")
         }
 
-    def run(self, inputs: Sequence[str], out: str | Path) -> dict[str, Any]:
-        with ray_session(
+    def _session(self) -> contextlib.AbstractContextManager[None]:
+        """Ray starts only once OUT is checked and locked: a refused run costs no Ray."""
+        return ray_session(
             self.address,
             num_cpus=self.settings.workers or None,
             object_store_bytes=self.object_store_bytes,
             dashboard=self.dashboard,
-        ):
-            return super().run(inputs, out)
+        )
 
     # -- the two steps that differ from the local executor
 

@@ -31,6 +31,8 @@ FORMATS = {
     ".html": "html",
     ".htm": "html",
 }
+STATE_DIR = ".textmill"  # a run's own folder inside its output folder
+RUN_MANIFEST = f"{STATE_DIR}/run.json"  # its presence makes a folder a textmill output
 SMALL_FILE_FORMATS = {"text", "html"}  # one document per file: many files make one shard
 FILES_PER_SMALL_FILE_SHARD = 2000
 
@@ -87,35 +89,72 @@ def has_magic(argument: str) -> bool:
     return any(c in argument for c in "*?[")
 
 
-def _expand_one(argument: str, exclude: tuple[str, ...]) -> list[tuple[str, int]]:
+def is_run_output(folder: str | os.PathLike) -> bool:
+    """Whether a folder is a textmill run's output: it holds the run's manifest."""
+    return os.path.isfile(os.path.join(folder, RUN_MANIFEST))
+
+
+def skip_reason(path: str) -> str:
+    """Why planning left a file out (said to the user, once per file)."""
+    if "://" not in path:
+        if os.path.islink(path) and not os.path.exists(path):
+            return f"dangling symbolic link to {os.readlink(path)}"
+        if os.path.isdir(path):
+            return "symbolic link to a folder (not followed)"
+        if os.path.exists(path) and not os.path.isfile(path):
+            return "not a regular file"
+    return "unknown format"
+
+
+def _expand_one(argument: str, exclude: tuple[str, ...]) -> tuple[list[tuple[str, int]], list[str]]:
+    """The files an argument names with their sizes, and the entries that are not readable
+    files (dangling links, FIFOs, links to folders). Hidden files and textmill's own output
+    folders are never inputs: a run's output inside an input folder is not read back."""
     if "://" not in argument:
         argument = os.path.abspath(argument)  # one spelling per file: ids and sources use it
     fs, _, roots = fsspec.get_fs_token_paths(argument)
     protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
-    prefix = "" if protocol in ("file", "local") else f"{protocol}://"
+    local = protocol in ("file", "local")
+    prefix = "" if local else f"{protocol}://"
     found: list[tuple[str, int]] = []
+    broken: list[str] = []
     for root in roots:
         if fs.isdir(root):
-            for path, info in sorted(fs.find(root, detail=True).items()):
+            listing, before = fs.find(root, detail=True), len(found) + len(broken)
+            outputs = tuple(
+                path[: -len(RUN_MANIFEST)] for path in listing if path.endswith("/" + RUN_MANIFEST)
+            )
+            for path, info in sorted(listing.items()):
                 name = path.rsplit("/", 1)[-1]
                 if name.startswith(".") or "/." in path[len(root) :]:
                     continue
                 if any(path == ex or path.startswith(ex + "/") for ex in exclude):
                     continue
-                found.append((prefix + path, int(info.get("size") or 0)))
+                if path.startswith(outputs):
+                    continue
+                if info.get("type") == "file" or (local and os.path.isfile(path)):
+                    found.append((prefix + path, int(info.get("size") or 0)))
+                else:  # fsspec lists links and special files as "other"
+                    broken.append(prefix + path)
+            if len(found) + len(broken) == before and not has_magic(argument):
+                hint = " (it is a textmill output: give its data/ folder)" if outputs else ""
+                raise InputError(f"no input files found in {root}{hint}")
         elif fs.exists(root):
             if has_magic(argument) and root.rsplit("/", 1)[-1].startswith("."):
                 continue
             found.append((prefix + root, int(fs.size(root) or 0)))
-    if not found:
+        elif local and os.path.islink(root):
+            raise InputError(f"{root}: {skip_reason(root)}")
+    if not found and not broken:
         raise InputError(f"{argument}: no such file, directory or matching glob")
-    return found
+    return found, broken
 
 
 def plan_shards(
     arguments: Iterable[str], exclude: Iterable[str] = ()
 ) -> tuple[list[Shard], list[str]]:
-    """Shards for every readable file under the arguments, and the files skipped as unknown.
+    """Shards for every readable file under the arguments, and the files skipped (unknown
+    format, or not a readable file: `skip_reason` says which).
 
     Big formats get a shard per file; single-document files (.txt, .html) are grouped so a
     directory of a million pages is not a million tasks. Names depend only on paths, so a
@@ -124,12 +163,15 @@ def plan_shards(
     """
     excluded = tuple(str(Path(p).resolve()) for p in exclude)
     files: dict[str, int] = {}
+    broken: set[str] = set()
     for argument in arguments:
-        for path, size in _expand_one(argument, excluded):
+        found, unreadable = _expand_one(argument, excluded)
+        for path, size in found:
             files.setdefault(path, size)
+        broken.update(unreadable)
     shards: list[Shard] = []
     small: dict[str, list[tuple[str, int]]] = {}
-    unknown: list[str] = []
+    unknown: list[str] = sorted(broken - files.keys())
     for path, size in sorted(files.items()):
         fmt = detect_format(path)
         if fmt is None:
@@ -143,7 +185,7 @@ def plan_shards(
             group = entries[start : start + FILES_PER_SMALL_FILE_SHARD]
             paths = tuple(p for p, _ in group)
             shards.append(Shard(_shard_name(*paths), fmt, paths, sum(s for _, s in group)))
-    return shards, unknown
+    return shards, sorted(unknown)
 
 
 def _shard_name(*paths: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -27,8 +28,17 @@ PARQUET_COMPRESSION = "zstd"
 ROW_GROUP_ROWS = 10_000
 
 
+TEMPORARY_NAME = re.compile(r"\.(?P<final>.+)\.\d+\.tmp")
+
+
 def temporary_path(final_path: Path) -> Path:
     return final_path.with_name(f".{final_path.name}.{os.getpid()}.tmp")
+
+
+def final_name_of(temporary_name: str) -> str | None:
+    """The file a temporary name (`temporary_path`) was going to become, else None."""
+    match = TEMPORARY_NAME.fullmatch(temporary_name)
+    return match["final"] if match else None
 
 
 def publish(temporary: Path, final_path: Path) -> None:
@@ -134,7 +144,12 @@ def write_jsonl(table: pa.Table, final_path: Path) -> None:
 
 
 def write_json_atomically(payload: dict, final_path: Path) -> None:
+    write_text_atomically(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", final_path)
+
+
+def write_text_atomically(text: str, final_path: Path) -> None:
+    """A small text file (JSON, YAML), its folder created, never seen half-written."""
     final_path.parent.mkdir(parents=True, exist_ok=True)
     temporary = temporary_path(final_path)
-    temporary.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    temporary.write_text(text, "utf-8")
     publish(temporary, final_path)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from textmill.io.files import RUN_MANIFEST, is_run_output
 from textmill.report.collect import demographic_terms, load_states, merge_states
 from textmill.report.diversity import diversity, sample_texts
 
@@ -30,10 +31,8 @@ class RunReport:
 
     @classmethod
     def load(cls, out: str | Path) -> RunReport:
-        out = Path(out)
+        out = cls.check(out)
         stats_path = out / "stats.json"
-        if not stats_path.is_file():
-            raise ReportError(f"{out} has no stats.json: is it the output of a finished run?")
         stats = json.loads(stats_path.read_text("utf-8"))
         files = sorted((out / "data").glob("*.parquet"))
         columns = pq.read_schema(files[0]).names if files else []
@@ -45,6 +44,17 @@ class RunReport:
             columns=columns,
             data_files=[str(p.relative_to(out)) for p in files],
         )
+
+    @staticmethod
+    def check(out: str | Path) -> Path:
+        """`out` when it is a finished run's folder; a report rewrites README.md there, so a
+        folder that is not textmill's (no manifest) is refused."""
+        out = Path(out)
+        if not is_run_output(out):
+            raise ReportError(f"{out} is not a textmill output folder (no {RUN_MANIFEST})")
+        if not (out / "stats.json").is_file():
+            raise ReportError(f"{out} has no stats.json: is it the output of a finished run?")
+        return out
 
     # -- derived tables (numbers that also appear in stats.json are taken from it)
 

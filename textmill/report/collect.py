@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from textmill.document import HTML, ID, METADATA, TEXT, URL
+from textmill.io.files import STATE_DIR
 from textmill.pipeline import Decision, Filter, Stage
 
 STATE_VERSION = 1
@@ -86,7 +87,7 @@ _NGRAM_RULES = (  # gopher_repetition's per-n reasons
 
 def state_path(out: Path, shard: str, segment: int) -> Path:
     """Where a task's collector state lives (beside, not inside, the done markers)."""
-    return out / ".textmill" / "report" / f"s{segment}" / f"{shard}.json"
+    return out / STATE_DIR / "report" / f"s{segment}" / f"{shard}.json"
 
 
 def threshold_rule(stage: Stage, family: str) -> tuple[str, float, str] | None:
@@ -562,5 +563,5 @@ def _range(a: list[str], b: list[str]) -> list[str]:
 
 
 def load_states(out: Path) -> list[dict[str, Any]]:
-    paths = sorted((out / ".textmill" / "report").glob("s*/*.json"))
+    paths = sorted((out / STATE_DIR / "report").glob("s*/*.json"))
     return [json.loads(p.read_text("utf-8")) for p in paths]

@@ -50,8 +50,9 @@ import yaml
 from pydantic import Field, model_validator
 
 from textmill.document import ID
+from textmill.io.writers import write_text_atomically
 from textmill.lang.calibrate import PASS_SHARE
-from textmill.pipeline import Filter, GlobalStage, StageOptions, register
+from textmill.pipeline import Filter, GlobalStage, OutputFile, StageOptions, register
 from textmill.stages.filters._language import (
     AUTO,
     FALLBACK,
@@ -153,7 +154,7 @@ class CorpusThresholds(GlobalStage):
         reference: str = "en"  # FineWeb's thresholds were tuned on English
         min_documents: int = Field(MIN_DOCUMENTS, ge=1)
         tail_share: float = Field(TAIL_SHARE, ge=0, lt=1)
-        write_thresholds: str | None = None  # YAML of the derived `by_language` tables
+        write_thresholds: OutputFile = None  # YAML of the derived tables, under OUT
 
         @model_validator(mode="after")
         def _filters_are_known(self) -> CorpusThresholds.Options:
@@ -201,8 +202,9 @@ class CorpusThresholds(GlobalStage):
         derived = self.derive(table)
         if self.options.write_thresholds:
             summary = {"documents": _counts(table), **derived}
-            Path(self.options.write_thresholds).write_text(
-                yaml.safe_dump(summary, sort_keys=False, allow_unicode=True), "utf-8"
+            write_text_atomically(
+                yaml.safe_dump(summary, sort_keys=False, allow_unicode=True),
+                Path(self.options.write_thresholds),
             )
         return self.decide(table, derived)
 

@@ -22,8 +22,9 @@ import yaml
 from pydantic import Field
 
 from textmill.document import ID
+from textmill.io.writers import write_text_atomically
 from textmill.lang.thresholds import MIN_DOCUMENTS, language_score_thresholds
-from textmill.pipeline import GlobalStage, StageOptions, register
+from textmill.pipeline import GlobalStage, OutputFile, StageOptions, register
 from textmill.stages.langid import LANG, LANG_SCORE
 
 DECISIONS_SCHEMA = pa.schema([pa.field(ID, pa.string()), pa.field("reason", pa.string())])
@@ -36,7 +37,7 @@ class LangidThresholds(GlobalStage):
     class Options(StageOptions):
         fixed: dict[str, float] = {}  # languages that keep a given threshold, e.g. {en: 0.65}
         min_documents: int = Field(MIN_DOCUMENTS, ge=1)  # fewer: no stable median and σ
-        write_thresholds: str | None = None  # YAML of the thresholds in effect, per language
+        write_thresholds: OutputFile = None  # YAML of each language's τ, under OUT
 
     def signatures(self, batch: pa.Table) -> pa.Table:
         missing = {LANG, LANG_SCORE} - set(batch.column_names)
@@ -61,7 +62,7 @@ class LangidThresholds(GlobalStage):
             return DECISIONS_SCHEMA.empty_table()
         table = self.thresholds(signature_files)
         if self.options.write_thresholds:
-            Path(self.options.write_thresholds).write_text(yaml.safe_dump(table), "utf-8")
+            write_text_atomically(yaml.safe_dump(table), Path(self.options.write_thresholds))
         languages = pa.array(list(table), pa.string())
         values = pa.array(list(table.values()), pa.float64())
         parts = []
