@@ -228,3 +228,17 @@ def test_a_run_derives_thresholds_reconciles_and_writes_them(tmp_path):
     assert {r["reject_stage"] for r in rejects} == {"corpus_thresholds"}
     assert all(r["reject_reason"].split(":")[1].split("=")[1] in ("en", "fr") for r in rejects)
     assert "fr" in written.read_text("utf-8")
+
+
+def test_a_small_reference_is_not_pooled_and_does_not_swell_a_pool():
+    # 15 English documents (fixed: FineWeb's thresholds) and two small Latin languages whose
+    # pool alone is under min_documents: they share the mixed pool, English is in none
+    scripts = {"en": "Latn", "id": "Latn", "sw": "Latn"}
+    metrics = _quality_metrics(
+        {"en": np.full(15, 0.9), "id": np.linspace(0.1, 0.5, 6), "sw": np.linspace(0.2, 0.6, 6)},
+        scripts,
+    )
+    stage = _stage(min_documents=20)
+    assert stage.pools(metrics) == {"id": MIXED_POOL, "sw": MIXED_POOL}
+    sources = stage.decide(metrics, stage.derive(metrics))[SOURCE_COLUMN].to_pylist()
+    assert sources[:15] == [FIXED] * 15 and set(sources[15:]) == {POOLED}

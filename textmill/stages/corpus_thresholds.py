@@ -219,10 +219,16 @@ class CorpusThresholds(GlobalStage):
         return self.decide(table, derived)
 
     def pools(self, metrics: pa.Table) -> dict[str, str]:
-        """{language: pool} for every language under `min_documents`: its script's pool
-        (`script:Latn`), or MIXED_POOL where that pool is under `min_documents` too."""
+        """{language: pool} for every language under `min_documents` that some filter adapts
+        (not fixed in all): its script's pool (`script:Latn`), or MIXED_POOL where that pool is
+        under `min_documents` too."""
         counts = _counts(metrics)
-        small = {lang for lang, count in counts.items() if count < self.options.min_documents}
+        small = {
+            lang
+            for lang, count in counts.items()
+            if count < self.options.min_documents
+            and any(_key_of(stage.options, lang) == FALLBACK for stage in self.filters)
+        }
         if not small:
             return {}
         scripts: dict[str, Counter[str]] = {lang: Counter() for lang in small}
@@ -322,7 +328,8 @@ class CorpusThresholds(GlobalStage):
         """Pass 2's decisions: the first failing filter's reason, and where each row's
         thresholds came from."""
         labels = metrics[LANG_COLUMN].to_pylist()
-        pooled = np.array([lang in self.pools(metrics) for lang in labels], dtype=bool)
+        pool_of = self.pools(metrics)
+        pooled = np.array([lang in pool_of for lang in labels], dtype=bool)
         reasons: list[str | None] = [None] * metrics.num_rows
         source = np.full(metrics.num_rows, FALLBACK, dtype=object)
         for stage in self.filters:
