@@ -5,7 +5,8 @@ language (English) is filtered exactly as FineWeb filters it.
 Pass 1 (`signatures`) measures every metric of the wrapped filters (gopher_repetition,
 fineweb_quality, gopher_quality, each with `lang: auto`) on every document. `reduce` sees the
 whole run and sets each language's thresholds; pass 2 (`apply`) drops what fails them, with
-the wrapped filter's reason and the language (`non_alpha_words=ja`, `=fallback:hi`).
+the wrapped filter's reason and the language (`non_alpha_words=ja`; `=fallback:und` for a
+document without one).
 
 The rule, per wrapped filter and per language of the run:
 - fixed: the reference language and every language a filter's `by_language` names keep those
