@@ -1,5 +1,6 @@
 """corpus_thresholds: each language's thresholds from its own documents in the run (quantile
-transfer from English's fixed thresholds), English unchanged, small languages on the fallback."""
+transfer from English's fixed thresholds), English unchanged, small languages pooled by script
+and held to English's shares too."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from textmill.pipeline import Mapper, build_stage, register
 from textmill.stages.corpus_thresholds import (
     CORPUS,
     FIXED,
+    MIXED_POOL,
+    POOLED,
     SOURCE_COLUMN,
     pass_share,
     threshold_for_share,
@@ -48,7 +51,9 @@ def test_pass_share_fails_a_row_on_any_of_its_metrics():
     assert pass_share([hashes, ellipses], 0.1, upper=True) == 0.5
 
 
-def _quality_metrics(groups: dict[str, np.ndarray]) -> pa.Table:
+def _quality_metrics(
+    groups: dict[str, np.ndarray], scripts: dict[str, str] | None = None
+) -> pa.Table:
     """Signatures of gopher_quality where only the share of words with letters varies."""
     langs = [lang for lang, values in groups.items() for _ in values]
     alpha = np.concatenate(list(groups.values()))
@@ -65,6 +70,8 @@ def _quality_metrics(groups: dict[str, np.ndarray]) -> pa.Table:
         "stop_words": np.full(n, 5),
     }
     columns = {"id": [f"{lang}-{i}" for i, lang in enumerate(langs)], "lang": langs}
+    if scripts:
+        columns["lang_script"] = [scripts[lang] for lang in langs]
     columns.update({f"gopher_quality/{name}": values for name, values in prose.items()})
     return pa.table(columns)
 
@@ -75,23 +82,25 @@ def _stage(**options):
 
 def test_each_language_loses_the_share_english_loses_and_english_keeps_fineweb():
     # English: half its documents under FineWeb's 0.8; Japanese: the same shape, lower; Swahili:
-    # too few documents for a distribution, so the generic fallback (no alpha check) judges it
+    # too few documents for a distribution of its own, yet held to English's share (pooled)
     english = np.linspace(0.605, 0.995, 40)
     japanese = english - 0.4
-    metrics = _quality_metrics({"en": english, "ja": japanese, "sw": np.full(5, 0.1)})
+    swahili = np.linspace(0.05, 0.25, 5)
+    metrics = _quality_metrics({"en": english, "ja": japanese, "sw": swahili})
     stage = _stage(min_documents=10)
     derived = stage.derive(metrics)
     japanese_options = derived["gopher_quality"]["ja"]
     assert japanese_options["min_alpha_words_ratio"] == pytest.approx(japanese[20])
     assert japanese_options["min_stop_words"] is None  # English's words say nothing about ja
     assert japanese_options["min_words"] == 200  # nothing fails in English: nothing in ja
-    assert set(derived["gopher_quality"]) == {"ja"}
+    assert set(derived["gopher_quality"]) == {"ja", "sw"}
+    assert stage.pools(metrics) == {"sw": MIXED_POOL}  # alone, under min_documents
 
     decisions = stage.decide(metrics, derived)
     reasons = dict(zip(decisions["id"].to_pylist(), decisions["reason"].to_pylist(), strict=True))
     kept = {lang: sum(r is None for i, r in reasons.items() if i.startswith(lang)) for lang in
             ("en", "ja", "sw")}  # fmt: skip
-    assert kept == {"en": 20, "ja": 20, "sw": 5}
+    assert kept == {"en": 20, "ja": 20, "sw": 3}  # half of 5, rounded up (ties lenient)
     assert reasons["ja-40"] == "non_alpha_words=ja"
     assert reasons["en-0"] == "non_alpha_words=en"
     # English is decided exactly as the plain filter decides it
@@ -103,17 +112,56 @@ def test_each_language_loses_the_share_english_loses_and_english_keeps_fineweb()
     )
     assert decisions["reason"].slice(0, 40).to_pylist() == plain.reasons.to_pylist()
     sources = decisions[SOURCE_COLUMN].to_pylist()
-    assert (sources[0], sources[40], sources[80]) == (FIXED, CORPUS, FALLBACK)
+    assert (sources[0], sources[40], sources[80]) == (FIXED, CORPUS, POOLED)
 
 
-def test_with_too_few_english_documents_each_check_cuts_the_tail_share():
-    metrics = _quality_metrics(
-        {"en": np.array([0.9, 0.9]), "ja": np.linspace(0.01, 0.40, 40), "ko": np.full(20, 0.5)}
-    )
+def test_without_english_documents_each_check_cuts_the_tail_share():
+    metrics = _quality_metrics({"ja": np.linspace(0.01, 0.40, 40), "ko": np.full(20, 0.5)})
     derived = _stage(min_documents=10, tail_share=0.05).derive(metrics)
     assert derived["gopher_quality"]["ja"]["min_alpha_words_ratio"] == pytest.approx(0.03)
     # ties: every Korean document has the same value, so none falls in the tail
     assert derived["gopher_quality"]["ko"]["min_alpha_words_ratio"] == 0.5
+
+
+def test_a_few_english_documents_weigh_their_share_against_the_tail_rule():
+    # 5 English documents, all failing FineWeb's 0.8: their share 0 counts 5 of 10, the tail
+    # rule's 0.95 the other 5, so Japanese keeps ceil(0.475 × 40) = 19 of 40, not 38
+    metrics = _quality_metrics({"en": np.full(5, 0.5), "ja": np.linspace(0.01, 0.40, 40)})
+    stage = _stage(min_documents=10, tail_share=0.05)
+    decisions = stage.decide(metrics, stage.derive(metrics))
+    reasons = decisions["reason"].to_pylist()
+    assert sum(r is None for r in reasons[5:]) == 19
+    assert sum(r is None for r in reasons[:5]) == 0  # English: FineWeb's threshold, unchanged
+
+
+def test_small_languages_pool_by_script_and_lose_englishs_share():
+    # English loses half; three small Latin languages (8 documents each) pool into one
+    # Latin distribution; one small Cyrillic language's pool is too small: the mixed pool
+    english = np.linspace(0.605, 0.995, 40)
+    groups = {
+        "en": english,
+        "id": np.linspace(0.10, 0.45, 8),
+        "sw": np.linspace(0.12, 0.47, 8),
+        "tl": np.linspace(0.14, 0.49, 8),
+        "kk": np.linspace(0.30, 0.65, 4),
+    }
+    scripts = {"en": "Latn", "id": "Latn", "sw": "Latn", "tl": "Latn", "kk": "Cyrl"}
+    metrics = _quality_metrics(groups, scripts)
+    stage = _stage(min_documents=20)
+    pools = stage.pools(metrics)
+    assert pools == {"id": "script:Latn", "sw": "script:Latn", "tl": "script:Latn",
+                     "kk": MIXED_POOL}  # fmt: skip
+    derived = stage.derive(metrics)
+    latin = np.sort(np.concatenate([groups["id"], groups["sw"], groups["tl"]]))
+    for lang in ("id", "sw", "tl"):  # one threshold: the pool's median, as English's share
+        assert derived["gopher_quality"][lang]["min_alpha_words_ratio"] == pytest.approx(latin[12])
+    decisions = stage.decide(metrics, derived)
+    reasons = decisions["reason"].to_pylist()
+    pooled_rows = slice(40, 64)
+    assert sum(r is None for r in reasons[pooled_rows]) == 12  # half of 24
+    assert sum(r is None for r in reasons[64:]) == 2  # kk: half of its 4 (its own pool)
+    assert set(decisions[SOURCE_COLUMN].to_pylist()[40:]) == {POOLED}
+    assert FALLBACK not in decisions[SOURCE_COLUMN].to_pylist()
 
 
 def test_a_language_with_its_own_thresholds_keeps_them():
@@ -180,3 +228,17 @@ def test_a_run_derives_thresholds_reconciles_and_writes_them(tmp_path):
     assert {r["reject_stage"] for r in rejects} == {"corpus_thresholds"}
     assert all(r["reject_reason"].split(":")[1].split("=")[1] in ("en", "fr") for r in rejects)
     assert "fr" in written.read_text("utf-8")
+
+
+def test_a_small_reference_is_not_pooled_and_does_not_swell_a_pool():
+    # 15 English documents (fixed: FineWeb's thresholds) and two small Latin languages whose
+    # pool alone is under min_documents: they share the mixed pool, English is in none
+    scripts = {"en": "Latn", "id": "Latn", "sw": "Latn"}
+    metrics = _quality_metrics(
+        {"en": np.full(15, 0.9), "id": np.linspace(0.1, 0.5, 6), "sw": np.linspace(0.2, 0.6, 6)},
+        scripts,
+    )
+    stage = _stage(min_documents=20)
+    assert stage.pools(metrics) == {"id": MIXED_POOL, "sw": MIXED_POOL}
+    sources = stage.decide(metrics, stage.derive(metrics))[SOURCE_COLUMN].to_pylist()
+    assert sources[:15] == [FIXED] * 15 and set(sources[15:]) == {POOLED}

@@ -610,3 +610,34 @@ def test_verified_grouping_survives_a_key_column_without_candidates():
     pieces = [[column([1, 2, 3]), column([4, 4, 4])]]  # node 2 is a candidate, not a match
     hi, lo = group(pieces, replace(rule, keys=("b0", "b1")))
     assert sorted(zip(hi.tolist(), lo.tolist(), strict=True)) == [(1, 0)]
+
+
+def test_quality_top_fraction_on_ray_keeps_the_same_documents_as_local(tmp_path, local_ray):
+    fasttext = pytest.importorskip("fasttext")
+    if not hasattr(fasttext, "train_supervised"):
+        pytest.skip("fasttext build cannot train")
+    from textmill.quality.classifier import TrainOptions, train_classifier
+
+    rng = np.random.default_rng(3)
+    filler = [f"filler{i}" for i in range(200)]
+
+    def text(good: int) -> str:
+        words = [filler[int(j)] for j in rng.integers(0, len(filler), 15)]
+        return " ".join(words + ["scholarly"] * good + ["casino"] * (6 - good))
+
+    model = tmp_path / "quality.bin"
+    train_classifier([text(6) for _ in range(150)], [text(0) for _ in range(150)], model,
+                     TrainOptions(bucket=10_000))  # fmt: skip
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for shard in range(3):
+        rows = [{"id": f"s{shard}-{i:02d}", "text": text(int(rng.integers(0, 7)))}
+                for i in range(30)]  # fmt: skip
+        (folder / f"part-{shard}.jsonl").write_text(
+            "".join(json.dumps(row) + "\n" for row in rows), "utf-8"
+        )
+    specs = [("quality_score", {"model_path": str(model), "top_fraction": 0.25})]
+    local = LocalExecutor(specs, SETTINGS).run([str(folder)], tmp_path / "local")
+    distributed = RayExecutor(specs, SETTINGS).run([str(folder)], tmp_path / "ray")
+    assert kept_ids(tmp_path / "ray") == kept_ids(tmp_path / "local")
+    assert distributed["kept"] == local["kept"] >= 23  # ceil(0.25 × 90), ties kept

@@ -158,6 +158,8 @@ def _guard(handler):
 
 def register(commands: Any) -> None:
     """Add `quality` (train, select-seeds) and `verify` to the `textmill` subcommands."""
+    from textmill.quality.classifier import TrainOptions  # no fastText import: cheap
+
     quality = commands.add_parser("quality", help="learned quality classifier (Ultra-FineWeb)")
     actions = quality.add_subparsers(dest="quality_command", required=True)
 
@@ -165,16 +167,22 @@ def register(commands: Any) -> None:
     train.add_argument("--pos", nargs="+", required=True, help="positive examples (files/dirs)")
     train.add_argument("--neg", nargs="+", required=True, help="negative examples (files/dirs)")
     train.add_argument("-o", "--output", required=True, help="model path, e.g. quality.bin")
-    train.add_argument("--holdout", type=float, default=0.1, help="held-out fraction per class")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--word-ngrams", type=int, default=2)
-    train.add_argument("--dim", type=int, default=128)
-    train.add_argument("--epoch", type=int, default=5)
-    train.add_argument("--lr", type=float, default=0.1)
+    defaults = TrainOptions()
     train.add_argument(
-        "--bucket", type=int, default=2_000_000, help="hashed n-gram rows (model size)"
+        "--holdout", type=float, default=defaults.holdout_fraction,
+        help="held-out fraction per class",
+    )  # fmt: skip
+    train.add_argument("--seed", type=int, default=defaults.seed)
+    train.add_argument("--word-ngrams", type=int, default=defaults.word_ngrams)
+    train.add_argument("--dim", type=int, default=defaults.dim)
+    train.add_argument("--epoch", type=int, default=defaults.epoch)
+    train.add_argument("--lr", type=float, default=defaults.lr)
+    train.add_argument(
+        "--bucket", type=int, default=defaults.bucket, help="hashed n-gram rows (model size)"
     )
-    train.add_argument("--threads", type=int, default=1, help="1 keeps training deterministic")
+    train.add_argument(
+        "--threads", type=int, default=defaults.threads, help="1 keeps training deterministic"
+    )
     train.add_argument("--limit", type=int, help="at most this many documents per class")
     train.add_argument("--text-field", default="text", help="JSONL/Parquet text field")
     train.set_defaults(handler=_guard(cmd_train))
@@ -184,7 +192,9 @@ def register(commands: Any) -> None:
     )
     select.add_argument("pools", nargs="+", metavar="NAME=PATH", help="candidate pools (2+)")
     select.add_argument("--neg", nargs="+", help="negatives: also train the classifier")
-    select.add_argument("--bucket", type=int, default=2_000_000, help="classifier n-gram rows")
+    select.add_argument(
+        "--bucket", type=int, default=defaults.bucket, help="classifier n-gram rows"
+    )
     _add_verify_arguments(select)
     select.set_defaults(handler=_guard(cmd_select_seeds))
 

@@ -3,6 +3,9 @@
 lid.176 labels ISO 639-1 (`zh`), GlotLID and FineWeb-2 label ISO 639-3 plus script
 (`cmn_Hani`), users write either. Tables keyed by language are looked up through
 `candidate_keys`, so a threshold given for `zh` applies to `cmn_Hani` and the other way round.
+Identifiers' own bare codes that differ from the table's are renamed by `identifier_code`: lid.176
+and CLD2 say `no` for Norwegian Bokmål (their `nn` is Nynorsk), the table and FineWeb-2 say `nb`
+(`nob_Latn`); a table keyed `no` still applies to `nb` and `nn` (the macro-language, last).
 """
 
 from __future__ import annotations
@@ -28,7 +31,10 @@ _ISO3_TO_ISO1 = {
     "ukr": "uk", "urd": "ur", "uzb": "uz", "uzn": "uz", "vie": "vi", "xho": "xh", "yid": "yi",
     "ydd": "yi", "yor": "yo", "zho": "zh", "cmn": "zh", "yue": "zh", "zul": "zu",
 }  # fmt: skip
-_ISO1_TO_ISO3 = {}
+# bare codes identifiers emit -> the table's code (CLD2: iw, jw are the withdrawn ISO codes)
+_IDENTIFIER_CODES = {"no": "nb", "iw": "he", "jw": "jv", "zh-Hant": "zh"}
+_MACRO_LANGUAGE = {"nb": "no", "nn": "no"}  # ISO 639-1 individual -> macro-language
+_ISO1_TO_ISO3: dict[str, list[str]] = {}
 for _iso3, _iso1 in _ISO3_TO_ISO1.items():
     _ISO1_TO_ISO3.setdefault(_iso1, []).append(_iso3)
 
@@ -41,6 +47,11 @@ def split_label(lang: str) -> tuple[str, str | None]:
             base, rest = lang.split(separator, 1)
             return base.lower(), rest if len(rest) == 4 and rest[0].isupper() else None
     return lang.lower(), None
+
+
+def identifier_code(code: str) -> str:
+    """An identifier's bare label in the table's spelling: lid.176's `no` -> `nb`."""
+    return _IDENTIFIER_CODES.get(code, code)
 
 
 def base_language(lang: str) -> str:
@@ -58,6 +69,9 @@ def candidate_keys(lang: str) -> list[str]:
     if script:
         keys += [f"{name}_{script}" for name in names]
     keys += names
+    macro = _MACRO_LANGUAGE.get(iso1)
+    if macro:
+        keys += [macro, *_ISO1_TO_ISO3.get(macro, [])]
     return list(dict.fromkeys(keys))
 
 

@@ -5,7 +5,8 @@ language (English) is filtered exactly as FineWeb filters it.
 Pass 1 (`signatures`) measures every metric of the wrapped filters (gopher_repetition,
 fineweb_quality, gopher_quality, each with `lang: auto`) on every document. `reduce` sees the
 whole run and sets each language's thresholds; pass 2 (`apply`) drops what fails them, with
-the wrapped filter's reason and the language (`non_alpha_words=ja`, `=fallback:hi`).
+the wrapped filter's reason and the language (`non_alpha_words=ja`; `=fallback:und` for a
+document without one).
 
 The rule, per wrapped filter and per language of the run:
 - fixed: the reference language and every language a filter's `by_language` names keep those
@@ -14,12 +15,19 @@ The rule, per wrapped filter and per language of the run:
   reference makes, the threshold that lets the same share of its own documents pass as the
   reference's fixed threshold lets pass of the reference's documents in this run (quantile
   transfer). The same text in two languages then loses the same share to each check, whatever
-  its word lengths, segmenter or script. Where the run holds fewer than `min_documents`
-  reference documents, each check instead cuts `tail_share` of the language's own distribution
-  (CulturaX's percentile rule);
-- fallback: a language with fewer documents uses the filters' `fallback` table.
+  its word lengths, segmenter or script;
+- pooled: a language with fewer documents is judged by the same shares, transferred over a pool
+  instead of its own few documents: every such language of its script (`lang_script`, the most
+  common one among its documents), or, where that pool too is under `min_documents`, every
+  such language left over. A small language is never judged more leniently than the
+  reference: it loses the reference's share (within 1/n of its pool's n documents, ties kept);
+- the reference's shares: measured on its documents in this run; with n < `min_documents` of
+  them, each share is weighted n against `min_documents` − n documents at CulturaX's percentile
+  rule (1 − `tail_share` passes each check), so that a few stray reference documents neither
+  set nor lift the bar (no reference document: the percentile rule alone);
+- fallback: the filters' `fallback` table, only for documents without a language.
 The stop-word check is not transferred (the reference's list is in the reference's language):
-a corpus language takes the fallback's `min_stop_words` (off in the `multilingual` preset).
+corpus and pooled languages take the fallback's `min_stop_words` (off in `multilingual`).
 
 Where the numbers come from: `min_documents` 25 because the share of n documents passing a
 threshold set from them is off by at most 0.5/√n (one standard error of a proportion), 10
@@ -38,6 +46,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,14 +72,16 @@ from textmill.stages.filters._language import (
 from textmill.stages.filters.fineweb_quality import FineWebQuality
 from textmill.stages.filters.gopher_quality import GopherQuality
 from textmill.stages.filters.gopher_repetition import GopherRepetition
+from textmill.stages.langid import LANG_SCRIPT
 
 FILTERS: dict[str, type[Filter]] = {
     "gopher_repetition": GopherRepetition,
     "fineweb_quality": FineWebQuality,
     "gopher_quality": GopherQuality,
 }
-SOURCE_COLUMN = "thresholds_from"  # per document: fixed, corpus or fallback
-FIXED, CORPUS = "fixed", "corpus"
+SOURCE_COLUMN = "thresholds_from"  # per document: fixed, corpus, pooled or fallback
+FIXED, CORPUS, POOLED = "fixed", "corpus", "pooled"
+MIXED_POOL = "mixed"  # the pool of small languages whose script's pool is itself too small
 MIN_DOCUMENTS = 25  # 0.5/sqrt(25): pass shares within 10 points (one standard error)
 TAIL_SHARE = round(1 - PASS_SHARE, 6)  # textmill calibrate's share, 5%
 DECISIONS_SCHEMA = pa.schema(
@@ -187,6 +198,8 @@ class CorpusThresholds(GlobalStage):
         if LANG_COLUMN not in batch.column_names:
             raise ValueError("corpus_thresholds needs the `lang` column: run langid before it")
         columns: dict[str, Any] = {ID: batch[ID], LANG_COLUMN: batch[LANG_COLUMN]}
+        if LANG_SCRIPT in batch.column_names:
+            columns[LANG_SCRIPT] = batch[LANG_SCRIPT]
         for stage in self.filters:
             metrics = stage.measure(batch)
             for name in metrics.column_names:
@@ -201,19 +214,51 @@ class CorpusThresholds(GlobalStage):
         table = pa.concat_tables(pq.read_table(path) for path in signature_files)
         derived = self.derive(table)
         if self.options.write_thresholds:
-            summary = {"documents": _counts(table), **derived}
+            summary = {"documents": _counts(table), "pools": self.pools(table), **derived}
             write_text_atomically(
                 yaml.safe_dump(summary, sort_keys=False, allow_unicode=True),
                 Path(self.options.write_thresholds),
             )
         return self.decide(table, derived)
 
+    def pools(self, metrics: pa.Table) -> dict[str, str]:
+        """{language: pool} for every language under `min_documents` that some filter adapts
+        (not fixed in all): its script's pool (`script:Latn`), or MIXED_POOL where that pool is
+        under `min_documents` too."""
+        counts = _counts(metrics)
+        small = {
+            lang
+            for lang, count in counts.items()
+            if count < self.options.min_documents
+            and any(_key_of(stage.options, lang) == FALLBACK for stage in self.filters)
+        }
+        if not small:
+            return {}
+        scripts: dict[str, Counter[str]] = {lang: Counter() for lang in small}
+        script_column = (
+            metrics[LANG_SCRIPT].to_pylist()
+            if LANG_SCRIPT in metrics.column_names
+            else [None] * metrics.num_rows
+        )
+        for lang, script in zip(metrics[LANG_COLUMN].to_pylist(), script_column, strict=True):
+            if lang in scripts:
+                scripts[lang][script or "unknown"] += 1
+        pool_of = {lang: f"script:{found.most_common(1)[0][0]}" for lang, found in scripts.items()}
+        sizes: Counter[str] = Counter()
+        for lang, pool in pool_of.items():
+            sizes[pool] += counts[lang]
+        return {
+            lang: pool if sizes[pool] >= self.options.min_documents else MIXED_POOL
+            for lang, pool in sorted(pool_of.items())
+        }
+
     def derive(self, metrics: pa.Table) -> dict[str, dict[str, dict[str, Any]]]:
-        """{filter: {language: overrides}} for every corpus language (fixed and fallback
-        languages are absent: they keep what the filter's options say)."""
+        """{filter: {language: overrides}} for every corpus and pooled language (fixed
+        languages and documents without a language are absent: they keep the filter's options)."""
         labels = metrics[LANG_COLUMN].to_pylist()
         label_array = np.array(labels, dtype=object)
-        counts = _counts(metrics)
+        pool_of = self.pools(metrics)
+        groups = np.array([pool_of.get(lang, lang) for lang in labels], dtype=object)
         tables: dict[str, dict[str, dict[str, Any]]] = {}
         for stage in self.filters:
             options: LanguageOptions = stage.options
@@ -221,7 +266,9 @@ class CorpusThresholds(GlobalStage):
             reference_key = _key_of(options, self.options.reference)
             reference_rows = keys == reference_key
             reference = _resolved(options, reference_key)
-            by_reference = int(reference_rows.sum()) >= self.options.min_documents
+            # a reference's measured share counts as many documents as it has, up to
+            # min_documents; the rest of the weight goes to the percentile rule
+            weight = min(int(reference_rows.sum()) / self.options.min_documents, 1.0)
             columns = {
                 name.split("/", 1)[1]: metrics[name].to_numpy(zero_copy_only=False)
                 for name in metrics.column_names
@@ -230,47 +277,62 @@ class CorpusThresholds(GlobalStage):
             base = dict(options.by_language.get(reference_key, {}))
             base.update({name: (options.fallback or {}).get(name) for name in
                          _NOT_TRANSFERRED.get(stage.name, ())})  # fmt: skip
-            shares = [
-                (check, fixed if fixed is None else (
-                    pass_share([columns[m][reference_rows] for m in check.metrics], fixed,
-                               check.upper)
-                    if by_reference else 1 - self.options.tail_share
-                ))
-                for check, fixed in _checks(stage.name, reference)
-            ]  # fmt: skip
-            per_language = {}
-            for label, count in counts.items():
-                rows = label_array == label
-                if count < self.options.min_documents or keys[rows][0] != FALLBACK:
-                    continue
-                overrides = dict(base)
-                n_grams: dict[str, dict[int, Any]] = {
-                    o: {} for o, _ in _N_GRAM_CHECKS.get(stage.name, ())
-                }
-                for check, share in shares:
-                    if share is None:  # the reference skips this check
-                        if check.n is None:
-                            overrides.setdefault(check.option, None)
-                        continue
-                    found = [
-                        threshold_for_share(columns[m][rows], share, check.upper)
-                        for m in check.metrics
-                    ]
-                    found = [v for v in found if not math.isnan(v)]
-                    value = max(found) if found else math.nan
-                    value = _as_option(stage.name, value, check.upper, columns[check.metrics[0]])
-                    if check.n is None:
-                        overrides[check.option] = value
-                    else:
-                        n_grams[check.option][check.n] = value
-                per_language[label] = {**overrides, **n_grams}
-            tables[stage.name] = per_language
+            shares: list[tuple[Check, float | None]] = []
+            for check, fixed in _checks(stage.name, reference):
+                measured = 0.0
+                if fixed is not None and weight:
+                    values = [columns[m][reference_rows] for m in check.metrics]
+                    measured = pass_share(values, fixed, check.upper)
+                prior = 1 - self.options.tail_share
+                shares.append((check, None if fixed is None else
+                               weight * measured + (1 - weight) * prior))  # fmt: skip
+            adapted = np.array([bool(lang) for lang in labels]) & (keys == FALLBACK)
+            group_of = {lang: pool_of.get(lang, lang) for lang in set(label_array[adapted])}
+            per_group = {
+                group: self._transferred(
+                    stage.name, base, shares, columns, adapted & (groups == group)
+                )
+                for group in set(group_of.values())
+            }
+            tables[stage.name] = {
+                str(lang): per_group[group] for lang, group in sorted(group_of.items())
+            }
         return tables
+
+    @staticmethod
+    def _transferred(
+        name: str,
+        base: dict[str, Any],
+        shares: list[tuple[Check, float | None]],
+        columns: dict[str, np.ndarray],
+        rows: np.ndarray,
+    ) -> dict[str, Any]:
+        """One group's options: every check's threshold that lets its share of `rows` pass."""
+        overrides = dict(base)
+        n_grams: dict[str, dict[int, Any]] = {o: {} for o, _ in _N_GRAM_CHECKS.get(name, ())}
+        for check, share in shares:
+            if share is None:  # the reference skips this check
+                if check.n is None:
+                    overrides.setdefault(check.option, None)
+                continue
+            found = [
+                threshold_for_share(columns[m][rows], share, check.upper) for m in check.metrics
+            ]
+            found = [v for v in found if not math.isnan(v)]
+            value = max(found) if found else math.nan
+            value = _as_option(name, value, check.upper, columns[check.metrics[0]])
+            if check.n is None:
+                overrides[check.option] = value
+            else:
+                n_grams[check.option][check.n] = value
+        return {**overrides, **n_grams}
 
     def decide(self, metrics: pa.Table, derived: dict[str, dict[str, dict[str, Any]]]) -> pa.Table:
         """Pass 2's decisions: the first failing filter's reason, and where each row's
         thresholds came from."""
         labels = metrics[LANG_COLUMN].to_pylist()
+        pool_of = self.pools(metrics)
+        pooled = np.array([lang in pool_of for lang in labels], dtype=bool)
         reasons: list[str | None] = [None] * metrics.num_rows
         source = np.full(metrics.num_rows, FALLBACK, dtype=object)
         for stage in self.filters:
@@ -280,6 +342,7 @@ class CorpusThresholds(GlobalStage):
             corpus = np.array([lang in tables for lang in labels], dtype=bool)
             source[(keys != FALLBACK) & (source == FALLBACK)] = FIXED
             source[corpus] = CORPUS
+            source[corpus & pooled] = POOLED
             adapted = type(stage)(
                 options.model_copy(update={"by_language": {**options.by_language, **tables}})
             )

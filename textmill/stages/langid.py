@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from textmill.document import TEXT
-from textmill.lang.codes import base_language, lookup, split_label
+from textmill.lang.codes import base_language, candidate_keys, identifier_code, lookup, split_label
 from textmill.pipeline import Decision, Filter, StageOptions, register
 from textmill.text import decode
 from textmill.text.segmenters import dominant_scripts
@@ -55,16 +55,14 @@ def load_lid_model(lid_model_path: str) -> Any:
 
 
 def label_to_language(label: str) -> str:
-    """`__label__en` → `en`; `__label__eng_Latn` (GlotLID) → `eng_Latn`."""
-    return label.removeprefix(LABEL_PREFIX)
+    """`__label__en` → `en`; `__label__eng_Latn` (GlotLID) → `eng_Latn`; lid.176's `no`
+    (Bokmål) → `nb`, the code the language table and FineWeb-2 (`nob_Latn`) use."""
+    return identifier_code(label.removeprefix(LABEL_PREFIX))
 
 
 def language_matches(lang: str, wanted: set[str]) -> bool:
-    """`eng_Latn` matches `eng_Latn` and `eng`; `en` matches `en`."""
-    return lang in wanted or lang.split("_", 1)[0] in wanted
-
-
-_CLD2_ALIASES = {"iw": "he", "jw": "jv", "zh-Hant": "zh", "tl": "tl", "nb": "no"}
+    """`eng_Latn` matches `eng_Latn`, `eng` and `en`; `nb` matches `nb`, `nob` and `no`."""
+    return any(key in wanted for key in candidate_keys(lang))
 
 
 def cld2_language(text: str) -> tuple[str | None, float]:
@@ -77,7 +75,7 @@ def cld2_language(text: str) -> tuple[str | None, float]:
         reliable, details = False, ()
     if not details or details[0][1] in ("un", "xxx"):
         return None, 0.0
-    code = _CLD2_ALIASES.get(details[0][1], details[0][1])
+    code = identifier_code(details[0][1])
     return (code if reliable else None), details[0][2] / 100
 
 
@@ -110,6 +108,13 @@ class LangId(Filter):
 
     def setup(self) -> None:
         self.model()
+        if self.options.second_identifier == "cld2":
+            try:
+                import pycld2  # noqa: F401
+            except ImportError as error:
+                raise ImportError(
+                    "langid: second_identifier cld2 needs pycld2: pip install 'textmill[languages]'"
+                ) from error
 
     def model(self) -> Any:
         path = self.options.model_path or str(bundled_lid_model_path())

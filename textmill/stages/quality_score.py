@@ -3,27 +3,57 @@
 One model for every row (`model_path`) or one per language (`models: {lang: path}`, chosen by the
 `lang` column that `langid` adds); rows whose language has no model keep a null score and are
 never dropped. Train a model with `textmill quality train`.
+
+`top_fraction` is a cut over the whole run, so what it keeps cannot depend on batch size, workers
+or executor: a global stage whose map phase scores every document (the signatures: id and
+score), whose reduce finds the score of the ceil(fraction × scored documents)-th best document of
+the run, and whose apply keeps every document scoring at least that. Ties at the cut are all
+kept (the same score gets the same verdict, so identical texts share it): the kept share is
+ceil(fraction × n) / n, plus any documents tied with the last one kept.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from pydantic import model_validator
 
-from textmill.document import TEXT
-from textmill.pipeline import Decision, Filter, StageOptions, register
+from textmill.document import ID, TEXT
+from textmill.pipeline import (
+    Decision,
+    GlobalStage,
+    StageOptions,
+    apply_decisions_by_id,
+    register,
+)
 from textmill.quality.classifier import QualityModel
 from textmill.stages.langid import LANG
 
 QUALITY_SCORE = "quality_score"
 
 
+LOW_QUALITY = "low_quality"
+
+
+def top_fraction_cut(scores: np.ndarray, fraction: float) -> float:
+    """The lowest score `fraction` of the scored (non-NaN) rows keep: the ceil(fraction × n)-th
+    best score (-inf with nothing scored)."""
+    scored = np.sort(scores[~np.isnan(scores)])[::-1]
+    if len(scored) == 0:
+        return -math.inf
+    return float(scored[math.ceil(fraction * len(scored) - 1e-9) - 1])
+
+
 @register("quality_score")
-class QualityScore(Filter):
+class QualityScore(GlobalStage):
     """Adds `quality_score` (float32, P(pos)); drops rows below `threshold` or outside the
-    `top_fraction` best of each batch (`low_quality`). With neither option it only scores."""
+    `top_fraction` best of the whole run (`low_quality`). With neither option it only scores."""
 
     class Options(StageOptions):
         model_path: str | None = None  # every row, or rows whose language is not in `models`
@@ -31,8 +61,7 @@ class QualityScore(Filter):
         # Ultra-FineWeb cuts at a score threshold; its value depends on the model and the data,
         # so there is no default: pick it from the held-out metrics or a `textmill verify` run.
         threshold: float | None = None
-        # keep the best fraction of each batch: a global top fraction only when batches are
-        # random samples of the data (shuffle the input first)
+        # keep the best fraction of the run's scored documents (ties at the cut all kept)
         top_fraction: float | None = None
 
         @model_validator(mode="after")
@@ -73,23 +102,36 @@ class QualityScore(Filter):
                 scored[rows] = True
         return pa.table({QUALITY_SCORE: pa.array(scores, pa.float32(), mask=~scored)})
 
-    def decide(self, metrics: pa.Table) -> Decision:
+    def signatures(self, batch: pa.Table) -> pa.Table:
+        """Map phase: every document's score (the apply adds it from the decisions)."""
+        return pa.table({ID: batch[ID], QUALITY_SCORE: self.measure(batch)[QUALITY_SCORE]})
+
+    def reduce(self, signature_files: Sequence[Path], workdir: Path) -> pa.Table:
+        """Every document's score and verdict: below `threshold`, or under the run's cut."""
+        schema = pa.schema(
+            [pa.field(ID, pa.string()), pa.field("reason", pa.string()),
+             pa.field(QUALITY_SCORE, pa.float32())]
+        )  # fmt: skip
+        if not signature_files:
+            return schema.empty_table()
+        table = pa.concat_tables(pq.read_table(path) for path in signature_files)
+        low = self.low(table[QUALITY_SCORE].to_numpy(zero_copy_only=False))  # null → nan
+        reasons = pa.array(np.where(low, LOW_QUALITY, None), pa.string())
+        return pa.table([table[ID], reasons, table[QUALITY_SCORE]], schema=schema)
+
+    def low(self, scores: np.ndarray) -> np.ndarray:
+        """Which scores fail: under `threshold` or under the `top_fraction` cut (NaN never)."""
         o = self.options
-        scores = metrics[QUALITY_SCORE].to_numpy(zero_copy_only=False)  # null → nan
-        low = np.zeros(len(scores), dtype=bool)
+        scores = np.asarray(scores, dtype=np.float64)
         valid = ~np.isnan(scores)
+        low = np.zeros(len(scores), dtype=bool)
         if o.threshold is not None:
             low |= valid & (scores < o.threshold)
-        if o.top_fraction is not None and valid.any():
-            # keep the ceil(fraction × scored rows) best; ties go to the earlier row
-            valid_rows = np.flatnonzero(valid)
-            best_first = valid_rows[np.argsort(-scores[valid_rows], kind="stable")]
-            num_keep = int(np.ceil(o.top_fraction * len(valid_rows)))
-            low[best_first[num_keep:]] = True
-        return Decision.first_failing(("low_quality", low))
+        if o.top_fraction is not None:
+            low |= valid & (scores < top_fraction_cut(scores, o.top_fraction))
+        return low
 
-    def process(self, batch: pa.Table) -> tuple[pa.Table, Decision]:
-        metrics = self.measure(batch)
-        if QUALITY_SCORE in batch.column_names:
+    def apply(self, batch: pa.Table, decisions: pa.Table) -> tuple[pa.Table, Decision]:
+        if QUALITY_SCORE in batch.column_names:  # a rescoring replaces an earlier score
             batch = batch.drop_columns([QUALITY_SCORE])
-        return batch.append_column(QUALITY_SCORE, metrics[QUALITY_SCORE]), self.decide(metrics)
+        return apply_decisions_by_id(batch, decisions)
