@@ -12,6 +12,7 @@ from textmill.api import EXECUTORS, Pipeline
 from textmill.config import PipelineConfigError, preset_names, preset_text
 from textmill.executors.local import RunError, RunSettings
 from textmill.io import InputError
+from textmill.report.ids import repeated_ids_note
 
 SAMPLE = "sample.warc.gz"
 
@@ -228,6 +229,9 @@ def print_summary(stats: dict[str, Any], out: str | os.PathLike) -> None:
         f"({'reconciled' if stats['reconciled'] else 'NOT RECONCILED'}; "
         f"{skipped:,} non-document records skipped)"
     )
+    repeated = repeated_ids_note(stats)
+    if repeated:
+        print(f"note: {repeated}")
     print(
         f"output: {out}/data  rejects: {out}/rejects  errors: {out}/errors\n"
         f"stats: {out}/stats.json  report: {out}/report.html  dataset card: {out}/README.md"

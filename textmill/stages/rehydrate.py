@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import Field, field_validator, model_validator
 
-from textmill.document import ID
+from textmill.document import ID, KEY
 from textmill.io.writers import ParquetShardWriter
 from textmill.pipeline import Mapper, StageOptions, register
 from textmill.stages.dedup.minhash import CLUSTER_SIZE
@@ -104,7 +104,8 @@ def removal_counts_from_run(
 ) -> tuple[dict[int, int], dict[int, int]]:
     """(documents per cluster size, of which removed) for the stages after `dedup_stage` in a
     finished local run: kept documents carry `dup_cluster_size`; a document a later stage
-    rejected gets its size from the dedup stage's decisions (absent there: size 1)."""
+    rejected gets its size from the dedup stage's decisions (absent there: size 1), found by
+    `doc_key`, which rejects and decisions both carry (ids may repeat)."""
     out = Path(out_dir)
     stats = json.loads((out / "stats.json").read_text("utf-8"))
     names = [next(iter(step)) for step in stats["pipeline"]]
@@ -116,18 +117,18 @@ def removal_counts_from_run(
         pq.read_table(path, columns=[CLUSTER_SIZE])[CLUSTER_SIZE].to_numpy(zero_copy_only=False)
         for path in sorted((out / "data").glob("*.parquet"))
     ]
-    removed_ids = [
-        table.filter(pc.is_in(table["reject_stage"], pa.array(sorted(later), pa.string())))[ID]
+    removed_keys = [
+        table.filter(pc.is_in(table["reject_stage"], pa.array(sorted(later), pa.string())))[KEY]
         for table in (
-            pq.read_table(path, columns=[ID, "reject_stage"])
+            pq.read_table(path, columns=[KEY, "reject_stage"])
             for path in sorted((out / "rejects").glob("*.parquet"))
         )
     ]
     decisions_path = out / ".textmill" / f"g{index}" / "decisions.parquet"
-    decisions = pq.read_table(decisions_path, columns=[ID, "reason", CLUSTER_SIZE])
+    decisions = pq.read_table(decisions_path, columns=[KEY, "reason", CLUSTER_SIZE])
     clustered = decisions.filter(pc.is_null(decisions["reason"]))
-    removed_ids_array = pa.chunked_array(removed_ids, pa.string())
-    positions = pc.index_in(removed_ids_array, value_set=clustered[ID])
+    removed_keys_array = pa.chunked_array(removed_keys, pa.int64())
+    positions = pc.index_in(removed_keys_array, value_set=clustered[KEY])
     removed_sizes = pc.fill_null(pc.take(clustered[CLUSTER_SIZE], positions), 1).to_numpy()
     kept = np.concatenate([*kept_sizes, np.zeros(0, np.int64)]).astype(np.int64)
     removed = np.asarray(removed_sizes, dtype=np.int64)
