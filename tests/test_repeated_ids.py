@@ -16,6 +16,7 @@ from textmill.api import Pipeline
 from textmill.cli import main
 from textmill.data import SAMPLE_WARC_PATH
 from textmill.document import KEY, assign_keys, make_batch
+from textmill.pipeline import Mapper, StageOptions, register
 from textmill.report.ids import repeated_ids
 
 VOCABULARY = [a + b + c for a in "bdfgklmnprst" for b in "aeiou" for c in "lmnrst"]
@@ -105,6 +106,44 @@ def test_keys_and_outputs_do_not_depend_on_workers_or_batch_size(tmp_path):
     first = runs[1, 1000]
     assert all(run == first for run in runs.values())
     assert len(first[0][0]) == 3 and len(first[1]) == 4  # three more copies of TRUE_COPY go
+
+
+@register("test_interrupt_once")
+class InterruptOnce(Mapper):
+    """Raises KeyboardInterrupt (which no stage isolation catches) on the batch holding `text`
+    while the `switch` file exists, and deletes it: a run killed mid-way (test stage)."""
+
+    class Options(StageOptions):
+        switch: str
+        text: str
+
+    def map(self, batch):
+        switch = Path(self.options.switch)
+        if switch.exists() and self.options.text in batch["text"].to_pylist():
+            switch.unlink()
+            raise KeyboardInterrupt
+        return batch
+
+
+def test_a_resumed_run_with_other_workers_and_batch_size_gives_the_same_output(tmp_path):
+    inputs = shared_id_corpus(tmp_path / "in")
+    write_jsonl(inputs / "c.jsonl", [{"id": "x", "text": TRUE_COPY}])
+    switch = tmp_path / "switch"
+    interrupt = ("test_interrupt_once", {"switch": str(switch), "text": UNIQUE})
+    pipeline = Pipeline([interrupt, "exact_dedup", "minhash_dedup"])
+    pipeline.run([inputs], tmp_path / "reference", workers=1, progress=False)
+    switch.touch()
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.run([inputs], tmp_path / "out", workers=1, batch_size=1, progress=False)
+    assert not switch.exists()
+    assert len(list((tmp_path / "out" / ".textmill" / "done" / "s0").glob("*.json"))) == 1
+    stats = pipeline.run([inputs], tmp_path / "out", workers=2, batch_size=1000, progress=False)
+    assert stats["reconciled"] and (stats["read"], stats["kept"]) == (5, 3)
+    assert outcome(tmp_path / "out") == outcome(tmp_path / "reference")
+    keys = [
+        pq.read_table(tmp_path / out / "rejects").sort_by(KEY)[KEY] for out in ("out", "reference")
+    ]
+    assert keys[0].equals(keys[1])
 
 
 def test_the_ray_executor_keeps_the_same_documents(tmp_path, local_ray):
