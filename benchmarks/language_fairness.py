@@ -97,8 +97,10 @@ def run_chain(specs: list[tuple[str, dict]], batch) -> tuple[dict[str, str | Non
 
     import pyarrow.parquet as pq
 
+    from textmill.document import assign_keys
     from textmill.pipeline import GlobalStage, build_stage
 
+    batch = assign_keys(batch, 0, 0)  # the executor's doc_key, which global stages join on
     stages = [build_stage(name, options) for name, options in specs]
     verdicts: dict[str, str | None] = dict.fromkeys(batch["id"].to_pylist())
     started = time.perf_counter()

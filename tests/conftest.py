@@ -7,6 +7,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from textmill.document import assign_keys
+
 
 def write_jsonl(path: Path, records) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -33,7 +35,9 @@ def jsonl_corpus(tmp_path: Path) -> Path:
 
 def run_global_stage(stage, shards: list[pa.Table], workdir: Path):
     """Map each shard to a signature file, reduce, apply — what an executor does, in one
-    process. Returns (batch after apply, decision, decision table)."""
+    process, with the executor's `doc_key` (shard k, ordinal) given to each shard's rows.
+    Returns (batch after apply, decision, decision table)."""
+    shards = [assign_keys(shard, k, 0) for k, shard in enumerate(shards)]
     files = []
     for k, shard in enumerate(shards):
         path = workdir / "signatures" / f"shard-{k}.parquet"

@@ -69,7 +69,11 @@ def _quality_metrics(
         "alpha_words_ratio": alpha,
         "stop_words": np.full(n, 5),
     }
-    columns = {"id": [f"{lang}-{i}" for i, lang in enumerate(langs)], "lang": langs}
+    columns = {
+        "doc_key": np.arange(len(langs), dtype=np.int64),
+        "id": [f"{lang}-{i}" for i, lang in enumerate(langs)],
+        "lang": langs,
+    }
     if scripts:
         columns["lang_script"] = [scripts[lang] for lang in langs]
     columns.update({f"gopher_quality/{name}": values for name, values in prose.items()})

@@ -11,7 +11,7 @@ import pytest
 from conftest import write_jsonl
 
 from textmill.api import Pipeline
-from textmill.document import make_batch
+from textmill.document import assign_keys, make_batch
 from textmill.stages.dedup.semantic import (
     MissingExtraError,
     SemanticDedup,
@@ -56,28 +56,33 @@ def test_kmeans_separates_well_apart_groups():
     assert all(len(g) == 1 for g in groups) and len(set.union(*groups)) == 4
 
 
+def keyed_ids(*ids: str) -> pa.Table:
+    """What decide gets: documents sorted by id, with their keys."""
+    return pa.table({"doc_key": pa.array(range(len(ids)), pa.int64()), "id": list(ids)})
+
+
 def test_decide_drops_later_ids_above_threshold_and_never_zero_vectors():
-    ids = pa.array(["a", "b", "c", "d", "e"])
+    docs = keyed_ids("a", "b", "c", "d", "e")
     vectors = unit(angle(0), angle(5), angle(90), [0, 0, 1], angle(91))
     vectors = np.vstack([vectors[:3], np.zeros((1, 3), np.float32), vectors[4:]])
-    decisions = SemanticDedup(threshold=0.99, clusters=2).decide(ids, vectors)
+    decisions = SemanticDedup(threshold=0.99, clusters=2).decide(docs, vectors)
     assert decisions.to_pylist() == [
-        {"id": "b", "reason": "duplicate_of=a"},
-        {"id": "e", "reason": "duplicate_of=c"},
+        {"doc_key": 1, "id": "b", "reason": "duplicate_of=a"},
+        {"doc_key": 4, "id": "e", "reason": "duplicate_of=c"},
     ]
 
 
 def test_farthest_from_centroid_order_keeps_the_outliers():
     # a sits between b and c: 4° from each (cos 0.9976), b and c are 8° apart (cos 0.9903).
-    ids = pa.array(["a", "b", "c"])
+    docs = keyed_ids("a", "b", "c")
     vectors = unit(angle(4), angle(0), angle(8))
-    by_id = SemanticDedup(threshold=0.996, clusters=1).decide(ids, vectors)
-    assert by_id.to_pylist() == [
+    by_id = SemanticDedup(threshold=0.996, clusters=1).decide(docs, vectors)
+    assert by_id.select(["id", "reason"]).to_pylist() == [
         {"id": "b", "reason": "duplicate_of=a"},
         {"id": "c", "reason": "duplicate_of=a"},
     ]
     far_first = SemanticDedup(threshold=0.996, clusters=1, order="farthest_from_centroid")
-    assert far_first.decide(ids, vectors)["id"].to_pylist() == ["a"]
+    assert far_first.decide(docs, vectors)["id"].to_pylist() == ["a"]
 
 
 def test_missing_packages_give_an_error_naming_the_extra(monkeypatch):
@@ -165,7 +170,8 @@ def test_run_with_a_static_model_is_the_same_whatever_the_worker_count(tmp_path)
 
 def test_signatures_cut_texts_to_max_chars(tmp_path):
     stage = SemanticDedup(model_path=str(static_model(tmp_path / "model")), max_chars=10)
-    signatures = stage.signatures(make_batch(["a", "b"], ["river bank money loan", None]))
+    batch = assign_keys(make_batch(["a", "b"], ["river bank money loan", None]), 0, 0)
+    signatures = stage.signatures(batch)
     vectors = np.array(signatures["embedding"].to_pylist())
     assert np.allclose(vectors[0], [1, 0, 0, 0])  # "river bank" only
     assert np.allclose(vectors[1], 0)

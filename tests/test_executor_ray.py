@@ -254,6 +254,7 @@ def test_distributed_connected_components_match_union_find(tmp_path, local_ray, 
         pq.write_table(
             pa.table(
                 {
+                    "doc_key": pa.array(rows, pa.int64()),
                     "id": [f"d{i:04d}" for i in rows],
                     "k1": pa.array(k1[rows]),
                     "k2": pa.array(k2[rows], mask=mask),
@@ -437,6 +438,7 @@ def test_distributed_paragraph_reduce_gives_the_local_decision_rows(tmp_path, lo
         hashes = rng.integers(0, 60, 100).astype(np.uint64) << np.uint64(40)
         table = pa.table(
             {
+                "doc_key": pa.array((part << 32) + np.arange(100) % 17, pa.int64()),
                 "id": [f"d{part}-{i % 17:02d}" for i in range(100)],
                 "paragraph": pa.array(np.arange(100) // 17, pa.int32()),
                 "paragraph_hash": pa.array(hashes),
@@ -446,8 +448,8 @@ def test_distributed_paragraph_reduce_gives_the_local_decision_rows(tmp_path, lo
         files.append(tmp_path / f"sig-{part}.parquet")
     target = tmp_path / "decisions.parquet"
     assert paragraph_reduce(stage, files, target, partitions=2) == 8
-    local = stage.reduce(files, tmp_path / "reduce").sort_by("id")
-    assert pq.read_table(target).sort_by("id").equals(local)
+    local = stage.reduce(files, tmp_path / "reduce").sort_by("doc_key")
+    assert pq.read_table(target).sort_by("doc_key").equals(local)
     assert local.num_rows == 48  # of 51 documents, with 300 paragraphs over 60 hashes
 
 

@@ -2,8 +2,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from textmill.document import make_batch
-from textmill.pipeline import Decision, Filter, StageOptions, apply_decisions_by_id, build_stage
+from textmill.document import assign_keys, make_batch
+from textmill.pipeline import Decision, Filter, StageOptions, apply_decisions, build_stage
 
 
 def test_first_failing_reports_the_first_reason_in_priority_order():
@@ -51,17 +51,19 @@ def test_stage_spec_round_trips_non_default_options():
     assert decision.keep.tolist() == [False, True, True]
 
 
-def test_apply_decisions_drops_listed_ids_and_annotates():
-    batch = make_batch(["a", "b", "c"], ["x", "y", "z"])
+def test_apply_decisions_joins_on_the_key_never_on_the_id():
+    batch = assign_keys(make_batch(["a", "b", "b"], ["x", "y", "z"]), 0, 0)
     decisions = pa.table(
         {
-            "id": ["b", "c"],
+            "doc_key": pa.array([1, 2], pa.int64()),
+            "id": ["b", "b"],
             "reason": pa.array(["duplicate_of=a", None], pa.string()),
             "cluster": pa.array([1, 2], pa.int64()),
         }
     )
-    out, decision = apply_decisions_by_id(batch, decisions)
+    out, decision = apply_decisions(batch, decisions)
     assert decision.keep.tolist() == [True, False, True]
     assert decision.reasons.to_pylist() == [None, "duplicate_of=a", None]
     assert out["cluster"].to_pylist() == [None, 1, 2]
+    assert out["id"].to_pylist() == ["a", "b", "b"]
     assert np.array_equal(decision.keep, np.array([True, False, True]))

@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import run_global_stage
 
 from textmill.api import Pipeline
 from textmill.document import make_batch
@@ -55,12 +56,10 @@ def three_rows() -> pa.Table:
 
 
 def scored(stage, batch: pa.Table, tmp_path: Path, parts: int = 1):
-    """The stage as an executor runs it: signatures of `parts` batches, one reduce, apply."""
-    files = []
-    for i, part in enumerate(np.array_split(np.arange(batch.num_rows), parts)):
-        files.append(tmp_path / f"signatures-{i}.parquet")
-        pq.write_table(stage.signatures(batch.take(part)), files[-1])
-    return stage.apply(batch, stage.reduce(files, tmp_path))
+    """The stage as an executor runs it: signatures of `parts` shards, one reduce, apply."""
+    shards = [batch.take(part) for part in np.array_split(np.arange(batch.num_rows), parts)]
+    batch, decision, _ = run_global_stage(stage, shards, tmp_path)
+    return batch, decision
 
 
 def test_score_column_is_float32_probability_of_positive(model_path, tmp_path):

@@ -12,6 +12,7 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
+from textmill.document import assign_keys  # noqa: E402
 from textmill.executors._ray_dedup import distributed_reduce  # noqa: E402
 from textmill.executors._ray_paragraph import paragraph_reduce  # noqa: E402
 from textmill.executors.local import LocalExecutor, RunSettings  # noqa: E402
@@ -196,15 +197,16 @@ def test_distributed_reduce_matches_the_local_reduce_with_empty_and_keyless_sign
                 "url": pa.array([r.get("url") for r in rows], pa.string()),
             }
         )
+        batch = assign_keys(batch, k, 0)
         files.append(tmp_path / f"sig-{k}.parquet")
         pq.write_table(instance.signatures(batch), files[-1])
-    expected = instance.reduce(files, tmp_path / "local").sort_by("id")
+    expected = instance.reduce(files, tmp_path / "local").sort_by("doc_key")
     target = tmp_path / "decisions.parquet"
     if name == "paragraph_dedup":
         paragraph_reduce(instance, files, target, partitions)
     else:
         distributed_reduce(instance, instance.cluster_rule(), files, target, partitions)
-    got = pq.read_table(target).sort_by("id")
+    got = pq.read_table(target).sort_by("doc_key")
     assert got.to_pylist() == expected.to_pylist()
     assert stage == "exact" or expected.num_rows > 0  # near-duplicates do cluster
 

@@ -92,6 +92,9 @@ def test_materialize_repeats_rows_with_suffixed_ids(tmp_path):
     table = with_sizes([1, 2, 4]).append_column("rehydrate_copies", pa.array([1, 2, 3], pa.int32()))
     (tmp_path / "data").mkdir()
     pq.write_table(table, tmp_path / "data" / "part-0.parquet")
+    pq.write_table(table, tmp_path / "data" / "not-textmills.parquet")  # a user's file: left alone
+    (tmp_path / ".textmill").mkdir()
+    (tmp_path / ".textmill" / "run.json").write_text('{"shards": ["part-0"], "segments": 1}')
     assert materialize(tmp_path) == 6
     copies = pq.read_table(tmp_path / "rehydrated" / "part-0.parquet")
     assert copies["id"].to_pylist() == ["d0", "d1", "d1#copy1", "d2", "d2#copy1", "d2#copy2"]

@@ -3,6 +3,11 @@
 Readers produce `html` instead of `text` when the input is raw markup; the `extract` stage turns
 it into `text`. Everything a reader finds beyond the base columns goes into `metadata` as a
 JSON object, so the output schema is the same whatever mix of formats a run reads.
+
+Every row also carries `doc_key` (int64), the run's own name for it: shard index << 32 | the
+row's ordinal among its shard's documents, unique by construction, the same on every re-run and
+whatever the worker count or batch size. Global stages join their decisions on it, never on the
+user's `id`, which textmill keeps as it came and never trusts to be unique.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 ID = "id"
@@ -19,6 +25,9 @@ HTML = "html"
 SOURCE = "source"
 URL = "url"
 METADATA = "metadata"
+KEY = "doc_key"
+KEY_FIELD = pa.field(KEY, pa.int64(), nullable=False)
+ORDINAL_BITS = 32  # a shard holds at most 2**32 documents, a run at most 2**31 shards
 
 BASE_FIELDS: tuple[pa.Field, ...] = (
     pa.field(ID, pa.string(), nullable=False),
@@ -35,6 +44,7 @@ REJECT_REASON = "reject_reason"
 REJECTS_SCHEMA = pa.schema(
     [
         pa.field(ID, pa.string()),
+        pa.field(KEY, pa.int64()),
         pa.field(SOURCE, pa.string()),
         pa.field(URL, pa.string()),
         pa.field(REJECT_STAGE, pa.string()),
@@ -72,6 +82,34 @@ def make_batch(
     if html is not None:
         table = table.append_column(HTML_FIELD, pa.array(list(html), pa.large_string()))
     return table
+
+
+def assign_keys(table: pa.Table, shard_index: int, first_ordinal: int) -> pa.Table:
+    """`table` with `doc_key` set for the documents `first_ordinal`, `first_ordinal + 1`, ... of
+    shard `shard_index` (replacing any `doc_key` a reader passed through)."""
+    end = first_ordinal + table.num_rows
+    if not 0 <= shard_index < 1 << (63 - ORDINAL_BITS) or end > 1 << ORDINAL_BITS:
+        raise ValueError(
+            f"shard {shard_index} document {end:,}: over textmill's limits of "
+            f"{1 << (63 - ORDINAL_BITS):,} shards and {1 << ORDINAL_BITS:,} documents a shard"
+        )
+    base = np.int64(shard_index) << np.int64(ORDINAL_BITS)
+    keys = pa.array(base + np.arange(first_ordinal, end, dtype=np.int64), pa.int64())
+    if KEY in table.column_names:
+        return table.set_column(table.column_names.index(KEY), KEY_FIELD, keys)
+    return table.append_column(KEY_FIELD, keys)
+
+
+def shard_of_keys(keys: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """The shard index each `doc_key` names."""
+    import pyarrow.compute as pc
+
+    return pc.shift_right(keys, ORDINAL_BITS)
+
+
+def without_key(table: pa.Table) -> pa.Table:
+    """The rows as a user sees them: `doc_key` is the run's bookkeeping, not data."""
+    return table.drop_columns([KEY]) if KEY in table.column_names else table
 
 
 def empty_batch() -> pa.Table:

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
-from textmill.document import ID
+from textmill.document import ID, KEY
 
 
 class StageOptions(BaseModel):
@@ -147,8 +147,8 @@ class Filter(Stage):
 class ClusterRule:
     """How a clustering global stage can be reduced by a distributed executor: documents equal
     on any one `keys` column share a cluster (transitively); `choose(members)` turns whole
-    clusters (columns `cluster`, `id`, *carry) into decision rows of `schema`. The stage's own
-    local reduce applies the same `choose`, so both executors keep the same ids.
+    clusters (columns `cluster`, `doc_key`, `id`, *carry) into decision rows of `schema`. The
+    stage's own local reduce applies the same `choose`, so both executors keep the same rows.
 
     With a `check` column (uint16 vectors as fixed-size binary), equal keys only make
     candidates: a pair links when the vectors agree in ≥ `min_matches` places, each document
@@ -166,10 +166,11 @@ class ClusterRule:
 class GlobalStage(Stage):
     """A stage that must see the whole dataset (deduplication): map → reduce → map.
 
-    1. `signatures(batch)` emits rows (always with `id`) for each batch, in any order.
+    1. `signatures(batch)` emits rows (always with `doc_key`) for each batch, in any order.
     2. `reduce(signature_files, workdir)` sees every signature the run produced and returns the
-       decisions: one row per document it drops or annotates, keyed by `id`, with a nullable
-       string column `reason` (null = keep) and any annotation columns.
+       decisions: one row per document it drops or annotates, keyed by `doc_key` (the user's
+       `id` may repeat; it may ride along for reading), with a nullable string column `reason`
+       (null = keep) and any annotation columns.
     3. `apply(batch, decisions)` drops and annotates the batch.
 
     Where the signatures live (local disk, Ray object store) is the executor's business.
@@ -187,21 +188,21 @@ class GlobalStage(Stage):
         return None
 
     def apply(self, batch: pa.Table, decisions: pa.Table) -> tuple[pa.Table, Decision]:
-        """Default: drop rows whose id has a non-null reason; add annotation columns."""
-        return apply_decisions_by_id(batch, decisions)
+        """Default: drop rows whose key has a non-null reason; add annotation columns."""
+        return apply_decisions(batch, decisions)
 
     def process(self, batch: pa.Table) -> tuple[pa.Table, Decision | None]:
         raise TypeError(f"{self.name} is a global stage; run it through an executor")
 
 
-def apply_decisions_by_id(batch: pa.Table, decisions: pa.Table) -> tuple[pa.Table, Decision]:
-    """Join a batch with a decision table on `id`; rows absent from it are kept unchanged."""
-    positions = pc.index_in(batch[ID], value_set=decisions[ID])
+def apply_decisions(batch: pa.Table, decisions: pa.Table) -> tuple[pa.Table, Decision]:
+    """Join a batch with a decision table on `doc_key`; rows absent from it are kept unchanged."""
+    positions = pc.index_in(batch[KEY], value_set=decisions[KEY])
     found = as_bool_mask(pc.is_valid(positions))
     reasons = pc.take(decisions["reason"], positions)
     keep = ~(found & as_bool_mask(pc.is_valid(reasons)))
     for name in decisions.column_names:
-        if name in (ID, "reason"):
+        if name in (KEY, ID, "reason"):
             continue
         column = pc.take(decisions[name], positions)
         if name in batch.column_names:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from textmill.document import ID, SOURCE, text_bytes
+from textmill.document import ID, KEY, SOURCE, text_bytes
 from textmill.io.writers import rejects_table
 from textmill.pipeline import Decision, GlobalStage, Stage
 from textmill.report.stats import RunCounters
@@ -47,7 +47,7 @@ def call_isolating_failures(
                 f"stage returned {out.num_rows} rows for {batch.num_rows} (stages must not "
                 "change the row count; filters return a Decision)"
             )
-        return out, decision, []
+        return _keys_kept(batch, out), decision, []
     except Exception as exc:  # noqa: BLE001 - any stage failure becomes a counted error
         if batch.num_rows <= 1:
             return batch.slice(0, 0), None, [_stage_error(batch, stage_name, exc)]
@@ -73,6 +73,16 @@ def call_isolating_failures(
             else None
         )
         return _concat(tables), decision, errors
+
+
+def _keys_kept(batch: pa.Table, out: pa.Table) -> pa.Table:
+    """`out` with the `doc_key` of `batch` (stages keep row order): the runner, not a stage,
+    owns the key every decision joins on, so a stage cannot lose or change it."""
+    if KEY not in batch.column_names:
+        return out
+    if KEY in out.column_names:
+        return out.set_column(out.column_names.index(KEY), KEY, batch[KEY])
+    return out.append_column(KEY, batch[KEY])
 
 
 def _stage_error(batch: pa.Table, stage_name: str, exc: Exception) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from textmill.executors.local import RunError, RunSettings
 from textmill.executors.output import is_empty_folder
 from textmill.io import InputError
 from textmill.io.files import detect_format, has_magic, is_run_output
+from textmill.report.ids import repeated_ids_note
 
 SAMPLE = "sample.warc.gz"
 
@@ -264,6 +265,9 @@ def print_summary(stats: dict[str, Any], out: str | os.PathLike) -> None:
         f"({'reconciled' if stats['reconciled'] else 'NOT RECONCILED'}; "
         f"{skipped:,} non-document records skipped)"
     )
+    repeated = repeated_ids_note(stats)
+    if repeated:
+        print(f"note: {repeated}")
     print(
         f"output: {out}/data  rejects: {out}/rejects  errors: {out}/errors\n"
         f"stats: {out}/stats.json  report: {out}/report.html  dataset card: {out}/README.md"

@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from textmill.document import ID, REJECT_STAGE, REJECTS_SCHEMA
+from textmill.document import KEY, REJECT_STAGE, REJECTS_SCHEMA, without_key
 from textmill.executors.local import (
     Layout,
     RunSettings,
@@ -202,7 +202,7 @@ def run_group(job: SegmentJob, members: tuple[int, ...], first: bool, block: pa.
             _task_key(job, index, rows, members[0]), segment.index, job.is_last
         )
         decisions = (
-            shard_decisions_cached(Layout(Path(job.out)), segment.applies, shard.name)
+            shard_decisions_cached(Layout(Path(job.out)), segment.applies, shard)
             if segment.applies in members
             else None
         )
@@ -216,17 +216,17 @@ def run_group(job: SegmentJob, members: tuple[int, ...], first: bool, block: pa.
                 collector.observe_input(docs)
             outcome = run_stages(chain, docs, counters)
             # rows keep the seq they were read with, wherever Ray Data cut the batch
-            read_ids, read_seq = docs[ID].to_pylist(), np.asarray(tagged[SEQ])
+            read_keys, read_seq = docs[KEY].to_numpy(), np.asarray(tagged[SEQ])
             pieces.append(
                 _tagged(
-                    outcome.kept, index, batch, DOC, _read_seq(read_ids, read_seq, outcome.kept)
+                    outcome.kept, index, batch, DOC, _read_seq(read_keys, read_seq, outcome.kept)
                 )
             )
             stage = 0
             for rejects in outcome.rejects:
                 name = rejects[REJECT_STAGE][0].as_py()
                 stage = next((k for k in members[stage:] if stages[k].name == name), members[0])
-                seq = (stage + 1) * STAGE_SEQ + _read_seq(read_ids, read_seq, rejects)
+                seq = (stage + 1) * STAGE_SEQ + _read_seq(read_keys, read_seq, rejects)
                 pieces.append(_tagged(_prefixed(rejects), index, batch, REJECT, seq))
                 stage = members.index(stage)
             offset = (members[0] + 1) * STAGE_SEQ
@@ -235,7 +235,7 @@ def run_group(job: SegmentJob, members: tuple[int, ...], first: bool, block: pa.
     return _concat(out)
 
 
-def shard_decisions_cached(layout: Layout, stage: int, shard: str) -> pa.Table:
+def shard_decisions_cached(layout: Layout, stage: int, shard: Shard) -> pa.Table:
     """A shard's decisions, read once per worker for all the blocks of the shard; keyed by the
     decision file's identity too, since a worker outlives runs (a re-run into the same output
     directory writes new decisions)."""
@@ -244,7 +244,7 @@ def shard_decisions_cached(layout: Layout, stage: int, shard: str) -> pa.Table:
 
 
 @functools.lru_cache(maxsize=4)
-def _decisions(layout: Layout, stage: int, shard: str, *_identity: int) -> pa.Table:
+def _decisions(layout: Layout, stage: int, shard: Shard, *_identity: int) -> pa.Table:
     return shard_decisions(layout, stage, shard)
 
 
@@ -267,7 +267,7 @@ def write_parts(job: SegmentJob, first: bool, block: pa.Table) -> pa.Table:
             if first:
                 collector.observe_input(docs)
             signed = account_kept(docs, counters, collector, emitter, job.is_last)
-            data.append(_order(docs, kept))
+            data.append(_order(without_key(docs) if job.is_last else docs, kept))
             if signed is not None:  # not one row per document (paragraph hashes): own seq
                 signatures.append(_tagged(signed, index, batch, DOC).drop_columns([SHARD, KIND]))
         rejects = rows.filter(pc.equal(kinds, REJECT))
@@ -499,18 +499,12 @@ def _error_rows(errors: Sequence[Any], shard: int, batch: int, offset: int) -> p
     )
 
 
-def _read_seq(read_ids: list, read_seq: np.ndarray, rows: pa.Table) -> np.ndarray:
-    """The read seq of `rows`, an in-order subset of the rows read (stages keep the order)."""
-    ids = rows[ID].to_pylist()
-    found = np.empty(len(ids), np.int64)
-    j = 0
-    for i, value in enumerate(read_ids):
-        if j < len(ids) and ids[j] == value:
-            found[j] = read_seq[i]
-            j += 1
-    if j < len(ids):  # a stage changed ids: keep the rows, in the order they came
-        return read_seq[0] + np.arange(len(ids), dtype=np.int64)
-    return found
+def _read_seq(read_keys: np.ndarray, read_seq: np.ndarray, rows: pa.Table) -> np.ndarray:
+    """The read seq of `rows`, a subset of the rows read (found by `doc_key`, unique)."""
+    keys = rows[KEY].to_numpy()
+    order = np.argsort(read_keys, kind="stable")
+    at = np.searchsorted(read_keys, keys, sorter=order)
+    return read_seq[order[np.minimum(at, len(order) - 1)]]
 
 
 def _prefixed(rejects: pa.Table) -> pa.Table:

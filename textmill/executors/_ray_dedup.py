@@ -12,12 +12,12 @@ an object-store shuffle into P hash partitions (nothing is gathered on the drive
 3. connected components by alternating large-star / small-star (Kiveris et al., 2014,
    "Connected Components in MapReduce and Beyond"), one shuffle per half-round, until the edge
    set stops changing; then every node's label is the smallest node of its component;
-4. attach: labels go back to the file that holds their rows, which adds id (and any carried
-   column) and sends members to the partition of their cluster;
+4. attach: labels go back to the file that holds their rows, which adds doc key and id (and any
+   carried column) and sends members to the partition of their cluster;
 5. choose: each partition applies the stage's keep rule to its whole clusters.
 
 The rule (which columns are keys, which one stays) comes from `ClusterRule`, so the result is
-the local reduce's to the row: same clusters, same kept id, same reasons.
+the local reduce's to the row: same clusters, same kept document, same reasons.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 import xxhash
 
 from textmill.document import ID
+from textmill.document import KEY as DOC_KEY
 from textmill.io.writers import ParquetShardWriter
 from textmill.pipeline import ClusterRule, GlobalStage
 from textmill.stages.dedup._keep import CLUSTER
@@ -232,12 +233,20 @@ def split_by_file(labels: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
 def attach(
     path: str, offset: int, labels: Sequence[np.ndarray], rule: ClusterRule, partitions: int
 ) -> list[pa.Table]:
-    """Labels of one file's rows → (cluster, id, *carry) members per cluster partition."""
+    """Labels of one file's rows → (cluster, doc key, id, *carry) members per cluster partition."""
     pairs = _pairs(labels)
     if not len(pairs):
-        empty = pa.table({CLUSTER: pa.array([], pa.int64()), ID: pa.array([], pa.string())})
+        empty = pa.table(
+            {
+                CLUSTER: pa.array([], pa.int64()),
+                DOC_KEY: pa.array([], pa.int64()),
+                ID: pa.array([], pa.string()),
+            }
+        )
         return [empty] * partitions
-    rows = pq.read_table(path, columns=[ID, *rule.carry]).take(pa.array(pairs[:, 0] - offset))
+    rows = pq.read_table(path, columns=[DOC_KEY, ID, *rule.carry]).take(
+        pa.array(pairs[:, 0] - offset)
+    )
     members = rows.add_column(0, CLUSTER, pa.array(pairs[:, 1]))
     return split(members, node_partitions(pairs[:, 1], partitions), partitions)
 

@@ -1,10 +1,10 @@
 """Distributed reduce of paragraph_dedup on Ray tasks, with two object-store shuffles.
 
-1. split: each signature file sends its (id, paragraph, hash) rows to the partition of the
-   paragraph hash, so every occurrence of a hash meets in one partition;
+1. split: each signature file sends its (doc key, id, paragraph, hash) rows to the partition
+   of the paragraph hash, so every occurrence of a hash meets in one partition;
 2. repeats: each partition applies `repeated_occurrences`, the local reduce's own rule, and
-   sends the (id, paragraph) it removes to the partition of the document id, so every removed
-   paragraph of a document meets in one partition;
+   sends the (doc key, id, paragraph) it removes to the partition of the document's key, so
+   every removed paragraph of a document meets in one partition;
 3. decide: each of those partitions groups them per document (`decisions_by_document`);
 4. one task streams the partitions' decision rows into the one file the apply segment reads.
 
@@ -19,11 +19,10 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from textmill.document import ID
+from textmill.document import KEY
 from textmill.executors._ray_dedup import node_partitions, split, write_decisions
 from textmill.pipeline import GlobalStage
 from textmill.stages.dedup.paragraph import (
@@ -34,8 +33,6 @@ from textmill.stages.dedup.paragraph import (
     decisions_by_document,
     repeated_occurrences,
 )
-from textmill.text import decode
-from textmill.text.hashing import spans_hashes
 
 
 def reduces_paragraphs(stage: GlobalStage) -> bool:
@@ -50,13 +47,6 @@ def partition_count(total_rows: int, partitions: int, rows_per_partition: int) -
     return max(1, partitions, math.ceil(total_rows / rows_per_partition))
 
 
-def id_partitions(ids: pa.Array | pa.ChunkedArray, partitions: int) -> np.ndarray:
-    """Partition of each document id (the span hash of its text), the same in every task."""
-    chars = decode(ids)
-    hashes, _ = spans_hashes(chars, chars.offsets[:-1], chars.offsets[1:])
-    return node_partitions(hashes, partitions)
-
-
 # ---------------------------------------------------------------- steps (pure functions)
 
 
@@ -69,13 +59,13 @@ def split_by_hash(path: str, partitions: int) -> list[pa.Table]:
 def repeats_by_document(
     pieces: Sequence[pa.Table], keep_first: bool, partitions: int
 ) -> list[pa.Table]:
-    """One hash partition → the (id, paragraph) it removes, per document-id partition."""
+    """One hash partition → the (doc key, id, paragraph) it removes, per document partition."""
     removed = repeated_occurrences(pa.concat_tables(pieces), keep_first)
-    return split(removed, id_partitions(removed[ID], partitions), partitions)
+    return split(removed, node_partitions(removed[KEY].to_numpy(), partitions), partitions)
 
 
 def decide(pieces: Sequence[pa.Table]) -> pa.Table:
-    """One document-id partition → its decision rows."""
+    """One document partition → its decision rows."""
     return decisions_by_document(pa.concat_tables(pieces))
 
 

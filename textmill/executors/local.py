@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from textmill.document import ID, SOURCE, conform
+from textmill.document import KEY, SOURCE, conform, shard_of_keys, without_key
 from textmill.executors.output import (
     Layout,
     RunError,
@@ -38,7 +38,7 @@ from textmill.executors.output import (
     remove_owned,
     resolve_output_options,
 )
-from textmill.io import ReadOptions, Shard, plan_shards, read_shard
+from textmill.io import ReadOptions, Shard, plan_shards, read_shard, with_keys
 from textmill.io.files import skip_reason
 from textmill.io.writers import (
     ParquetShardWriter,
@@ -50,6 +50,7 @@ from textmill.pipeline import GlobalStage, Stage, build_stages, stage_class
 from textmill.report import write_report
 from textmill.report.collect import ReportCollector
 from textmill.report.collect import state_path as report_state_path
+from textmill.report.ids import repeated_ids
 from textmill.report.stats import RunCounters, run_summary
 from textmill.runner import StageCall, run_stages, stage_call
 
@@ -146,7 +147,7 @@ def _set_progress_queue(queue) -> None:
 def _input_batches(task: Task, counters: RunCounters, errors: list) -> Iterator[pa.Table]:
     layout = Layout(Path(task.out))
     if task.segment.index == 0:
-        for read in read_shard(task.shard, task.settings.read_options()):
+        for read in with_keys(read_shard(task.shard, task.settings.read_options()), task.shard):
             docs = conform(read.docs)
             counters.read += docs.num_rows + len(read.errors)
             counters.errored += len(read.errors)
@@ -179,15 +180,11 @@ def pending_shards(layout: Layout, segment: Segment, shards: Sequence[Shard]) ->
     return sorted(pending, key=lambda s: -s.size_bytes)
 
 
-def shard_decisions(layout: Layout, stage_index: int, shard: str) -> pa.Table:
-    """The decisions about this shard's documents only, so that applying them per batch costs
-    the shard's share of the decision table, not all of it."""
+def shard_decisions(layout: Layout, stage_index: int, shard: Shard) -> pa.Table:
+    """The decisions about this shard's documents only (the high half of their `doc_key`), so
+    that applying them per batch costs the shard's share of the decision table, not all of it."""
     decisions = pq.read_table(layout.decisions(stage_index))
-    signatures = layout.signatures(shard, stage_index)
-    if not signatures.exists():  # the shard had no documents left to sign
-        return decisions.slice(0, 0)
-    shard_ids = pq.read_table(signatures, columns=[ID])[ID]
-    return decisions.filter(pc.is_in(decisions[ID], value_set=shard_ids))
+    return decisions.filter(pc.equal(shard_of_keys(decisions[KEY]), shard.index))
 
 
 def stage_chain(
@@ -263,7 +260,7 @@ def run_task(task: Task) -> dict[str, Any]:
     stages = _stages_for(task.specs)
     segment = task.segment
     decisions = (
-        shard_decisions(layout, segment.applies, task.shard.name)
+        shard_decisions(layout, segment.applies, task.shard)
         if segment.applies is not None
         else None
     )
@@ -289,7 +286,7 @@ def run_task(task: Task) -> dict[str, Any]:
             kept = outcome.kept
             if kept.num_rows == 0:
                 continue
-            output.write(kept)
+            output.write(without_key(kept) if task.is_last else kept)
             signed = account_kept(kept, counters, collector, emitter, task.is_last)
             if signatures is not None and signed is not None:
                 signatures.write(signed)
@@ -478,6 +475,7 @@ class LocalExecutor:
             pipeline=[{name: options} for name, options in self.specs],
             shards=len(shards),
             unknown_files=unknown,
+            repeated_ids=repeated_ids(layout.out),
             wall_seconds=round(seconds, 3),
         )
         write_json_atomically(summary, layout.stats)

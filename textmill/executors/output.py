@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -91,6 +92,16 @@ class Layout:
     @property
     def stats(self) -> Path:
         return self.out / "stats.json"
+
+    def written(self, folder: str) -> list[Path]:
+        """The files of `folder` (data, rejects, ...) that this folder's run wrote, never a
+        user's file beside them."""
+        manifest = json.loads(self.manifest.read_text("utf-8")) if self.manifest.is_file() else {}
+        return sorted(
+            path
+            for path in self.owned_files(manifest)
+            if path.parent == self.out / folder and path.is_file()
+        )
 
     def owned_files(self, manifest: dict[str, Any]) -> Iterator[Path]:
         """Every file outside the state folder that the run of `manifest` may have written."""

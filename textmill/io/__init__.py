@@ -4,8 +4,9 @@ module with one `read_*(path, options)` generator."""
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
+from textmill.document import assign_keys
 from textmill.io.base import ReadBatch, ReadError, ReadOptions
 from textmill.io.files import InputError, Shard, detect_format, plan_shards
 
@@ -29,6 +30,16 @@ def read_shard(shard: Shard, options: ReadOptions) -> Iterator[ReadBatch]:
         yield from reader(path, options)
 
 
+def with_keys(reads: Iterable[ReadBatch], shard: Shard) -> Iterator[ReadBatch]:
+    """The shard's batches with every document's `doc_key` (its ordinal in the shard): assigned
+    here, where batches leave the readers, so no reader has to get it right."""
+    ordinal = 0
+    for read in reads:
+        read.docs = assign_keys(read.docs, shard.index, ordinal)
+        ordinal += read.docs.num_rows
+        yield read
+
+
 __all__ = [
     "InputError",
     "ReadBatch",
@@ -38,4 +49,5 @@ __all__ = [
     "detect_format",
     "plan_shards",
     "read_shard",
+    "with_keys",
 ]

@@ -77,12 +77,14 @@ def open_input(path: str) -> tuple[IO[bytes], CountingReader]:
 
 @dataclass(frozen=True)
 class Shard:
-    """The unit of parallel work and of resumption: a stable name and the files it reads."""
+    """The unit of parallel work and of resumption: a stable name, the files it reads, and its
+    place in the run's shard list (the high half of its documents' `doc_key`)."""
 
     name: str
     format: str
     paths: tuple[str, ...]
     size_bytes: int
+    index: int
 
 
 def has_magic(argument: str) -> bool:
@@ -179,12 +181,13 @@ def plan_shards(
         elif fmt in SMALL_FILE_FORMATS:
             small.setdefault(fmt, []).append((path, size))
         else:
-            shards.append(Shard(_shard_name(path), fmt, (path,), size))
+            shards.append(Shard(_shard_name(path), fmt, (path,), size, len(shards)))
     for fmt, entries in small.items():
         for start in range(0, len(entries), FILES_PER_SMALL_FILE_SHARD):
             group = entries[start : start + FILES_PER_SMALL_FILE_SHARD]
             paths = tuple(p for p, _ in group)
-            shards.append(Shard(_shard_name(*paths), fmt, paths, sum(s for _, s in group)))
+            size = sum(s for _, s in group)
+            shards.append(Shard(_shard_name(*paths), fmt, paths, size, len(shards)))
     return shards, sorted(unknown)
 
 

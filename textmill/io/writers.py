@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 
 from textmill.document import (
     ID,
+    KEY,
     REJECT_REASON,
     REJECT_STAGE,
     REJECTS_SCHEMA,
@@ -107,6 +108,7 @@ def rejects_table(batch: pa.Table, keep: pa.Array, stage: str, reasons: pa.Array
     n = rows.num_rows
     columns = {
         ID: rows[ID],
+        KEY: rows[KEY] if KEY in rows.column_names else pa.nulls(n, pa.int64()),
         SOURCE: rows[SOURCE],
         URL: rows[URL],
         REJECT_STAGE: pa.array([stage] * n, pa.string()),

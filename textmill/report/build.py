@@ -11,6 +11,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from textmill.executors.output import Layout
 from textmill.io.files import RUN_MANIFEST, is_run_output
 from textmill.report.collect import demographic_terms, load_states, merge_states
 from textmill.report.diversity import diversity, sample_texts
@@ -34,13 +35,13 @@ class RunReport:
         out = cls.check(out)
         stats_path = out / "stats.json"
         stats = json.loads(stats_path.read_text("utf-8"))
-        files = sorted((out / "data").glob("*.parquet"))
+        files = Layout(out).written("data")
         columns = pq.read_schema(files[0]).names if files else []
         return cls(
             out=out,
             stats=stats,
             state=merge_states(load_states(out)),
-            diversity=diversity(sample_texts(out / "data")),
+            diversity=diversity(sample_texts(files)),
             columns=columns,
             data_files=[str(p.relative_to(out)) for p in files],
         )

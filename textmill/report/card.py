@@ -6,6 +6,7 @@ parameters, the statistics (quoted from stats.json, never recomputed) and known 
 
 from __future__ import annotations
 
+import html
 import json
 from typing import Any
 
@@ -13,6 +14,7 @@ import yaml
 
 from textmill import __version__
 from textmill.report.build import RunReport
+from textmill.report.ids import repeated_ids_note
 
 SIZE_CATEGORIES = (
     (1_000, "n<1K"),
@@ -249,9 +251,11 @@ def _statistics(report: RunReport) -> str:
             ["documents rejected", s["rejected"]],
             ["documents errored", s["errored"]],
             ["reconciled", s["reconciled"]],
+            ["ids occurring more than once", (s.get("repeated_ids") or {}).get("ids", 0)],
             ["kept text bytes", report.kept_bytes()],
         ],
     )
+    repeated = repeated_ids_note(s)
     funnel = _table(
         ["stage", "docs in", "docs out", "dropped", "errored"],
         [
@@ -274,6 +278,7 @@ def _statistics(report: RunReport) -> str:
     return (
         "## Statistics\n\nFrom `stats.json` (read = kept + rejected + errored):\n\n"
         + totals
+        + (f"\n**{html.escape(repeated, quote=False)}**\n" if repeated else "")
         + "\nPer stage:\n\n"
         + funnel
         + "\nLanguages of kept documents:\n\n"

@@ -6,6 +6,7 @@ files, then a seeded choice of `MAX_DOCS` rows, cut at `MAX_WORDS` words."""
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,7 @@ MAX_WORDS = 200_000
 GROWTH_POINTS = 20
 
 
-def sample_texts(data_dir: Path, seed: int = 0) -> list[str]:
-    files = sorted(data_dir.glob("*.parquet"))
+def sample_texts(files: Sequence[Path], seed: int = 0) -> list[str]:
     if not files:
         return []
     chosen = [

@@ -10,6 +10,7 @@ from typing import Any
 from textmill.report import svg
 from textmill.report.build import RunReport
 from textmill.report.collect import LENGTH_EDGES, SCORE_EDGES
+from textmill.report.ids import repeated_ids_note
 
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#222;background:#fafafa}
@@ -158,10 +159,12 @@ def _summary(report: RunReport) -> str:
     ]
     html = "".join(f'<div class="card">{escape(k)}<b>{v}</b></div>' for k, v in cards)
     skipped = sum(s.get("skipped_records", {}).values())
+    repeated = repeated_ids_note(s)
     return _section(
         "summary",
         "Summary",
         f'<div class="cards">{html}</div>',
+        f'<p class="bad">{escape(repeated)}</p>' if repeated else "",
         f"<p>read {s['read']:,} = kept {s['kept']:,} + rejected {s['rejected']:,} + errored "
         f"{s['errored']:,} ({reconciled}; {skipped:,} non-document records skipped). "
         f"Output: <code>data/</code> ({len(report.data_files)} Parquet files), rejects in "

@@ -58,7 +58,7 @@ import pyarrow.parquet as pq
 import yaml
 from pydantic import Field, model_validator
 
-from textmill.document import ID
+from textmill.document import ID, KEY
 from textmill.io.writers import write_text_atomically
 from textmill.lang.calibrate import PASS_SHARE
 from textmill.pipeline import Filter, GlobalStage, OutputFile, StageOptions, register
@@ -86,6 +86,7 @@ MIN_DOCUMENTS = 25  # 0.5/sqrt(25): pass shares within 10 points (one standard e
 TAIL_SHARE = round(1 - PASS_SHARE, 6)  # textmill calibrate's share, 5%
 DECISIONS_SCHEMA = pa.schema(
     [
+        pa.field(KEY, pa.int64()),
         pa.field(ID, pa.string()),
         pa.field("reason", pa.string()),
         pa.field(SOURCE_COLUMN, pa.string()),
@@ -194,10 +195,14 @@ class CorpusThresholds(GlobalStage):
         return built
 
     def signatures(self, batch: pa.Table) -> pa.Table:
-        """Pass 1: id, language and every metric of every wrapped filter (`filter/metric`)."""
+        """Pass 1: key, id, language and every metric of every wrapped filter (`filter/metric`)."""
         if LANG_COLUMN not in batch.column_names:
             raise ValueError("corpus_thresholds needs the `lang` column: run langid before it")
-        columns: dict[str, Any] = {ID: batch[ID], LANG_COLUMN: batch[LANG_COLUMN]}
+        columns: dict[str, Any] = {
+            KEY: batch[KEY],
+            ID: batch[ID],
+            LANG_COLUMN: batch[LANG_COLUMN],
+        }
         if LANG_SCRIPT in batch.column_names:
             columns[LANG_SCRIPT] = batch[LANG_SCRIPT]
         for stage in self.filters:
@@ -355,6 +360,7 @@ class CorpusThresholds(GlobalStage):
                     reasons[row] = reason
         return pa.table(
             {
+                KEY: metrics[KEY],
                 ID: metrics[ID],
                 "reason": pa.array(reasons, pa.string()),
                 SOURCE_COLUMN: pa.array(source.tolist(), pa.string()),

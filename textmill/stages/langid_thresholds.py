@@ -21,13 +21,15 @@ import pyarrow.parquet as pq
 import yaml
 from pydantic import Field
 
-from textmill.document import ID
+from textmill.document import ID, KEY
 from textmill.io.writers import write_text_atomically
 from textmill.lang.thresholds import MIN_DOCUMENTS, language_score_thresholds
 from textmill.pipeline import GlobalStage, OutputFile, StageOptions, register
 from textmill.stages.langid import LANG, LANG_SCORE
 
-DECISIONS_SCHEMA = pa.schema([pa.field(ID, pa.string()), pa.field("reason", pa.string())])
+DECISIONS_SCHEMA = pa.schema(
+    [pa.field(KEY, pa.int64()), pa.field(ID, pa.string()), pa.field("reason", pa.string())]
+)
 
 
 @register("langid_thresholds")
@@ -43,7 +45,7 @@ class LangidThresholds(GlobalStage):
         missing = {LANG, LANG_SCORE} - set(batch.column_names)
         if missing:
             raise ValueError(f"langid_thresholds needs {sorted(missing)}: run langid before it")
-        return batch.select([ID, LANG, LANG_SCORE])
+        return batch.select([KEY, ID, LANG, LANG_SCORE])
 
     def thresholds(self, signature_files: Sequence[Path]) -> dict[str, float]:
         """τ per language over all signatures (only the language and score columns are read)."""
@@ -72,5 +74,10 @@ class LangidThresholds(GlobalStage):
             low = pc.fill_null(pc.less(rows[LANG_SCORE].cast(pa.float64()), tau), False)
             dropped = rows.filter(low)
             reasons = pc.binary_join_element_wise("low_language_score", dropped[LANG], "=")
-            parts.append(pa.table({ID: dropped[ID], "reason": reasons}, schema=DECISIONS_SCHEMA))
+            parts.append(
+                pa.table(
+                    {KEY: dropped[KEY], ID: dropped[ID], "reason": reasons},
+                    schema=DECISIONS_SCHEMA,
+                )
+            )
         return pa.concat_tables(parts)

@@ -24,12 +24,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import model_validator
 
-from textmill.document import ID, TEXT
+from textmill.document import ID, KEY, TEXT
 from textmill.pipeline import (
     Decision,
     GlobalStage,
     StageOptions,
-    apply_decisions_by_id,
+    apply_decisions,
     register,
 )
 from textmill.quality.classifier import QualityModel
@@ -104,20 +104,21 @@ class QualityScore(GlobalStage):
 
     def signatures(self, batch: pa.Table) -> pa.Table:
         """Map phase: every document's score (the apply adds it from the decisions)."""
-        return pa.table({ID: batch[ID], QUALITY_SCORE: self.measure(batch)[QUALITY_SCORE]})
+        scores = self.measure(batch)[QUALITY_SCORE]
+        return pa.table({KEY: batch[KEY], ID: batch[ID], QUALITY_SCORE: scores})
 
     def reduce(self, signature_files: Sequence[Path], workdir: Path) -> pa.Table:
         """Every document's score and verdict: below `threshold`, or under the run's cut."""
         schema = pa.schema(
-            [pa.field(ID, pa.string()), pa.field("reason", pa.string()),
-             pa.field(QUALITY_SCORE, pa.float32())]
+            [pa.field(KEY, pa.int64()), pa.field(ID, pa.string()),
+             pa.field("reason", pa.string()), pa.field(QUALITY_SCORE, pa.float32())]
         )  # fmt: skip
         if not signature_files:
             return schema.empty_table()
         table = pa.concat_tables(pq.read_table(path) for path in signature_files)
         low = self.low(table[QUALITY_SCORE].to_numpy(zero_copy_only=False))  # null → nan
         reasons = pa.array(np.where(low, LOW_QUALITY, None), pa.string())
-        return pa.table([table[ID], reasons, table[QUALITY_SCORE]], schema=schema)
+        return pa.table([table[KEY], table[ID], reasons, table[QUALITY_SCORE]], schema=schema)
 
     def low(self, scores: np.ndarray) -> np.ndarray:
         """Which scores fail: under `threshold` or under the `top_fraction` cut (NaN never)."""
@@ -134,4 +135,4 @@ class QualityScore(GlobalStage):
     def apply(self, batch: pa.Table, decisions: pa.Table) -> tuple[pa.Table, Decision]:
         if QUALITY_SCORE in batch.column_names:  # a rescoring replaces an earlier score
             batch = batch.drop_columns([QUALITY_SCORE])
-        return apply_decisions_by_id(batch, decisions)
+        return apply_decisions(batch, decisions)

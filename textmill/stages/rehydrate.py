@@ -20,7 +20,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import Field, field_validator, model_validator
 
-from textmill.document import ID
+from textmill.document import ID, KEY
+from textmill.executors.output import Layout
+from textmill.io.files import RUN_MANIFEST, is_run_output
 from textmill.io.writers import ParquetShardWriter
 from textmill.pipeline import Mapper, StageOptions, register
 from textmill.stages.dedup.minhash import CLUSTER_SIZE
@@ -104,7 +106,8 @@ def removal_counts_from_run(
 ) -> tuple[dict[int, int], dict[int, int]]:
     """(documents per cluster size, of which removed) for the stages after `dedup_stage` in a
     finished local run: kept documents carry `dup_cluster_size`; a document a later stage
-    rejected gets its size from the dedup stage's decisions (absent there: size 1)."""
+    rejected gets its size from the dedup stage's decisions (absent there: size 1), found by
+    `doc_key`, which rejects and decisions both carry (ids may repeat)."""
     out = Path(out_dir)
     stats = json.loads((out / "stats.json").read_text("utf-8"))
     names = [next(iter(step)) for step in stats["pipeline"]]
@@ -114,20 +117,20 @@ def removal_counts_from_run(
     later = set(names[index + 1 :]) - {dedup_stage}
     kept_sizes = [
         pq.read_table(path, columns=[CLUSTER_SIZE])[CLUSTER_SIZE].to_numpy(zero_copy_only=False)
-        for path in sorted((out / "data").glob("*.parquet"))
+        for path in Layout(out).written("data")
     ]
-    removed_ids = [
-        table.filter(pc.is_in(table["reject_stage"], pa.array(sorted(later), pa.string())))[ID]
+    removed_keys = [
+        table.filter(pc.is_in(table["reject_stage"], pa.array(sorted(later), pa.string())))[KEY]
         for table in (
-            pq.read_table(path, columns=[ID, "reject_stage"])
-            for path in sorted((out / "rejects").glob("*.parquet"))
+            pq.read_table(path, columns=[KEY, "reject_stage"])
+            for path in Layout(out).written("rejects")
         )
     ]
     decisions_path = out / ".textmill" / f"g{index}" / "decisions.parquet"
-    decisions = pq.read_table(decisions_path, columns=[ID, "reason", CLUSTER_SIZE])
+    decisions = pq.read_table(decisions_path, columns=[KEY, "reason", CLUSTER_SIZE])
     clustered = decisions.filter(pc.is_null(decisions["reason"]))
-    removed_ids_array = pa.chunked_array(removed_ids, pa.string())
-    positions = pc.index_in(removed_ids_array, value_set=clustered[ID])
+    removed_keys_array = pa.chunked_array(removed_keys, pa.int64())
+    positions = pc.index_in(removed_keys_array, value_set=clustered[KEY])
     removed_sizes = pc.fill_null(pc.take(clustered[CLUSTER_SIZE], positions), 1).to_numpy()
     kept = np.concatenate([*kept_sizes, np.zeros(0, np.int64)]).astype(np.int64)
     removed = np.asarray(removed_sizes, dtype=np.int64)
@@ -194,9 +197,11 @@ def materialize(
     OUT/rehydrated/, same file names); copy k ≥ 1 gets the id `<id>#copy<k>`. Returns the rows
     written. The run's own output and counts stay as they were."""
     out = Path(out_dir)
+    if not is_run_output(out):
+        raise ValueError(f"{out} is not a textmill output folder (no {RUN_MANIFEST})")
     target = Path(target) if target is not None else out / "rehydrated"
     written = 0
-    for path in sorted((out / "data").glob("*.parquet")):
+    for path in Layout(out).written("data"):
         file = pq.ParquetFile(path)
         if COPIES not in file.schema_arrow.names:
             raise ValueError(f"{path}: no {COPIES} column; run the rehydrate stage first")

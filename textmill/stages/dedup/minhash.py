@@ -6,7 +6,8 @@ candidate groups (written to the work directory, so a killed run resumes at the 
 band); then a candidate pair is linked only when its signatures agree on enough hashes to put
 the estimated Jaccard similarity at or above the threshold (`verify`; off gives FineWeb's rule,
 where one equal band links), and linked pairs are merged by union-find. Each cluster keeps one
-document, chosen by id (or by quality score, ties by id), never by arrival order.
+document, chosen by id (or by quality score, ties by id; copies sharing an id by `doc_key`),
+never by arrival order.
 
 Why verify: 14 bands × 8 rows makes a candidate of a pair with J = 0.5–0.6 5–11% of the time,
 and those pairs are most of every LSH method's false positives; checking all 112 hashes removes
@@ -30,13 +31,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import Field, model_validator
 
-from textmill.document import ID, TEXT
+from textmill.document import ID, KEY, TEXT
 from textmill.pipeline import (
     ClusterRule,
     Decision,
     GlobalStage,
     StageOptions,
-    apply_decisions_by_id,
+    apply_decisions,
     register,
 )
 from textmill.stages.dedup._keep import (
@@ -93,8 +94,9 @@ def lsh_parameters(
 class MinhashDedup(GlobalStage):
     """Drops near-duplicates (MinHash-LSH over shingles of normalised text), one kept per cluster.
 
-    Kept documents carry `dup_cluster_id` (the kept id) and `dup_cluster_size` (1 when unique),
-    which FineWeb-2's rehydration uses. With `verify` (default), a candidate pair counts only
+    Kept documents carry `dup_cluster_id` (the kept document's id: its own, since it is the one
+    kept; as unique as the input's ids) and `dup_cluster_size` (1 when unique), which
+    FineWeb-2's rehydration uses. With `verify` (default), a candidate pair counts only
     when its estimated Jaccard similarity over all hashes reaches `verify_threshold` (default:
     `threshold` if given, else the LSH curve's (1/bands)^(1/rows), 0.72 for FineWeb's 14 × 8).
     Empty text (nothing left after normalisation) has no signature and is never a duplicate;
@@ -155,7 +157,7 @@ class MinhashDedup(GlobalStage):
             seed=o.seed,
         )
         missing = ~has_signature
-        columns = {ID: batch[ID]}
+        columns = {KEY: batch[KEY], ID: batch[ID]}
         for b in range(bands):
             columns[band_column(b)] = pa.array(hashes[b], pa.uint64(), mask=missing)
         if o.verify:
@@ -252,7 +254,7 @@ class MinhashDedup(GlobalStage):
         if len(nodes) == 0:
             return DECISIONS_SCHEMA.empty_table()
         by_quality = self.options.keep == "highest_quality"
-        columns = [ID, QUALITY] if by_quality else [ID]
+        columns = [KEY, ID, QUALITY] if by_quality else [KEY, ID]
         parts = [
             pq.read_table(files[k], columns=columns).take(rows)
             for k, (_, rows) in enumerate(_rows_by_file(counts, nodes))
@@ -280,7 +282,7 @@ class MinhashDedup(GlobalStage):
 
     def apply(self, batch: pa.Table, decisions: pa.Table) -> tuple[pa.Table, Decision]:
         """As the default, but documents in no cluster get their own id and size 1, not null."""
-        batch, decision = apply_decisions_by_id(batch, decisions)
+        batch, decision = apply_decisions(batch, decisions)
         cluster_id = pc.coalesce(batch[CLUSTER_ID], batch[ID])
         cluster_size = pc.coalesce(batch[CLUSTER_SIZE], pa.scalar(1, pa.int64()))
         batch = batch.set_column(batch.column_names.index(CLUSTER_ID), CLUSTER_ID, cluster_id)

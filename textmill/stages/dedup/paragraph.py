@@ -1,10 +1,11 @@
 """Paragraph (or line) deduplication across documents, CCNet-style, with bounded memory.
 
-Map: every paragraph of normalised text becomes one row (doc id, paragraph index, 64-bit hash).
-Reduce: rows are spilled into partitions by the top bits of the hash, so each partition is
-grouped on its own; within a partition, sorting by (hash, id, index) puts the first occurrence
-(smallest id, then position) first and every later one is marked for removal. The decision
-table lists, per affected document, the indices of its paragraphs to remove; apply cuts them out
+Map: every paragraph of normalised text becomes one row (doc key, doc id, paragraph index,
+64-bit hash). Reduce: rows are spilled into partitions by the top bits of the hash, so each
+partition is grouped on its own; within a partition, sorting by (hash, id, doc key, index) puts
+the first occurrence (smallest id, then first read, then position) first and every later one is
+marked for removal. The decision table lists, per affected document (by doc key), the indices of
+its paragraphs to remove; apply cuts them out
 of the text, so the output does not depend on worker count or arrival order. The Ray executor
 shuffles the rows by hash and then by document instead of spilling, and applies the same two
 functions (`repeated_occurrences`, `decisions_by_document`).
@@ -23,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import Field
 
-from textmill.document import ID, TEXT
+from textmill.document import ID, KEY, TEXT
 from textmill.pipeline import Decision, GlobalStage, StageOptions, register
 from textmill.stages.dedup._minhash_kernels import (
     DIGIT,
@@ -42,10 +43,16 @@ HASH = "paragraph_hash"
 REMOVED_INDICES = "removed_paragraphs"
 REMOVED_COUNT = "paragraphs_removed"
 SIGNATURES_SCHEMA = pa.schema(
-    [pa.field(ID, pa.string()), pa.field(PARAGRAPH, pa.int32()), pa.field(HASH, pa.uint64())]
+    [
+        pa.field(KEY, pa.int64()),
+        pa.field(ID, pa.string()),
+        pa.field(PARAGRAPH, pa.int32()),
+        pa.field(HASH, pa.uint64()),
+    ]
 )
 DECISIONS_SCHEMA = pa.schema(
     [
+        pa.field(KEY, pa.int64()),
         pa.field(ID, pa.string()),
         pa.field("reason", pa.string()),
         pa.field(REMOVED_INDICES, pa.list_(pa.int32())),
@@ -140,10 +147,10 @@ def _cut_pieces(codes, offsets, starts, ends, piece_offsets, remove_offsets, rem
 class ParagraphDedup(GlobalStage):
     """Removes paragraphs (or lines) already seen earlier in the corpus, CCNet-style.
 
-    A paragraph's first occurrence (smallest document id, then position) stays; every later
-    occurrence, in other documents or the same one, is cut out of the text. A document left
-    without text, or under `min_chars`/`min_words`, is dropped; an edited one carries
-    `paragraphs_removed` (0 when untouched). Pieces whose normalised text is empty (blank,
+    A paragraph's first occurrence (smallest document id, then first read, then position)
+    stays; every later occurrence, in other documents or the same one, is cut out of the text.
+    A document left without text, or under `min_chars`/`min_words`, is dropped; an edited one
+    carries `paragraphs_removed` (0 when untouched). Pieces whose normalised text is empty (blank,
     punctuation only) are never duplicates.
     """
 
@@ -181,9 +188,11 @@ class ParagraphDedup(GlobalStage):
         doc = np.repeat(np.arange(batch.num_rows), counts)
         position = np.arange(len(doc)) - np.repeat(spans.row_offsets[:-1], counts)
         chosen = np.flatnonzero(has_hash)
+        rows = pa.array(doc[chosen])
         return pa.table(
             {
-                ID: pc.take(batch[ID], pa.array(doc[chosen])),
+                KEY: pc.take(batch[KEY], rows),
+                ID: pc.take(batch[ID], rows),
                 PARAGRAPH: pa.array(position[chosen].astype(np.int32)),
                 HASH: pa.array(hashes[chosen]),
             },
@@ -206,7 +215,7 @@ class ParagraphDedup(GlobalStage):
 
     def apply(self, batch: pa.Table, decisions: pa.Table) -> tuple[pa.Table, Decision]:
         n = batch.num_rows
-        positions = pc.index_in(batch[ID], value_set=decisions[ID])
+        positions = pc.index_in(batch[KEY], value_set=decisions[KEY])
         affected = np.flatnonzero(pc.is_valid(positions).to_numpy(zero_copy_only=False))
         removed_count = np.zeros(n, dtype=np.int32)
         codes = np.zeros(n, dtype=np.int32)
@@ -256,10 +265,12 @@ class ParagraphDedup(GlobalStage):
 
 
 def repeated_occurrences(rows: pa.Table, keep_first: bool = True) -> pa.Table:
-    """(id, paragraph) of every occurrence after the first of a hash (with keep_first False:
-    of every hash seen more than once). The one rule of the local and the Ray reduce; `rows`
-    must hold every occurrence of each hash it holds (a hash partition of the signatures)."""
-    rows = rows.sort_by([(HASH, "ascending"), (ID, "ascending"), (PARAGRAPH, "ascending")])
+    """(doc key, id, paragraph) of every occurrence after the first of a hash (with keep_first
+    False: of every hash seen more than once). The one rule of the local and the Ray reduce;
+    `rows` must hold every occurrence of each hash it holds (a hash partition of the signatures)."""
+    rows = rows.sort_by(
+        [(HASH, "ascending"), (ID, "ascending"), (KEY, "ascending"), (PARAGRAPH, "ascending")]
+    )
     hashes = rows[HASH].to_numpy()
     same_as_previous = np.zeros(len(hashes), dtype=bool)
     same_as_previous[1:] = hashes[1:] == hashes[:-1]
@@ -269,25 +280,26 @@ def repeated_occurrences(rows: pa.Table, keep_first: bool = True) -> pa.Table:
         same_as_next = np.zeros(len(hashes), dtype=bool)
         same_as_next[:-1] = same_as_previous[1:]
         remove = same_as_previous | same_as_next
-    return rows.select([ID, PARAGRAPH]).filter(pa.array(remove))
+    return rows.select([KEY, ID, PARAGRAPH]).filter(pa.array(remove))
 
 
 def decisions_by_document(removed: pa.Table) -> pa.Table:
-    """One decision row per document: its removed paragraph indices, ascending. `removed`
-    must hold every removed paragraph of each document it holds."""
+    """One decision row per document (by doc key): its removed paragraph indices, ascending.
+    `removed` must hold every removed paragraph of each document it holds."""
     if removed.num_rows == 0:
         return DECISIONS_SCHEMA.empty_table()
-    removed = removed.sort_by([(ID, "ascending"), (PARAGRAPH, "ascending")])
-    ids = removed[ID].combine_chunks()
-    new_document = np.ones(len(ids), dtype=bool)
-    if len(ids) > 1:
-        new_document[1:] = pc.not_equal(ids[1:], ids[:-1]).to_numpy(zero_copy_only=False)
+    removed = removed.sort_by([(KEY, "ascending"), (PARAGRAPH, "ascending")])
+    keys = removed[KEY].to_numpy()
+    new_document = np.ones(len(keys), dtype=bool)
+    new_document[1:] = keys[1:] != keys[:-1]
     starts = np.flatnonzero(new_document)
-    offsets = pa.array(np.append(starts, len(ids)).astype(np.int32))
+    offsets = pa.array(np.append(starts, len(keys)).astype(np.int32))
     indices = pa.ListArray.from_arrays(offsets, removed[PARAGRAPH].combine_chunks())
+    firsts = pa.array(starts)
     return pa.table(
         {
-            ID: ids.take(pa.array(starts)),
+            KEY: removed[KEY].take(firsts),
+            ID: removed[ID].take(firsts),
             "reason": pa.nulls(len(starts), pa.string()),
             REMOVED_INDICES: indices,
         },

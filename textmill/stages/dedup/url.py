@@ -1,9 +1,9 @@
 """URL deduplication: one document per normalised URL, as CulturaX does after MinHash.
 
-Map: each document with a URL becomes (id, 128-bit hash of the normalised URL, text length).
-Reduce: rows are spilled into partitions by hash (bounded memory, as paragraph_dedup); equal
-hashes form a cluster, and `keep_one_per_url` keeps its first by (rank, id). The Ray executor
-reduces through the same rule (`cluster_rule`), one shuffle by URL hash.
+Map: each document with a URL becomes (doc_key, id, 128-bit hash of the normalised URL, text
+length). Reduce: rows are spilled into partitions by hash (bounded memory, as paragraph_dedup);
+equal hashes form a cluster, and `keep_one_per_url` keeps its first by (rank, id, doc_key). The
+Ray executor reduces through the same rule (`cluster_rule`), one shuffle by URL hash.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import pyarrow.parquet as pq
 import xxhash
 from pydantic import Field
 
-from textmill.document import ID, TEXT, URL
+from textmill.document import ID, KEY, TEXT, URL
 from textmill.pipeline import ClusterRule, GlobalStage, StageOptions, register
-from textmill.stages.dedup._keep import CLUSTER, first_of_clusters
+from textmill.stages.dedup._keep import BY_ID, CLUSTER, DROP_ONLY_SCHEMA, drop_all_but_first
 from textmill.stages.dedup._partition import signature_partitions
 
 URL_HASH = "url_hash"
@@ -35,7 +35,7 @@ TRACKING_PARAMETERS = frozenset(
     {"fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid", "mc_cid"}
     | {"mc_eid", "_ga", "_gl", "_hsenc", "_hsmi", "mkt_tok", "oly_anon_id", "oly_enc_id"}
 )
-DECISIONS_SCHEMA = pa.schema([pa.field(ID, pa.string()), pa.field("reason", pa.string())])
+DECISIONS_SCHEMA = DROP_ONLY_SCHEMA
 
 
 def normalize_url(
@@ -99,7 +99,9 @@ class UrlDedup(GlobalStage):
         hashes = pa.array(digests, pa.binary(16))
         keep = pc.is_valid(hashes)
         lengths = pc.fill_null(pc.utf8_length(batch[TEXT]), 0).cast(pa.int64())
-        table = pa.table({ID: batch[ID], URL_HASH: hashes, TEXT_LENGTH: lengths}).filter(keep)
+        table = pa.table(
+            {KEY: batch[KEY], ID: batch[ID], URL_HASH: hashes, TEXT_LENGTH: lengths}
+        ).filter(keep)
         return table.append_column(PARTITION_KEY, _partition_key(table[URL_HASH]))
 
     def reduce(self, signature_files: Sequence[Path], workdir: Path) -> pa.Table:
@@ -123,7 +125,9 @@ class UrlDedup(GlobalStage):
         same_as_previous = np.zeros(len(hashes), dtype=bool)
         same_as_previous[1:] = np.all(pairs[1:] == pairs[:-1], axis=1)
         cluster = pa.array(np.cumsum(~same_as_previous))
-        members = pa.table({CLUSTER: cluster, ID: rows[ID], TEXT_LENGTH: rows[TEXT_LENGTH]})
+        members = pa.table(
+            {CLUSTER: cluster, KEY: rows[KEY], ID: rows[ID], TEXT_LENGTH: rows[TEXT_LENGTH]}
+        )
         return keep_one_per_url(members, self.options.keep)
 
     def cluster_rule(self) -> ClusterRule:
@@ -135,25 +139,16 @@ class UrlDedup(GlobalStage):
 def keep_one_per_url(
     members: pa.Table, keep: Literal["smallest_id", "longest"] = "smallest_id"
 ) -> pa.Table:
-    """The local and the distributed reduce's one rule: in each cluster (`cluster`, `id`,
-    `text_length`), the smallest id (or the longest text, then the smallest id) stays; the
-    others become `duplicate_url_of=<it>`."""
+    """The local and the distributed reduce's one rule: in each cluster (`cluster`, `doc_key`,
+    `id`, `text_length`), the smallest id (or the longest text, then the smallest id) stays; the
+    others become `duplicate_url_of=<its id>`."""
     if keep == "longest":
         rank = pc.negate(members[TEXT_LENGTH].cast(pa.int64()))
     else:
         rank = pa.array(np.zeros(members.num_rows, dtype=np.int64))
-    members = members.select([CLUSTER, ID]).append_column("rank", rank)
-    table, start = first_of_clusters(members, [("rank", "ascending"), (ID, "ascending")])
-    ids = table[ID].combine_chunks()
-    dropped = np.flatnonzero(start != np.arange(len(start)))
-    return pa.table(
-        {
-            ID: ids.take(pa.array(dropped)),
-            "reason": pc.binary_join_element_wise(
-                "duplicate_url_of", ids.take(pa.array(start[dropped])), "="
-            ),
-        },
-        schema=DECISIONS_SCHEMA,
+    members = members.select([CLUSTER, KEY, ID]).append_column("rank", rank)
+    return drop_all_but_first(
+        members, [("rank", "ascending"), *BY_ID], "duplicate_url_of", DECISIONS_SCHEMA
     )
 
 
