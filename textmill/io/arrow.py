@@ -47,6 +47,7 @@ def _read_stream(stream, path: str, builder: BatchBuilder) -> Iterator[ReadBatch
     try:
         reader = pa.ipc.open_stream(stream)
         schema = reader.schema
+        problem = schema_problem(schema, builder.options)  # field names may not be UTF-8
     except Exception as exc:  # noqa: BLE001 - whatever a hostile header raises
         builder.error(
             "whole file",
@@ -55,7 +56,6 @@ def _read_stream(stream, path: str, builder: BatchBuilder) -> Iterator[ReadBatch
         )
         yield builder.flush()
         return
-    problem = schema_problem(schema, builder.options)
     if problem:
         rows = _count_rows(reader)
         if rows != 0:

@@ -13,8 +13,7 @@ from textmill.io.columnar import convert_batch, decoded_batches, schema_error, s
 
 
 def read_parquet(path: str, options: ReadOptions) -> Iterator[ReadBatch]:
-    """Parquet needs random access, so it is opened seekable; progress is reported per row
-    group as the share of the file's compressed bytes that group holds."""
+    """Parquet needs random access, so it is opened seekable."""
     builder = BatchBuilder(path, options)
     try:
         stream = fsspec.open(path, "rb").open()
@@ -30,8 +29,12 @@ def read_parquet(path: str, options: ReadOptions) -> Iterator[ReadBatch]:
 
 def _read_open(stream, path: str, builder: BatchBuilder) -> Iterator[ReadBatch]:
     try:
+        file_bytes = stream.seek(0, 2)
+        stream.seek(0)
         parquet = pq.ParquetFile(stream, page_checksum_verification=True)
-        metadata, schema = parquet.metadata, parquet.schema_arrow
+        metadata = parquet.metadata
+        problem = schema_problem(parquet.schema_arrow, builder.options)  # names may not be UTF-8
+        group_rows = [metadata.row_group(g).num_rows for g in range(metadata.num_row_groups)]
     except Exception as exc:  # noqa: BLE001 - whatever a hostile footer raises
         builder.error(
             "whole file",
@@ -41,29 +44,32 @@ def _read_open(stream, path: str, builder: BatchBuilder) -> Iterator[ReadBatch]:
         )
         yield builder.flush()
         return
-    if metadata.num_rows == 0:
+    total_rows = sum(group_rows)
+    if total_rows == 0:
         return
-    problem = schema_problem(schema, builder.options)
     if problem:
-        schema_error(builder, problem, metadata.num_rows)
+        schema_error(builder, problem, total_rows)
         yield builder.flush()
         return
     first_row = 0
-    for group in range(metadata.num_row_groups):
-        group_meta = metadata.row_group(group)
-        yield from _read_row_group(parquet, group, first_row, path, builder)
-        first_row += group_meta.num_rows
+    for group, rows in enumerate(group_rows):
+        progress = file_bytes * rows // total_rows
+        yield from _read_row_group(parquet, group, rows, first_row, progress, path, builder)
+        first_row += rows
 
 
 def _read_row_group(
-    parquet: pq.ParquetFile, group: int, first_row: int, path: str, builder: BatchBuilder
+    parquet: pq.ParquetFile,
+    group: int,
+    group_rows: int,
+    first_row: int,
+    progress: int,
+    path: str,
+    builder: BatchBuilder,
 ) -> Iterator[ReadBatch]:
-    """The row group's batches; if decoding fails, the rows not yet read are one error."""
-    group_meta = parquet.metadata.row_group(group)
-    group_rows = group_meta.num_rows
-    progress = sum(
-        group_meta.column(c).total_compressed_size for c in range(group_meta.num_columns)
-    )
+    """The row group's batches; if decoding fails, the rows not yet read are one error.
+    Progress is the group's share of the file by rows: a column chunk's own sizes are not
+    read, as pyarrow aborts the process on some corrupt column metadata."""
     done = 0
     options = builder.options
     for item in decoded_batches(
