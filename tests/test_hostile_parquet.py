@@ -2,12 +2,16 @@
 many, and a readable row group after a bad one is still read."""
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import textmill
 from textmill.api import Pipeline
 from textmill.document import empty_batch
 from textmill.io import ReadOptions
@@ -271,3 +275,43 @@ def test_an_oversized_row_is_an_error_and_its_neighbours_are_read(tmp_path):
     docs, errors = read(path, max_document_bytes=1000)
     assert docs["html"].to_pylist() == ["<p>small</p>", "<p>also</p>"]
     assert [e.record for e in errors] == ["row 1"] and "exceeds" in errors[0].message
+
+
+FOOTER_FUZZ = """
+import io, sys
+import pyarrow as pa, pyarrow.parquet as pq
+from textmill.io import ReadOptions
+from textmill.io.parquet import read_parquet
+
+table = pa.table({"text": ["a", "b"], "meta": [{"b": ["x"]}, {"b": []}]})
+buffer = io.BytesIO()
+pq.write_table(table, buffer)
+data = buffer.getvalue()
+footer = int.from_bytes(data[-8:-4], "little")
+path = sys.argv[1]
+for offset in range(len(data) - 8 - footer, len(data) - 8):
+    hostile = bytearray(data)
+    hostile[offset] ^= 0x40
+    with open(path, "wb") as out:
+        out.write(hostile)
+    read = list(read_parquet(path, ReadOptions()))
+print("survived", len(range(len(data) - 8 - footer, len(data) - 8)))
+"""
+
+
+def test_no_single_byte_corruption_of_the_footer_crashes_the_reader(tmp_path):
+    """pyarrow aborts the process (an uncaught C++ exception) on some corrupt column chunk
+    metadata, e.g. a definition-level histogram of the wrong size; the reader must never
+    touch what would abort, and every other failure is an error. Run in a child process so
+    that an abort fails this test, not the test session."""
+    script = tmp_path / "fuzz_footer.py"
+    script.write_text(FOOTER_FUZZ)
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "hostile.parquet")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(textmill.__file__).parents[1])},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("survived")
