@@ -87,6 +87,21 @@ def test_a_split_column_in_the_data_wins_over_the_folder(tmp_path):
     assert [json.loads(m)["split"] for m in docs["metadata"].to_pylist()] == ["a", "b"]
 
 
+def test_a_load_dataset_cache_folder_reads_its_arrow_files_with_their_splits(tmp_path):
+    source = tmp_path / "docs.jsonl"
+    source.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts(4)))
+    files = {"train": str(source), "test": str(source)}
+    datasets.load_dataset("json", data_files=files, cache_dir=str(tmp_path / "cache"))
+    shards, unknown, docs, errors = read_all(tmp_path / "cache")
+    assert sorted(Path(p).name for s in shards for p in s.paths) == [
+        "json-test.arrow",
+        "json-train.arrow",
+    ]
+    assert errors == [] and all(p.endswith(".lock") for p in unknown)  # datasets' own locks
+    splits = [json.loads(m)["split"] for m in docs["metadata"].to_pylist()]
+    assert sorted(splits) == ["test"] * 4 + ["train"] * 4
+
+
 def test_a_data_file_that_state_json_lists_but_is_missing_stops_the_plan(tmp_path):
     folder = tmp_path / "ds"
     datasets.Dataset.from_dict({"text": texts(10)}).save_to_disk(str(folder), num_shards=2)

@@ -1,15 +1,17 @@
-"""Hugging Face `datasets` save_to_disk folders: which of their files are data.
+"""Hugging Face `datasets` folders: which of their files are data, and which split a file holds.
 
 `Dataset.save_to_disk(dir)` writes `dir/state.json` (which lists the `data-*-of-*.arrow` Arrow
 IPC streams), `dir/dataset_info.json` and the data files; `DatasetDict.save_to_disk(dir)` writes
-`dir/dataset_dict.json` (`{"splits": [...]}`) and one such folder per split. The JSON files are
-metadata: reading them as JSON Lines would count them as broken documents.
+`dir/dataset_dict.json` (`{"splits": [...]}`) and one such folder per split. A `load_dataset`
+cache folder holds `dataset_info.json` beside `<builder>-<split>[-00000-of-00002].arrow`. The
+JSON files are metadata: reading them as JSON Lines would count them as broken documents.
 """
 
 from __future__ import annotations
 
 import json
 import posixpath
+import re
 
 import fsspec
 
@@ -57,6 +59,8 @@ def hf_metadata_files(fs: fsspec.AbstractFileSystem, folder: str) -> list[str] |
         isinstance(s, str) and _state(fs, posixpath.join(folder, s)) is not None for s in splits
     ):
         return [posixpath.join(folder, DICT)]
+    if fs.isfile(posixpath.join(folder, INFO)) and fs.glob(posixpath.join(folder, "*.arrow")):
+        return [posixpath.join(folder, INFO)]  # a load_dataset cache folder
     return None
 
 
@@ -67,12 +71,23 @@ def hf_split(path: str) -> str | None:
     folder = posixpath.dirname(resolved)
     state = _state(fs, folder)
     if state is None:
-        return None
+        return _cache_split(fs, folder, posixpath.basename(resolved))
     if isinstance(state.get("_split"), str):
         return state["_split"]
     parent, name = posixpath.split(folder)
     splits = (_read_json(fs, posixpath.join(parent, DICT)) or {}).get("splits")
     return name if isinstance(splits, list) and name in splits else None
+
+
+def _cache_split(fs: fsspec.AbstractFileSystem, folder: str, name: str) -> str | None:
+    """The split of a load_dataset cache file, `<builder>-<split>[-NNNNN-of-NNNNN].arrow`,
+    when dataset_info.json names that builder and split."""
+    info = _read_json(fs, posixpath.join(folder, INFO)) or {}
+    builder, splits = info.get("builder_name"), info.get("splits")
+    if not isinstance(builder, str) or not isinstance(splits, dict):
+        return None
+    match = re.fullmatch(re.escape(builder) + r"-(.+?)(?:-\d{5}-of-\d{5})?\.arrow", name)
+    return match.group(1) if match and match.group(1) in splits else None
 
 
 def hf_metadata_among(fs: fsspec.AbstractFileSystem, paths: list[str]) -> set[str]:
