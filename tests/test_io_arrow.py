@@ -172,3 +172,16 @@ def test_a_file_that_is_not_arrow_is_one_error(tmp_path):
     _, _, docs, errors = read_all(path)
     assert docs.num_rows == 0 and len(errors) == 1
     assert "not a readable Arrow IPC file" in errors[0].message and errors[0].records is None
+
+
+def test_a_feather_file_is_read_as_arrow(tmp_path):
+    from pyarrow import feather
+
+    path = tmp_path / "docs.feather"
+    feather.write_feather(pa.table({"id": [3, 4], "text": texts(2)}), str(path))  # lz4 buffers
+    _, _, docs, errors = read_all(path)
+    assert errors == []
+    assert docs.select(["id", "text"]).to_pylist() == [
+        {"id": "3", "text": texts(1)[0]},
+        {"id": "4", "text": texts(2)[1]},
+    ]

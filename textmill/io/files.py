@@ -27,6 +27,7 @@ FORMATS = {
     ".ndjson": "jsonl",
     ".parquet": "parquet",
     ".arrow": "arrow",
+    ".feather": "arrow",  # Feather v2 is the Arrow IPC file format
     ".txt": "text",
     ".text": "text",
     ".md": "text",
