@@ -149,15 +149,16 @@ def _input_batches(task: Task, counters: RunCounters, errors: list) -> Iterator[
     if task.segment.index == 0:
         for read in with_keys(read_shard(task.shard, task.settings.read_options()), task.shard):
             docs = conform(read.docs)
-            counters.read += docs.num_rows + len(read.errors)
-            counters.errored += len(read.errors)
+            errored = sum(error.counted for error in read.errors)
+            counters.read += docs.num_rows + errored
+            counters.errored += errored
             counters.skipped.update(read.skipped)
             for error in read.errors:
                 errors.append(asdict(error))
-                counters.sources_read[error.file] += 1
+                counters.sources_read[error.file] += error.counted
             if docs.num_rows:
                 counters.sources_read.update(_value_counts(docs[SOURCE]))
-            _report_progress(read.progress_bytes, docs.num_rows + len(read.errors))
+            _report_progress(read.progress_bytes, docs.num_rows + errored)
             if docs.num_rows:
                 yield docs
         return

@@ -13,6 +13,7 @@ from textmill.io.files import InputError, Shard, detect_format, plan_shards
 READERS = {
     "jsonl": "textmill.io.jsonl:read_jsonl",
     "parquet": "textmill.io.parquet:read_parquet",
+    "arrow": "textmill.io.arrow:read_arrow",
     "warc": "textmill.io.warc:read_warc",
     "text": "textmill.io.textfiles:read_text_file",
     "html": "textmill.io.textfiles:read_html_file",

@@ -26,6 +26,12 @@ class ReadError:
     record: str  # "line 1,042", "record 17 (offset 12,345)", "end of file"
     message: str
     excerpt: str | None = None
+    records: int | None = 1  # input records this error loses; None when nobody can know
+
+    @property
+    def counted(self) -> int:
+        """What the error adds to `read` and `errored`: its records, or 1 when unknown."""
+        return 1 if self.records is None else self.records
 
     def describe(self) -> str:
         return f"{self.file}, {self.record}: {self.message}"
@@ -115,12 +121,19 @@ class BatchBuilder:
         self.urls.append(url)
         self.metadata.append(metadata)
 
-    def error(self, record: str, message: str, excerpt: str | bytes | None = None) -> None:
+    def error(
+        self,
+        record: str,
+        message: str,
+        excerpt: str | bytes | None = None,
+        *,
+        records: int | None = 1,
+    ) -> None:
         if isinstance(excerpt, bytes):
             excerpt = excerpt[:200].decode("utf-8", "replace")
         elif excerpt is not None:
             excerpt = excerpt[:200]
-        self.errors.append(ReadError(self.source, record, message, excerpt))
+        self.errors.append(ReadError(self.source, record, message, excerpt, records))
 
     def skip(self, kind: str) -> None:
         self.skipped[kind] = self.skipped.get(kind, 0) + 1

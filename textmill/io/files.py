@@ -16,6 +16,7 @@ from typing import IO
 import fsspec
 
 from textmill.io.base import CountingReader
+from textmill.io.hf_folders import MissingDataFile, hf_metadata_among
 
 COMPRESSIONS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd", ".bz2": "bz2"}
 FORMATS = {
@@ -25,6 +26,8 @@ FORMATS = {
     ".json": "jsonl",
     ".ndjson": "jsonl",
     ".parquet": "parquet",
+    ".arrow": "arrow",
+    ".feather": "arrow",  # Feather v2 is the Arrow IPC file format
     ".txt": "text",
     ".text": "text",
     ".md": "text",
@@ -147,6 +150,11 @@ def _expand_one(argument: str, exclude: tuple[str, ...]) -> tuple[list[tuple[str
             found.append((prefix + root, int(fs.size(root) or 0)))
         elif local and os.path.islink(root):
             raise InputError(f"{root}: {skip_reason(root)}")
+    try:  # a save_to_disk folder's JSON files describe its .arrow data, they are not data
+        metadata = hf_metadata_among(fs, [path[len(prefix) :] for path, _ in found])
+    except MissingDataFile as exc:
+        raise InputError(str(exc)) from None
+    found = [(path, size) for path, size in found if path[len(prefix) :] not in metadata]
     if not found and not broken:
         raise InputError(f"{argument}: no such file, directory or matching glob")
     return found, broken
