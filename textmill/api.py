@@ -99,8 +99,9 @@ class Pipeline:
         **settings: Any,
     ) -> dict[str, Any]:
         """Run over files, directories, globs or fsspec URLs; returns what stats.json holds.
-        Settings are RunSettings fields: workers, batch_size, max_document_bytes, jsonl,
-        progress, overwrite, text_field, id_field, url_field; with executor="ray" also
+        Settings are RunSettings fields: workers, batch_size, max_document_bytes,
+        max_compression_ratio, jsonl, progress, overwrite, text_field, id_field, url_field;
+        with executor="ray" also
         address (None: a private local Ray), cpus_per_task, stage_resources (stage name or
         index -> Ray resources, over the stages' own `resources`), partitions, max_retries,
         object_store_bytes, dashboard."""
