@@ -296,16 +296,37 @@ def test_a_200_mib_bomb_with_no_newline_is_read_in_bounded_memory(tmp_path, comp
 def test_the_ratio_limit_is_a_setting_from_the_cli_and_python(tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "bomb.jsonl.gz").write_bytes(zeros("gz", 80 * MiB))
+    (tmp_path / "in" / "bomb.txt.gz").write_bytes(zeros("gz", 80 * MiB))
     (tmp_path / "in" / "good.jsonl.gz").write_bytes(gzip.compress(records(5)))
     stats, errors = run(tmp_path / "in", tmp_path / "out")
-    assert stats["kept"] == 5 and "more than 100x" in errors[0]["message"]
+    assert stats["kept"] == 5 and len(errors) == 2
+    assert all("more than 100x" in e["message"] for e in errors)
     stats, errors = run(tmp_path / "in", tmp_path / "out2", max_compression_ratio=0)
-    assert stats["kept"] == 5 and "exceeds max_document_bytes" in errors[0]["message"]
+    assert stats["kept"] == 5 and len(errors) == 2
+    assert all("exceeds max_document_bytes" in e["message"] for e in errors)
     pipeline = tmp_path / "p.yaml"
     pipeline.write_text("stages:\n  - normalize: {}\n")
     argv = ["run", str(pipeline), str(tmp_path / "in"), "-o", str(tmp_path / "out3")]
     assert main([*argv, "--no-progress", "-w", "1", "--max-compression-ratio", "2000"]) == 0
     stats = json.loads((tmp_path / "out3" / "stats.json").read_text())
-    assert stats["errored"] == 1 and stats["kept"] == 5
+    assert stats["errored"] == 2 and stats["kept"] == 5
     with pytest.raises(SystemExit):
         main([*argv, "--max-compression-ratio", "-1"])
+
+
+def test_ray_reads_hostile_input_as_the_local_executor_does(tmp_path, local_ray):
+    from textmill.executors.local import LocalExecutor, RunSettings
+    from textmill.executors.ray import RayExecutor
+
+    (tmp_path / "in").mkdir()
+    body = b"\n".join([b'{"id": "first", "text": "ok"}', *HOSTILE_LINES.values()])
+    (tmp_path / "in" / "hostile.jsonl").write_bytes(body + b"\n")
+    data = zstandard.ZstdCompressor().compress(records(8000))
+    (tmp_path / "in" / "cut.jsonl.zst").write_bytes(data[: len(data) // 2])
+    settings = RunSettings(workers=2, progress=False)
+    inputs = [str(tmp_path / "in")]
+    local = LocalExecutor([("normalize", {})], settings).run(inputs, tmp_path / "local")
+    ray = RayExecutor([("normalize", {})], settings).run(inputs, tmp_path / "ray")
+    assert ray["reconciled"] and ray["errored"] == len(HOSTILE_LINES) + 1
+    for key in ("read", "kept", "rejected", "errored"):
+        assert ray[key] == local[key]
