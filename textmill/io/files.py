@@ -83,13 +83,28 @@ def open_input(
     _, compression = split_compression(path.lower())
     if compression is None:
         return io.BufferedReader(counter, buffer_size=1 << 20), counter
+    if compression == "zstd":
+        return io.BufferedReader(ZstdReader(counter, max_ratio), 1 << 20), counter
     if compression == "gzip":
         decoded: IO[bytes] = gzip.GzipFile(fileobj=counter, mode="rb")
-    elif compression == "zstd":
-        decoded = ZstdReader(counter)
     else:
         decoded = bz2.BZ2File(counter, "rb")
     return io.BufferedReader(DecodedReader(decoded, counter, max_ratio), 1 << 20), counter
+
+
+def check_ratio(decoded_bytes: int, counter: CountingReader, max_ratio: float) -> None:
+    """Raises `CompressionRatioError` once `decoded_bytes` (past `RATIO_CHECK_AFTER_BYTES`)
+    exceed `max_ratio` (0: no limit) times the compressed bytes read."""
+    if (
+        max_ratio
+        and decoded_bytes > RATIO_CHECK_AFTER_BYTES
+        and decoded_bytes > max_ratio * max(counter.position, 1)
+    ):
+        raise CompressionRatioError(
+            f"decompresses to more than {max_ratio:g}x its size ({decoded_bytes:,} bytes "
+            f"from {counter.position:,}; a decompression bomb?); raise max_compression_ratio "
+            "(0: no limit) if the file is genuine"
+        )
 
 
 class ZstdReader(io.RawIOBase):
@@ -97,13 +112,16 @@ class ZstdReader(io.RawIOBase):
 
     python-zstandard's `stream_reader` ends cleanly when its input is cut inside a frame, so a
     truncated `.zst` read as a shorter valid file; its `decompressobj` says whether the frame
-    was finished (`eof`), and fed `ZSTD_FEED_BYTES` at a time its output stays bounded.
+    was finished (`eof`), and fed `ZSTD_FEED_BYTES` at a time its output stays bounded. Like
+    `DecodedReader`, it hands on what it decoded before an error, and checks the ratio.
     """
 
-    def __init__(self, raw: IO[bytes]):
+    def __init__(self, raw: CountingReader, max_ratio: float):
         import zstandard
 
         self.raw = raw
+        self.max_ratio = max_ratio
+        self.position = 0
         self.zstd_error = zstandard.ZstdError
         self.decompressor = zstandard.ZstdDecompressor()
         self.frame = None  # the decoder of the frame in progress
@@ -117,41 +135,47 @@ class ZstdReader(io.RawIOBase):
     def readinto(self, buffer) -> int:  # type: ignore[override]
         if self.failure is not None:
             raise self.failure
+        check_ratio(self.position, self.raw, self.max_ratio)
         filled, size = 0, len(buffer)
         while filled < size:
-            try:
-                if not self.output and not self._decode():
+            if not self.output:
+                try:
+                    decoded = self._decode()
+                except (EOFError, OSError) as exc:
+                    if not filled:
+                        raise
+                    self.failure = exc  # hand over what was decoded before it first
                     break
-            except (EOFError, OSError) as exc:
-                if not filled:
-                    raise
-                self.failure = exc  # hand over what was decoded before it first
-                break
+                if decoded is None:
+                    break
+                self.output = memoryview(decoded)
             n = min(size - filled, len(self.output))
             buffer[filled : filled + n] = self.output[:n]
             self.output = self.output[n:]
             filled += n
+        self.position += filled
         return filled
 
-    def _decode(self) -> bool:
-        """Feeds the decoder once; False at a clean end of input (between frames)."""
+    def _decode(self) -> bytes | None:
+        """What feeding the decoder once gives (maybe nothing); None at a clean end of input
+        (between frames)."""
         if not self.input:
             self.input = memoryview(self.raw.read(ZSTD_READ_BYTES))
             if not self.input:
                 if self.frame is not None:
                     raise EOFError("zstd input ends inside a frame (the file is truncated)")
-                return False
+                return None
         if self.frame is None:
             self.frame = self.decompressor.decompressobj()
         feed, self.input = self.input[:ZSTD_FEED_BYTES], self.input[ZSTD_FEED_BYTES:]
         try:
-            self.output = memoryview(self.frame.decompress(feed))
+            decoded = self.frame.decompress(feed)
         except self.zstd_error as exc:
             raise OSError(f"corrupt zstd data ({exc})") from None
         if self.frame.eof:  # what it did not use begins the next frame
             self.input = memoryview(self.frame.unused_data + self.input.tobytes())
             self.frame = None
-        return True
+        return decoded
 
     def close(self) -> None:
         self.raw.close()
@@ -159,10 +183,9 @@ class ZstdReader(io.RawIOBase):
 
 
 class DecodedReader(io.RawIOBase):
-    """A decoder's output handed on as it comes (`read1`), so that an error where the input
-    ends never swallows the bytes decoded before it, as a buffered `readinto` would; and
-    `CompressionRatioError` once the output has grown beyond `max_ratio` times its input
-    (0: no limit), after `RATIO_CHECK_AFTER_BYTES`."""
+    """A gzip or bz2 decoder's output handed on as it comes (`read1`), so that an error where
+    the input ends never swallows the bytes decoded before it, as a buffered `readinto` would;
+    and the ratio checked (`check_ratio`)."""
 
     def __init__(self, decoded: IO[bytes], counter: CountingReader, max_ratio: float):
         self.decoded = decoded
@@ -175,16 +198,7 @@ class DecodedReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer) -> int:  # type: ignore[override]
-        if (
-            self.max_ratio
-            and self.position > RATIO_CHECK_AFTER_BYTES
-            and self.position > self.max_ratio * max(self.counter.position, 1)
-        ):
-            raise CompressionRatioError(
-                f"decompresses to more than {self.max_ratio:g}x its size "
-                f"({self.position:,} bytes from {self.counter.position:,}; a decompression "
-                "bomb?); raise max_compression_ratio (0: no limit) if the file is genuine"
-            )
+        check_ratio(self.position, self.counter, self.max_ratio)
         data = self.read_some(len(buffer))
         n = len(data)
         buffer[:n] = data
