@@ -53,7 +53,9 @@ def test_truncated_gzip_keeps_what_was_read_and_reports_the_rest(tmp_path):
     assert 0 < stats["kept"] < 200
     assert len(errors) == 1
     assert errors[0]["file"].endswith("cut.jsonl.gz")
-    assert "onward" in errors[0]["record"] and "ends early or is corrupt" in errors[0]["message"]
+    assert errors[0]["record"].startswith("after line ")
+    assert "ends early or is corrupt" in errors[0]["message"]
+    assert "lost: unknown" in errors[0]["message"]
 
 
 def test_invalid_utf8_broken_json_and_missing_text_each_name_their_line(tmp_path):

@@ -100,7 +100,8 @@ class Pipeline:
     ) -> dict[str, Any]:
         """Run over files, directories, globs or fsspec URLs; returns what stats.json holds.
         `out` must be new, empty or a textmill output (see textmill/executors/output.py).
-        Settings are RunSettings fields: workers, batch_size, max_document_bytes, jsonl,
+        Settings are RunSettings fields: workers, batch_size, max_document_bytes,
+        max_compression_ratio, jsonl,
         progress, overwrite, allow_outside_writes, text_field, id_field, url_field; with
         executor="ray" also address (None: a private local Ray), cpus_per_task,
         stage_resources (stage name or index -> Ray resources, over the stages' own

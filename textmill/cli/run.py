@@ -48,6 +48,13 @@ def _add_run_settings(parser: argparse.ArgumentParser) -> None:
         default=defaults.max_document_bytes,
         help="documents larger than this are counted as errored (default: %(default)s)",
     )
+    parser.add_argument(
+        "--max-compression-ratio",
+        type=_ratio,
+        default=defaults.max_compression_ratio,
+        help="a compressed input expanding more than this many times is an error, a "
+        "decompression bomb (0: no limit; default: %(default)g)",
+    )
     parser.add_argument("--text-field", default="text", help="JSONL/Parquet text field")
     parser.add_argument("--id-field", default="id", help="JSONL/Parquet id field")
     parser.add_argument("--url-field", default="url", help="JSONL/Parquet URL field")
@@ -65,6 +72,13 @@ def _add_run_settings(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _ratio(value: str) -> float:
+    ratio = float(value)
+    if not ratio >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a number >= 0 (0: no limit), not {value}")
+    return ratio
+
+
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
     ray = (
         {"address": args.address, "cpus_per_task": args.cpus_per_task}
@@ -75,6 +89,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "workers": args.workers,
         "batch_size": args.batch_size,
         "max_document_bytes": args.max_doc_bytes,
+        "max_compression_ratio": args.max_compression_ratio,
         "text_field": args.text_field,
         "id_field": args.id_field,
         "url_field": args.url_field,

@@ -62,6 +62,7 @@ class RunSettings:
     workers: int = 0  # 0 = one per core
     batch_size: int = 1000
     max_document_bytes: int = ReadOptions.max_document_bytes
+    max_compression_ratio: float = ReadOptions.max_compression_ratio
     text_field: str = "text"
     id_field: str = "id"
     url_field: str = "url"
@@ -78,6 +79,7 @@ class RunSettings:
         return ReadOptions(
             batch_size=self.batch_size,
             max_document_bytes=self.max_document_bytes,
+            max_compression_ratio=self.max_compression_ratio,
             text_field=self.text_field,
             id_field=self.id_field,
             url_field=self.url_field,

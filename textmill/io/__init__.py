@@ -6,8 +6,8 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable, Iterator
 
-from textmill.document import assign_keys
-from textmill.io.base import ReadBatch, ReadError, ReadOptions
+from textmill.document import assign_keys, make_batch
+from textmill.io.base import ReadBatch, Reader, ReadError, ReadOptions
 from textmill.io.files import InputError, Shard, detect_format, plan_shards
 
 READERS = {
@@ -28,7 +28,26 @@ def reader_for(fmt: str):
 def read_shard(shard: Shard, options: ReadOptions) -> Iterator[ReadBatch]:
     reader = reader_for(shard.format)
     for path in shard.paths:
-        yield from reader(path, options)
+        yield from read_guarded(reader, path, options)
+
+
+def read_guarded(reader: Reader, path: str, options: ReadOptions) -> Iterator[ReadBatch]:
+    """A reader's batches; an exception escaping it (a bug, or input no reader foresaw) ends
+    only this file, as one error after the records it gave, and the run goes on."""
+    records = 0
+    try:
+        for batch in reader(path, options):
+            records += batch.docs.num_rows + len(batch.errors)
+            yield batch
+    except Exception as exc:
+        where = f"after record {records:,}" if records else "from the start"
+        error = ReadError(
+            path,
+            where,
+            f"reading failed ({type(exc).__name__}: {exc}); records {where} lost: unknown",
+            records=None,
+        )
+        yield ReadBatch(make_batch([], [], source=path), [error])
 
 
 def with_keys(reads: Iterable[ReadBatch], shard: Shard) -> Iterator[ReadBatch]:

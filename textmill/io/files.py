@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import io
 import os
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import IO
 
 import fsspec
 
-from textmill.io.base import CountingReader
+from textmill.io.base import DEFAULT_MAX_COMPRESSION_RATIO, CompressionRatioError, CountingReader
 from textmill.io.hf_folders import MissingDataFile, hf_metadata_among
 
 COMPRESSIONS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd", ".bz2": "bz2"}
@@ -62,20 +63,157 @@ def detect_format(path: str) -> str | None:
     return None
 
 
-def open_input(path: str) -> tuple[IO[bytes], CountingReader]:
-    """A decompressed byte stream over `path` and the counter of raw bytes behind it."""
+STREAM_ERRORS = (EOFError, OSError, zlib.error, ValueError)
+"""What reading a (decompressed) input stream raises when its bytes end early or are corrupt."""
+RATIO_CHECK_AFTER_BYTES = 64 * 1024 * 1024
+"""Decompressed bytes read before the ratio limit applies: below it a bomb costs < 0.1 s and
+no memory worth guarding, and a small, very repetitive file is never refused."""
+ZSTD_FEED_BYTES = 1024
+"""Compressed bytes per zstd decoder call. zstd expands at most ~32,768x (a 4-byte RLE block
+makes 128 KiB), so one call makes at most ~32 MiB (and joins it once: ~64 MiB at the peak)."""
+ZSTD_READ_BYTES = 64 * 1024
+
+
+def open_input(
+    path: str, max_ratio: float = DEFAULT_MAX_COMPRESSION_RATIO
+) -> tuple[IO[bytes], CountingReader]:
+    """A decompressed byte stream over `path` and the counter of raw bytes behind it.
+
+    Decoder ends are errors, never a short clean end of file: a stream cut early, a corrupt
+    block or a missing end-of-stream raises one of `STREAM_ERRORS` when it is reached, and a
+    compressed file that expands more than `max_ratio` times (0: no limit) raises
+    `CompressionRatioError`.
+    """
     counter = CountingReader(fsspec.open(path, "rb").open())
     _, compression = split_compression(path.lower())
-    if compression == "gzip":
-        return gzip.GzipFile(fileobj=counter, mode="rb"), counter
+    if compression is None:
+        return io.BufferedReader(counter, buffer_size=1 << 20), counter
     if compression == "zstd":
+        return io.BufferedReader(ZstdReader(counter, max_ratio), 1 << 20), counter
+    if compression == "gzip":
+        decoded: IO[bytes] = gzip.GzipFile(fileobj=counter, mode="rb")
+    else:
+        decoded = bz2.BZ2File(counter, "rb")
+    return io.BufferedReader(DecodedReader(decoded, counter, max_ratio), 1 << 20), counter
+
+
+def check_ratio(decoded_bytes: int, counter: CountingReader, max_ratio: float) -> None:
+    """Raises `CompressionRatioError` once `decoded_bytes` (past `RATIO_CHECK_AFTER_BYTES`)
+    exceed `max_ratio` (0: no limit) times the compressed bytes read."""
+    if (
+        max_ratio
+        and decoded_bytes > RATIO_CHECK_AFTER_BYTES
+        and decoded_bytes > max_ratio * max(counter.position, 1)
+    ):
+        raise CompressionRatioError(
+            f"decompresses to more than {max_ratio:g}x its size ({decoded_bytes:,} bytes "
+            f"from {counter.position:,}; a decompression bomb?); raise max_compression_ratio "
+            "(0: no limit) if the file is genuine"
+        )
+
+
+class ZstdReader(io.RawIOBase):
+    """zstd frames, one after another, that raise `EOFError` when the input ends inside one.
+
+    python-zstandard's `stream_reader` ends cleanly when its input is cut inside a frame, so a
+    truncated `.zst` read as a shorter valid file; its `decompressobj` says whether the frame
+    was finished (`eof`), and fed `ZSTD_FEED_BYTES` at a time its output stays bounded. Like
+    `DecodedReader`, it hands on what it decoded before an error, and checks the ratio.
+    """
+
+    def __init__(self, raw: CountingReader, max_ratio: float):
         import zstandard
 
-        reader = zstandard.ZstdDecompressor().stream_reader(counter, read_across_frames=True)
-        return io.BufferedReader(reader, buffer_size=1 << 20), counter
-    if compression == "bz2":
-        return bz2.BZ2File(counter, "rb"), counter
-    return io.BufferedReader(counter, buffer_size=1 << 20), counter
+        self.raw = raw
+        self.max_ratio = max_ratio
+        self.position = 0
+        self.zstd_error = zstandard.ZstdError
+        self.decompressor = zstandard.ZstdDecompressor()
+        self.frame = None  # the decoder of the frame in progress
+        self.input = memoryview(b"")  # compressed bytes not fed yet
+        self.output = memoryview(b"")  # decompressed bytes not returned yet
+        self.failure: Exception | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        if self.failure is not None:
+            raise self.failure
+        check_ratio(self.position, self.raw, self.max_ratio)
+        filled, size = 0, len(buffer)
+        while filled < size:
+            if not self.output:
+                try:
+                    decoded = self._decode()
+                except (EOFError, OSError) as exc:
+                    if not filled:
+                        raise
+                    self.failure = exc  # hand over what was decoded before it first
+                    break
+                if decoded is None:
+                    break
+                self.output = memoryview(decoded)
+            n = min(size - filled, len(self.output))
+            buffer[filled : filled + n] = self.output[:n]
+            self.output = self.output[n:]
+            filled += n
+        self.position += filled
+        return filled
+
+    def _decode(self) -> bytes | None:
+        """What feeding the decoder once gives (maybe nothing); None at a clean end of input
+        (between frames)."""
+        if not self.input:
+            self.input = memoryview(self.raw.read(ZSTD_READ_BYTES))
+            if not self.input:
+                if self.frame is not None:
+                    raise EOFError("zstd input ends inside a frame (the file is truncated)")
+                return None
+        if self.frame is None:
+            self.frame = self.decompressor.decompressobj()
+        feed, self.input = self.input[:ZSTD_FEED_BYTES], self.input[ZSTD_FEED_BYTES:]
+        try:
+            decoded = self.frame.decompress(feed)
+        except self.zstd_error as exc:
+            raise OSError(f"corrupt zstd data ({exc})") from None
+        if self.frame.eof:  # what it did not use begins the next frame
+            self.input = memoryview(self.frame.unused_data + self.input.tobytes())
+            self.frame = None
+        return decoded
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+
+class DecodedReader(io.RawIOBase):
+    """A gzip or bz2 decoder's output handed on as it comes (`read1`), so that an error where
+    the input ends never swallows the bytes decoded before it, as a buffered `readinto` would;
+    and the ratio checked (`check_ratio`)."""
+
+    def __init__(self, decoded: IO[bytes], counter: CountingReader, max_ratio: float):
+        self.decoded = decoded
+        self.read_some = getattr(decoded, "read1", decoded.read)
+        self.counter = counter
+        self.max_ratio = max_ratio
+        self.position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        check_ratio(self.position, self.counter, self.max_ratio)
+        data = self.read_some(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self.position += n
+        return n
+
+    def close(self) -> None:
+        self.decoded.close()
+        self.counter.close()  # gzip and bz2 leave a file object they were given open
+        super().close()
 
 
 @dataclass(frozen=True)

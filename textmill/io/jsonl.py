@@ -1,17 +1,25 @@
-"""JSON Lines (plain, .gz, .zst): one document per line, split on \\n only."""
+"""JSON Lines (plain, .gz, .zst, .bz2): one document per line, split on \\n only.
+
+Lines are read by bounded reads, so a line (or a decompression bomb with no newline) longer
+than `max_document_bytes` is counted as that line's error without ever being held whole. A UTF-8
+BOM at the start of a line (a file's first, or one that `cat` joined) is dropped.
+"""
 
 from __future__ import annotations
 
+import codecs
 import json
-import zlib
+import re
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
 from textmill.document import HTML
 from textmill.io.base import BatchBuilder, ReadBatch, ReadOptions
-from textmill.io.files import open_input
+from textmill.io.files import STREAM_ERRORS, open_input
 
-DECOMPRESSION_ERRORS = (EOFError, OSError, zlib.error, ValueError)
+SKIP_CHUNK_BYTES = 1 << 20  # what skipping an over-long line holds at a time
+BOM = codecs.BOM_UTF8
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # a line that may hold a lone one
 
 
 def _first(record: dict[str, Any], key: str) -> Any:
@@ -27,25 +35,26 @@ def _first(record: dict[str, Any], key: str) -> Any:
 
 
 def read_jsonl(path: str, options: ReadOptions) -> Iterator[ReadBatch]:
-    stream, counter = open_input(path)
+    stream, counter = open_input(path, options.max_compression_ratio)
     batch = BatchBuilder(path, options, counter)
     line_no = 0
-    lines = iter(stream)
+    lines = read_lines(stream, options.max_document_bytes)
     try:
         while True:
             try:
                 line = next(lines)
             except StopIteration:
                 break
-            except DECOMPRESSION_ERRORS as exc:
-                batch.error(
-                    f"line {line_no + 1:,} onward",
-                    f"input ends early or is corrupt ({type(exc).__name__}: {exc}); "
-                    "the rest of the file could not be read",
-                )
+            except STREAM_ERRORS as exc:
+                batch.stream_error(f"line {line_no:,}" if line_no else None, exc)
                 break
             line_no += 1
-            _add_line(batch, path, line_no, line)
+            try:
+                _add_line(batch, path, line_no, line)
+            except Exception as exc:  # MemoryError, RecursionError...: the line's, not the run's
+                excerpt = line if isinstance(line, bytes) else None
+                message = f"cannot read the record ({type(exc).__name__}: {exc})"
+                batch.error(f"line {line_no:,}", message, excerpt)
             if batch.full:
                 yield batch.flush()
     finally:
@@ -53,13 +62,29 @@ def read_jsonl(path: str, options: ReadOptions) -> Iterator[ReadBatch]:
     yield batch.flush()
 
 
-def _add_line(batch: BatchBuilder, path: str, line_no: int, line: bytes) -> None:
+def read_lines(stream: IO[bytes], limit: int) -> Iterator[bytes | int]:
+    """The stream's lines, each read by at most `limit` + 1 bytes; a line longer than `limit`
+    (not counting its \\n) comes as its length, an int, and is never held whole."""
+    while line := stream.readline(limit + 1):
+        if len(line) <= limit or line.endswith(b"\n"):
+            yield line
+            continue
+        size = len(line)
+        while part := stream.readline(SKIP_CHUNK_BYTES):
+            if part.endswith(b"\n"):
+                size += len(part) - 1
+                break
+            size += len(part)
+        yield size
+
+
+def _add_line(batch: BatchBuilder, path: str, line_no: int, line: bytes | int) -> None:
     where = f"line {line_no:,}"
-    if not line.strip():
-        batch.skip("jsonl:blank_line")
+    if isinstance(line, int):
+        batch.error(where, batch.oversize_message(line))
         return
-    if batch.too_large(len(line)):
-        batch.error(where, batch.oversize_message(len(line)), line)
+    if line.isspace():
+        batch.skip("jsonl:blank_line")
         return
     try:
         record = json.loads(line.decode("utf-8"))
@@ -67,7 +92,19 @@ def _add_line(batch: BatchBuilder, path: str, line_no: int, line: bytes) -> None
         batch.error(where, f"invalid UTF-8 at byte {exc.start:,} of the line", line)
         return
     except json.JSONDecodeError as exc:
+        if line.startswith(BOM):  # a file's first line (or a joined file's): read past it
+            _add_line(batch, path, line_no, line[len(BOM) :])
+            return
         batch.error(where, f"invalid JSON ({exc.msg} at column {exc.colno})", line)
+        return
+    except RecursionError:
+        batch.error(where, "invalid JSON (nested too deeply to parse)", line)
+        return
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        batch.error(where, f"invalid JSON ({exc})", line)
+        return
+    if SURROGATE_ESCAPE.search(line) and (surrogate := _lone_surrogate(record)):
+        batch.error(where, f"a string holds the lone UTF-16 surrogate {surrogate}", line)
         return
     if not isinstance(record, dict):
         batch.error(where, f"expected a JSON object, found {type(record).__name__}", line)
@@ -95,3 +132,17 @@ def _add_line(batch: BatchBuilder, path: str, line_no: int, line: bytes) -> None
         url=str(url) if url is not None else None,
         metadata=metadata or None,
     )
+
+
+def _lone_surrogate(record: dict[str, Any]) -> str | None:
+    """The first lone surrogate escape (`\\ud800`) in the record's strings, or None.
+
+    Python's JSON decoder accepts one, but it is no Unicode text: UTF-8 (and so Arrow and
+    Parquet) cannot hold it. The line is an error, as invalid UTF-8 bytes are, rather than
+    silently changed text; orjson and serde_json, which peers read JSONL with, refuse it too.
+    """
+    try:
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return ascii(exc.object[exc.start])[1:-1]
+    return None

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import codecs
 import re
-import zlib
 from collections.abc import Iterator
 from functools import lru_cache
 
 from resiliparse.parse.encoding import map_encoding_to_html5
 
-from textmill.io.base import BatchBuilder, ReadBatch, ReadOptions
-from textmill.io.files import open_input
+from textmill.io.base import BatchBuilder, ReadBatch, ReadOptions, stream_failure
+from textmill.io.files import STREAM_ERRORS, open_input
 
-DECOMPRESSION_ERRORS = (EOFError, OSError, zlib.error, ValueError)
 READ_CHUNK_BYTES = 1 << 20
 META_SCAN_BYTES = 4096  # WHATWG prescans 1,024 bytes; real pages often bury <meta> deeper
 DETECTION_SAMPLE_BYTES = 64 * 1024  # charset-normalizer is slow; a sample decides as well
@@ -124,15 +122,15 @@ def read_html_file(path: str, options: ReadOptions) -> Iterator[ReadBatch]:
 def _read_one(path: str, options: ReadOptions, *, as_html: bool) -> ReadBatch:
     batch = BatchBuilder(path, options)
     try:
-        stream, counter = open_input(path)
+        stream, counter = open_input(path, options.max_compression_ratio)
     except OSError as exc:
         batch.error("file", f"cannot open ({type(exc).__name__}: {exc})")
         return batch.flush()
     batch.counter = counter
     try:
         data, size = _read_capped(stream, options.max_document_bytes)
-    except DECOMPRESSION_ERRORS as exc:
-        batch.error("file", f"input ends early or is corrupt ({type(exc).__name__}: {exc})")
+    except STREAM_ERRORS as exc:
+        batch.error("file", stream_failure(exc))  # the file's one document
         return batch.flush()
     finally:
         stream.close()
