@@ -15,6 +15,7 @@ A per-row stage declares a budget by taking `RowBudgetOptions` and mapping its r
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
 import signal
@@ -78,6 +79,7 @@ def _rows_in_child(
     """Outcomes of rows[start:] from one forked child, up to and including the first row that
     times out or kills the child."""
     reader, writer = multiprocessing.Pipe(duplex=False)
+    gc.freeze()  # the child's collector must not touch (and so copy) every inherited object
     pid = os.fork()
     if pid == 0:  # the child: never returns into the parent's code
         try:
@@ -87,6 +89,7 @@ def _rows_in_child(
                 writer.send(_run_row(work, row))
         finally:
             os._exit(0)
+    gc.unfreeze()
     writer.close()
     outcomes: list[RowOutcome[Result]] = []
     try:
