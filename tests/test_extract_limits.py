@@ -11,6 +11,9 @@ import pytest
 from textmill.api import Pipeline
 from textmill.budget import map_rows_within_budget
 from textmill.document import make_batch
+from textmill.report.collect import ReportCollector
+from textmill.report.stats import RunCounters
+from textmill.runner import run_stages, stage_call
 from textmill.stages.extract import MAX_HTML_BYTES, Extract
 
 ARTICLE = (
@@ -131,3 +134,17 @@ def test_a_run_rejects_hostile_pages_with_reasons_and_reconciles(tmp_path):
         ("big", "extract:too_large"),
         ("deep", "extract:too_deep"),
     ]
+
+
+def test_the_report_audit_shows_rejected_pages_without_extracting_them_again(monkeypatch):
+    calls = []
+    real = Extract.extract_one
+    monkeypatch.setattr(Extract, "extract_one", lambda self, *a: calls.append(1) or real(self, *a))
+    stage = Extract(time_budget_s=None)  # in-process, so that the calls are counted here
+    collector = ReportCollector("shard/s0", 0, True)
+    chain = collector.instrument([(0, stage, stage_call(stage))])
+    batch = make_batch(["good", "empty"], [None, None], html=[ARTICLE, "<p></p>"])
+    collector.observe_kept(run_stages(chain, batch, RunCounters()).kept)
+    audit = collector.state()["audit"]["0:extract:no_text"]
+    assert [sample["id"] for sample in audit["samples"]] == ["empty"]
+    assert len(calls) == 2  # each page once: the audit did not run extraction again
