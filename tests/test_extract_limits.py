@@ -148,3 +148,34 @@ def test_the_report_audit_shows_rejected_pages_without_extracting_them_again(mon
     audit = collector.state()["audit"]["0:extract:no_text"]
     assert [sample["id"] for sample in audit["samples"]] == ["empty"]
     assert len(calls) == 2  # each page once: the audit did not run extraction again
+
+
+def test_a_killed_worker_takes_its_budgeted_child_with_it(tmp_path):
+    import multiprocessing
+    import signal
+
+    marker = tmp_path / "child.pid"
+
+    def stuck(row: int) -> int:
+        marker.write_text(str(os.getpid()))
+        time.sleep(60)
+        return row
+
+    worker = multiprocessing.get_context("fork").Process(
+        target=map_rows_within_budget, args=(stuck, [0], 120)
+    )
+    worker.start()
+    deadline = time.monotonic() + 10
+    while not marker.exists() or not marker.read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.join()
+    child = int(marker.read_text())
+    while time.monotonic() < deadline + 5:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the budgeted child outlived its killed worker")

@@ -15,10 +15,12 @@ A per-row stage declares a budget by taking `RowBudgetOptions` and mapping its r
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import multiprocessing
 import os
 import signal
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -27,6 +29,7 @@ from pydantic import Field
 
 from textmill.pipeline import StageOptions
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 Row = TypeVar("Row")
 Result = TypeVar("Result")
 
@@ -80,9 +83,11 @@ def _rows_in_child(
     times out or kills the child."""
     reader, writer = multiprocessing.Pipe(duplex=False)
     gc.freeze()  # the child's collector must not touch (and so copy) every inherited object
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child: never returns into the parent's code
         try:
+            _die_with(parent)
             reader.close()
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             for row in rows[start:]:
@@ -110,6 +115,16 @@ def _rows_in_child(
         if pid:
             _kill(pid)
     return outcomes
+
+
+def _die_with(parent: int) -> None:
+    """A worker killed mid-row (SIGKILL, a Ray task cancelled) must not leave its child running
+    a hostile page with nobody left to stop it: on Linux the kernel kills the child too."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(0)
 
 
 def _kill(pid: int) -> None:
