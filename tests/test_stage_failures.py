@@ -132,7 +132,7 @@ def test_every_stage_kind_fails_per_record_under_the_local_executor(tmp_path, wo
 def test_every_stage_kind_fails_per_record_under_the_ray_executor(tmp_path, local_ray):
     inputs = corpus(tmp_path / "in")
     out = tmp_path / "out"
-    stats = Pipeline(STAGES).run([inputs], out, executor="ray", progress=False, batch_size=4)
+    stats = Pipeline(STAGES).run([inputs], out, executor="ray", progress=False)
     check_failures(stats, out)
 
 
