@@ -22,6 +22,9 @@ JSONL = [*sorted((DATA / "extraction").glob("*.jsonl.gz")), DATA / "web" / "web_
 HOSTILE = {
     "100k nested div (1.1 MB)": "'<html><body>' + '<div>' * 100_000 + 'deep' + '</div>' * 100_000",
     "15 MiB page": "'<html><body>' + ('<p>' + 'the river valley ' * 40 + '</p>\\n') * 23_000",
+    "33k nested table/tr/td": "'<html><body>' + '<table><tr><td>' * 33_000",
+    "100k unclosed <a> (flat)": "'<html><body>' + '<a href=#>x' * 100_000",
+    "90k sibling <p> (1.98 MB)": "'<html><body>' + '<p>some words here</p>' * 90_000",
 }
 
 
