@@ -118,4 +118,5 @@ def test_fallback_keeps_trafilatura_when_lengths_are_close(monkeypatch):
 def test_measure_reports_extracted_length_and_null_for_rows_without_html():
     metrics = Extract().measure(three_rows())
     assert metrics["extracted_chars"].to_pylist() == [len("\n".join(MAIN_TEXT_LINES)), None, 0]
-    assert metrics["extraction_failed"].to_pylist() == [False, False, False]
+    assert metrics["html_bytes"].to_pylist() == [len(ARTICLE), None, 3]
+    assert metrics["extraction_problem"].to_pylist() == [None, None, None]

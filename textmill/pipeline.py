@@ -133,6 +133,10 @@ class Filter(Stage):
     """Measures metrics on the whole batch, then decides; the two halves are separate so that
     reports and calibration can reuse the measurements without the thresholds."""
 
+    # False where measuring is the costly work itself (extraction): the report's audit then
+    # shows rejected samples without re-measuring them, so a hostile page is not run twice.
+    remeasure_for_audit: ClassVar[bool] = True
+
     def measure(self, batch: pa.Table) -> pa.Table:
         raise NotImplementedError
 

@@ -12,7 +12,7 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -23,6 +23,7 @@ from textmill.pipeline import Decision, GlobalStage, Stage
 from textmill.report.stats import RunCounters
 
 StageCall = Callable[[pa.Table], tuple[pa.Table, Decision | None]]
+Result = TypeVar("Result")
 
 
 @dataclass
@@ -32,7 +33,7 @@ class BatchOutcome:
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _concat(tables: Sequence[pa.Table]) -> pa.Table:
+def concat_tables(tables: Sequence[pa.Table]) -> pa.Table:
     return pa.concat_tables(tables, promote_options="permissive")
 
 
@@ -40,39 +41,56 @@ def call_isolating_failures(
     call: StageCall, batch: pa.Table, stage_name: str
 ) -> tuple[pa.Table, Decision | None, list[dict[str, Any]]]:
     """Apply a stage; on an exception, bisect to the failing rows and report them as errors."""
-    try:
-        out, decision = call(batch)
-        if out.num_rows != batch.num_rows:
+
+    def checked(rows: pa.Table) -> tuple[pa.Table, Decision | None]:
+        out, decision = call(rows)
+        if out.num_rows != rows.num_rows:
             raise RuntimeError(
-                f"stage returned {out.num_rows} rows for {batch.num_rows} (stages must not "
+                f"stage returned {out.num_rows} rows for {rows.num_rows} (stages must not "
                 "change the row count; filters return a Decision)"
             )
-        return _keys_kept(batch, out), decision, []
+        return _keys_kept(rows, out), decision
+
+    pieces, errors = bisect_failures(checked, batch, stage_name)
+    if len(pieces) == 1:
+        return *pieces[0][2], errors
+    results = [result for _, _, result in pieces]
+    if not results:
+        return batch.slice(0, 0), None, errors
+    tables = [table for table, _ in results]
+    decision = None
+    if any(d is not None for _, d in results):
+        decisions = [d or Decision.keep_all(t.num_rows) for t, d in results]
+        decision = Decision(
+            np.concatenate([d.keep for d in decisions]),
+            pa.concat_arrays([d.reasons.cast(pa.string()) for d in decisions]),
+        )
+    return concat_tables(tables), decision, errors
+
+
+def bisect_failures(
+    call: Callable[[pa.Table], Result], batch: pa.Table, stage_name: str, offset: int = 0
+) -> tuple[list[tuple[int, pa.Table, Result]], list[dict[str, Any]]]:
+    """`call` over the batch; when it raises, over each half, down to single rows: returns the
+    (offset in batch, rows, result) pieces that succeeded, in order, and one error per row that
+    still fails."""
+    try:
+        return [(offset, batch, call(batch))], []
     except Exception as exc:  # noqa: BLE001 - any stage failure becomes a counted error
         if batch.num_rows <= 1:
-            return batch.slice(0, 0), None, [_stage_error(batch, stage_name, exc)]
-        middle = batch.num_rows // 2
-        parts = [
-            call_isolating_failures(call, batch.slice(0, middle), stage_name),
-            call_isolating_failures(call, batch.slice(middle), stage_name),
-        ]
-        tables = [t for t, _, _ in parts if t.num_rows]
-        errors = [e for _, _, errs in parts for e in errs]
-        if not tables:
-            return batch.slice(0, 0), None, errors
-        decisions = [
-            d if d is not None else Decision.keep_all(t.num_rows) for t, d, _ in parts if t.num_rows
-        ]
-        has_decision = any(d is not None for t, d, _ in parts if t.num_rows)
-        decision = (
-            Decision(
-                np.concatenate([d.keep for d in decisions]),
-                pa.concat_arrays([d.reasons.cast(pa.string()) for d in decisions]),
-            )
-            if has_decision
-            else None
-        )
-        return _concat(tables), decision, errors
+            return [], [_stage_error(batch, stage_name, exc)] if batch.num_rows else []
+    middle = batch.num_rows // 2
+    first, first_errors = bisect_failures(call, batch.slice(0, middle), stage_name, offset)
+    second, second_errors = bisect_failures(call, batch.slice(middle), stage_name, offset + middle)
+    return first + second, first_errors + second_errors
+
+
+def succeeded_rows(num_rows: int, pieces: Sequence[tuple[int, pa.Table, Any]]) -> np.ndarray:
+    """Mask of the batch rows that `bisect_failures` pieces cover."""
+    mask = np.zeros(num_rows, dtype=bool)
+    for offset, rows, _ in pieces:
+        mask[offset : offset + rows.num_rows] = True
+    return mask
 
 
 def _keys_kept(batch: pa.Table, out: pa.Table) -> pa.Table:

@@ -261,18 +261,25 @@ def write_parts(job: SegmentJob, first: bool, block: pa.Table) -> pa.Table:
         collector = ReportCollector(_task_key(job, index, rows, -1), job.segment.index, job.is_last)
         counters = RunCounters()
         kinds = rows[KIND]
-        data, signatures = [], []
+        data, signatures, errors = [], [], []
         for batch, kept in by_batch(rows.filter(pc.equal(kinds, DOC))):
             docs = documents(kept)
             if first:
                 collector.observe_input(docs)
-            signed = account_kept(docs, counters, collector, emitter, job.is_last)
-            data.append(_order(without_key(docs) if job.is_last else docs, kept))
+            signed_docs, signed, failed, signed_rows = account_kept(
+                docs, counters, collector, emitter, job.is_last
+            )
+            if signed_rows is not None:  # rows the emitting stage failed on: errors, not data
+                kept = kept.filter(pa.array(signed_rows))
+                offset = (job.segment.emits + 1) * STAGE_SEQ
+                errors.append(_error_rows(failed, index, batch, offset))
+            data.append(_order(without_key(signed_docs) if job.is_last else signed_docs, kept))
             if signed is not None:  # not one row per document (paragraph hashes): own seq
                 signatures.append(_tagged(signed, index, batch, DOC).drop_columns([SHARD, KIND]))
         rejects = rows.filter(pc.equal(kinds, REJECT))
         rejects = _order(_unprefixed(rejects), rejects)
-        errors = rows.filter(pc.equal(kinds, FAILED)).select([BATCH, SEQ, ERROR])
+        errors.append(rows.filter(pc.equal(kinds, FAILED)))
+        errors = _concat(errors).select([BATCH, SEQ, ERROR])
         part = _part_name(rows)
         folder = job.parts(index)
         for kind, tables in (

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -52,7 +53,14 @@ from textmill.report.collect import ReportCollector
 from textmill.report.collect import state_path as report_state_path
 from textmill.report.ids import repeated_ids
 from textmill.report.stats import RunCounters, run_summary
-from textmill.runner import StageCall, run_stages, stage_call
+from textmill.runner import (
+    StageCall,
+    bisect_failures,
+    concat_tables,
+    run_stages,
+    stage_call,
+    succeeded_rows,
+)
 
 LANG_COLUMN = "lang"
 
@@ -211,22 +219,32 @@ def account_kept(
     collector: ReportCollector,
     emitter: tuple[int, GlobalStage] | None,
     is_last: bool,
-) -> pa.Table | None:
-    """Everything that follows a batch's kept rows out of the chain: the report's look at the
-    final output, the emitting global stage's signatures (returned), the kept counts."""
-    collector.observe_kept(kept)
-    signatures = None
+) -> tuple[pa.Table, pa.Table | None, list[dict[str, Any]], np.ndarray | None]:
+    """Everything that follows a batch's kept rows out of the chain: the emitting global
+    stage's signatures (a row it fails on becomes that row's error and leaves the output), the
+    report's look at the final output, the kept counts. Returns the rows still kept, their
+    signatures, the errors, and (when there were errors) the mask of rows still kept."""
+    signatures, errors, signed = None, [], None
     if emitter is not None:
         index, stage = emitter
         started = time.perf_counter()
-        signatures = stage.signatures(kept)
-        counters.stage(index, stage.name).seconds += time.perf_counter() - started
+        pieces, errors = bisect_failures(stage.signatures, kept, stage.name)
+        counter = counters.stage(index, stage.name)
+        counter.seconds += time.perf_counter() - started
+        tables = [table for _, _, table in pieces]
+        signatures = concat_tables(tables) if tables else None
+        if errors:
+            counter.errored += len(errors)
+            counters.errored += len(errors)
+            signed = succeeded_rows(kept.num_rows, pieces)
+            kept = kept.filter(pa.array(signed))
+    collector.observe_kept(kept)
     if is_last:
         counters.kept += kept.num_rows
         counters.sources_kept.update(_value_counts(kept[SOURCE]))
         if LANG_COLUMN in kept.column_names:
             counters.languages.update(_value_counts(kept[LANG_COLUMN]))
-    return signatures
+    return kept, signatures, errors, signed
 
 
 def finish_shard(
@@ -286,11 +304,13 @@ def run_task(task: Task) -> dict[str, Any]:
             errors.extend(outcome.errors)
             for table in outcome.rejects:
                 rejects.write(table)
-            kept = outcome.kept
-            if kept.num_rows == 0:
+            if outcome.kept.num_rows == 0:
                 continue
+            kept, signed, signature_errors, _ = account_kept(
+                outcome.kept, counters, collector, emitter, task.is_last
+            )
+            errors.extend(signature_errors)
             output.write(without_key(kept) if task.is_last else kept)
-            signed = account_kept(kept, counters, collector, emitter, task.is_last)
             if signatures is not None and signed is not None:
                 signatures.write(signed)
         data_path = output.close()

@@ -457,7 +457,7 @@ class ReportCollector:
         return audit
 
     def _measure(self, stage: Stage, tables: list[pa.Table]) -> list[dict[str, Any]] | None:
-        if not isinstance(stage, Filter) or not tables:
+        if not isinstance(stage, Filter) or not stage.remeasure_for_audit or not tables:
             return None
         rows = pa.concat_tables(tables, promote_options="permissive")
         try:

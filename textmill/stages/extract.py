@@ -3,21 +3,44 @@
 The extraction libraries work one document at a time, so this is the one stage where per-row
 Python is unavoidable; it runs once per batch, catches failures per row (a broken page never fails
 its batch) and drops pages that yield no text with a reason instead of passing empty documents on.
+
+Hostile pages must not stall a worker, so three guards come before or around the libraries, each
+dropping the page with its own reason: `too_large` (byte size, checked on the whole column),
+`too_deep` (element nesting: resiliparse's extraction is quadratic in depth, ~5 minutes for 100k
+nested `<div>`; the check is one linear lexbor parse, reused for extraction), and `time_budget`
+(each page runs under a wall-clock budget that kills native code, `textmill.budget`).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Literal
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from pydantic import Field
+from resiliparse.parse.html import HTMLTree
 
+from textmill.budget import RowBudgetOptions, map_rows_within_budget
 from textmill.document import HTML, TEXT, URL
-from textmill.pipeline import Decision, Filter, StageOptions, register
+from textmill.pipeline import Decision, Filter, register
 
 Engine = Literal["trafilatura", "resiliparse"]
+
+# Limits, from the real pages in ../shared/data (BENCHMARKS.md, "Extraction limits"). Sizes of
+# 1,906 pages (the four extraction sets, web_docs.jsonl.gz, the WARC responses): p50 39 kB,
+# p99 593 kB, p99.9 1.44 MB, max 1.60 MB; 2 MiB keeps every one, and bounds extraction (linear
+# in elements once the depth is checked) to ~1 s for prose, ~6 s (24 s under load) for markup
+# as dense as 90k elements.
+# Element depth in lexbor's tree: p50 13, p99 30, p99.9 42, max 51; 512 is Blink's own parser
+# limit (kMaximumHTMLParserDOMTreeDepth), ten times the deepest real page.
+MAX_HTML_BYTES = 2 * 1024 * 1024
+MAX_DEPTH = 512
+# Per page (1,806 of them, no WARC responses; default options; 2 cores, load ~10): p50 0.19 s,
+# p99 3.7 s, p99.9 6.6 s, max 12 s; 60 s leaves real pages clear and still bounds a hostile one.
+TIME_BUDGET_S = 60.0
+PROBLEMS = ("too_large", "too_deep", "time_budget", "extraction_failed")
 
 
 def extract_with_trafilatura(
@@ -42,17 +65,16 @@ def extract_with_trafilatura(
     return text or ""
 
 
-def extract_with_resiliparse(html: str) -> str:
+def extract_with_resiliparse(html: str | HTMLTree) -> str:
     """Resiliparse's main-content heuristics: several times faster than trafilatura, less precise.
 
     Settings follow datatrove's Resiliparse extractor (no links, alt texts, forms or noscript),
     except that comment sections are left out, as FineWeb leaves them out of trafilatura's output.
     """
     from resiliparse.extract.html2text import extract_plain_text
-    from resiliparse.parse.html import HTMLTree
 
     return extract_plain_text(
-        HTMLTree.parse(html),
+        HTMLTree.parse(html) if isinstance(html, str) else html,
         preserve_formatting=True,
         main_content=True,
         list_bullets=True,
@@ -64,15 +86,29 @@ def extract_with_resiliparse(html: str) -> str:
     ).strip()
 
 
+def is_deeper_than(tree: HTMLTree, max_depth: int) -> bool:
+    """Whether any element has more than `max_depth` element ancestors-or-self: one selector in
+    lexbor's C matcher, which stops at the first match (a few ms for 100k nested `<div>`)."""
+    return tree.document.query_selector(_chain_selector(max_depth + 1)) is not None
+
+
+@functools.lru_cache(maxsize=4)
+def _chain_selector(depth: int) -> str:
+    return " > ".join(["*"] * depth)
+
+
 @register("extract")
 class Extract(Filter):
     """Turns `html` into `text`; rows without html keep their text.
 
-    Drops (with a reason) rows whose html yields no text: `extraction_failed` when the library
-    raised, `no_text` when it found nothing. Rows without html are never dropped here.
+    Drops (with a reason) rows whose html yields no text: `too_large`, `too_deep` and
+    `time_budget` for pages past the guards (module docstring), `extraction_failed` when the
+    library raised, `no_text` when it found nothing. Rows without html are never dropped here.
     """
 
-    class Options(StageOptions):
+    remeasure_for_audit = False  # measuring is extracting
+
+    class Options(RowBudgetOptions):
         engine: Engine = "trafilatura"
         # FineWeb step 2: trafilatura favouring precision, no comments (datatrove's extractor).
         favour_precision: bool = True
@@ -85,12 +121,21 @@ class Extract(Filter):
         # pass rate; 3 and 5 score alike. None: FineWeb's exact extraction. Trafilatura only.
         fallback_ratio: float | None = 5.0
         keep_html: bool = False  # outputs must not carry raw markup unless asked
+        # Guards (module docstring); None turns one off.
+        max_html_bytes: int | None = Field(default=MAX_HTML_BYTES, gt=0)
+        max_depth: int | None = Field(default=MAX_DEPTH, gt=0)
+        time_budget_s: float | None = Field(default=TIME_BUDGET_S, gt=0)
 
-    def extract_one(self, html: str, url: str | None) -> str:
-        """Main text of one page under this stage's options; may raise."""
+    def extract_one(self, html: str, url: str | None) -> str | None:
+        """Main text of one page under this stage's options, None when the page is too deep;
+        may raise."""
         o = self.options
+        needs_tree = o.engine == "resiliparse" or o.fallback_ratio is not None
+        tree = HTMLTree.parse(html) if needs_tree or o.max_depth is not None else None
+        if tree is not None and o.max_depth is not None and is_deeper_than(tree, o.max_depth):
+            return None
         if o.engine == "resiliparse":
-            return extract_with_resiliparse(html)
+            return extract_with_resiliparse(tree)
         text = extract_with_trafilatura(
             html,
             url,
@@ -99,49 +144,75 @@ class Extract(Filter):
             include_tables=o.include_tables,
         )
         if o.fallback_ratio is not None:
-            fallback = extract_with_resiliparse(html)
+            fallback = extract_with_resiliparse(tree)
             if len(fallback) > o.fallback_ratio * len(text):
                 return fallback
         return text
 
-    def extract_column(self, batch: pa.Table) -> tuple[pa.Array, np.ndarray]:
-        """Extracted text per row (null where the row has no html) and a per-row failure mask."""
+    def extract_column(self, batch: pa.Table) -> tuple[pa.Array, pa.Array, pa.Array]:
+        """Per row: extracted text (null where the row has no html), html bytes, and the
+        problem that stopped extraction (null when none)."""
         n = batch.num_rows
-        failed = np.zeros(n, dtype=bool)
         if HTML not in batch.column_names:
-            return pa.nulls(n, pa.large_string()), failed
-        pages = batch[HTML].to_pylist()
+            nulls = (
+                pa.nulls(n, pa.large_string()),
+                pa.nulls(n, pa.int64()),
+                pa.nulls(n, pa.string()),
+            )
+            return nulls
+        column = batch[HTML].combine_chunks()
+        html_bytes = pc.binary_length(column).cast(pa.int64())
+        limit = self.options.max_html_bytes
+        sizes = pc.fill_null(html_bytes, 0).to_numpy(zero_copy_only=False)
+        pages = column.to_pylist()
         urls = batch[URL].to_pylist() if URL in batch.column_names else [None] * n
         texts: list[str | None] = [None] * n
-        for row, (html, url) in enumerate(zip(pages, urls, strict=True)):
+        problems: list[str | None] = [None] * n
+        todo = []
+        for row, html in enumerate(pages):
             if html is None:
                 continue
-            try:
-                texts[row] = self.extract_one(html, url) if html.strip() else ""
-            except Exception as error:  # any library failure drops this page only
-                logging.getLogger(__name__).debug("extraction failed on row %d: %r", row, error)
+            if limit is not None and sizes[row] > limit:
+                texts[row], problems[row] = "", "too_large"
+            elif not html.strip():
                 texts[row] = ""
-                failed[row] = True
-        return pa.array(texts, pa.large_string()), failed
+            else:
+                todo.append(row)
+        outcomes = map_rows_within_budget(
+            lambda row: self.extract_one(pages[row], urls[row]), todo, self.options.time_budget_s
+        )
+        log = logging.getLogger(__name__)
+        for row, outcome in zip(todo, outcomes, strict=True):
+            failure = outcome.failure
+            texts[row] = outcome.value or ""
+            if failure is not None:
+                log.debug("extraction failed on row %d: %s", row, failure.message)
+                problems[row] = "time_budget" if failure.timed_out else "extraction_failed"
+            elif outcome.value is None:
+                problems[row] = "too_deep"
+        return pa.array(texts, pa.large_string()), html_bytes, pa.array(problems, pa.string())
 
     @staticmethod
-    def metrics(extracted: pa.Array, failed: np.ndarray) -> pa.Table:
-        """`extracted_chars` is null where the row had no html (nothing was extracted)."""
+    def metrics(extracted: pa.Array, html_bytes: pa.Array, problems: pa.Array) -> pa.Table:
+        """`extracted_chars` and `html_bytes` are null where the row had no html."""
         chars = pc.utf8_length(pc.utf8_trim_whitespace(extracted))
-        return pa.table({"extracted_chars": chars, "extraction_failed": pa.array(failed)})
+        return pa.table(
+            {"extracted_chars": chars, "html_bytes": html_bytes, "extraction_problem": problems}
+        )
 
     def measure(self, batch: pa.Table) -> pa.Table:
         return self.metrics(*self.extract_column(batch))
 
     def decide(self, metrics: pa.Table) -> Decision:
+        problem = metrics["extraction_problem"]
         return Decision.first_failing(
-            ("extraction_failed", metrics["extraction_failed"]),
+            *((reason, pc.equal(problem, reason)) for reason in PROBLEMS),
             ("no_text", pc.equal(metrics["extracted_chars"], 0)),
         )
 
     def process(self, batch: pa.Table) -> tuple[pa.Table, Decision]:
-        extracted, failed = self.extract_column(batch)
-        decision = self.decide(self.metrics(extracted, failed))
+        extracted, html_bytes, problems = self.extract_column(batch)
+        decision = self.decide(self.metrics(extracted, html_bytes, problems))
         if HTML not in batch.column_names:
             return batch, decision
         previous = (
