@@ -54,9 +54,9 @@ def fineweb2_preset(lang: str, source: str | Path | None = None) -> str:
         text = path.read_text("utf-8")
         document = yaml.safe_load(text)
     except OSError as exc:
-        raise FineWeb2ConfigError(f"--lang-config {path}: {exc.strerror or exc}") from None
+        raise FineWeb2ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise FineWeb2ConfigError(f"--lang-config {path}: not a YAML file ({exc})") from None
+        raise FineWeb2ConfigError(f"{path}: not a YAML file ({exc})") from None
     if isinstance(document, dict) and "stages" in document:
         return text
     options = read_fineweb2_config(path)

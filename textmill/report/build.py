@@ -14,6 +14,8 @@ import pyarrow.parquet as pq
 from textmill.report.collect import demographic_terms, load_states, merge_states
 from textmill.report.diversity import diversity, sample_texts
 
+STATS_KEYS = ("read", "kept", "rejected", "errored", "reconciled", "stages")
+
 
 class ReportError(ValueError):
     """The directory is not a finished run; the message is for the user."""
@@ -34,13 +36,21 @@ class RunReport:
         stats_path = out / "stats.json"
         if not stats_path.is_file():
             raise ReportError(f"{out} has no stats.json: is it the output of a finished run?")
-        stats = json.loads(stats_path.read_text("utf-8"))
+        try:
+            stats = json.loads(stats_path.read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ReportError(f"{stats_path}: not a readable stats.json ({exc})") from None
+        missing = [key for key in STATS_KEYS if key not in stats] if isinstance(stats, dict) else []
+        if not isinstance(stats, dict) or missing:
+            raise ReportError(
+                f"{stats_path}: not the stats.json of a finished run (missing {missing or 'all'})"
+            )
         files = sorted((out / "data").glob("*.parquet"))
         columns = pq.read_schema(files[0]).names if files else []
         return cls(
             out=out,
             stats=stats,
-            state=merge_states(load_states(out)),
+            state=_saved_state(out),
             diversity=diversity(sample_texts(out / "data")),
             columns=columns,
             data_files=[str(p.relative_to(out)) for p in files],
@@ -118,6 +128,15 @@ class RunReport:
 
     def audit(self) -> list[dict[str, Any]]:
         return sorted(self.state["audit"].values(), key=lambda e: (e["index"], e["reason"]))
+
+
+def _saved_state(out: Path) -> dict[str, Any]:
+    try:
+        return merge_states(load_states(out))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ReportError(
+            f"{out}: the statistics saved by the run are unreadable ({exc!r})"
+        ) from None
 
 
 def write_report(out: str | Path) -> tuple[Path, Path]:

@@ -195,8 +195,11 @@ def materialize(
     written. The run's own output and counts stay as they were."""
     out = Path(out_dir)
     target = Path(target) if target is not None else out / "rehydrated"
+    files = sorted((out / "data").glob("*.parquet"))
+    if not files:
+        raise ValueError(f"{out}: no data/*.parquet, not the output of a finished run")
     written = 0
-    for path in sorted((out / "data").glob("*.parquet")):
+    for path in files:
         file = pq.ParquetFile(path)
         if COPIES not in file.schema_arrow.names:
             raise ValueError(f"{path}: no {COPIES} column; run the rehydrate stage first")
