@@ -211,3 +211,55 @@ def test_ctrl_c_at_any_moment_ends_with_one_line_and_130(tmp_path):
         assert len(err.splitlines()) == 1, err
         outcomes.append(delay)
     assert outcomes, "no trial was interrupted: the corpus is too small"
+
+
+def usage_error(argv: list[str], capsys, expected: str) -> None:
+    """argparse's own error: exit code 2, the flag named, no traceback."""
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and expected in err, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["plan-sp", "--lengths", "x", "--batch", "0"], "--batch: must be >= 1"),
+        (["plan-sp", "--lengths", "x", "--budget", "-5"], "--budget: must be >= 0"),
+        (["plan-sp", "--lengths", "x", "--time-limit", "-1"], "--time-limit: must be > 0"),
+        (["plan-sp", "--lengths", "x", "--node-limit", "-1"], "--node-limit: must be >= 1"),
+        (["plan-sp", "--lengths", "x", "--memory-gib", "nan"], "--memory-gib: must be > 0"),
+        (["simulate-sp", "--lengths", "x", "--out", "o", "--batch", "0"], "--batch: must be"),
+        (["simulate-sp", "--lengths", "x", "--out", "o", "--steps", "-1"], "--steps: must be"),
+        (["calibrate", "--lang", "en", "-o", "c.yaml", "--stop-words", "-3"], "--stop-words"),
+        (["quality", "train", "--pos", "p", "--neg", "n", "-o", "m", "--holdout", "1.5"], "< 1"),
+        (["quality", "train", "--pos", "p", "--neg", "n", "-o", "m", "--epoch", "0"], "--epoch"),
+        (["quality", "train", "--pos", "p", "--neg", "n", "-o", "m", "--lr", "0"], "--lr"),
+        (["verify", "a=x", "b=y", "--reference", "r", "--out", "o", "--tokens", "0"], "--tokens"),
+        (["profile-gpu", "--layers", "0", "--hidden", "8", "--heads", "2", "--out", "p"], ">= 1"),
+    ],
+)
+def test_numbers_out_of_range_are_usage_errors(argv, expected, capsys):
+    usage_error(argv, capsys, expected)
+
+
+def test_missing_and_broken_files_of_other_commands_are_clear_errors(tmp_path, capsys):
+    (tmp_path / "lengths.txt").write_text("\n".join(str(n) for n in range(100, 6500, 100)) + "\n")
+    lengths = str(tmp_path / "lengths.txt")
+    fails_cleanly(["plan-sp", "--lengths", lengths, "--out", "/dev/null/plan.json"], capsys,
+                  "/dev/null/plan.json: Not a directory")  # fmt: skip
+    fails_cleanly(["plan-sp", "--lengths", str(tmp_path / "missing.txt")], capsys, "missing.txt")
+    fails_cleanly(["plan-sp", "--lengths", lengths, "--tokenizer", str(tmp_path / "no.json")],
+                  capsys, "--tokenizer")  # fmt: skip
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "stats.json").write_text("{")
+    fails_cleanly(["report", str(broken)], capsys, "not a readable stats.json")
+    (broken / "stats.json").write_text("{}")
+    fails_cleanly(["report", str(broken)], capsys, "not the stats.json of a finished run")
+    fails_cleanly(["rehydrate", str(tmp_path / "nowhere")], capsys, "no data/*.parquet")
+    fails_cleanly(["rehydrate", str(broken)], capsys, "no data/*.parquet")
+    config = ["--fineweb2-config", str(tmp_path / "none.yml")]
+    fails_cleanly(["calibrate", "--lang", "ja", "-o", str(tmp_path / "c.yaml"), *config],
+                  capsys, "none.yml: cannot read")  # fmt: skip
