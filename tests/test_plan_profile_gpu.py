@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from textmill.cli import main
 from textmill.plan import profile_gpu
 from textmill.plan.profiles import ProfileError, load_model_profile
 
@@ -31,8 +32,10 @@ def test_without_a_gpu_profiling_is_skipped_cleanly(tmp_path, capsys):
         profile_gpu.profile_model("m", layers=2, hidden=64, heads=4)
     out = tmp_path / "m.json"
     argv = ["--layers", "2", "--hidden", "64", "--heads", "4", "--out", str(out)]
-    assert profile_gpu.main(argv) == 0
+    assert profile_gpu.main(argv) == profile_gpu.SKIPPED != 0
     assert "skipped" in capsys.readouterr().err and not out.exists()
+    assert main(["profile-gpu", *argv]) == profile_gpu.SKIPPED  # the same through `textmill`
+    assert "nothing written" in capsys.readouterr().err and not out.exists()
 
 
 def test_cpu_smoke_run_builds_a_loadable_profile_shape(tmp_path):

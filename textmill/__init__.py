@@ -1,25 +1,30 @@
 """textmill: raw text in, a clean, deduplicated, documented training corpus out."""
 
+from __future__ import annotations
+
+import importlib
+
 __version__ = "0.1.0"
 
-from textmill.api import Pipeline  # noqa: E402
-from textmill.document import make_batch  # noqa: E402
-from textmill.pipeline import (  # noqa: E402
-    Decision,
-    Filter,
-    GlobalStage,
-    Mapper,
-    StageOptions,
-    register,
-)
+# Imported on first use (PEP 562, no other import here): a Ctrl-C while the command line starts
+# is then the CLI's to handle (one line, exit 130), not an import traceback.
+_EXPORTS = {
+    "Pipeline": "textmill.api",
+    "make_batch": "textmill.document",
+    "Decision": "textmill.pipeline",
+    "Filter": "textmill.pipeline",
+    "GlobalStage": "textmill.pipeline",
+    "Mapper": "textmill.pipeline",
+    "StageOptions": "textmill.pipeline",
+    "register": "textmill.pipeline",
+}
 
-__all__ = [
-    "Decision",
-    "Filter",
-    "GlobalStage",
-    "Mapper",
-    "Pipeline",
-    "StageOptions",
-    "make_batch",
-    "register",
-]
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> object:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'textmill' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value

@@ -10,6 +10,7 @@ pipeline = Pipeline([GopherQuality(min_words=20), "exact_dedup"])
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from textmill.config import (
     validate_spec,
 )
 from textmill.document import conform
-from textmill.executors.local import LocalExecutor, RunSettings
+from textmill.executors.local import LocalExecutor, RunSettings, SettingsError
 from textmill.pipeline import GlobalStage, Stage, build_stages
 from textmill.report.stats import RunCounters
 from textmill.runner import BatchOutcome, run_stages, stage_call
@@ -42,6 +43,25 @@ RAY_OPTIONS = (
     "object_store_bytes",
     "dashboard",
 )
+
+
+def check_settings(executor: str, settings: dict[str, Any]) -> None:
+    """Refuse an unknown executor or setting, and a Ray option without the Ray executor
+    (it would be ignored): the CLI and the API say the same."""
+    if executor not in EXECUTORS:
+        raise SettingsError(f"unknown executor {executor!r} (have: {', '.join(EXECUTORS)})")
+    known = {field.name for field in fields(RunSettings)}
+    ray_only = sorted(set(settings) & set(RAY_OPTIONS))
+    if executor != "ray" and ray_only:
+        raise SettingsError(
+            f"{', '.join(ray_only)}: only with the Ray executor (executor='ray', --executor ray)"
+        )
+    unknown = sorted(set(settings) - known - set(RAY_OPTIONS))
+    if unknown:
+        raise SettingsError(
+            f"unknown run setting {unknown[0]!r} (have: {', '.join(sorted(known))}; with "
+            f"executor='ray' also {', '.join(RAY_OPTIONS)})"
+        )
 
 
 class Pipeline:
@@ -108,6 +128,7 @@ class Pipeline:
         `resources`), partitions, max_retries, object_store_bytes, dashboard."""
         if isinstance(inputs, (str, Path)):
             inputs = [inputs]
+        check_settings(executor, settings)
         specs = [(spec.name, spec.options) for spec in self.specs]
         paths = [str(i) for i in inputs]
         if executor == "ray":
@@ -121,8 +142,6 @@ class Pipeline:
                     resources[i] = dict(wanted)  # (an unknown key is the executor's error)
             ray_options["stage_resources"] = resources
             return RayExecutor(specs, RunSettings(**settings), **ray_options).run(paths, out)
-        if executor != "local":
-            raise ValueError(f"unknown executor {executor!r} (have: {', '.join(EXECUTORS)})")
         return LocalExecutor(specs, RunSettings(**settings)).run(paths, out)
 
     def process(self, batch: pa.Table) -> BatchOutcome:

@@ -61,8 +61,14 @@ def preset_names() -> list[str]:
 def preset_text(name: str) -> str:
     path = resources.files("textmill") / "presets" / f"{name}.yaml"
     if not path.is_file():
+        per_language = (
+            "fineweb2 is built per language: `textmill presets fineweb2 --lang xx --lang-config "
+            "CONFIG`, or textmill.lang.presets.fineweb2_preset(lang, config) in Python"
+        )
+        if name == "fineweb2":
+            raise PipelineConfigError(per_language)
         raise PipelineConfigError(
-            f"unknown preset {name!r} (available: {', '.join(preset_names())})"
+            f"unknown preset {name!r} (available: {', '.join(preset_names())}; {per_language})"
         )
     return path.read_text("utf-8")
 
@@ -136,7 +142,15 @@ def _options_from_node(node: yaml.Node | None, origin: str, line: int, name: str
         raise PipelineConfigError(
             f"{origin}, line {line}: options of stage {name!r} must be a mapping"
         )
-    return yaml.safe_load(yaml.serialize(node)) or {}
+    try:  # constructed from the node itself, so that an error names the file's own line
+        return yaml.SafeLoader("").construct_document(node) or {}
+    except yaml.YAMLError as exc:  # e.g. a `!!python/object` tag: safe YAML has no such type
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise PipelineConfigError(
+            f"{origin}{where}: stage {name!r}: not valid pipeline YAML ({problem})"
+        ) from None
 
 
 def _option_lines(node: yaml.Node | None) -> dict[str, int]:
@@ -168,6 +182,8 @@ def validate_spec(
             close = difflib.get_close_matches(option or "", list(cls.Options.model_fields), n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             message = f"stage {spec.name!r} has no option {option!r}.{hint} (allowed: {allowed})"
+        elif option is None:  # a rule over several options (a model validator)
+            message = f"stage {spec.name!r}: {error['msg'].removeprefix('Value error, ')}"
         else:
             got = error.get("input")
             message = (

@@ -15,7 +15,7 @@ from typing import Annotated, Any, ClassVar
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from textmill.document import ID, KEY
 
@@ -24,6 +24,20 @@ class StageOptions(BaseModel):
     """Options of a stage; unknown keys are errors so that a typo never passes silently."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="after")
+    def _ranges_not_empty(self) -> StageOptions:
+        """Every `min_X` / `max_X` pair bounds a range that some document can fall in: with
+        `min_words > max_words` a filter would drop everything."""
+        names = type(self).model_fields
+        for name in names:
+            upper = "max_" + name.removeprefix("min_")
+            if not name.startswith("min_") or upper not in names:
+                continue
+            low, high = getattr(self, name), getattr(self, upper)
+            if low is not None and high is not None and low > high:
+                raise ValueError(f"{name} ({low!r}) is greater than {upper} ({high!r})")
+        return self
 
 
 # An option naming a file the stage writes: an executor resolves it under the run's output

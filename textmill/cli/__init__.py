@@ -1,16 +1,17 @@
-"""The `textmill` command line: one module per command group, each with `register(commands)`."""
+"""The `textmill` command line: one module per command group, each with `register(commands)`.
+
+Nothing heavy is imported at module level: every import happens inside `main`, so that a
+Ctrl-C at any moment, starting up included, ends with one line and exit code 130."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+from typing import Any
 
 from textmill import __version__
-from textmill.cli.run import sample_path
-from textmill.config import PipelineConfigError
-from textmill.executors.local import RunError
-from textmill.io import InputError
 
 __all__ = ["build_parser", "main", "sample_path"]
 
@@ -23,6 +24,15 @@ COMMAND_MODULES: tuple[str, ...] = (
     "textmill.cli.plan",
     "textmill.cli.report",
 )
+INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a process that Ctrl-C ended
+
+
+def __getattr__(name: str) -> Any:
+    if name == "sample_path":
+        from textmill.cli.run import sample_path
+
+        return sample_path
+    raise AttributeError(f"module 'textmill.cli' has no attribute {name!r}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,15 +49,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        # a second Ctrl-C must not interrupt the teardown (worker pools, atexit) either
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        print("textmill: interrupted; re-run the same command to resume", file=sys.stderr)
+        return INTERRUPTED
+
+
+def _main(argv: list[str] | None) -> int:
+    from textmill.config import PipelineConfigError
+    from textmill.executors.local import RunError
+    from textmill.io import InputError
+    from textmill.report import ReportError
+
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (PipelineConfigError, RunError, InputError) as exc:
+    except (PipelineConfigError, RunError, InputError, ReportError) as exc:
         print(f"textmill: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("textmill: interrupted; re-run the same command to resume", file=sys.stderr)
-        return 130
+    except OSError as exc:  # a file the user named that cannot be read or written
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"textmill: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # e.g. `textmill stages | head`
         sys.stderr.close()
         return 0

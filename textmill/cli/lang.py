@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from textmill.cli.args import whole
 from textmill.lang.calibrate import PASS_SHARE, STOP_WORDS, calibrate, read_reference
 from textmill.lang.fineweb2 import FineWeb2ConfigError
 from textmill.lang.presets import fineweb2_preset
@@ -32,7 +33,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "together (%(default)s)",
     )
     parser.add_argument(
-        "--stop-words", type=int, default=STOP_WORDS, help="stop words to keep (%(default)s)"
+        "--stop-words", type=whole(0), default=STOP_WORDS, help="stop words to keep (%(default)s)"
     )
     parser.add_argument("--text-field", default="text", help="JSONL/Parquet text field")
     parser.add_argument(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from textmill.cli.args import number, whole
 from textmill.plan.cost import DEFAULT_MEMORY_GIB, CostModel, PlanError
 from textmill.plan.milp import SolverOptions
 from textmill.plan.planner import PlannerOptions, plan_batch
@@ -56,7 +57,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpus", type=int, default=64, help="GPUs, a power of two (default 64)")
     parser.add_argument(
         "--memory-gib",
-        type=float,
+        type=number(above=0),
         default=DEFAULT_MEMORY_GIB,
         help="per-GPU memory budget in GiB (default %(default)s, FlexSP's offline figure)",
     )
@@ -65,16 +66,22 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         default="192K",
         help="longest sequence the model takes, e.g. 192K (sets the parameter count)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed for de-bucketing ties")
+    parser.add_argument("--seed", type=whole(0), default=0, help="seed for de-bucketing ties")
     parser.add_argument(
-        "--time-limit", type=float, default=0.5, help="MILP seconds per micro-batch (default 0.5)"
+        "--time-limit",
+        type=number(above=0),
+        default=0.5,
+        help="MILP seconds per micro-batch (default 0.5)",
     )
     parser.add_argument(
-        "--node-limit", type=int, default=None, help="MILP nodes per micro-batch (reproducible)"
+        "--node-limit",
+        type=whole(1),
+        default=None,
+        help="MILP nodes per micro-batch (reproducible)",
     )
     parser.add_argument(
         "--budget",
-        type=float,
+        type=number(at_least=0),
         default=8.0,
         help="seconds of MILP solving per step before the rest keeps greedy plans (0: none)",
     )
@@ -91,7 +98,7 @@ def register(commands) -> None:
         "plan a line (JSONL).",
     )
     _add_common(plan)
-    plan.add_argument("--batch", type=int, default=None, help="plan consecutive batches of B")
+    plan.add_argument("--batch", type=whole(1), default=None, help="plan consecutive batches of B")
     plan.add_argument("--out", type=Path, default=None, help="output file (default: stdout)")
     plan.set_defaults(handler=cmd_plan_sp)
 
@@ -102,14 +109,26 @@ def register(commands) -> None:
         "OUT/plans.jsonl and OUT/simulate.png (with matplotlib).",
     )
     _add_common(sim)
-    sim.add_argument("--batch", type=int, default=512, help="global batch size (default 512)")
-    sim.add_argument("--steps", type=int, default=10, help="batches to replay (default 10)")
+    sim.add_argument("--batch", type=whole(1), default=512, help="global batch size (default 512)")
+    sim.add_argument("--steps", type=whole(1), default=10, help="batches to replay (default 10)")
     sim.add_argument(
-        "--static-degree", type=int, default=None, help="static baseline degree (default: auto)"
+        "--static-degree",
+        type=whole(1),
+        default=None,
+        help="static baseline degree (default: auto)",
     )
     sim.add_argument("--no-plot", action="store_true", help="skip the PNG")
     sim.add_argument("--out", type=Path, required=True, help="output folder")
     sim.set_defaults(handler=cmd_simulate_sp)
+
+    from textmill.plan import profile_gpu
+
+    profile = commands.add_parser(
+        "profile-gpu",
+        help="fit a model profile (cost coefficients, activation memory) on this machine's GPU",
+        description=profile_gpu.__doc__.split("\n\n")[0],
+    )
+    profile_gpu.add_arguments(profile)
 
 
 def _setup(args: argparse.Namespace) -> tuple[CostModel, PlannerOptions, np.ndarray]:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from textmill.cli.args import number, whole
 from textmill.io import InputError
 
 
@@ -27,10 +28,10 @@ def _add_verify_arguments(parser: argparse.ArgumentParser) -> None:
         "--size", choices=list(SIZES), default="small",
         help="model and budget preset (small: ≤ 10 min on a 2-core CPU; base: a GPU)",
     )  # fmt: skip
-    parser.add_argument("--seeds", type=int, nargs="+", help="model seeds (default: 0 1 2)")
-    parser.add_argument("--tokens", type=int, help="training tokens per dataset")
+    parser.add_argument("--seeds", type=whole(0), nargs="+", help="model seeds (default: 0 1 2)")
+    parser.add_argument("--tokens", type=whole(1), help="training tokens per dataset")
     parser.add_argument("--device", help="torch device: cpu (default), cuda, cuda:1 ...")
-    parser.add_argument("--threads", type=int, help="torch CPU threads")
+    parser.add_argument("--threads", type=whole(1), help="torch CPU threads")
     parser.add_argument("--text-field", default="text", help="JSONL/Parquet text field")
 
 
@@ -169,21 +170,23 @@ def register(commands: Any) -> None:
     train.add_argument("-o", "--output", required=True, help="model path, e.g. quality.bin")
     defaults = TrainOptions()
     train.add_argument(
-        "--holdout", type=float, default=defaults.holdout_fraction,
+        "--holdout",
+        type=number(at_least=0, below=1),
+        default=defaults.holdout_fraction,
         help="held-out fraction per class",
-    )  # fmt: skip
+    )
     train.add_argument("--seed", type=int, default=defaults.seed)
-    train.add_argument("--word-ngrams", type=int, default=defaults.word_ngrams)
-    train.add_argument("--dim", type=int, default=defaults.dim)
-    train.add_argument("--epoch", type=int, default=defaults.epoch)
-    train.add_argument("--lr", type=float, default=defaults.lr)
+    train.add_argument("--word-ngrams", type=whole(1), default=defaults.word_ngrams)
+    train.add_argument("--dim", type=whole(1), default=defaults.dim)
+    train.add_argument("--epoch", type=whole(1), default=defaults.epoch)
+    train.add_argument("--lr", type=number(above=0), default=defaults.lr)
     train.add_argument(
-        "--bucket", type=int, default=defaults.bucket, help="hashed n-gram rows (model size)"
+        "--bucket", type=whole(1), default=defaults.bucket, help="hashed n-gram rows (model size)"
     )
     train.add_argument(
-        "--threads", type=int, default=defaults.threads, help="1 keeps training deterministic"
+        "--threads", type=whole(1), default=defaults.threads, help="1 keeps training deterministic"
     )
-    train.add_argument("--limit", type=int, help="at most this many documents per class")
+    train.add_argument("--limit", type=whole(1), help="at most this many documents per class")
     train.add_argument("--text-field", default="text", help="JSONL/Parquet text field")
     train.set_defaults(handler=_guard(cmd_train))
 
@@ -193,7 +196,7 @@ def register(commands: Any) -> None:
     select.add_argument("pools", nargs="+", metavar="NAME=PATH", help="candidate pools (2+)")
     select.add_argument("--neg", nargs="+", help="negatives: also train the classifier")
     select.add_argument(
-        "--bucket", type=int, default=defaults.bucket, help="classifier n-gram rows"
+        "--bucket", type=whole(1), default=defaults.bucket, help="classifier n-gram rows"
     )
     _add_verify_arguments(select)
     select.set_defaults(handler=_guard(cmd_select_seeds))

@@ -37,7 +37,7 @@ def _add_run_settings(parser: argparse.ArgumentParser) -> None:
         "Ray with --workers CPUs, stopped at the end",
     )
     parser.add_argument(
-        "--cpus-per-task", type=float, default=1.0, help="with --executor ray: CPUs per shard task"
+        "--cpus-per-task", type=float, help="with --executor ray: CPUs per shard task (default 1)"
     )
     parser.add_argument(
         "--batch-size", type=int, default=defaults.batch_size, help="documents per batch"
@@ -80,12 +80,10 @@ def _ratio(value: str) -> float:
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
-    ray = (
-        {"address": args.address, "cpus_per_task": args.cpus_per_task}
-        if args.executor == "ray"
-        else {}
-    )
-    return ray | {
+    # Ray options go through only when given, so that without --executor ray they are
+    # refused (Pipeline.run) instead of ignored
+    given = {"address": args.address, "cpus_per_task": args.cpus_per_task}
+    return {k: v for k, v in given.items() if v is not None} | {
         "workers": args.workers,
         "batch_size": args.batch_size,
         "max_document_bytes": args.max_doc_bytes,
@@ -112,15 +110,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "pipeline", nargs="?", help="pipeline YAML file (or use --preset)", default=None
     )
     run.add_argument("inputs", nargs="*", help="input files, directories, globs or URLs")
-    run.add_argument(
-        "--preset", help=f"a built-in pipeline: {', '.join([*preset_names(), 'fineweb2'])}"
-    )
-    run.add_argument("--lang", help="language for --preset fineweb2 (ja, cmn_Hani, ...)")
-    run.add_argument(
-        "--lang-config",
-        help="--preset fineweb2 thresholds: a FineWeb-2 config file or configs/ folder, or a "
-        "preset written by `textmill calibrate`",
-    )
+    run.add_argument("--preset", help=f"a built-in pipeline: {', '.join(all_presets())}")
+    _add_fineweb2_arguments(run)
     run.add_argument(
         "-o",
         "--out",
@@ -138,6 +129,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     presets = commands.add_parser("presets", help="list presets, or print one as YAML")
     presets.add_argument("name", nargs="?", help="print this preset")
+    _add_fineweb2_arguments(presets)
     rehydrate = commands.add_parser(
         "rehydrate",
         help="write each kept document rehydrate_copies times into OUT/rehydrated/",
@@ -155,12 +147,28 @@ def register(commands: argparse._SubParsersAction) -> None:
         parser.set_defaults(handler=handler)
 
 
+FINEWEB2 = "fineweb2"  # built per language (--lang, --lang-config), so not a file in presets/
+
+
+def all_presets() -> list[str]:
+    return [*preset_names(), FINEWEB2]
+
+
+def _add_fineweb2_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lang", help="language for the fineweb2 preset (ja, cmn_Hani, ...)")
+    parser.add_argument(
+        "--lang-config",
+        help="fineweb2 preset thresholds: a FineWeb-2 config file or configs/ folder, or a "
+        "preset written by `textmill calibrate`",
+    )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     inputs = list(args.inputs)
     if args.preset and args.pipeline:
         inputs.insert(0, args.pipeline)
-    if args.preset == "fineweb2":
-        pipeline = _fineweb2_pipeline(args.lang, args.lang_config)
+    if args.preset == FINEWEB2:
+        pipeline = Pipeline.from_yaml_text(_fineweb2_text(args.lang, args.lang_config))
     elif args.preset:
         pipeline = Pipeline.from_preset(args.preset)
     elif args.pipeline:
@@ -200,15 +208,18 @@ def _not_an_output(last: str) -> str | None:
     return None
 
 
-def _fineweb2_pipeline(lang: str | None, config: str | None) -> Pipeline:
-    """FineWeb-2's recipe for one language: thresholds from a FineWeb-2 config or a
-    calibrated preset (see `textmill calibrate`)."""
+def _fineweb2_text(lang: str | None, config: str | None) -> str:
+    """FineWeb-2's recipe for one language as pipeline YAML: thresholds from a FineWeb-2
+    config or a calibrated preset (see `textmill calibrate`)."""
     from textmill.lang.presets import fineweb2_preset
 
     if not lang:
-        raise PipelineConfigError("--preset fineweb2 needs --lang xx")
+        raise PipelineConfigError(
+            "the fineweb2 preset is built per language: give --lang xx and --lang-config "
+            "(a FineWeb-2 config or configs/ folder, or a preset from `textmill calibrate`)"
+        )
     try:
-        return Pipeline.from_yaml_text(fineweb2_preset(lang, config))
+        return fineweb2_preset(lang, config)
     except ValueError as exc:
         raise PipelineConfigError(str(exc)) from exc
 
@@ -242,10 +253,15 @@ def cmd_stages(args: argparse.Namespace) -> int:
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
-    if args.name:
+    if args.name == FINEWEB2:
+        print(_fineweb2_text(args.lang, args.lang_config), end="")
+    elif args.name:
+        if args.lang or args.lang_config:
+            raise PipelineConfigError(f"--lang and --lang-config are for {FINEWEB2} only")
         print(preset_text(args.name), end="")
     else:
-        print("\n".join(preset_names()))
+        names = preset_names()
+        print("\n".join([*names, f"{FINEWEB2}  (per language: --lang xx --lang-config CONFIG)"]))
     return 0
 
 

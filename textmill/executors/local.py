@@ -16,6 +16,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -65,6 +66,10 @@ from textmill.runner import (
 LANG_COLUMN = "lang"
 
 
+class SettingsError(RunError, ValueError):
+    """A run setting out of its range (`batch_size=0`): refused before anything is read."""
+
+
 @dataclass(frozen=True)
 class RunSettings:
     workers: int = 0  # 0 = one per core
@@ -78,6 +83,14 @@ class RunSettings:
     progress: bool = True
     overwrite: bool = False
     allow_outside_writes: bool = False  # stage options may write absolute paths outside OUT
+
+    def __post_init__(self) -> None:
+        # 0 workers means one per core; a batch or a document needs at least one row or byte
+        # (batch_size=0 made the readers loop forever, max_document_bytes=-1 errored every row)
+        for name, low in (("workers", 0), ("batch_size", 1), ("max_document_bytes", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise SettingsError(f"{name} must be a whole number >= {low} (got {value!r})")
 
     @property
     def worker_count(self) -> int:
@@ -149,8 +162,13 @@ def _report_progress(raw_bytes: int, docs: int) -> None:
         _PROGRESS(raw_bytes, docs)
 
 
-def _set_progress_queue(queue) -> None:
+def _init_worker(queue) -> None:
+    """A pool worker reports progress through `queue`. Ctrl-C reaches the whole process group;
+    workers ignore it and the driver alone answers (it stops them, see `_run_pool`): a
+    KeyboardInterrupt in a worker would print a traceback, and a worker that died of it first
+    would make the driver fail on a broken pool instead of saying it was interrupted."""
     global _PROGRESS
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _PROGRESS = lambda raw_bytes, docs: queue.put((raw_bytes, docs))  # noqa: E731
 
 
@@ -442,7 +460,7 @@ class LocalExecutor:
         context = multiprocessing.get_context("fork")
         queue = context.Queue()
         with ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_set_progress_queue, initargs=(queue,)
+            workers, mp_context=context, initializer=_init_worker, initargs=(queue,)
         ) as pool:
             futures = {pool.submit(run_task, task) for task in tasks}
             try:
@@ -452,9 +470,12 @@ class LocalExecutor:
                     for future in done:
                         future.result()
                         progress.shard_done()
-            except BaseException:
+            except BaseException as exc:
                 for future in futures:
                     future.cancel()
+                if isinstance(exc, KeyboardInterrupt):  # stop now, as a kill would: resumable
+                    for process in list(pool._processes.values()):  # noqa: SLF001
+                        process.terminate()
                 raise
             finally:
                 _drain(queue, progress)

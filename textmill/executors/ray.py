@@ -47,6 +47,7 @@ from textmill.executors.local import (
     LocalExecutor,
     RunSettings,
     Segment,
+    SettingsError,
     Specs,
     pending_shards,
 )
@@ -82,6 +83,8 @@ class RayExecutor(LocalExecutor):
         dashboard: bool = False,
     ):
         super().__init__(specs, settings)
+        if not cpus_per_task > 0:
+            raise SettingsError(f"cpus_per_task must be > 0 (got {cpus_per_task!r})")
         self.address = address
         self.cpus_per_task = cpus_per_task
         self.resources = stage_resource_list(self.specs, stage_resources or {}, cpus_per_task)

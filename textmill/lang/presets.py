@@ -13,7 +13,12 @@ from typing import Any
 
 import yaml
 
-from textmill.lang.fineweb2 import LanguageOptions, find_fineweb2_config, read_fineweb2_config
+from textmill.lang.fineweb2 import (
+    FineWeb2ConfigError,
+    LanguageOptions,
+    find_fineweb2_config,
+    read_fineweb2_config,
+)
 
 FILTERS = ("gopher_repetition", "fineweb_quality", "gopher_quality")
 
@@ -45,9 +50,15 @@ def fineweb2_preset(lang: str, source: str | Path | None = None) -> str:
     path = Path(source)
     if path.is_dir():
         path = find_fineweb2_config(path, lang)
-    document = yaml.safe_load(path.read_text("utf-8"))
+    try:
+        text = path.read_text("utf-8")
+        document = yaml.safe_load(text)
+    except OSError as exc:
+        raise FineWeb2ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise FineWeb2ConfigError(f"{path}: not a YAML file ({exc})") from None
     if isinstance(document, dict) and "stages" in document:
-        return path.read_text("utf-8")
+        return text
     options = read_fineweb2_config(path)
     description = f"FineWeb-2's recipe for {lang}, thresholds from {path.name} (FineWeb-2 config)"
     return preset_yaml(f"fineweb2-{lang}", description, fineweb2_stages(lang, options))

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from textmill.io import ReadOptions, plan_shards, read_shard
+from textmill.plan.simulate import LengthsError
 
 ENCODE_BATCH = 1000
 
@@ -22,7 +23,10 @@ def token_lengths(inputs: Sequence[str | Path], tokenizer_path: str | Path) -> n
         raise RuntimeError(
             "token lengths need the `tokenizers` package: pip install 'textmill[verify]'"
         ) from exc
-    tokenizer = Tokenizer.from_file(str(tokenizer_path))
+    try:
+        tokenizer = Tokenizer.from_file(str(tokenizer_path))
+    except Exception as exc:  # noqa: BLE001 - the Rust library raises a bare Exception
+        raise LengthsError(f"--tokenizer {tokenizer_path}: not a tokenizer.json ({exc})") from None
     paths = [str(Path(p) / "data") if (Path(p) / "stats.json").exists() else str(p) for p in inputs]
     shards, _ = plan_shards(paths)
     lengths: list[np.ndarray] = []

@@ -10,10 +10,11 @@ activation memory is the slope of peak allocated memory against length. With `pr
 multi-GPU overheads (ZeRO-3 gathers), so treat it as a lower estimate.
 
 It runs only where a CUDA GPU and PyTorch exist; elsewhere `profile_model` raises
-`GpuUnavailable` and `python -m textmill.plan.profile_gpu` prints why and exits 0. The bandwidth
-table is not profiled here (it needs all GPUs of the cluster busy at once).
+`GpuUnavailable`, and `textmill profile-gpu` (or `python -m textmill.plan.profile_gpu`) says why,
+writes nothing and exits with code 3 (SKIPPED), so a script never takes a missing profile for a
+made one. The bandwidth table is not profiled here (it needs all GPUs of the cluster busy at once).
 
-    python -m textmill.plan.profile_gpu --name my-7b --layers 32 --hidden 4096 --heads 32 \\
+    textmill profile-gpu --name my-7b --layers 32 --hidden 4096 --heads 32 \\
         --profile-layers 4 --lengths 1024 2048 4096 8192 16384 --out my-7b.json
     textmill simulate-sp --model my-7b.json ...
 """
@@ -33,6 +34,7 @@ from scipy.optimize import nnls
 from textmill.plan.profiles import ModelProfile, model_profile_to_dict
 
 DEFAULT_LENGTHS = (1024, 2048, 4096, 8192, 16384)
+SKIPPED = 3  # exit code: no GPU here, nothing profiled, nothing written
 
 
 class GpuUnavailable(RuntimeError):
@@ -170,27 +172,42 @@ def profile_model(
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from textmill.cli.args import whole
+
     parser.add_argument("--name", default="my-model")
-    parser.add_argument("--layers", type=int, required=True)
-    parser.add_argument("--hidden", type=int, required=True)
-    parser.add_argument("--heads", type=int, required=True)
-    parser.add_argument("--vocab", type=int, default=50257)
-    parser.add_argument("--profile-layers", type=int, default=None)
-    parser.add_argument("--lengths", type=int, nargs="+", default=list(DEFAULT_LENGTHS))
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--layers", type=whole(1), required=True)
+    parser.add_argument("--hidden", type=whole(1), required=True)
+    parser.add_argument("--heads", type=whole(1), required=True)
+    parser.add_argument("--vocab", type=whole(1), default=50257)
+    parser.add_argument("--profile-layers", type=whole(1), default=None)
+    parser.add_argument("--lengths", type=whole(1), nargs="+", default=list(DEFAULT_LENGTHS))
+    parser.add_argument("--repeats", type=whole(1), default=3)
     parser.add_argument("--device", default="cuda", help="cuda (cpu: smoke test only)")
     parser.add_argument("--out", type=Path, required=True, help="profile JSON to write")
-    args = parser.parse_args(argv)
+    parser.set_defaults(handler=run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Profile and write args.out; SKIPPED (nothing written) where no GPU can run it."""
     try:
         profile = profile_model(
             args.name, args.layers, args.hidden, args.heads, args.vocab, args.lengths,
             args.profile_layers, args.device, args.repeats,
         )  # fmt: skip
     except GpuUnavailable as exc:
-        print(f"GPU profiling skipped: {exc}", file=sys.stderr)
-        return 0
+        print(
+            f"textmill: GPU profiling skipped: {exc}; nothing written to {args.out} "
+            f"(exit code {SKIPPED})",
+            file=sys.stderr,
+        )
+        return SKIPPED
     raw = model_profile_to_dict(profile)
     raw["source"] = f"textmill.plan.profile_gpu on {args.device}, lengths {args.lengths}"
     args.out.write_text(json.dumps(raw, indent=2) + "\n")

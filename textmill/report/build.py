@@ -16,6 +16,8 @@ from textmill.io.files import RUN_MANIFEST, is_run_output
 from textmill.report.collect import demographic_terms, load_states, merge_states
 from textmill.report.diversity import diversity, sample_texts
 
+STATS_KEYS = ("read", "kept", "rejected", "errored", "reconciled", "stages")
+
 
 class ReportError(ValueError):
     """The directory is not a finished run; the message is for the user."""
@@ -34,13 +36,21 @@ class RunReport:
     def load(cls, out: str | Path) -> RunReport:
         out = cls.check(out)
         stats_path = out / "stats.json"
-        stats = json.loads(stats_path.read_text("utf-8"))
+        try:
+            stats = json.loads(stats_path.read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ReportError(f"{stats_path}: not a readable stats.json ({exc})") from None
+        missing = [key for key in STATS_KEYS if key not in stats] if isinstance(stats, dict) else []
+        if not isinstance(stats, dict) or missing:
+            raise ReportError(
+                f"{stats_path}: not the stats.json of a finished run (missing {missing or 'all'})"
+            )
         files = Layout(out).written("data")
         columns = pq.read_schema(files[0]).names if files else []
         return cls(
             out=out,
             stats=stats,
-            state=merge_states(load_states(out)),
+            state=_saved_state(out),
             diversity=diversity(sample_texts(files)),
             columns=columns,
             data_files=[str(p.relative_to(out)) for p in files],
@@ -129,6 +139,15 @@ class RunReport:
 
     def audit(self) -> list[dict[str, Any]]:
         return sorted(self.state["audit"].values(), key=lambda e: (e["index"], e["reason"]))
+
+
+def _saved_state(out: Path) -> dict[str, Any]:
+    try:
+        return merge_states(load_states(out))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ReportError(
+            f"{out}: the statistics saved by the run are unreadable ({exc!r})"
+        ) from None
 
 
 def write_report(out: str | Path) -> tuple[Path, Path]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from typing import Any
 
 import yaml
@@ -48,6 +49,40 @@ COLUMN_NOTES = {
 }
 
 
+# Characters that open inline Markdown (emphasis, code, links, images, table cells,
+# strikethrough); `<`, `>` and `&` become HTML entities instead, so no tag or entity opens. An
+# `_` inside a word opens nothing (CommonMark), so `url_filter` stays as it reads.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]()!|~]|(?<![^\W_])_|_(?![^\W_]))")
+# What the Hub accepts as a language code (ISO 639-1/2/3) or a licence id; anything else that
+# data carries never reaches the YAML front matter.
+_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
+_LICENSE_ID = re.compile(r"[a-z0-9][a-z0-9.+-]*")
+
+
+class _Markdown(str):
+    """A value already made safe Markdown (e.g. a code span): `_cell` leaves it as it is."""
+
+
+def text(value: Any) -> str:
+    """A data-derived value (domain, file name, language, reason) as inert Markdown text: the
+    Hub renders a card's Markdown and inline HTML, so data must not open either."""
+    one_line = " ".join(str(value).split())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(one_line, quote=False))
+
+
+def code(value: Any) -> _Markdown:
+    """A value as a Markdown code span (never rendered as HTML or Markdown): its fence is one
+    backtick longer than the longest run of backticks inside it. A value with `<`, `>` or `&`
+    is escaped text instead, so that no reader of the raw file meets live markup either."""
+    one_line = " ".join(str(value).split())
+    if any(c in one_line for c in "<>&"):
+        return _Markdown(text(one_line))
+    runs = [len(run) for run in re.findall(r"`+", one_line)]
+    fence = "`" * (max(runs, default=0) + 1)
+    pad = " " if one_line.startswith("`") or one_line.endswith("`") else ""
+    return _Markdown(f"{fence}{pad}{one_line}{pad}{fence}")
+
+
 def size_category(n: int) -> str:
     for limit, name in SIZE_CATEGORIES:
         if n < limit:
@@ -57,7 +92,11 @@ def size_category(n: int) -> str:
 
 def licenses(report: RunReport) -> tuple[list[str], str]:
     """The YAML licence list and a sentence explaining it."""
-    found = {k: v for k, v in report.state["licenses"].items() if k != NO_LICENSE}
+    found = {
+        k: v
+        for k, v in report.state["licenses"].items()
+        if k != NO_LICENSE and _LICENSE_ID.fullmatch(k)
+    }
     missing = report.state["licenses"].get(NO_LICENSE, 0)
     if "license" not in report.columns:
         return ["other"], (
@@ -67,9 +106,9 @@ def licenses(report: RunReport) -> tuple[list[str], str]:
             "terms of each source before use."
         )
     if found and not missing:
-        listed = ", ".join(f"{k} ({v:,} documents)" for k, v in sorted(found.items()))
+        listed = ", ".join(f"{code(k)} ({v:,} documents)" for k, v in sorted(found.items()))
         return sorted(found), f"Every kept document declares a licence: {listed}."
-    listed = ", ".join(f"`{k}` {v:,}" for k, v in sorted(found.items())) or "none"
+    listed = ", ".join(f"{code(k)} {v:,}" for k, v in sorted(found.items())) or "none"
     return ["other"], (
         f"Licences declared by pages (Creative Commons links or licence meta tags): {listed}; "
         f"{missing:,} kept documents declare none and remain under their authors' copyright. "
@@ -80,7 +119,11 @@ def licenses(report: RunReport) -> tuple[list[str], str]:
 def front_matter(report: RunReport) -> dict[str, Any]:
     stats = report.stats
     languages = sorted(
-        {lang.split("_", 1)[0] for lang in stats.get("languages", {}) if lang != "und"}
+        {
+            base
+            for lang in stats.get("languages", {})
+            if _LANGUAGE_CODE.fullmatch(base := str(lang).split("_", 1)[0]) and base != "und"
+        }
     )
     license_ids, _ = licenses(report)
     meta: dict[str, Any] = {
@@ -112,7 +155,7 @@ def render_card(report: RunReport) -> str:
     meta = yaml.safe_dump(front_matter(report), sort_keys=False, allow_unicode=True)
     parts = [
         f"---\n{meta}---\n",
-        f"# {report.out.name}\n",
+        f"# {text(report.out.name)}\n",
         f"A pre-training text corpus built with textmill {__version__}: "
         f"{stats['kept']:,} documents kept of {stats['read']:,} read from "
         f"{len(stats.get('sources', {})):,} input files, through {len(stats['stages'])} "
@@ -135,15 +178,18 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
 
 
 def _cell(value: Any) -> str:
+    """A table cell: numbers as they are, Markdown made here kept, everything else inert text."""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, int):
+    if isinstance(value, (int, float)):
         return str(value)
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    if isinstance(value, _Markdown):
+        return value.replace("|", "\\|")  # GFM splits cells on `|` even inside code spans
+    return text(value)
 
 
 def _structure(report: RunReport) -> str:
-    rows = [[f"`{c}`", COLUMN_NOTES.get(c, "")] for c in report.columns]
+    rows = [[code(c), COLUMN_NOTES.get(c, "")] for c in report.columns]
     return (
         "## Dataset structure\n\n"
         f"{len(report.data_files)} Parquet files under `data/` (one split, `train`). Columns:\n\n"
@@ -155,7 +201,7 @@ def _provenance(report: RunReport) -> str:
     stats, state = report.stats, report.state
     sources = _table(
         ["input", "documents read", "documents kept"],
-        [[f"`{k}`", v["read"], v["kept"]] for k, v in stats.get("sources", {}).items()],
+        [[code(k), v["read"], v["kept"]] for k, v in stats.get("sources", {}).items()],
     )
     domains = report.domains(limit=15)
     domain_table = (
@@ -168,9 +214,10 @@ def _provenance(report: RunReport) -> str:
     )
     if state["crawl_range"]:
         low, high = state["crawl_range"]
-        months = ", ".join(f"{m}: {n:,}" for m, n in sorted(state["crawl_months"].items()))
+        months = ", ".join(f"{text(m)}: {n:,}" for m, n in sorted(state["crawl_months"].items()))
         dates = (
-            f"Crawl dates (WARC-Date of kept documents): {low} to {high}. Kept documents per "
+            f"Crawl dates (WARC-Date of kept documents): {text(low)} to {text(high)}. Kept "
+            "documents per "
             f"month: {months}.\n"
         )
     else:
@@ -230,14 +277,14 @@ def _processing(report: RunReport) -> str:
         counts = ""
         if i < len(stages):
             st = stages[i]
-            reasons = ", ".join(f"{r} {n}" for r, n in st["reasons"].items())
+            reasons = ", ".join(f"{text(r)} {n}" for r, n in st["reasons"].items())
             counts = f" In {st['docs_in']}, out {st['docs_out']}, dropped {st['dropped']}" + (
                 f" ({reasons})." if reasons else "."
             )
         params = json.dumps(options, ensure_ascii=False, sort_keys=True)
         if len(params) > 1500:
             params = params[:1500] + " …"
-        lines.append(f"{i + 1}. **{name}** — {doc}{counts}\n   Parameters: `{params}`")
+        lines.append(f"{i + 1}. **{text(name)}** — {doc}{counts}\n   Parameters: {code(params)}")
     return "\n".join(lines) + "\n"
 
 
@@ -299,15 +346,11 @@ def _pii(report: RunReport) -> str:
     o = options["pii"]
     return (
         "## PII handling\n\nThe `pii` stage replaced "
-        + (
-            "email addresses with `" + str(o.get("email_placeholder")) + "`"
-            if o.get("emails")
-            else ""
-        )
+        + ("email addresses with " + code(o.get("email_placeholder")) if o.get("emails") else "")
         + (" and " if o.get("emails") and o.get("ips") else "")
         + (
-            f"IP addresses with the documentation addresses `{o.get('ipv4_placeholder')}` / "
-            f"`{o.get('ipv6_placeholder')}`"
+            f"IP addresses with the documentation addresses {code(o.get('ipv4_placeholder'))} / "
+            f"{code(o.get('ipv6_placeholder'))}"
             if o.get("ips")
             else ""
         )

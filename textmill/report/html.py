@@ -127,7 +127,7 @@ def _cell(value: Any) -> str:
         return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
     if value is None:
         return '<span class="muted">–</span>'
-    return str(value) if str(value).startswith("<") else escape(str(value))
+    return escape(str(value))  # every cell is data (domains, sources, languages): never markup
 
 
 def _percent(value: float | None) -> str:
@@ -274,15 +274,15 @@ def _audit(report: RunReport) -> str:
 
 def _doc(sample: dict[str, Any], kind: str) -> str:
     metrics = " ".join(
-        f"<span class=metric>{escape(k)} = {escape(str(v))}</span>"
+        f"<span class=metric>{escape(str(k))} = {escape(str(v))}</span>"
         for k, v in (sample.get("metrics") or {}).items()
     )
-    reason = sample.get("reason", "")
+    reason = str(sample.get("reason", ""))
     detail = f" · {escape(reason)}" if "=" in reason else ""
-    where = escape(sample.get("url") or sample.get("id") or "")
+    where = escape(str(sample.get("url") or sample.get("id") or ""))
     return (
         f'<div class="doc {kind}"><span class=meta>{metrics} {where}{detail}</span>'
-        f"{escape(sample['excerpt'])}</div>"
+        f"{escape(str(sample['excerpt']))}</div>"
     )
 
 

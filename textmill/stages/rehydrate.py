@@ -200,8 +200,11 @@ def materialize(
     if not is_run_output(out):
         raise ValueError(f"{out} is not a textmill output folder (no {RUN_MANIFEST})")
     target = Path(target) if target is not None else out / "rehydrated"
+    files = Layout(out).written("data")
+    if not files:
+        raise ValueError(f"{out}: no data/*.parquet, not the output of a finished run")
     written = 0
-    for path in Layout(out).written("data"):
+    for path in files:
         file = pq.ParquetFile(path)
         if COPIES not in file.schema_arrow.names:
             raise ValueError(f"{path}: no {COPIES} column; run the rehydrate stage first")

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from pydantic import model_validator
+from pydantic import ValidationError, model_validator
 
 from textmill.lang.codes import base_language, lookup, split_label
 from textmill.pipeline import Decision, StageOptions
@@ -50,9 +50,15 @@ class LanguageOptions(StageOptions):
                     f"(allowed: {', '.join(sorted(allowed))})"
                 )
             # each language's options must validate like the filter's own
-            type(self).model_validate(
-                {**self.model_dump(exclude=set(_NOT_OVERRIDABLE)), **overrides}
-            )
+            try:
+                type(self).model_validate(
+                    {**self.model_dump(exclude=set(_NOT_OVERRIDABLE)), **overrides}
+                )
+            except ValidationError as exc:
+                error = exc.errors()[0]
+                option = f" option {error['loc'][0]!r}:" if error["loc"] else ""
+                message = error["msg"].removeprefix("Value error, ")
+                raise ValueError(f"by_language[{language!r}]:{option} {message}") from None
         return self
 
 
