@@ -50,7 +50,7 @@ def _add_run_settings(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-compression-ratio",
-        type=_ratio,
+        type=float,
         default=defaults.max_compression_ratio,
         help="a compressed input expanding more than this many times is an error, a "
         "decompression bomb (0: no limit; default: %(default)g)",
@@ -70,13 +70,6 @@ def _add_run_settings(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="let stage options write absolute paths outside OUT (e.g. write_thresholds)",
     )
-
-
-def _ratio(value: str) -> float:
-    ratio = float(value)
-    if not ratio >= 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be a number >= 0 (0: no limit), not {value}")
-    return ratio
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:

@@ -91,6 +91,9 @@ class RunSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise SettingsError(f"{name} must be a whole number >= {low} (got {value!r})")
+        ratio = self.max_compression_ratio
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not ratio >= 0:
+            raise SettingsError(f"max_compression_ratio must be a number >= 0 (got {ratio!r})")
 
     @property
     def worker_count(self) -> int:
