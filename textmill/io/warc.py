@@ -164,9 +164,12 @@ class _Window:
         index = bisect.bisect_left(self.boundaries, position)
         return index < len(self.boundaries) and self.boundaries[index] == position
 
+    def is_version_line(self, position: int) -> bool:
+        return _VERSION_LINE.match(self.data, position - self.base) is not None
+
     def header_line(self, start: int, stop: int | None = None) -> int | None:
-        """The first `WARC/x.y` line or boundary after `start` (at `start` too, for a line),
-        before `stop`, reading ahead as needed with only the bytes being scanned in memory."""
+        """The first `WARC/x.y` line at or after `start`, or boundary after it, before `stop`;
+        reads ahead as needed, with only the bytes being scanned in memory."""
         position = start
         while True:
             limit = self.end if stop is None else min(stop, self.end)
@@ -174,11 +177,9 @@ class _Window:
             boundary = self.boundaries[index] if index < len(self.boundaries) else None
             if boundary is not None and boundary <= limit:
                 limit = boundary
-            data, base = self.data, self.base
-            for match in _VERSION_LINE.finditer(data, position - base, limit - base):
-                found = match.start() + base
-                if found == start or data[match.start() - 1] == 10 or self.is_boundary(found):
-                    return found
+            match = _VERSION_LINE.search(self.data, position - self.base, limit - self.base)
+            if match is not None:  # even mid-line: junk or a damaged byte may precede it
+                return match.start() + self.base
             if boundary is not None and boundary == limit:
                 return boundary
             if (stop is not None and limit >= stop) or self.eof:
@@ -395,7 +396,8 @@ class _WarcReader:
                 self._report_gaps(window.end)
                 return
             window.release(position)
-            if window.fill(position + 5) and window.startswith(position, b"WARC/"):
+            window.fill(position + 16)
+            if window.is_version_line(position):
                 position = self._read_record(position)
             else:
                 position = self._skip_junk(position)
