@@ -439,7 +439,9 @@ class Worker:
         self.process.join()
 
 
-def fuzz_reader(reader: str, seeds: dict[str, list[Seed]], args, rng: random.Random) -> Tally:
+def fuzz_reader(
+    reader: str, seeds: dict[str, list[Seed]], args, rng: random.Random, wall_share: float
+) -> Tally:
     tally = Tally()
     folder = tempfile.mkdtemp(prefix=f"fuzz-{reader.replace('.', '_')}-")
     save = Path(args.save_dir) / reader
@@ -450,7 +452,8 @@ def fuzz_reader(reader: str, seeds: dict[str, list[Seed]], args, rng: random.Ran
     try:
         while True:
             for slot, w in enumerate(workers):
-                if w.case is None and tally.cpu < budget:
+                in_time = time.monotonic() - started < wall_share
+                if w.case is None and tally.cpu < budget and in_time:
                     seed = rng.choice(seeds[reader])
                     data, mutations = mutate(seed, sum(seeds.values(), []), rng)
                     number += 1
@@ -508,7 +511,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=18)
     parser.add_argument("--case-timeout", type=float, default=30.0)
-    parser.add_argument("--run-every", type=int, default=200, help="full-run check every N cases")
+    parser.add_argument("--run-every", type=int, default=1000, help="full-run check every N cases")
+    parser.add_argument(
+        "--max-wall", type=float, default=float("inf"), help="seconds; on a busy machine"
+    )
     parser.add_argument("--readers", default="", help="comma-separated subset, e.g. warc,wet")
     parser.add_argument("--save-dir", default=os.path.join(tempfile.gettempdir(), "fuzz_crashes"))
     parser.add_argument("--json", help="write the results here too")
@@ -527,8 +533,10 @@ def main() -> None:
     total_crashes = 0
     columns = ("seeds", "cases", "CPU s", "wall s", "peak RSS MB", "crashes")
     print(f"{'reader':10} " + " ".join(f"{c:>7}" for c in columns))
-    for reader in seeds:
-        tally = fuzz_reader(reader, seeds, args, rng)
+    deadline = time.monotonic() + args.max_wall
+    for done, reader in enumerate(seeds):
+        wall_share = (deadline - time.monotonic()) / (len(seeds) - done)
+        tally = fuzz_reader(reader, seeds, args, rng, wall_share)
         results[reader] = tally.__dict__
         total_crashes += len(tally.crashes)
         print(

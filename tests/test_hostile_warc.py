@@ -128,8 +128,9 @@ def test_garbage_between_records_is_one_error_and_loses_no_record(tmp_path, comp
 
 
 @pytest.mark.parametrize("compression", COMPRESSIONS)
-def test_a_missing_blank_line_between_records_is_tolerated(tmp_path, compression):
-    records = [r.removesuffix(b"\r\n\r\n") for r in pages(5)]
+@pytest.mark.parametrize("separator", [b"", b"\n", b"\r\n" * 200_000], ids=["none", "lf", "many"])
+def test_a_missing_or_odd_blank_line_between_records_is_tolerated(tmp_path, compression, separator):
+    records = [r.removesuffix(b"\r\n\r\n") + separator for r in pages(5)]
     docs, errors, _, _ = read_all(write_warc(tmp_path, records, compression))
     assert errors == []
     assert docs["id"].to_pylist() == [record_id(n) for n in range(1, 6)]

@@ -57,6 +57,7 @@ INFLATE_FEED_BYTES = 16 * 1024  # compressed bytes per call: zlib copies what a 
 SCAN_CHUNK_BYTES = 1 << 20
 RESYNC_WINDOW = 1 << 20
 SALVAGE_STEP_BYTES = 256
+_NEWLINES = re.compile(rb"[\r\n]*")
 _CONTINUATION = re.compile(r"\r?\n[ \t]+")
 _VERSION_LINE = re.compile(rb"WARC/\d{1,4}\.\d{1,4}\r?\n")
 _SNIFF_HTML = re.compile(
@@ -163,6 +164,13 @@ class _Window:
     def is_boundary(self, position: int) -> bool:
         index = bisect.bisect_left(self.boundaries, position)
         return index < len(self.boundaries) and self.boundaries[index] == position
+
+    def skip_newlines(self, position: int) -> int:
+        """The first byte at or after `position` that is not CR or LF (or the end)."""
+        while True:
+            position = _NEWLINES.match(self.data, position - self.base).end() + self.base
+            if position < self.end or not self.fill(position + 1):
+                return position
 
     def is_version_line(self, position: int) -> bool:
         return _VERSION_LINE.match(self.data, position - self.base) is not None
@@ -389,9 +397,7 @@ class _WarcReader:
         while True:
             window.fill(position + 1)
             self._report_gaps(position)
-            while window.startswith(position, b"\r") or window.startswith(position, b"\n"):
-                position += 1
-                window.fill(position + 1)
+            position = window.skip_newlines(position)
             if position >= window.end:
                 self._report_gaps(window.end)
                 return
