@@ -531,7 +531,7 @@ def main() -> None:
     rng = random.Random(args.seed)
     results = {}
     total_crashes = 0
-    columns = ("seeds", "cases", "CPU s", "wall s", "peak RSS MB", "crashes")
+    columns = ("seeds", "cases", "CPU s", "wall s", "RSS MB", "crashes")
     print(f"{'reader':10} " + " ".join(f"{c:>7}" for c in columns))
     deadline = time.monotonic() + args.max_wall
     for done, reader in enumerate(seeds):
@@ -539,11 +539,11 @@ def main() -> None:
         tally = fuzz_reader(reader, seeds, args, rng, wall_share)
         results[reader] = tally.__dict__
         total_crashes += len(tally.crashes)
-        print(
-            f"{reader:10} {len(seeds[reader]):5} {tally.cases:6} {tally.cpu:7.1f} "
-            f"{tally.wall:7.1f} {tally.peak_rss_mb:11.0f} {len(tally.crashes):7}",
-            flush=True,
-        )
+        figures = (len(seeds[reader]), tally.cases, f"{tally.cpu:.1f}", f"{tally.wall:.1f}")
+        figures += (f"{tally.peak_rss_mb:.0f}", len(tally.crashes))
+        print(f"{reader:10} " + " ".join(f"{f:>7}" for f in figures), flush=True)
+        if args.json:  # after every reader, so a run stopped early still leaves its figures
+            Path(args.json).write_text(json.dumps(results, indent=1, default=str))
     for reader, tally in results.items():
         for crash in tally["crashes"][:10]:
             print(f"\n[{reader}] {crash['file']} (seed {crash['seed']}, {crash['mutations']})")
@@ -556,8 +556,6 @@ def main() -> None:
         f"\ntotal: {sum(t['cases'] for t in results.values())} cases, {cpu:.0f} CPU-s, "
         f"{total_crashes} crashes"
     )
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1, default=str))
 
 
 if __name__ == "__main__":
