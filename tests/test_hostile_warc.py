@@ -185,3 +185,18 @@ def test_random_damage_never_raises_and_every_error_names_the_file(tmp_path, com
             total += batch.docs.num_rows + len(batch.errors)
             assert all(error.file == str(path) for error in batch.errors)
         assert total <= 12 + 10  # at most one error per damage on top of the records
+
+
+def test_a_gzip_bomb_body_is_inflated_only_up_to_the_limit(tmp_path):
+    bomb = gzip.compress(b"<p>" + b"\0" * 20_000_000)
+    http = http_response(bomb, headers=("Content-Encoding: gzip",))
+    records = [warc_record("response", http, 1), *pages(1, first=2)]
+    path = write_warc(tmp_path, records, None)
+    read_all(path)  # imports what reading needs, outside the measurement
+    tracemalloc.start()
+    docs, errors, _, _ = read_all(path, max_document_bytes=10_000)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert docs["id"].to_pylist() == [record_id(2)]
+    assert len(errors) == 1 and "exceeds max_document_bytes=10,000" in errors[0].message
+    assert peak < 8 * 1024 * 1024

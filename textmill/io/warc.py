@@ -604,7 +604,7 @@ class _WarcReader:
             self.builder.skip(f"warc:http_{status}")
             return
         try:
-            body = _undo_encodings(body, headers)
+            body = _undo_encodings(body, headers, self.builder.options.max_document_bytes + 1)
         except (OSError, zlib.error, ValueError, EOFError) as exc:
             self.builder.error(record.where, f"cannot undo Content-Encoding ({exc})")
             return
@@ -728,18 +728,19 @@ def _split_http(block: bytes) -> tuple[int | None, dict[str, str], bytes]:
     return status, headers, block[end + separator :]
 
 
-def _undo_encodings(body: bytes, headers: dict[str, str]) -> bytes:
-    """Undo chunking and compression that the crawler stored as sent. Crawlers that stored
-    the decoded body but kept the header (ClueWeb09) are recognised by the missing magic."""
+def _undo_encodings(body: bytes, headers: dict[str, str], limit: int) -> bytes:
+    """Undo chunking and compression that the crawler stored as sent, inflating at most
+    `limit` bytes (a compressed bomb stops there and is too large). Crawlers that stored the
+    decoded body but kept the header (ClueWeb09) are recognised by the missing magic."""
     if "chunked" in headers.get("transfer-encoding", "").lower():
         body = _dechunk(body)
     encoding = headers.get("content-encoding", "").strip().lower()
     if encoding in ("gzip", "x-gzip") and body.startswith(GZIP_MAGIC[:2]):
-        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(body)
+        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(body, limit)
     if encoding == "deflate":
         for wbits in (zlib.MAX_WBITS, -zlib.MAX_WBITS):
             try:
-                return zlib.decompress(body, wbits)
+                return zlib.decompressobj(wbits).decompress(body, limit)
             except zlib.error:
                 continue
     if encoding == "br" and brotli is not None:
