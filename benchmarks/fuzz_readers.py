@@ -299,8 +299,8 @@ def mutate(seed: Seed, seeds: list[Seed], rng: random.Random) -> tuple[bytes, li
     for _ in range(rng.randint(1, 3)):
         try:
             data, name = _mutate_once(seed, data, other, rng)
-        except (zlib.error, OSError, EOFError, ValueError, IndexError):
-            continue  # an earlier mutation left nothing this one can work on
+        except Exception:  # noqa: BLE001 (an earlier mutation left nothing this one can use)
+            continue
         done.append(name)
     return data, done
 
