@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import bz2
+import contextlib
 import gzip
 import importlib.util
 import io
@@ -468,7 +469,17 @@ def fuzz_reader(
             ready = wait([w.connection for w in busy], timeout=1.0)
             for w in busy:
                 if w.connection in ready:
-                    result = w.connection.recv()
+                    try:
+                        result = w.connection.recv()
+                    except (EOFError, OSError):  # the reader killed its process (abort)
+                        w.process.join(timeout=10)
+                        died = f"worker process died (exit code {w.process.exitcode})"
+                        result = {"problems": [died], "cpu": 0.0, "rss_mb": 0.0}
+                        tally.crashes.append(_crash(w.case, result, save))
+                        tally.cases += 1
+                        w.stop()
+                        workers[workers.index(w)] = Worker(folder)
+                        continue
                     tally.cases += 1
                     tally.cpu += result["cpu"]
                     tally.peak_rss_mb = max(tally.peak_rss_mb, result["rss_mb"])
@@ -485,7 +496,8 @@ def fuzz_reader(
     finally:
         for w in workers:
             if w.process.is_alive():
-                w.connection.send(None)
+                with contextlib.suppress(OSError):
+                    w.connection.send(None)
             w.process.join(timeout=10)
             w.stop()
         shutil.rmtree(folder, ignore_errors=True)
