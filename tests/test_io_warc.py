@@ -286,7 +286,7 @@ def test_corrupt_gzip_member_is_reported_and_later_records_are_read(tmp_path):
     docs, errors, _, _ = read_all(str(path))
     assert docs["id"].to_pylist() == [record_id(n) for n in (1, 2, 4, 5)]
     offset = len(members[0]) + len(members[1])
-    assert [e.record for e in errors] == [f"record 3 (offset {offset:,})"]
+    assert [e.record.split(" <")[0] for e in errors] == [f"record 3 (offset {offset:,})"]
 
 
 def test_junk_between_gzip_members_loses_no_record(tmp_path):
