@@ -33,6 +33,23 @@ def jsonl_corpus(tmp_path: Path) -> Path:
     return folder
 
 
+def reconciled_run(stages: list, inputs, out: Path, **settings) -> tuple[dict, list[dict]]:
+    """A real run: its counts reconcile, and `errored` adds up what each error loses (one when
+    unknown). Returns stats and the errors/*.jsonl records."""
+    from textmill import Pipeline
+
+    stats = Pipeline(stages).run(inputs, out, progress=False, **settings)
+    errors = [
+        json.loads(line)
+        for path in sorted((out / "errors").glob("*.jsonl"))
+        for line in path.read_text("utf-8").splitlines()
+    ]
+    assert stats["reconciled"]
+    assert stats["read"] == stats["kept"] + stats["rejected"] + stats["errored"]
+    assert stats["errored"] == sum(1 if e["records"] is None else e["records"] for e in errors)
+    return stats, errors
+
+
 def run_global_stage(stage, shards: list[pa.Table], workdir: Path):
     """Map each shard to a signature file, reduce, apply — what an executor does, in one
     process, with the executor's `doc_key` (shard k, ordinal) given to each shard's rows.

@@ -7,23 +7,13 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
-from textmill.api import Pipeline
+from conftest import reconciled_run
 
 GOOD = {"id": "good", "text": "A perfectly ordinary document."}
 
 
 def run(inputs: Path, out: Path, **settings) -> tuple[dict, list[dict]]:
-    stats = Pipeline(["normalize", "exact_dedup"]).run([inputs], out, progress=False, **settings)
-    errors = [
-        json.loads(line)
-        for path in sorted((out / "errors").glob("*.jsonl"))
-        for line in path.read_text("utf-8").splitlines()
-    ]
-    assert stats["reconciled"]
-    assert stats["read"] == stats["kept"] + stats["rejected"] + stats["errored"]
-    assert stats["errored"] == len(errors)
-    return stats, errors
+    return reconciled_run(["normalize", "exact_dedup"], [inputs], out, **settings)
 
 
 def lines(*records) -> bytes:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import zstandard
+from conftest import reconciled_run
 
-from textmill.api import Pipeline
 from textmill.cli import main
 from textmill.io import Shard, read_shard
 from textmill.io.base import ReadOptions
@@ -40,16 +40,7 @@ def read(path: Path, **options) -> tuple[list[str], list]:
 
 
 def run(inputs: Path, out: Path, **settings) -> tuple[dict, list[dict]]:
-    stats = Pipeline(["normalize"]).run([inputs], out, progress=False, workers=1, **settings)
-    errors = [
-        json.loads(line)
-        for path in sorted((out / "errors").glob("*.jsonl"))
-        for line in path.read_text("utf-8").splitlines()
-    ]
-    assert stats["reconciled"]
-    assert stats["read"] == stats["kept"] + stats["rejected"] + stats["errored"]
-    assert stats["errored"] == len(errors)
-    return stats, errors
+    return reconciled_run(["normalize"], [inputs], out, workers=1, **settings)
 
 
 def zstd_block_ends(frame: bytes) -> list[int]:

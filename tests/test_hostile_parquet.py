@@ -10,9 +10,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import reconciled_run
 
 import textmill
-from textmill.api import Pipeline
 from textmill.document import empty_batch
 from textmill.io import ReadOptions
 from textmill.io.parquet import read_parquet
@@ -27,16 +27,7 @@ def read(path: Path, **options):
 
 def run(path: Path, out: Path) -> tuple[dict, list[dict]]:
     """A real run over one file: the counts reconcile and errored adds up the errors' rows."""
-    stats = Pipeline(["normalize"]).run([path], out, progress=False)
-    errors = [
-        json.loads(line)
-        for file in sorted((out / "errors").glob("*.jsonl"))
-        for line in file.read_text("utf-8").splitlines()
-    ]
-    assert stats["reconciled"]
-    assert stats["read"] == stats["kept"] + stats["rejected"] + stats["errored"]
-    assert stats["errored"] == sum(1 if e["records"] is None else e["records"] for e in errors)
-    return stats, errors
+    return reconciled_run(["normalize"], [path], out)
 
 
 def texts(n: int, start: int = 0) -> list[str]:
