@@ -200,3 +200,33 @@ def test_a_gzip_bomb_body_is_inflated_only_up_to_the_limit(tmp_path):
     assert docs["id"].to_pylist() == [record_id(2)]
     assert len(errors) == 1 and "exceeds max_document_bytes=10,000" in errors[0].message
     assert peak < 8 * 1024 * 1024
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd"])  # bz2 shares zstd's path (and is slow)
+def test_a_warc_that_expands_past_the_ratio_limit_is_a_bomb_error(tmp_path, compression):
+    import zstandard
+
+    pack = {
+        "gzip": lambda data: gzip.compress(data, 9),
+        "zstd": lambda data: zstandard.ZstdCompressor(level=3).compress(data),
+    }[compression]
+    suffix = {"gzip": "gz", "zstd": "zst"}[compression]
+    first, last = pages(1)[0], pages(1, first=2)[0]
+    path = tmp_path / f"bomb.warc.{suffix}"
+    path.write_bytes(pack(first) + pack(b"\r\n" * (40 << 20)) + pack(last))  # 80 MiB of CRLF
+    docs, errors, _, _ = read_all(str(path))
+    assert docs["id"].to_pylist() == [record_id(1)]
+    assert any("decompression bomb" in e.message for e in errors), errors
+    docs, errors, _, _ = read_all(str(path), max_compression_ratio=0)  # no limit: all read
+    assert docs["id"].to_pylist() == [record_id(1), record_id(2)] and not errors
+
+
+def test_a_zstd_warc_cut_inside_a_frame_is_an_error_not_a_short_file(tmp_path):
+    import zstandard
+
+    data = zstandard.ZstdCompressor().compress(b"".join(pages(10)))
+    path = tmp_path / "cut.warc.zst"
+    path.write_bytes(data[: len(data) - 30])
+    docs, errors, _, _ = read_all(str(path))
+    assert errors and "lost: unknown" in errors[-1].message, errors
+    assert docs.num_rows < 10

@@ -25,7 +25,14 @@ from typing import IO, Any
 
 import fsspec
 
-from textmill.io.base import BatchBuilder, CountingReader, ReadBatch, ReadOptions
+from textmill.io.base import (
+    BatchBuilder,
+    CompressionRatioError,
+    CountingReader,
+    ReadBatch,
+    ReadOptions,
+)
+from textmill.io.files import DecodedReader, ZstdReader, check_ratio
 from textmill.io.textfiles import charset_from_content_type, decode_markup
 
 try:  # optional: only for Content-Encoding: br bodies stored undecoded
@@ -220,6 +227,7 @@ def read_warc(path: str, options: ReadOptions) -> Iterator[ReadBatch]:
 class _WarcReader:
     def __init__(self, path: str, options: ReadOptions):
         self.path = path
+        self.options = options
         self.builder = BatchBuilder(path, options)
         self.keep_limit = options.max_document_bytes + HEADER_ALLOWANCE
         self.records_seen = 0
@@ -239,11 +247,12 @@ class _WarcReader:
         try:
             head = raw.read(4)
             raw.seek(0)
+            size = self.counter.size()  # now: a decoder closes the file when it is done
             self.window = _Window(self._chunks(_compression(head)))
             for _ in self._frame():
                 if self.builder.full:
                     yield self.builder.flush()
-            self.counter.furthest = self.counter.size()
+            self.counter.furthest = size
         finally:
             self.counter.close()
         yield self.builder.flush()
@@ -253,25 +262,24 @@ class _WarcReader:
     def _chunks(self, compression: str | None) -> Iterator[bytes]:
         if compression == "gzip":
             return self._gzip_chunks()
-        if compression == "zstd":
-            import zstandard
-
-            reader = zstandard.ZstdDecompressor().stream_reader(
-                self.counter, read_across_frames=True
-            )
-            return self._stream_chunks(reader, "zstd", zstandard.ZstdError)
+        ratio = self.options.max_compression_ratio
+        if compression == "zstd":  # frames cut short are an error, as in the JSONL reader
+            return self._stream_chunks(ZstdReader(self.counter, ratio), "zstd")
         if compression == "bz2":
-            return self._stream_chunks(bz2.BZ2File(self.counter, "rb"), "bz2", OSError)
+            decoded = DecodedReader(bz2.BZ2File(self.counter, "rb"), self.counter, ratio)
+            return self._stream_chunks(decoded, "bz2")
         self.plain = True
-        return self._stream_chunks(self.counter, "plain", OSError)
+        return self._stream_chunks(self.counter, "plain")
 
-    def _stream_chunks(self, stream: Any, label: str, error: type[Exception]) -> Iterator[bytes]:
+    def _stream_chunks(self, stream: Any, label: str) -> Iterator[bytes]:
         produced = 0
         try:
             while chunk := stream.read(READ_CHUNK_BYTES):
                 produced += len(chunk)
                 yield chunk
-        except (error, OSError, EOFError, ValueError) as exc:
+        except CompressionRatioError as exc:
+            self._lost(produced, "end of file", str(exc), rest=True)
+        except (OSError, EOFError, ValueError) as exc:
             self._lost(produced, "end of file", f"corrupt {label} data ({exc})", rest=True)
 
     def _gzip_chunks(self) -> Iterator[bytes]:
@@ -336,6 +344,11 @@ class _WarcReader:
                 out_size += len(inflated)
                 produced += len(inflated)
                 member_out += len(inflated)
+                try:
+                    check_ratio(produced, counter, self.options.max_compression_ratio)
+                except CompressionRatioError as exc:
+                    self._lost(produced, f"offset {data_at + used:,}", str(exc), rest=True)
+                    break
             left = inflater.unused_data if inflater.eof else inflater.unconsumed_tail
             used += len(feed) - len(left)
             if inflater.eof:
