@@ -164,7 +164,8 @@ def hosts(urls: pa.ChunkedArray | pa.Array) -> pa.Array:
 def excerpt(row: dict[str, Any]) -> str:
     text = row.get(TEXT)
     if text is None and row.get(HTML):
-        text = "[no text; markup] " + re.sub(r"\s+", " ", row[HTML])
+        # only the head of the markup: a page can be megabytes, the excerpt is a few hundred chars
+        text = "[no text; markup] " + re.sub(r"\s+", " ", row[HTML][: 4 * EXCERPT_CHARS])
     text = text or ""
     return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + " …"
 
