@@ -237,8 +237,26 @@ def is_run_output(folder: str | os.PathLike) -> bool:
     return os.path.isfile(os.path.join(folder, RUN_MANIFEST))
 
 
+def printable_path(path: str) -> str:
+    """`path` as UTF-8 text can hold it: a name's undecodable bytes (kept by Python as lone
+    surrogates) shown as `\\xff`."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def has_text_name(path: str) -> bool:
+    """Whether a path is valid UTF-8: a document's `source`, id and error records name its file,
+    and Arrow, Parquet and JSON hold only Unicode text."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def skip_reason(path: str) -> str:
     """Why planning left a file out (said to the user, once per file)."""
+    if not has_text_name(path):
+        return "its name is not valid UTF-8 (rename it to read it)"
     if "://" not in path:
         if os.path.islink(path) and not os.path.exists(path):
             return f"dangling symbolic link to {os.readlink(path)}"
@@ -315,7 +333,10 @@ def plan_shards(
     for argument in arguments:
         found, unreadable = _expand_one(argument, excluded)
         for path, size in found:
-            files.setdefault(path, size)
+            if has_text_name(path):
+                files.setdefault(path, size)
+            else:
+                broken.add(path)
         broken.update(unreadable)
     shards: list[Shard] = []
     small: dict[str, list[tuple[str, int]]] = {}

@@ -1,0 +1,67 @@
+"""Hostile inputs beyond issue 18's examples: file names, pipeline files, option values and
+field values that each once ended a run, were silently accepted, or let invalid data out."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from conftest import reconciled_run, write_jsonl
+
+from textmill.config import PipelineConfigError, load_pipeline_file, parse_pipeline
+
+
+def test_a_file_name_that_is_not_utf8_is_skipped_and_named_not_a_traceback(tmp_path):
+    folder = tmp_path / "in"
+    write_jsonl(folder / "good.jsonl", [{"text": "kept"}])
+    bad = os.fsencode(folder) + b"/caf\xe9.jsonl"  # a Latin-1 name
+    with open(bad, "wb") as out:
+        out.write(b'{"text": "unreachable"}\n')
+    stats, _ = reconciled_run(["normalize"], [str(folder)], tmp_path / "out")
+    assert stats["kept"] == 1
+    assert stats["unknown_files"] == [f"{folder}/caf\\xe9.jsonl"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("stages:\n  - normalize: {}\nstages:\n  - exact_dedup: {}\n", "line 3: key 'stages'"),
+        ("stages:\n  - gopher_quality: {min_words: 5, min_words: 9}\n", "key 'min_words'"),
+        ("stages:\n  - langid: {min_score: .nan}\n", "finite number"),
+        ("stages:\n  - gopher_quality: {max_symbol_word_ratio: .inf}\n", "finite number"),
+        ("stages: &a\n  - normalize: {}\n  - normalize: *a\n", "must be a mapping"),
+    ],
+)
+def test_repeated_keys_and_non_finite_numbers_are_refused(text, expected):
+    with pytest.raises(PipelineConfigError, match=expected):
+        parse_pipeline(text, "p.yaml")
+
+
+def test_a_pipeline_file_that_is_not_utf8_is_a_clear_error(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_bytes(b"\xff\xfestages: []\n")
+    with pytest.raises(PipelineConfigError, match="invalid UTF-8 at byte 0"):
+        load_pipeline_file(path)
+
+
+@pytest.mark.parametrize(
+    ("stage", "expected"),
+    [
+        (("nosuch", {}), "unknown stage 'nosuch'"),
+        (("normaliz", {}), "Did you mean 'normalize'"),
+        ({"normalize": 5}, "must be a mapping"),
+        ({"normalize": {}, "pii": {}}, "a stage is a Stage"),
+        (["normalize"], "a stage is a Stage"),
+    ],
+)
+def test_the_python_api_refuses_bad_stages_with_a_config_error(stage, expected):
+    from textmill import Pipeline
+
+    with pytest.raises(PipelineConfigError, match=expected):
+        Pipeline([stage])
+
+
+def test_the_python_api_takes_a_stage_as_the_pipeline_files_mapping(tmp_path):
+    from textmill import Pipeline
+
+    assert Pipeline([{"gopher_quality": {"min_words": 3}}]).specs[0].options == {"min_words": 3}
