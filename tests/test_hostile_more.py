@@ -65,3 +65,33 @@ def test_the_python_api_takes_a_stage_as_the_pipeline_files_mapping(tmp_path):
     from textmill import Pipeline
 
     assert Pipeline([{"gopher_quality": {"min_words": 3}}]).specs[0].options == {"min_words": 3}
+
+
+def test_nan_and_infinity_never_reach_the_output_as_invalid_json(tmp_path):
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text('{"text": "one", "score": NaN, "m": [Infinity]}\n')
+    table = pa.table({"text": ["two"], "f": [float("nan")], "b": [b"\xff"]})
+    pq.write_table(table, folder / "b.parquet")
+    out = tmp_path / "out"
+    stats, _ = reconciled_run(["normalize"], [str(folder)], out, jsonl=True)
+    assert stats["kept"] == 2
+    rows = pq.read_table(out / "data").to_pylist()
+    strict = {"parse_constant": lambda name: pytest.fail(f"{name} in the output")}
+    metadata = sorted((json.loads(r["metadata"], **strict) for r in rows), key=str)
+    assert metadata == [{"f": None, "b": "b'\\xff'"}, {"score": None, "m": [None]}]
+    import gzip
+
+    lines = [
+        line
+        for path in (out / "jsonl").glob("*.jsonl.gz")
+        for line in gzip.decompress(path.read_bytes()).decode().splitlines()
+    ]
+    assert len(lines) == 2
+    for line in lines:
+        json.loads(line, **strict)
