@@ -95,3 +95,24 @@ def test_nan_and_infinity_never_reach_the_output_as_invalid_json(tmp_path):
     assert len(lines) == 2
     for line in lines:
         json.loads(line, **strict)
+
+
+def test_compression_is_read_from_the_content_not_the_name(tmp_path):
+    import bz2
+    import gzip
+
+    import zstandard
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    line = b'{"text": "hidden in a misnamed file"}\n'
+    (folder / "gzip.jsonl").write_bytes(gzip.compress(line))
+    (folder / "zstd.jsonl.gz").write_bytes(zstandard.ZstdCompressor().compress(line))
+    (folder / "bz2.jsonl.zst").write_bytes(bz2.compress(line))
+    (folder / "zstd.txt").write_bytes(zstandard.ZstdCompressor().compress(b"a text"))
+    (folder / "bzh.txt").write_bytes(b"BZh9 is how this plain text starts")
+    for name in ("empty.jsonl.bz2", "empty.jsonl.gz", "empty.jsonl.zst"):
+        (folder / name).write_bytes(b"")
+    stats, errors = reconciled_run(["normalize"], [str(folder)], tmp_path / "out")
+    assert errors == []
+    assert stats["kept"] == 5

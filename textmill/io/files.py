@@ -41,6 +41,11 @@ SMALL_FILE_FORMATS = {"text", "html"}  # one document per file: many files make 
 FILES_PER_SMALL_FILE_SHARD = 2000
 
 
+GZIP_MAGIC = b"\x1f\x8b\x08"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+SNIFF_BYTES = 10
+
+
 class InputError(ValueError):
     """An input argument that names nothing readable (reported before the run starts)."""
 
@@ -51,6 +56,22 @@ def split_compression(path: str) -> tuple[str, str | None]:
         if path.endswith(suffix):
             return path[: -len(suffix)], kind
     return path, None
+
+
+def sniff_compression(head: bytes) -> str | None:
+    """The compression a file's first `SNIFF_BYTES` bytes show, or None: content decides, not
+    the name, so a gzip file named `.jsonl` is read, not counted as a few undecodable lines.
+    bz2 needs its block or end magic after `BZh1`-`BZh9`, so a text starting "BZh" stays text."""
+    if head.startswith(GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(ZSTD_MAGIC):
+        return "zstd"
+    if head[:3] == b"BZh" and head[3:4] in b"123456789" and head[4:10] in BZ2_BLOCK_MAGICS:
+        return "bz2"
+    return None
+
+
+BZ2_BLOCK_MAGICS = (b"1AY&SY", b"\x17rE8P\x90")  # a block's, the stream end's (pi, sqrt(pi))
 
 
 def detect_format(path: str) -> str | None:
@@ -77,15 +98,23 @@ ZSTD_READ_BYTES = 64 * 1024
 def open_input(
     path: str, max_ratio: float = DEFAULT_MAX_COMPRESSION_RATIO
 ) -> tuple[IO[bytes], CountingReader]:
-    """A decompressed byte stream over `path` and the counter of raw bytes behind it.
+    """A decompressed byte stream over `path` and the counter of raw bytes behind it; the
+    compression is the one the first bytes show (`sniff_compression`), else the name's.
 
     Decoder ends are errors, never a short clean end of file: a stream cut early, a corrupt
     block or a missing end-of-stream raises one of `STREAM_ERRORS` when it is reached, and a
     compressed file that expands more than `max_ratio` times (0: no limit) raises
     `CompressionRatioError`.
     """
-    counter = CountingReader(fsspec.open(path, "rb").open())
-    _, compression = split_compression(path.lower())
+    raw = fsspec.open(path, "rb").open()
+    head = None
+    if raw.seekable():
+        head = raw.read(SNIFF_BYTES)
+        raw.seek(0)
+    counter = CountingReader(raw)
+    compression = split_compression(path.lower())[1]
+    if head is not None:  # an empty file is empty whatever its name says
+        compression = sniff_compression(head) or (compression if head else None)
     if compression is None:
         return io.BufferedReader(counter, buffer_size=1 << 20), counter
     if compression == "zstd":

@@ -32,7 +32,14 @@ from textmill.io.base import (
     ReadBatch,
     ReadOptions,
 )
-from textmill.io.files import DecodedReader, ZstdReader, check_ratio
+from textmill.io.files import (
+    GZIP_MAGIC,
+    SNIFF_BYTES,
+    DecodedReader,
+    ZstdReader,
+    check_ratio,
+    sniff_compression,
+)
 from textmill.io.textfiles import charset_from_content_type, decode_markup
 
 try:  # optional: only for Content-Encoding: br bodies stored undecoded
@@ -40,9 +47,6 @@ try:  # optional: only for Content-Encoding: br bodies stored undecoded
 except ImportError:  # pragma: no cover
     brotli = None
 
-GZIP_MAGIC = b"\x1f\x8b\x08"
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-BZ2_MAGIC = b"BZh"
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/xhtml", "text/xhtml"})
 PLAIN_TYPES = frozenset({"text/plain"})
 GENERIC_TYPES = frozenset({"", "application/octet-stream", "unknown/unknown", "text/unknown"})
@@ -245,10 +249,10 @@ class _WarcReader:
         self.counter = _SeekableCounter(raw)
         self.builder.counter = self.counter
         try:
-            head = raw.read(4)
+            head = raw.read(SNIFF_BYTES)
             raw.seek(0)
             size = self.counter.size()  # now: a decoder closes the file when it is done
-            self.window = _Window(self._chunks(_compression(head)))
+            self.window = _Window(self._chunks(sniff_compression(head)))
             for _ in self._frame():
                 if self.builder.full:
                     yield self.builder.flush()
@@ -673,16 +677,6 @@ class _WarcReader:
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-def _compression(head: bytes) -> str | None:
-    if head.startswith(GZIP_MAGIC[:2]):
-        return "gzip"
-    if head.startswith(ZSTD_MAGIC):
-        return "zstd"
-    if head.startswith(BZ2_MAGIC):
-        return "bz2"
-    return None
 
 
 def _parse_headers(block: bytes) -> dict[str, str]:
