@@ -116,3 +116,26 @@ def test_compression_is_read_from_the_content_not_the_name(tmp_path):
     stats, errors = reconciled_run(["normalize"], [str(folder)], tmp_path / "out")
     assert errors == []
     assert stats["kept"] == 5
+
+
+@pytest.mark.parametrize(
+    ("out", "settings", "expected"),
+    [
+        ("done/.textmill/inner", {}, "inside a textmill run's own .textmill folder"),
+        (b"caf\xe9", {}, "name must be valid UTF-8"),
+        ("new", {"batch_size": 10**23}, "batch_size must be below 2\\*\\*63"),
+        ("new", {"max_document_bytes": 2**64}, "max_document_bytes must be below"),
+    ],
+)
+def test_output_folders_and_settings_textmill_cannot_use_are_refused(
+    tmp_path, out, settings, expected
+):
+    from textmill import Pipeline
+    from textmill.executors.local import RunError, SettingsError
+
+    folder = write_jsonl(tmp_path / "in" / "a.jsonl", [{"text": "x"}]).parent
+    reconciled_run(["normalize"], [str(folder)], tmp_path / "done")
+    target = os.fsdecode(os.fsencode(tmp_path) + b"/" + os.fsencode(out))
+    with pytest.raises((RunError, SettingsError), match=expected):
+        Pipeline(["normalize"]).run([str(folder)], target, progress=False, **settings)
+    assert not os.path.exists(target)

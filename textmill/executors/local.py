@@ -87,10 +87,13 @@ class RunSettings:
     def __post_init__(self) -> None:
         # 0 workers means one per core; a batch or a document needs at least one row or byte
         # (batch_size=0 made the readers loop forever, max_document_bytes=-1 errored every row)
+        # (and fits the 64-bit integers Arrow and the OS take: a larger one was an OverflowError)
         for name, low in (("workers", 0), ("batch_size", 1), ("max_document_bytes", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise SettingsError(f"{name} must be a whole number >= {low} (got {value!r})")
+            if value >= 2**63:
+                raise SettingsError(f"{name} must be below 2**63 (got {value:,})")
         ratio = self.max_compression_ratio
         if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not ratio >= 0:
             raise SettingsError(f"max_compression_ratio must be a number >= 0 (got {ratio!r})")
