@@ -139,3 +139,34 @@ def test_output_folders_and_settings_textmill_cannot_use_are_refused(
     with pytest.raises((RunError, SettingsError), match=expected):
         Pipeline(["normalize"]).run([str(folder)], target, progress=False, **settings)
     assert not os.path.exists(target)
+
+
+def test_an_http_body_sent_as_gzip_without_its_header_is_inflated(tmp_path):
+    import gzip
+
+    from test_io_warc import http_response, read_all, warc_record, write_warc
+
+    html = b"<html><body><p>the page behind the missing header</p></body></html>"
+    records = [
+        warc_record("response", http_response(gzip.compress(html)), 1),
+        warc_record("response", http_response(b"\x1f\x8b\x08 not really gzip"), 2),
+    ]
+    docs, errors, _, _ = read_all(write_warc(tmp_path, records, "record"))
+    assert errors == []
+    first, second = docs["html"].to_pylist()
+    assert first == html.decode()
+    assert second.endswith(" not really gzip")  # not gzip after all: kept as it came
+
+
+def test_a_brotli_bomb_in_an_http_body_is_an_oversize_error_not_gigabytes(tmp_path):
+    import brotli
+    from test_io_warc import http_response, read_all, warc_record, write_warc
+
+    compressor = brotli.Compressor(quality=1)
+    bomb = b"".join(compressor.process(b"\0" * (1 << 24)) for _ in range(16)) + compressor.finish()
+    block = http_response(bomb, headers=("Content-Encoding: br",))
+    path = write_warc(tmp_path, [warc_record("response", block, 1)], None)
+    docs, errors, _, _ = read_all(path, max_document_bytes=1000)
+    assert docs.num_rows == 0 and len(errors) == 1
+    inflated = int(errors[0].message.split()[2].replace(",", ""))
+    assert 1000 < inflated < 64 << 20  # stopped near the limit, not at the 256 MiB it holds

@@ -738,12 +738,19 @@ def _split_http(block: bytes) -> tuple[int | None, dict[str, str], bytes]:
 def _undo_encodings(body: bytes, headers: dict[str, str], limit: int) -> bytes:
     """Undo chunking and compression that the crawler stored as sent, inflating at most
     `limit` bytes (a compressed bomb stops there and is too large). Crawlers that stored the
-    decoded body but kept the header (ClueWeb09) are recognised by the missing magic."""
+    decoded body but kept the header (ClueWeb09) are recognised by the missing magic, and a
+    gzip body the server sent without its header by the magic."""
     if "chunked" in headers.get("transfer-encoding", "").lower():
         body = _dechunk(body)
     encoding = headers.get("content-encoding", "").strip().lower()
-    if encoding in ("gzip", "x-gzip") and body.startswith(GZIP_MAGIC[:2]):
-        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(body, limit)
+    gzip_declared = encoding in ("gzip", "x-gzip") and body.startswith(GZIP_MAGIC[:2])
+    if gzip_declared or (not encoding and body.startswith(GZIP_MAGIC)):  # servers forget it
+        try:
+            return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(body, limit)
+        except zlib.error:
+            if gzip_declared:
+                raise
+            return body
     if encoding == "deflate":
         for wbits in (zlib.MAX_WBITS, -zlib.MAX_WBITS):
             try:
@@ -751,8 +758,8 @@ def _undo_encodings(body: bytes, headers: dict[str, str], limit: int) -> bytes:
             except zlib.error:
                 continue
     if encoding == "br" and brotli is not None:
-        try:
-            return brotli.decompress(body)
+        try:  # bounded as zlib's: a 2 KB body can expand to gigabytes
+            return brotli.Decompressor().process(body, output_buffer_limit=limit)
         except brotli.error:
             pass
     return body
