@@ -170,3 +170,22 @@ def test_a_brotli_bomb_in_an_http_body_is_an_oversize_error_not_gigabytes(tmp_pa
     assert docs.num_rows == 0 and len(errors) == 1
     inflated = int(errors[0].message.split()[2].replace(",", ""))
     assert 1000 < inflated < 64 << 20  # stopped near the limit, not at the 256 MiB it holds
+
+
+@pytest.mark.parametrize("damage", ["stats", "data"])
+def test_report_on_a_damaged_output_is_one_line_and_exit_2(tmp_path, capsys, damage):
+    import json
+
+    from textmill.cli import main
+
+    folder = write_jsonl(tmp_path / "in" / "a.jsonl", [{"text": "x"}]).parent
+    out = tmp_path / "out"
+    reconciled_run(["normalize"], [str(folder)], out)
+    if damage == "stats":
+        stats = json.loads((out / "stats.json").read_text())
+        stats.update(read="many", stages=[{"name": 5}])
+        (out / "stats.json").write_text(json.dumps(stats))
+    else:
+        next((out / "data").glob("*.parquet")).write_bytes(b"not parquet")
+    assert main(["report", str(out)]) == 2
+    assert "is damaged" in capsys.readouterr().err
