@@ -189,3 +189,21 @@ def test_report_on_a_damaged_output_is_one_line_and_exit_2(tmp_path, capsys, dam
         next((out / "data").glob("*.parquet")).write_bytes(b"not parquet")
     assert main(["report", str(out)]) == 2
     assert "is damaged" in capsys.readouterr().err
+
+
+def test_a_jsonl_id_or_url_that_is_no_string_keeps_its_json_spelling(tmp_path):
+    import pyarrow.parquet as pq
+
+    records = [
+        {"id": True, "text": "a", "url": 5},
+        {"id": {"x": [1, None]}, "text": "b", "url": {"host": "é"}},
+        {"id": 1.5, "text": "c"},
+    ]
+    folder = write_jsonl(tmp_path / "in" / "a.jsonl", records).parent
+    reconciled_run(["normalize"], [str(folder)], tmp_path / "out")
+    rows = pq.read_table(tmp_path / "out" / "data").to_pylist()
+    assert [(r["id"], r["url"]) for r in rows] == [
+        ("true", "5"),
+        ('{"x": [1, null]}', '{"host": "é"}'),
+        ("1.5", None),
+    ]

@@ -126,12 +126,18 @@ def _add_line(batch: BatchBuilder, path: str, line_no: int, line: bytes | int) -
         k: v for k, v in record.items() if k not in (options.text_field, HTML, options.id_field)
     }
     batch.add(
-        str(doc_id) if doc_id is not None else f"{path}:{line_no}",
+        _as_text(doc_id) if doc_id is not None else f"{path}:{line_no}",
         text=text,
         html=html,
-        url=str(url) if url is not None else None,
+        url=_as_text(url) if url is not None else None,
         metadata=metadata or None,
     )
+
+
+def _as_text(value: Any) -> str:
+    """An id or URL that is no JSON string, as the JSON text it was (`true`, `[1, 2]`), not
+    Python's spelling of it (`True`, `[1, 2]`, `{'a': 1}`)."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def _lone_surrogate(record: dict[str, Any]) -> str | None:
