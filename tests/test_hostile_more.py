@@ -207,3 +207,21 @@ def test_a_jsonl_id_or_url_that_is_no_string_keeps_its_json_spelling(tmp_path):
         ('{"x": [1, null]}', '{"host": "é"}'),
         ("1.5", None),
     ]
+
+
+def test_a_pipeline_file_of_many_megabytes_is_refused_before_it_is_parsed(tmp_path):
+    from textmill.config import MAX_PIPELINE_BYTES
+
+    path = tmp_path / "p.yaml"
+    path.write_text("stages:\n  - normalize: {}\n# " + "x" * MAX_PIPELINE_BYTES + "\n")
+    with pytest.raises(PipelineConfigError, match="a pipeline file of 4,194,3"):
+        load_pipeline_file(path)
+
+
+def test_a_json_error_message_says_at_once(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.jsonl").write_bytes(b'{"text": "nul \x00 inside"}\r\n{"text": "ok"}\r\n')
+    stats, errors = reconciled_run(["normalize"], [str(folder)], tmp_path / "out")
+    assert stats["kept"] == 1
+    assert errors[0]["message"] == "invalid JSON (Invalid control character at column 15)"

@@ -95,7 +95,9 @@ def _add_line(batch: BatchBuilder, path: str, line_no: int, line: bytes | int) -
         if line.startswith(BOM):  # a file's first line (or a joined file's): read past it
             _add_line(batch, path, line_no, line[len(BOM) :])
             return
-        batch.error(where, f"invalid JSON ({exc.msg} at column {exc.colno})", line)
+        batch.error(
+            where, f"invalid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})", line
+        )
         return
     except RecursionError:
         batch.error(where, "invalid JSON (nested too deeply to parse)", line)
