@@ -4,6 +4,7 @@ field values that each once ended a run, were silently accepted, or let invalid 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from conftest import reconciled_run, write_jsonl
@@ -225,3 +226,19 @@ def test_a_json_error_message_says_at_once(tmp_path):
     stats, errors = reconciled_run(["normalize"], [str(folder)], tmp_path / "out")
     assert stats["kept"] == 1
     assert errors[0]["message"] == "invalid JSON (Invalid control character at column 15)"
+
+
+def test_a_json_file_that_is_one_document_is_one_error_of_unknown_size(tmp_path):
+    import json
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    records = [{"text": f"record {i}"} for i in range(5)]
+    (folder / "pretty.json").write_text(json.dumps(records, indent=2))
+    (folder / "compact.json").write_text(json.dumps(records) + "\n")
+    (folder / "object.json").write_text(json.dumps({"data": records}, indent=1))
+    (folder / "lines.jsonl").write_text("[1, 2]\n" + json.dumps(records[0]) + "\n")
+    stats, errors = reconciled_run(["normalize"], [str(folder)], tmp_path / "out")
+    whole = sorted(Path(e["file"]).name for e in errors if e["records"] is None)
+    assert whole == ["compact.json", "object.json", "pretty.json"]
+    assert stats["kept"] == 1 and stats["errored"] == 4  # the JSONL's list line is its own

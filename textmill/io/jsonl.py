@@ -49,6 +49,16 @@ def read_jsonl(path: str, options: ReadOptions) -> Iterator[ReadBatch]:
                 batch.stream_error(f"line {line_no:,}" if line_no else None, exc)
                 break
             line_no += 1
+            if line_no == 1 and _opens_json_document(line):
+                batch.error(
+                    "line 1",
+                    "one JSON document (an array, or an object over many lines), not JSON "
+                    "Lines (one object per line): convert it with `jq -c '.[]'`; its records "
+                    "lost: unknown",
+                    line if isinstance(line, bytes) else None,
+                    records=None,
+                )
+                break
             try:
                 _add_line(batch, path, line_no, line)
             except Exception as exc:  # MemoryError, RecursionError...: the line's, not the run's
@@ -60,6 +70,16 @@ def read_jsonl(path: str, options: ReadOptions) -> Iterator[ReadBatch]:
     finally:
         stream.close()
     yield batch.flush()
+
+
+def _opens_json_document(line: bytes | int) -> bool:
+    """Whether a file's first line begins one JSON document rather than JSON Lines: `[` or `{`
+    alone (pretty-printed), or `[{` (an array of records). Read line by line, such a `.json`
+    file would be as many errors as it has lines, whatever its record count."""
+    if isinstance(line, int):
+        return False
+    head = line.removeprefix(BOM).strip()
+    return head in (b"[", b"{") or (head.startswith(b"[") and head[1:].lstrip()[:1] == b"{")
 
 
 def read_lines(stream: IO[bytes], limit: int) -> Iterator[bytes | int]:
