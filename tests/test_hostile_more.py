@@ -123,6 +123,8 @@ def test_compression_is_read_from_the_content_not_the_name(tmp_path):
     ("out", "settings", "expected"),
     [
         ("done/.textmill/inner", {}, "inside a textmill run's own .textmill folder"),
+        ("done/data/inner", {}, "inside the output of the textmill run in"),
+        ("done/rejects/inner", {}, "inside the output of the textmill run in"),
         (b"caf\xe9", {}, "name must be valid UTF-8"),
         ("new", {"batch_size": 10**23}, "batch_size must be below 2\\*\\*63"),
         ("new", {"max_document_bytes": 2**64}, "max_document_bytes must be below"),
@@ -242,3 +244,15 @@ def test_a_json_file_that_is_one_document_is_one_error_of_unknown_size(tmp_path)
     whole = sorted(Path(e["file"]).name for e in errors if e["records"] is None)
     assert whole == ["compact.json", "object.json", "pretty.json"]
     assert stats["kept"] == 1 and stats["errored"] == 4  # the JSONL's list line is its own
+
+
+def test_reading_a_runs_data_into_that_run_says_why_nothing_is_read(tmp_path):
+    from textmill import Pipeline
+    from textmill.io.files import InputError
+
+    folder = write_jsonl(tmp_path / "in" / "a.jsonl", [{"text": "x"}]).parent
+    out = tmp_path / "out"
+    reconciled_run(["normalize"], [str(folder)], out)
+    with pytest.raises(InputError, match="the output of this run, which it never reads"):
+        Pipeline(["normalize"]).run([str(out / "data")], out, progress=False, overwrite=True)
+    assert len(list((out / "data").glob("*.parquet"))) == 1

@@ -139,6 +139,9 @@ def check_output_folder(out: Path) -> None:
         raise RunError(f"{printable_path(str(out))}: an output folder's name must be valid UTF-8")
     if STATE_DIR in resolved.parts:
         raise RunError(f"{out} is inside a textmill run's own {STATE_DIR} folder; choose another")
+    for parent in resolved.parents:  # another run's data/ or errors/ is that run's to clean up
+        if is_run_output(parent) and resolved.relative_to(parent).parts[0] in DATA_FOLDERS:
+            raise RunError(f"{out} is inside the output of the textmill run in {parent}")
     for guarded in (Path.cwd().resolve(), Path.home().resolve()):
         if resolved == guarded or resolved in guarded.parents:
             raise RunError(

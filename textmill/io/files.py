@@ -311,6 +311,7 @@ def _expand_one(argument: str, exclude: tuple[str, ...]) -> tuple[list[tuple[str
     for root in roots:
         if fs.isdir(root):
             listing, before = fs.find(root, detail=True), len(found) + len(broken)
+            in_out = False
             outputs = tuple(
                 path[: -len(RUN_MANIFEST)] for path in listing if path.endswith("/" + RUN_MANIFEST)
             )
@@ -319,6 +320,7 @@ def _expand_one(argument: str, exclude: tuple[str, ...]) -> tuple[list[tuple[str
                 if name.startswith(".") or "/." in path[len(root) :]:
                     continue
                 if any(path == ex or path.startswith(ex + "/") for ex in exclude):
+                    in_out = True
                     continue
                 if path.startswith(outputs):
                     continue
@@ -328,6 +330,8 @@ def _expand_one(argument: str, exclude: tuple[str, ...]) -> tuple[list[tuple[str
                     broken.append(prefix + path)
             if len(found) + len(broken) == before and not has_magic(argument):
                 hint = " (it is a textmill output: give its data/ folder)" if outputs else ""
+                if in_out:
+                    hint = " (its files are the output of this run, which it never reads)"
                 raise InputError(f"no input files found in {root}{hint}")
         elif fs.exists(root):
             if has_magic(argument) and root.rsplit("/", 1)[-1].startswith("."):
