@@ -9,7 +9,7 @@ pipeline = Pipeline([GopherQuality(min_words=20), "exact_dedup"])
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,9 @@ from typing import Any
 import pyarrow as pa
 
 from textmill.config import (
+    PipelineConfigError,
     StageSpec,
+    check_stage_name,
     load_pipeline_file,
     load_preset,
     parse_pipeline,
@@ -31,7 +33,7 @@ from textmill.pipeline import GlobalStage, Stage, build_stages
 from textmill.report.stats import RunCounters
 from textmill.runner import BatchOutcome, run_stages, stage_call
 
-StageLike = Stage | str | tuple[str, dict[str, Any]]
+StageLike = Stage | str | tuple[str, dict[str, Any]] | Mapping[str, dict[str, Any]]
 
 EXECUTORS = ("local", "ray")
 RAY_OPTIONS = (
@@ -78,8 +80,18 @@ class Pipeline:
             name, options = stage.spec()
         elif isinstance(stage, str):
             name, options = stage, {}
-        else:
+        elif isinstance(stage, Mapping) and len(stage) == 1:  # a pipeline file's `name: {...}`
+            ((name, options),) = stage.items()
+        elif isinstance(stage, tuple) and len(stage) == 2:
             name, options = stage
+        else:
+            raise PipelineConfigError(
+                f"a stage is a Stage, a name, a (name, options) pair or {{name: options}}; "
+                f"got {ascii(stage)[:100]}"
+            )
+        check_stage_name(name, "pipeline")
+        if not isinstance(options, Mapping):
+            raise PipelineConfigError(f"options of stage {name!r} must be a mapping")
         options = dict(options)
         spec = StageSpec(name, options, resources=pop_resources(options, f"stage {name!r}"))
         validate_spec(spec, "pipeline")

@@ -13,6 +13,7 @@ user's `id`, which textmill keeps as it came and never trusts to be unique.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -72,7 +73,7 @@ def make_batch(
         SOURCE: pa.array(sources, pa.string()),
         URL: pa.array(list(urls) if urls is not None else [None] * n, pa.string()),
         METADATA: pa.array(
-            [json.dumps(m, ensure_ascii=False) if m else None for m in metadata]
+            [strict_json(m) if m else None for m in metadata]
             if metadata is not None
             else [None] * n,
             pa.string(),
@@ -82,6 +83,26 @@ def make_batch(
     if html is not None:
         table = table.append_column(HTML_FIELD, pa.array(list(html), pa.large_string()))
     return table
+
+
+def strict_json(value: Any) -> str:
+    """`value` as strict JSON (the metadata column, JSONL output): NaN and infinities, which
+    Python writes as bare `NaN` that no other JSON parser reads, become null; what JSON has no
+    type for (bytes, dates) becomes its `str`."""
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False, default=str)
+    except ValueError:
+        return json.dumps(_finite(value), ensure_ascii=False, allow_nan=False, default=str)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def assign_keys(table: pa.Table, shard_index: int, first_ordinal: int) -> pa.Table:

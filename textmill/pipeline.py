@@ -21,9 +21,11 @@ from textmill.document import ID, KEY
 
 
 class StageOptions(BaseModel):
-    """Options of a stage; unknown keys are errors so that a typo never passes silently."""
+    """Options of a stage; unknown keys are errors so that a typo never passes silently, and so
+    are NaN and infinities (`.nan` passes every threshold comparison as False: a silent no-op or
+    drop-all; None, not `.inf`, disables a check)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _ranges_not_empty(self) -> StageOptions:

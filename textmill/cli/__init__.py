@@ -50,7 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        return _main(argv)
+        code = _main(argv)
+        if argv is None:  # the program itself (not a caller's `main([...])`) is done: a Ctrl-C
+            # in the interpreter's teardown (atexit, pools) must not make it die of SIGINT
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return code
     except KeyboardInterrupt:
         # a second Ctrl-C must not interrupt the teardown (worker pools, atexit) either
         signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -35,5 +35,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     except ReportError as exc:
         print(f"textmill: error: {exc}", file=sys.stderr)
         return 2
+    except (TypeError, ValueError, KeyError, AttributeError, OSError) as exc:
+        # a stats.json edited or damaged by hand, a data file that is no Parquet (ArrowInvalid)
+        print(
+            f"textmill: error: cannot build the report of {args.out}: its stats.json or data "
+            f"is damaged ({type(exc).__name__}: {exc})",
+            file=sys.stderr,
+        )
+        return 2
     print(f"wrote {html} and {card} in {time.perf_counter() - started:.1f} s")
     return 0

@@ -41,7 +41,7 @@ from textmill.executors.output import (
     resolve_output_options,
 )
 from textmill.io import ReadOptions, Shard, plan_shards, read_shard, with_keys
-from textmill.io.files import skip_reason
+from textmill.io.files import printable_path, skip_reason
 from textmill.io.writers import (
     ParquetShardWriter,
     write_errors,
@@ -87,10 +87,13 @@ class RunSettings:
     def __post_init__(self) -> None:
         # 0 workers means one per core; a batch or a document needs at least one row or byte
         # (batch_size=0 made the readers loop forever, max_document_bytes=-1 errored every row)
+        # (and fits the 64-bit integers Arrow and the OS take: a larger one was an OverflowError)
         for name, low in (("workers", 0), ("batch_size", 1), ("max_document_bytes", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise SettingsError(f"{name} must be a whole number >= {low} (got {value!r})")
+            if value >= 2**63:
+                raise SettingsError(f"{name} must be below 2**63 (got {value:,})")
         ratio = self.max_compression_ratio
         if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not ratio >= 0:
             raise SettingsError(f"max_compression_ratio must be a number >= 0 (got {ratio!r})")
@@ -374,7 +377,9 @@ class LocalExecutor:
         if not shards:
             raise RunError(
                 "no readable input files (formats: WARC/WET, JSONL, Parquet, .txt, .html)"
-                + "".join(f"; skipped {path}: {skip_reason(path)}" for path in skipped[:5])
+                + "".join(
+                    f"; skipped {printable_path(path)}: {skip_reason(path)}" for path in skipped[:5]
+                )
             )
         self.specs, self._owned_option_files = resolve_output_options(
             self.given_specs, layout.out, self.settings.allow_outside_writes
@@ -383,7 +388,7 @@ class LocalExecutor:
         with output_lock(layout):
             self._prepare_output(layout, shards)
             for path in skipped:
-                self._say(f"skipping {path}: {skip_reason(path)}")
+                self._say(f"skipping {printable_path(path)}: {skip_reason(path)}")
             with self._session():
                 started = time.time()
                 for segment in self.segments:
@@ -521,7 +526,7 @@ class LocalExecutor:
             [name for name, _ in self.specs],
             pipeline=[{name: options} for name, options in self.specs],
             shards=len(shards),
-            unknown_files=unknown,
+            unknown_files=[printable_path(path) for path in unknown],
             repeated_ids=repeated_ids(layout.out),
             wall_seconds=round(seconds, 3),
         )

@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from textmill.io.files import RUN_MANIFEST, STATE_DIR, is_run_output
+from textmill.io.files import (
+    RUN_MANIFEST,
+    STATE_DIR,
+    has_text_name,
+    is_run_output,
+    printable_path,
+)
 from textmill.io.writers import final_name_of
 from textmill.pipeline import output_file_options, stage_class
 
@@ -129,6 +135,13 @@ def _inside(relative: str) -> bool:
 def check_output_folder(out: Path) -> None:
     """Refuse an output folder textmill must not write into, before writing anything."""
     resolved = out.resolve()
+    if not has_text_name(str(resolved)):
+        raise RunError(f"{printable_path(str(out))}: an output folder's name must be valid UTF-8")
+    if STATE_DIR in resolved.parts:
+        raise RunError(f"{out} is inside a textmill run's own {STATE_DIR} folder; choose another")
+    for parent in resolved.parents:  # another run's data/ or errors/ is that run's to clean up
+        if is_run_output(parent) and resolved.relative_to(parent).parts[0] in DATA_FOLDERS:
+            raise RunError(f"{out} is inside the output of the textmill run in {parent}")
     for guarded in (Path.cwd().resolve(), Path.home().resolve()):
         if resolved == guarded or resolved in guarded.parents:
             raise RunError(

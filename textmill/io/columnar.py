@@ -8,13 +8,22 @@ with whole-column checks, and Python touches only the rows that fail them.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from textmill.document import HTML, ID, METADATA, SOURCE, TEXT, URL, conform, empty_batch
+from textmill.document import (
+    HTML,
+    ID,
+    METADATA,
+    SOURCE,
+    TEXT,
+    URL,
+    conform,
+    empty_batch,
+    strict_json,
+)
 from textmill.io.base import BatchBuilder, ReadBatch, ReadOptions
 
 
@@ -172,9 +181,7 @@ def _base_columns(table: pa.Table, path: str, rows: pa.Array, options: ReadOptio
         columns[METADATA] = pc.cast(_decoded(table[METADATA]), pa.string())
     elif extra:
         records = table.select(extra).to_pylist()
-        columns[METADATA] = pa.array(
-            [json.dumps(r, ensure_ascii=False, default=str) for r in records], pa.string()
-        )
+        columns[METADATA] = pa.array([strict_json(r) for r in records], pa.string())
     return conform(pa.table(columns))
 
 

@@ -41,6 +41,11 @@ SMALL_FILE_FORMATS = {"text", "html"}  # one document per file: many files make 
 FILES_PER_SMALL_FILE_SHARD = 2000
 
 
+GZIP_MAGIC = b"\x1f\x8b\x08"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+SNIFF_BYTES = 10
+
+
 class InputError(ValueError):
     """An input argument that names nothing readable (reported before the run starts)."""
 
@@ -51,6 +56,22 @@ def split_compression(path: str) -> tuple[str, str | None]:
         if path.endswith(suffix):
             return path[: -len(suffix)], kind
     return path, None
+
+
+def sniff_compression(head: bytes) -> str | None:
+    """The compression a file's first `SNIFF_BYTES` bytes show, or None: content decides, not
+    the name, so a gzip file named `.jsonl` is read, not counted as a few undecodable lines.
+    bz2 needs its block or end magic after `BZh1`-`BZh9`, so a text starting "BZh" stays text."""
+    if head.startswith(GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(ZSTD_MAGIC):
+        return "zstd"
+    if head[:3] == b"BZh" and head[3:4] in b"123456789" and head[4:10] in BZ2_BLOCK_MAGICS:
+        return "bz2"
+    return None
+
+
+BZ2_BLOCK_MAGICS = (b"1AY&SY", b"\x17rE8P\x90")  # a block's, the stream end's (pi, sqrt(pi))
 
 
 def detect_format(path: str) -> str | None:
@@ -77,15 +98,23 @@ ZSTD_READ_BYTES = 64 * 1024
 def open_input(
     path: str, max_ratio: float = DEFAULT_MAX_COMPRESSION_RATIO
 ) -> tuple[IO[bytes], CountingReader]:
-    """A decompressed byte stream over `path` and the counter of raw bytes behind it.
+    """A decompressed byte stream over `path` and the counter of raw bytes behind it; the
+    compression is the one the first bytes show (`sniff_compression`), else the name's.
 
     Decoder ends are errors, never a short clean end of file: a stream cut early, a corrupt
     block or a missing end-of-stream raises one of `STREAM_ERRORS` when it is reached, and a
     compressed file that expands more than `max_ratio` times (0: no limit) raises
     `CompressionRatioError`.
     """
-    counter = CountingReader(fsspec.open(path, "rb").open())
-    _, compression = split_compression(path.lower())
+    raw = fsspec.open(path, "rb").open()
+    head = None
+    if raw.seekable():
+        head = raw.read(SNIFF_BYTES)
+        raw.seek(0)
+    counter = CountingReader(raw)
+    compression = split_compression(path.lower())[1]
+    if head is not None:  # an empty file is empty whatever its name says
+        compression = sniff_compression(head) or (compression if head else None)
     if compression is None:
         return io.BufferedReader(counter, buffer_size=1 << 20), counter
     if compression == "zstd":
@@ -237,8 +266,26 @@ def is_run_output(folder: str | os.PathLike) -> bool:
     return os.path.isfile(os.path.join(folder, RUN_MANIFEST))
 
 
+def printable_path(path: str) -> str:
+    """`path` as UTF-8 text can hold it: a name's undecodable bytes (kept by Python as lone
+    surrogates) shown as `\\xff`."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def has_text_name(path: str) -> bool:
+    """Whether a path is valid UTF-8: a document's `source`, id and error records name its file,
+    and Arrow, Parquet and JSON hold only Unicode text."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def skip_reason(path: str) -> str:
     """Why planning left a file out (said to the user, once per file)."""
+    if not has_text_name(path):
+        return "its name is not valid UTF-8 (rename it to read it)"
     if "://" not in path:
         if os.path.islink(path) and not os.path.exists(path):
             return f"dangling symbolic link to {os.readlink(path)}"
@@ -264,6 +311,7 @@ def _expand_one(argument: str, exclude: tuple[str, ...]) -> tuple[list[tuple[str
     for root in roots:
         if fs.isdir(root):
             listing, before = fs.find(root, detail=True), len(found) + len(broken)
+            in_out = False
             outputs = tuple(
                 path[: -len(RUN_MANIFEST)] for path in listing if path.endswith("/" + RUN_MANIFEST)
             )
@@ -272,6 +320,7 @@ def _expand_one(argument: str, exclude: tuple[str, ...]) -> tuple[list[tuple[str
                 if name.startswith(".") or "/." in path[len(root) :]:
                     continue
                 if any(path == ex or path.startswith(ex + "/") for ex in exclude):
+                    in_out = True
                     continue
                 if path.startswith(outputs):
                     continue
@@ -281,6 +330,8 @@ def _expand_one(argument: str, exclude: tuple[str, ...]) -> tuple[list[tuple[str
                     broken.append(prefix + path)
             if len(found) + len(broken) == before and not has_magic(argument):
                 hint = " (it is a textmill output: give its data/ folder)" if outputs else ""
+                if in_out:
+                    hint = " (its files are the output of this run, which it never reads)"
                 raise InputError(f"no input files found in {root}{hint}")
         elif fs.exists(root):
             if has_magic(argument) and root.rsplit("/", 1)[-1].startswith("."):
@@ -315,7 +366,10 @@ def plan_shards(
     for argument in arguments:
         found, unreadable = _expand_one(argument, excluded)
         for path, size in found:
-            files.setdefault(path, size)
+            if has_text_name(path):
+                files.setdefault(path, size)
+            else:
+                broken.add(path)
         broken.update(unreadable)
     shards: list[Shard] = []
     small: dict[str, list[tuple[str, int]]] = {}

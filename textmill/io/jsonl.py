@@ -49,6 +49,16 @@ def read_jsonl(path: str, options: ReadOptions) -> Iterator[ReadBatch]:
                 batch.stream_error(f"line {line_no:,}" if line_no else None, exc)
                 break
             line_no += 1
+            if line_no == 1 and _opens_json_document(line):
+                batch.error(
+                    "line 1",
+                    "one JSON document (an array, or an object over many lines), not JSON "
+                    "Lines (one object per line): convert it with `jq -c '.[]'`; its records "
+                    "lost: unknown",
+                    line if isinstance(line, bytes) else None,
+                    records=None,
+                )
+                break
             try:
                 _add_line(batch, path, line_no, line)
             except Exception as exc:  # MemoryError, RecursionError...: the line's, not the run's
@@ -60,6 +70,16 @@ def read_jsonl(path: str, options: ReadOptions) -> Iterator[ReadBatch]:
     finally:
         stream.close()
     yield batch.flush()
+
+
+def _opens_json_document(line: bytes | int) -> bool:
+    """Whether a file's first line begins one JSON document rather than JSON Lines: `[` or `{`
+    alone (pretty-printed), or `[{` (an array of records). Read line by line, such a `.json`
+    file would be as many errors as it has lines, whatever its record count."""
+    if isinstance(line, int):
+        return False
+    head = line.removeprefix(BOM).strip()
+    return head in (b"[", b"{") or (head.startswith(b"[") and head[1:].lstrip()[:1] == b"{")
 
 
 def read_lines(stream: IO[bytes], limit: int) -> Iterator[bytes | int]:
@@ -95,7 +115,9 @@ def _add_line(batch: BatchBuilder, path: str, line_no: int, line: bytes | int) -
         if line.startswith(BOM):  # a file's first line (or a joined file's): read past it
             _add_line(batch, path, line_no, line[len(BOM) :])
             return
-        batch.error(where, f"invalid JSON ({exc.msg} at column {exc.colno})", line)
+        batch.error(
+            where, f"invalid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})", line
+        )
         return
     except RecursionError:
         batch.error(where, "invalid JSON (nested too deeply to parse)", line)
@@ -126,12 +148,18 @@ def _add_line(batch: BatchBuilder, path: str, line_no: int, line: bytes | int) -
         k: v for k, v in record.items() if k not in (options.text_field, HTML, options.id_field)
     }
     batch.add(
-        str(doc_id) if doc_id is not None else f"{path}:{line_no}",
+        _as_text(doc_id) if doc_id is not None else f"{path}:{line_no}",
         text=text,
         html=html,
-        url=str(url) if url is not None else None,
+        url=_as_text(url) if url is not None else None,
         metadata=metadata or None,
     )
+
+
+def _as_text(value: Any) -> str:
+    """An id or URL that is no JSON string, as the JSON text it was (`true`, `[1, 2]`), not
+    Python's spelling of it (`True`, `[1, 2]`, `{'a': 1}`)."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def _lone_surrogate(record: dict[str, Any]) -> str | None:

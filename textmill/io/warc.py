@@ -32,7 +32,14 @@ from textmill.io.base import (
     ReadBatch,
     ReadOptions,
 )
-from textmill.io.files import DecodedReader, ZstdReader, check_ratio
+from textmill.io.files import (
+    GZIP_MAGIC,
+    SNIFF_BYTES,
+    DecodedReader,
+    ZstdReader,
+    check_ratio,
+    sniff_compression,
+)
 from textmill.io.textfiles import charset_from_content_type, decode_markup
 
 try:  # optional: only for Content-Encoding: br bodies stored undecoded
@@ -40,9 +47,6 @@ try:  # optional: only for Content-Encoding: br bodies stored undecoded
 except ImportError:  # pragma: no cover
     brotli = None
 
-GZIP_MAGIC = b"\x1f\x8b\x08"
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-BZ2_MAGIC = b"BZh"
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/xhtml", "text/xhtml"})
 PLAIN_TYPES = frozenset({"text/plain"})
 GENERIC_TYPES = frozenset({"", "application/octet-stream", "unknown/unknown", "text/unknown"})
@@ -245,10 +249,10 @@ class _WarcReader:
         self.counter = _SeekableCounter(raw)
         self.builder.counter = self.counter
         try:
-            head = raw.read(4)
+            head = raw.read(SNIFF_BYTES)
             raw.seek(0)
             size = self.counter.size()  # now: a decoder closes the file when it is done
-            self.window = _Window(self._chunks(_compression(head)))
+            self.window = _Window(self._chunks(sniff_compression(head)))
             for _ in self._frame():
                 if self.builder.full:
                     yield self.builder.flush()
@@ -675,16 +679,6 @@ class _WarcReader:
 # --- helpers ---------------------------------------------------------------------------
 
 
-def _compression(head: bytes) -> str | None:
-    if head.startswith(GZIP_MAGIC[:2]):
-        return "gzip"
-    if head.startswith(ZSTD_MAGIC):
-        return "zstd"
-    if head.startswith(BZ2_MAGIC):
-        return "bz2"
-    return None
-
-
 def _parse_headers(block: bytes) -> dict[str, str]:
     """WARC header fields, names lower-cased; a repeated field keeps its first value and a
     line starting with white space continues the field above it."""
@@ -744,12 +738,19 @@ def _split_http(block: bytes) -> tuple[int | None, dict[str, str], bytes]:
 def _undo_encodings(body: bytes, headers: dict[str, str], limit: int) -> bytes:
     """Undo chunking and compression that the crawler stored as sent, inflating at most
     `limit` bytes (a compressed bomb stops there and is too large). Crawlers that stored the
-    decoded body but kept the header (ClueWeb09) are recognised by the missing magic."""
+    decoded body but kept the header (ClueWeb09) are recognised by the missing magic, and a
+    gzip body the server sent without its header by the magic."""
     if "chunked" in headers.get("transfer-encoding", "").lower():
         body = _dechunk(body)
     encoding = headers.get("content-encoding", "").strip().lower()
-    if encoding in ("gzip", "x-gzip") and body.startswith(GZIP_MAGIC[:2]):
-        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(body, limit)
+    gzip_declared = encoding in ("gzip", "x-gzip") and body.startswith(GZIP_MAGIC[:2])
+    if gzip_declared or (not encoding and body.startswith(GZIP_MAGIC)):  # servers forget it
+        try:
+            return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(body, limit)
+        except zlib.error:
+            if gzip_declared:
+                raise
+            return body
     if encoding == "deflate":
         for wbits in (zlib.MAX_WBITS, -zlib.MAX_WBITS):
             try:
@@ -757,8 +758,8 @@ def _undo_encodings(body: bytes, headers: dict[str, str], limit: int) -> bytes:
             except zlib.error:
                 continue
     if encoding == "br" and brotli is not None:
-        try:
-            return brotli.decompress(body)
+        try:  # bounded as zlib's: a 2 KB body can expand to gigabytes
+            return brotli.Decompressor().process(body, output_buffer_limit=limit)
         except brotli.error:
             pass
     return body

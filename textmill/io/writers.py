@@ -22,6 +22,7 @@ from textmill.document import (
     SOURCE,
     TEXT,
     URL,
+    strict_json,
 )
 from textmill.io.base import ReadError
 
@@ -141,7 +142,7 @@ def write_jsonl(table: pa.Table, final_path: Path) -> None:
     opener = gzip.open if final_path.suffix == ".gz" else open
     with opener(temporary, "wt", encoding="utf-8") as out:
         for row in table.to_pylist():
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            out.write(strict_json(row) + "\n")
     publish(temporary, final_path)
 
 
