@@ -252,7 +252,8 @@ def test_the_cli_reports_bad_lists_and_models_in_one_line_with_exit_code_2(tmp_p
     for number, (options, message) in enumerate(cases.items()):
         pipeline = tmp_path / f"p{number}.yaml"
         pipeline.write_text(f"stages:\n  - toxicity: {{{options}}}\n")
-        code = main(["run", str(pipeline), str(data), "-o", str(tmp_path / f"out{number}")])
+        out = str(tmp_path / f"out{number}")
+        code = main(["run", str(pipeline), str(data), "-o", out, "--workers", "2"])  # a pool
         err = capsys.readouterr().err
         assert code == 2, err
         assert message in err and "Traceback" not in err

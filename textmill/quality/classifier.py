@@ -201,6 +201,9 @@ class ModelFileError(OSError):
     def __init__(self, path: str | Path, problem: str):
         super().__init__(None, problem, str(path))
 
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:  # crosses process pools intact
+        return type(self), (self.filename, self.strerror)
+
 
 class FastTextClassifier:
     """A loaded fastText classifier; `score(texts)` gives P(`positive`) per text as float32."""
