@@ -290,3 +290,33 @@ def test_a_run_drops_with_toxicity_reasons_and_its_counts_reconcile(tmp_path):
     ]
     kept = pq.read_table(tmp_path / "out" / "data")
     assert sorted(kept["flagged_words"].to_pylist()) == [0, 0]
+
+
+def test_every_default_list_compiles_with_its_languages_splitter():
+    from textmill.stages.safety._word_lists import DEFAULT_LIST_LANGUAGES, compiled_list
+
+    for lang in DEFAULT_LIST_LANGUAGES:
+        compiled = compiled_list(lang, (), True)
+        assert compiled is not None and compiled.size > 20, lang
+
+
+def test_the_prefilter_never_hides_a_match_the_word_splitter_finds(tmp_path):
+    """Only rows the boundary-aware pattern finds are split into words: on texts that put
+    listed words next to contractions, units, digits, emoji, CJK and punctuation, counts are
+    those of splitting every row."""
+    import numpy as np
+
+    from textmill.stages.safety._word_lists import compiled_list, match_lists
+
+    path = word_list(tmp_path, "w.txt", "na", "not", "km", "2 girls", "x1", "🖕", "sh!t", "傻逼")
+    lists = [compiled_list("en", (path,), True)]
+    pieces = "gonna cannot 10km 2girls 2 girls ax1 x1 🖕🖕 sh!t ass's 这是ass 傻逼 classy a.ss"
+    pieces = [*pieces.split(), "ASS", "dick-head", "n't", "don't", "Ｘ1", "ｓｈ!ｔ", "2\u00a0girls"]
+    rng = np.random.default_rng(0)
+    texts = [" ".join(rng.choice(pieces, size=4)) for _ in range(300)] + pieces
+    row_list = np.zeros(len(texts), dtype=np.int64)
+    column = pa.array(texts, pa.large_string())
+    fast = match_lists(column, "en", row_list, lists)
+    slow = match_lists(column, "en", row_list, lists, use_prefilter=False)
+    assert (fast[0] == slow[0]).all() and (fast[1] == slow[1]).all()
+    assert fast[0].sum() > 100

@@ -33,7 +33,6 @@ from textmill.stages.safety._word_lists import (
     list_language,
     match_lists,
     read_word_list,
-    word_hashes,
 )
 
 AUTO = "auto"
@@ -170,11 +169,12 @@ class Toxicity(Filter):
             if compiled is not None:
                 row_list[keys == key] = len(lists)
                 lists.append(compiled)
-        split_by = languages if isinstance(languages, str) else [x or "und" for x in languages]
-        hashes, offsets = word_hashes(texts, split_by)
-        flagged, covered = match_lists(hashes, offsets, row_list, lists)
-        words = np.diff(offsets)
-        ratio = np.divide(covered, words, out=np.zeros(n), where=words > 0)
+        split_by = (
+            languages
+            if isinstance(languages, str)
+            else np.array([x or "und" for x in languages.tolist()], dtype=object)
+        )
+        flagged, ratio = match_lists(texts, split_by, row_list, lists)
         unchecked = row_list < 0
         return {
             FLAGGED_WORDS: pa.array(flagged, pa.int32(), mask=unchecked),
