@@ -230,21 +230,20 @@ def compile_entries(entries: tuple[Entry, ...], lang: str) -> CompiledList:
     return CompiledList(keys, firsts, lengths, len(entries), prefilter(entry_words, lang))
 
 
-# In a space-separated language a word starts after a character that is not a letter (a unit
+# A word of a space-separated language starts after a character that is not a letter (a unit
 # may follow a number: "10|km"), or after a letter of a script written without spaces (its
-# rows split into n-grams), and ends before one; words of punctuation only lie between.
-_NO_SPACE_SCRIPTS = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Tibetan}\p{Myanmar}\p{Khmer}"
-_EDGE = rf"(?:[^\pL\pM]|[{_NO_SPACE_SCRIPTS}])"
-_BETWEEN = r"[^\pL\pM\pN]*"
-_NO_SPACE = re.compile(  # the same scripts, as Python's re spells them
+# rows split into n-grams), and ends before one; words of punctuation only lie between. The
+# pre-filter spells "not a letter" as "none of the letters the list's words are made of" (a
+# superset, so still exact): RE2 runs a class of a few dozen letters ten times faster than \pL.
+_NO_SPACE = re.compile(
     "[\u0e00-\u0fff\u1000-\u109f\u1780-\u17ff\u2e80-\u9fff\uf900-\ufaff\U00020000-\U0003134f]"
 )
-
-
 _BOTH, _START, _LOOSE = "both", "start", "loose"
 
 
-def _entry_pattern(words: list[str], inside: frozenset[str], segmented: bool) -> tuple[str, str]:
+def _entry_pattern(
+    words: list[str], inside: frozenset[str], segmented: bool, between: str
+) -> tuple[str, str]:
     """(edges, pattern) that finds an entry's words wherever its tokens can stand in a row:
     between word edges (`both`), after one only where a number may run into a unit ("10km":
     `start`), or its literal first word anywhere (`loose`) when a segmenter, a script without
@@ -257,7 +256,19 @@ def _entry_pattern(words: list[str], inside: frozenset[str], segmented: bool) ->
     )
     if loose:
         return _LOOSE, re.escape(words[0])
-    return (_START if words[-1][-1].isdigit() else _BOTH), _BETWEEN.join(map(re.escape, words))
+    return (_START if words[-1][-1].isdigit() else _BOTH), between.join(map(re.escape, words))
+
+
+def _letters(entry_words: list[list[str]]) -> str:
+    """The letters (and marks) the entries are spelled with, outside scripts without spaces."""
+    found = {
+        c
+        for words in entry_words
+        for word in words
+        for c in word
+        if unicodedata.category(c)[0] in "LM" and not _NO_SPACE.match(c)
+    }
+    return "".join(sorted(found))
 
 
 def prefilter(entry_words: list[list[str]], lang: str) -> str:
@@ -265,13 +276,16 @@ def prefilter(entry_words: list[list[str]], lang: str) -> str:
     row it does not find cannot match, so only the rows it finds are split into words."""
     segmented = splitter_key(lang) not in ("en", "ko", "")
     inside = pieces_inside_words()
-    found = {_entry_pattern(words, inside, segmented) for words in entry_words if words}
+    letters = _letters(entry_words)
+    edge = f"[^{letters}]" if letters else "."
+    between = f"{edge}*"
+    found = {_entry_pattern(words, inside, segmented, between) for words in entry_words if words}
     groups = {kind: sorted(p for k, p in found if k == kind) for kind in (_BOTH, _START, _LOOSE)}
     parts = []
     if groups[_BOTH]:
-        parts.append(f"(?:^|{_EDGE})(?:{'|'.join(groups[_BOTH])})(?:$|{_EDGE})")
+        parts.append(f"(?:^|{edge})(?:{'|'.join(groups[_BOTH])})(?:$|{edge})")
     if groups[_START]:
-        parts.append(f"(?:^|{_EDGE})(?:{'|'.join(groups[_START])})")
+        parts.append(f"(?:^|{edge})(?:{'|'.join(groups[_START])})")
     return "|".join(parts + groups[_LOOSE])
 
 
