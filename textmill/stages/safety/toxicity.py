@@ -13,6 +13,7 @@ None) and a report can show what each rule saw:
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 from typing import Any
@@ -46,6 +47,15 @@ EXTRA = "pip install 'textmill[toxicity]'"
 
 def _missing(module: str) -> bool:
     return importlib.util.find_spec(module) is None
+
+
+@functools.cache
+def saved_label(model_path: str) -> str:
+    """The positive label `textmill classify train` saved beside a model, else `toxic`."""
+    saved = metrics_path(model_path)
+    if not saved.is_file():
+        return DEFAULT_CLASSIFIER_LABEL
+    return json.loads(saved.read_text()).get("positive_label", DEFAULT_CLASSIFIER_LABEL)
 
 
 def _list_keys(languages: np.ndarray | str, n: int) -> np.ndarray:
@@ -188,13 +198,7 @@ class Toxicity(Filter):
         return paths + ([self.options.classifier_model] if self.options.classifier_model else [])
 
     def _classifier(self, path: str) -> FastTextClassifier:
-        label = self.options.classifier_label
-        if label is None:
-            saved = metrics_path(path)
-            label = DEFAULT_CLASSIFIER_LABEL
-            if saved.is_file():
-                label = json.loads(saved.read_text()).get("positive_label", label)
-        return FastTextClassifier.load(path, label)
+        return FastTextClassifier.load(path, self.options.classifier_label or saved_label(path))
 
     def _rows_by_model(self, languages: np.ndarray | str, n: int) -> list[tuple[str, np.ndarray]]:
         """(model path, rows it scores): each row by its language's model, else the default."""
