@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "textmill.cli.run",
     "textmill.cli.lang",
     "textmill.cli.quality",
+    "textmill.cli.classify",
     "textmill.cli.plan",
     "textmill.cli.report",
 )

@@ -75,17 +75,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from textmill.quality.classifier import TrainOptions, metrics_path, train_classifier
+    from textmill.quality.classifier import metrics_path, train_classifier
     from textmill.quality.inputs import read_texts
 
     positives = read_texts(args.pos, text_field=args.text_field, limit=args.limit)
     negatives = read_texts(args.neg, text_field=args.text_field, limit=args.limit)
     _log(f"training on {len(positives):,} positive and {len(negatives):,} negative documents")
-    options = TrainOptions(
-        word_ngrams=args.word_ngrams, dim=args.dim, epoch=args.epoch, lr=args.lr,
-        bucket=args.bucket, holdout_fraction=args.holdout, seed=args.seed, threads=args.threads,
-    )  # fmt: skip
-    metrics = train_classifier(positives, negatives, args.output, options)
+    metrics = train_classifier(positives, negatives, args.output, train_options(args))
     print(metrics.summary())
     print(f"model: {args.output}  metrics: {metrics_path(args.output)}")
     return 0
@@ -144,6 +140,40 @@ def cmd_select_seeds(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """fastText's training flags, shared by every `train` command (quality, classify)."""
+    from textmill.quality.classifier import TrainOptions  # no fastText import: cheap
+
+    defaults = TrainOptions()
+    parser.add_argument(
+        "--holdout",
+        type=number(at_least=0, below=1),
+        default=defaults.holdout_fraction,
+        help="held-out fraction per class",
+    )
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--word-ngrams", type=whole(1), default=defaults.word_ngrams)
+    parser.add_argument("--dim", type=whole(1), default=defaults.dim)
+    parser.add_argument("--epoch", type=whole(1), default=defaults.epoch)
+    parser.add_argument("--lr", type=number(above=0), default=defaults.lr)
+    parser.add_argument(
+        "--bucket", type=whole(1), default=defaults.bucket, help="hashed n-gram rows (model size)"
+    )
+    parser.add_argument(
+        "--threads", type=whole(1), default=defaults.threads, help="1 keeps training deterministic"
+    )
+
+
+def train_options(args: argparse.Namespace) -> Any:
+    """The TrainOptions that `add_train_arguments`'s flags spell."""
+    from textmill.quality.classifier import TrainOptions
+
+    return TrainOptions(
+        word_ngrams=args.word_ngrams, dim=args.dim, epoch=args.epoch, lr=args.lr,
+        bucket=args.bucket, holdout_fraction=args.holdout, seed=args.seed, threads=args.threads,
+    )  # fmt: skip
+
+
 def _guard(handler):
     """Bad input becomes a one-line message and exit code 2, not a traceback."""
 
@@ -168,24 +198,8 @@ def register(commands: Any) -> None:
     train.add_argument("--pos", nargs="+", required=True, help="positive examples (files/dirs)")
     train.add_argument("--neg", nargs="+", required=True, help="negative examples (files/dirs)")
     train.add_argument("-o", "--output", required=True, help="model path, e.g. quality.bin")
+    add_train_arguments(train)
     defaults = TrainOptions()
-    train.add_argument(
-        "--holdout",
-        type=number(at_least=0, below=1),
-        default=defaults.holdout_fraction,
-        help="held-out fraction per class",
-    )
-    train.add_argument("--seed", type=int, default=defaults.seed)
-    train.add_argument("--word-ngrams", type=whole(1), default=defaults.word_ngrams)
-    train.add_argument("--dim", type=whole(1), default=defaults.dim)
-    train.add_argument("--epoch", type=whole(1), default=defaults.epoch)
-    train.add_argument("--lr", type=number(above=0), default=defaults.lr)
-    train.add_argument(
-        "--bucket", type=whole(1), default=defaults.bucket, help="hashed n-gram rows (model size)"
-    )
-    train.add_argument(
-        "--threads", type=whole(1), default=defaults.threads, help="1 keeps training deterministic"
-    )
     train.add_argument("--limit", type=whole(1), help="at most this many documents per class")
     train.add_argument("--text-field", default="text", help="JSONL/Parquet text field")
     train.set_defaults(handler=_guard(cmd_train))

@@ -1,7 +1,10 @@
-"""Ultra-FineWeb's binary fastText quality classifier: train, evaluate on held-out data, score.
+"""fastText classifiers: train on labelled texts, evaluate on held-out data, score.
 
-Score = P(`__label__pos`). Training needs the `fasttext` module of `fasttext-numpy2-wheel` (the
-`quality` extra); scoring works with it too. Models load offline from a path.
+One trainer serves every classifier textmill trains: Ultra-FineWeb's binary quality classifier
+(`textmill quality train`, score = P(`__label__pos`)) and any labelled set (`textmill classify
+train --label-field`, dolma's route to its Jigsaw toxicity taggers, score = P(the positive
+label)). Training needs the `fasttext` module of `fasttext-numpy2-wheel` (the `quality` extra);
+scoring works with it too. Models load offline from a path.
 """
 
 from __future__ import annotations
@@ -182,21 +185,42 @@ def split_holdout(num_rows: int, fraction: float, seed: int) -> tuple[np.ndarray
     return np.sort(order[num_holdout:]), np.sort(order[:num_holdout])
 
 
-class QualityModel:
-    """A loaded classifier; `score(texts)` gives P(pos) per text as float32."""
+LABEL_PREFIX = "__label__"
 
-    def __init__(self, model: Any):
+
+def fasttext_label(value: object) -> str:
+    """A label value as fastText writes it: `__label__` and the value, booleans as true/false,
+    whitespace as `_` (fastText splits labels on whitespace)."""
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    return LABEL_PREFIX + "_".join(text.split())
+
+
+class ModelFileError(OSError):
+    """A classifier file that does not exist or does not load; the CLI prints it in one line."""
+
+    def __init__(self, path: str | Path, problem: str):
+        super().__init__(None, problem, str(path))
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:  # crosses process pools intact
+        return type(self), (self.filename, self.strerror)
+
+
+class FastTextClassifier:
+    """A loaded fastText classifier; `score(texts)` gives P(`positive`) per text as float32."""
+
+    def __init__(self, model: Any, positive: str = POSITIVE):
         self.model = model
+        self.positive = positive if positive.startswith(LABEL_PREFIX) else fasttext_label(positive)
         labels = set(model.get_labels())
-        if POSITIVE not in labels:
-            raise ValueError(f"model has no {POSITIVE} label (labels: {sorted(labels)})")
+        if self.positive not in labels:
+            raise ValueError(f"model has no {self.positive} label (labels: {sorted(labels)})")
 
     @classmethod
-    def load(cls, path: str | Path) -> QualityModel:
-        return _load_cached(str(path))
+    def load(cls, path: str | Path, positive: str = POSITIVE) -> FastTextClassifier:
+        return _load_cached(cls, str(path), positive)
 
     def score(self, texts: pa.Array | pa.ChunkedArray | Sequence[str | None]) -> np.ndarray:
-        """P(pos) per text; null or blank texts score 0 (no evidence of quality)."""
+        """P(positive) per text; null or blank texts score 0 (no evidence either way)."""
         lines = preprocess_texts(texts).to_pylist()
         scores = np.zeros(len(lines), dtype=np.float32)
         rows = [row for row, line in enumerate(lines) if line]
@@ -205,20 +229,43 @@ class QualityModel:
         all_labels, all_probs = self.model.predict([lines[row] for row in rows], k=-1)
         for row, labels, probs in zip(rows, all_labels, all_probs, strict=True):
             for label, prob in zip(labels, probs, strict=True):
-                if label == POSITIVE:
+                if label == self.positive:
                     scores[row] = prob
                     break
         # fastText adds 1e-5 to every probability before normalising; keep scores in [0, 1]
         return np.clip(scores, 0.0, 1.0)
 
 
-@functools.cache
-def _load_cached(path: str) -> QualityModel:
+class QualityModel(FastTextClassifier):
+    """Ultra-FineWeb's quality classifier: P(`__label__pos`)."""
+
+    def __init__(self, model: Any):
+        super().__init__(model, POSITIVE)
+
+    @classmethod
+    def load(cls, path: str | Path) -> QualityModel:  # type: ignore[override]
+        return _load_cached(cls, str(path), POSITIVE)
+
+
+def load_fasttext_model(path: str | Path) -> Any:
+    """A fastText model from a file, or a one-line ModelFileError saying why it is not one."""
     if not Path(path).is_file():
-        raise FileNotFoundError(f"quality model {path} does not exist")
+        raise ModelFileError(path, "classifier model does not exist")
     import fasttext
 
-    return QualityModel(fasttext.load_model(path))
+    try:
+        return fasttext.load_model(str(path))
+    except (ValueError, RuntimeError, MemoryError) as error:
+        raise ModelFileError(path, f"not a fastText model ({error})") from None
+
+
+@functools.cache
+def _load_cached(cls: type, path: str, positive: str) -> Any:
+    model = load_fasttext_model(path)
+    try:
+        return cls(model) if cls is QualityModel else cls(model, positive)
+    except ValueError as error:
+        raise ModelFileError(path, str(error)) from None
 
 
 def train_classifier(
@@ -229,19 +276,49 @@ def train_classifier(
 ) -> ClassifierMetrics:
     """Train on all but a seeded held-out split of each class, save the model and its held-out
     metrics (`<model>.metrics.json`), and return the metrics."""
-    options = options or TrainOptions()
     if not positives or not negatives:
         raise ValueError(
             f"need positive and negative examples (have {len(positives)} pos, {len(negatives)} neg)"
         )
-    texts = list(positives) + list(negatives)
-    labels = np.concatenate([np.ones(len(positives), bool), np.zeros(len(negatives), bool)])
-    # split each class on its own so both are represented in the held-out set
+    labels = ["pos"] * len(positives) + ["neg"] * len(negatives)
+    return train_labelled(list(positives) + list(negatives), labels, "pos", model_path, options)
+
+
+def train_labelled(
+    texts: Sequence[str],
+    labels: Sequence[object],
+    positive: object,
+    model_path: str | Path,
+    options: TrainOptions | None = None,
+) -> ClassifierMetrics:
+    """Train a fastText classifier on `texts` with one label each (any number of classes) on
+    all but a seeded held-out split of every class; save the model and the held-out metrics of
+    `positive` against the rest (`<model>.metrics.json`, with `positive_label` unless it is the
+    quality classifier's `pos`), and return them."""
+    options = options or TrainOptions()
+    if len(texts) != len(labels):
+        raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
+    names = [fasttext_label(label) for label in labels]
+    positive_name = fasttext_label(positive)
+    # the positive class first, then the others sorted: salts and order never depend on input
+    classes = [positive_name] + sorted(set(names) - {positive_name})
+    counts = {name: names.count(name) for name in classes}
+    if len(classes) < 2 or counts[positive_name] == 0:
+        found = ", ".join(f"{n.removeprefix(LABEL_PREFIX)} ({c})" for n, c in counts.items() if c)
+        raise ValueError(
+            f"need examples of {positive_name.removeprefix(LABEL_PREFIX)!r} and of another "
+            f"label (have {found or 'none'})"
+        )
+    index_of = {name: i for i, name in enumerate(classes)}
+    codes = np.array([index_of[name] for name in names], dtype=np.int64)
+    is_positive = codes == 0
+    # split each class on its own so that every class is represented in the held-out set
     train_rows, holdout_rows = [], []
-    for offset, count, salt in ((0, len(positives), 0), (len(positives), len(negatives), 1)):
-        train, holdout = split_holdout(count, options.holdout_fraction, options.seed + salt)
-        train_rows.append(train + offset)
-        holdout_rows.append(holdout + offset)
+    for salt in range(len(classes)):
+        rows = np.flatnonzero(codes == salt)
+        train, holdout = split_holdout(len(rows), options.holdout_fraction, options.seed + salt)
+        train_rows.append(rows[train])
+        holdout_rows.append(rows[holdout])
     train_index = np.concatenate(train_rows)
     holdout_index = np.concatenate(holdout_rows)
     # fastText learns online: shuffle so the classes interleave
@@ -250,23 +327,27 @@ def train_classifier(
     prepared = preprocess_texts([texts[i] for i in train_index]).to_pylist()
     model_path = Path(model_path)
     model_path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="textmill-quality-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="textmill-classifier-") as tmp:
         train_file = Path(tmp) / "train.txt"
         with train_file.open("w", encoding="utf-8") as out:
             for row, line in zip(train_index, prepared, strict=True):
-                out.write(f"{POSITIVE if labels[row] else NEGATIVE} {line}\n")
+                out.write(f"{classes[codes[row]]} {line}\n")
         model, options = _train_with_backoff(train_file, model_path, options)
 
-    quality_model = QualityModel(model)
-    scores = quality_model.score([texts[i] for i in holdout_index])
-    measured = evaluate(labels[holdout_index], scores)
+    classifier = FastTextClassifier(model, positive_name)
+    scores = classifier.score([texts[i] for i in holdout_index])
+    measured = evaluate(is_positive[holdout_index], scores)
     metrics = ClassifierMetrics(
-        train_pos=int(labels[train_index].sum()),
-        train_neg=int((~labels[train_index]).sum()),
-        holdout_pos=int(labels[holdout_index].sum()),
-        holdout_neg=int((~labels[holdout_index]).sum()),
+        train_pos=int(is_positive[train_index].sum()),
+        train_neg=int((~is_positive[train_index]).sum()),
+        holdout_pos=int(is_positive[holdout_index].sum()),
+        holdout_neg=int((~is_positive[holdout_index]).sum()),
         options=asdict(options),
         **measured,
     )
-    metrics_path(model_path).write_text(json.dumps(asdict(metrics), indent=2) + "\n")
+    saved = asdict(metrics)
+    if positive_name != POSITIVE:  # a quality model's file stays as it always was
+        saved["positive_label"] = positive_name.removeprefix(LABEL_PREFIX)
+        saved["labels"] = {name.removeprefix(LABEL_PREFIX): count for name, count in counts.items()}
+    metrics_path(model_path).write_text(json.dumps(saved, indent=2) + "\n")
     return metrics

@@ -78,6 +78,11 @@ _RULES: dict[str, dict[str, tuple[str, str, str]]] = {
     "langid": {"low_language_score": ("lang_score", "min_score", "<")},
     "quality_score": {"low_quality": ("quality_score", "threshold", "<")},
     "url_filter": {"soft_banned_words": ("soft_banned_words", "soft_banned_threshold", ">=")},
+    "toxicity": {
+        "flagged_ratio": ("flagged_ratio", "max_flagged_ratio", ">"),
+        "profanity_score": ("profanity_score", "profanity_threshold", ">="),
+        "toxicity_score": ("toxicity_score", "toxicity_threshold", ">="),
+    },
 }
 _NGRAM_RULES = (  # gopher_repetition's per-n reasons
     (re.compile(r"top_(\d+)_gram"), "top_{n}_gram_char_frac", "top_n_grams"),

@@ -740,8 +740,17 @@ def count_sentences(chars: Chars, spans: Spans, lang: str = "en") -> np.ndarray:
 __all__ = [
     "WORD_SPLITTERS",
     "count_sentences",
+    "pieces_inside_words",
     "split_words",
     "split_words_by_script",
     "split_words_english",
     "splitter_key",
 ]
+
+
+def pieces_inside_words() -> frozenset[str]:
+    """The words the English rules cut out of a run of letters ("can|not", "gon|na", "do|n't"):
+    the only words of theirs that can start right after a letter (matchers that pre-filter
+    with word boundaries must look for these anywhere)."""
+    pieces = {word[cut:].lower() for word, cut in _SPLIT_AT.items() if cut > 0}
+    return frozenset(pieces | {"n't", "n’t"})
