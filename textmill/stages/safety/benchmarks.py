@@ -1,0 +1,254 @@
+"""Benchmark items from the user's files: which fields of a record form one item.
+
+A *layout* names the fields (`fields`, joined in order; a list value is one line per element;
+`a.b` reaches into a nested record) and optionally the record's id field; layouts for the common
+benchmarks ship as YAML files next to this module. A benchmark is `LAYOUT:PATH` (the layout's
+name is the benchmark's name), or a mapping `{path, layout | fields, name, id, lang}`.
+
+Reading is strict: a benchmark file that is malformed, an item with a missing field or no
+text, or an item in a script the declared language does not split into words would silently
+check nothing, so each is an error naming the file and the line (or Parquet row).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from textmill.io.files import InputError, open_input, split_compression
+from textmill.text.columns import decode
+from textmill.text.segmenters import NO_SPACE_SCRIPTS, dominant_scripts
+from textmill.text.words import splitter_key
+
+LAYOUT_DIR = "layouts"
+FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+FORMATS |= {".csv": "csv", ".tsv": "tsv"}
+# A benchmark whose items are mostly in a no-space script, read with a splitter for spaced
+# text, would make one "word" per sentence: no n-gram would ever match.
+WRONG_SCRIPT_SHARE = 0.5
+LANGUAGE_SAMPLE = 200  # items whose script is checked
+
+
+class BenchmarkError(InputError):
+    """A benchmark file or spec that cannot be read as benchmark items; says where."""
+
+
+class Layout(BaseModel):
+    """Which fields of a record form a benchmark item."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fields: tuple[str, ...] = Field(min_length=1)
+    id: str | None = None
+    lang: str = "en"
+
+
+class BenchmarkSpec(BaseModel):
+    """One benchmark to check: a file and its layout (a shipped one by name, or fields)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str
+    layout: str | None = None
+    fields: tuple[str, ...] | None = None
+    id: str | None = None
+    name: str | None = None
+    lang: str | None = None
+
+    @field_validator("layout")
+    @classmethod
+    def _known_layout(cls, value: str | None) -> str | None:
+        if value is not None and value not in layout_names():
+            raise ValueError(f"unknown benchmark layout {value!r} (known: {_known()})")
+        return value
+
+    def resolved(self) -> tuple[str, Layout]:
+        """(benchmark name, layout) with the spec's own fields, id and lang taking precedence."""
+        if self.layout is None and self.fields is None:
+            raise ValueError(
+                f"benchmark {self.path}: give a layout ({_known()}) or the fields that form an "
+                "item, e.g. {path: FILE, fields: [question, answer]}"
+            )
+        base = shipped_layout(self.layout) if self.layout else Layout(fields=self.fields or ())
+        layout = Layout(
+            fields=self.fields or base.fields,
+            id=self.id if self.id is not None else base.id,
+            lang=self.lang or base.lang,
+        )
+        return self.name or self.layout or Path(self.path).name.split(".")[0], layout
+
+
+def _known() -> str:
+    return ", ".join(layout_names())
+
+
+@cache
+def layout_names() -> tuple[str, ...]:
+    folder = resources.files(__package__) / LAYOUT_DIR
+    return tuple(sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.is_file()))
+
+
+@cache
+def shipped_layout(name: str) -> Layout:
+    text = (resources.files(__package__) / LAYOUT_DIR / f"{name}.yaml").read_text("utf-8")
+    return Layout(**yaml.safe_load(text))
+
+
+def parse_spec(value: str | dict[str, Any] | BenchmarkSpec) -> BenchmarkSpec:
+    """`LAYOUT:PATH`, a mapping, or a spec."""
+    if isinstance(value, BenchmarkSpec):
+        return value
+    if isinstance(value, dict):
+        return BenchmarkSpec(**value)
+    layout, sep, path = value.partition(":")
+    if not sep or not path:
+        raise ValueError(
+            f"benchmark {value!r}: write LAYOUT:PATH (layouts: {_known()}) or a mapping "
+            "{path: FILE, fields: [...]}"
+        )
+    return BenchmarkSpec(layout=layout, path=path)
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """The items of one benchmark file: their text and a stable key each (the id field, else
+    `line N` / `row N`)."""
+
+    name: str
+    path: str
+    lang: str
+    texts: list[str]
+    keys: list[str]
+
+
+def file_format(path: str) -> str:
+    stem, _ = split_compression(path.lower())
+    fmt = FORMATS.get(Path(stem).suffix)
+    if fmt is None:
+        raise BenchmarkError(
+            f"{path}: unknown benchmark file type (JSONL, Parquet or CSV/TSV, optionally "
+            "compressed)"
+        )
+    return fmt
+
+
+def _records(path: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, record) for each record of a benchmark file; `where` is `line N` or `row N`."""
+    fmt = file_format(path)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            table = pq.read_table(path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise BenchmarkError(f"{path}: not a readable Parquet file ({exc})") from None
+        for row, record in enumerate(table.to_pylist(), start=1):
+            yield f"row {row}", record
+        return
+    stream, _ = open_input(path)
+    with stream:
+        if fmt == "jsonl":
+            for line_no, line in enumerate(stream, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                    raise BenchmarkError(f"{path}, line {line_no}: invalid JSON ({exc})") from None
+                if not isinstance(record, dict):
+                    raise BenchmarkError(f"{path}, line {line_no}: not a JSON object")
+                yield f"line {line_no}", record
+            return
+        text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+        reader = csv.DictReader(text, delimiter="\t" if fmt == "tsv" else ",")
+        try:
+            for record in reader:
+                if None in record:
+                    raise BenchmarkError(
+                        f"{path}, line {reader.line_num}: more cells than the header has columns"
+                    )
+                yield f"line {reader.line_num}", record
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise BenchmarkError(f"{path}, line {reader.line_num}: malformed CSV ({exc})") from None
+
+
+def _field(record: dict[str, Any], name: str) -> Any:
+    value: Any = record
+    for part in name.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise KeyError(name)
+        value = value[part]
+    return value
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return "\n".join(_as_text(v) for v in value)
+    if isinstance(value, dict):
+        return "\n".join(_as_text(v) for v in value.values())
+    return str(value)
+
+
+def read_benchmark(spec: BenchmarkSpec) -> Benchmark:
+    """Every item of one benchmark file; raises BenchmarkError (file and line) on bad input."""
+    try:
+        name, layout = spec.resolved()
+    except ValueError as exc:
+        raise BenchmarkError(str(exc)) from None
+    path = spec.path
+    if not Path(path).exists() and "://" not in path:
+        raise BenchmarkError(f"{path}: benchmark file {name!r} not found")
+    texts: list[str] = []
+    keys: list[str] = []
+    for where, record in _records(path):
+        parts = []
+        for field in layout.fields:
+            try:
+                parts.append(_as_text(_field(record, field)))
+            except KeyError:
+                present = ", ".join(sorted(record)) or "none"
+                raise BenchmarkError(
+                    f"{path}, {where}: no field {field!r} (benchmark {name} takes "
+                    f"{' + '.join(layout.fields)}; the record has {present})"
+                ) from None
+        item = "\n".join(p for p in parts if p.strip())
+        if not item.strip():
+            raise BenchmarkError(
+                f"{path}, {where}: empty item ({' + '.join(layout.fields)} hold no text)"
+            )
+        key = record.get(layout.id) if layout.id else None
+        texts.append(item)
+        keys.append(str(key) if key not in (None, "") else where)
+    if not texts:
+        raise BenchmarkError(f"{path}: no benchmark items in the file")
+    _check_language(path, name, layout.lang, texts)
+    return Benchmark(name, path, layout.lang, texts, keys)
+
+
+def _check_language(path: str, name: str, lang: str, texts: list[str]) -> None:
+    """Items mostly in a no-space script with a language whose splitter needs spaces (or the
+    reverse) match nothing: say which language to declare."""
+    sample = texts[:: max(1, len(texts) // LANGUAGE_SAMPLE)]
+    scripts = dominant_scripts(decode(pa.array(sample, pa.large_string())))
+    no_space = sum(1 for s in scripts if s in NO_SPACE_SCRIPTS)
+    segmented = splitter_key(lang) not in ("", "en", "ko")
+    if not segmented and no_space > WRONG_SCRIPT_SHARE * len(sample) and splitter_key(lang):
+        common = max(set(scripts), key=lambda s: scripts.count(s) if s else -1)
+        raise BenchmarkError(
+            f"{path}: {no_space:,} of {len(sample):,} sampled items of benchmark {name} are written in "
+            f"{common} script, which is not split into words like lang {lang!r}; declare the "
+            "benchmark's language (e.g. {path: ..., layout: ..., lang: zh})"
+        )
