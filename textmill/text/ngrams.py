@@ -36,6 +36,11 @@ def fold_table(lowercase: bool = True, strip_accents: bool = True) -> np.ndarray
     """[TABLE_SIZE, FOLD_WIDTH] int32: what each code point becomes after NFKC, optional
     lower-casing and accent (Mn) removal; alphanumerics stay, everything else is SEPARATOR, and
     unused trailing cells are 0. Built once per process and option pair (~0.5 s)."""
+    return _fold_table(bool(lowercase), bool(strip_accents))
+
+
+@cache
+def _fold_table(lowercase: bool, strip_accents: bool) -> np.ndarray:
     table = np.zeros((TABLE_SIZE, FOLD_WIDTH), dtype=np.int32)
     for code in range(TABLE_SIZE):
         char = chr(code)

@@ -248,7 +248,7 @@ def _check_language(path: str, name: str, lang: str, texts: list[str]) -> None:
     if not segmented and no_space > WRONG_SCRIPT_SHARE * len(sample) and splitter_key(lang):
         common = max(set(scripts), key=lambda s: scripts.count(s) if s else -1)
         raise BenchmarkError(
-            f"{path}: {no_space:,} of {len(sample):,} sampled items of benchmark {name} are written in "
-            f"{common} script, which is not split into words like lang {lang!r}; declare the "
+            f"{path}: {no_space:,} of {len(sample):,} sampled items of benchmark {name} are "
+            f"written in {common} script, which is not split into words like lang {lang!r}; declare the "
             "benchmark's language (e.g. {path: ..., layout: ..., lang: zh})"
         )

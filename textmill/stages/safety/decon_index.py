@@ -43,7 +43,11 @@ class Normalization:
     strip_accents: bool = True
 
     def describe(self) -> dict[str, Any]:
-        return {"ngram": self.ngram, "lowercase": self.lowercase, "strip_accents": self.strip_accents}
+        return {
+            "ngram": self.ngram,
+            "lowercase": self.lowercase,
+            "strip_accents": self.strip_accents,
+        }
 
 
 @dataclass

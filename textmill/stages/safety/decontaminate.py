@@ -43,7 +43,7 @@ class Decontaminate(Stage):
 
     class Options(StageOptions):
         benchmarks: list[BenchmarkSpec] = Field(
-            default_factory=list,
+            [],
             description="benchmark files: LAYOUT:PATH (layouts: arc, gsm8k, hellaswag, "
             "humaneval, math, mbpp, mmlu, triviaqa) or {path, layout|fields, name, id, lang}",
         )
