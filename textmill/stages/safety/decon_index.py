@@ -198,7 +198,7 @@ def build_index(
         first_item += len(bench.texts)
     hashes = np.concatenate(all_hashes) if all_hashes else np.zeros(0, np.uint64)
     items = np.concatenate(all_items) if all_items else np.zeros(0, np.int32)
-    order = np.lexsort((items, hashes))
+    order = np.argsort(hashes, kind="stable")  # items ascend already: ties stay in item order
     hashes, items = hashes[order], items[order]
     distinct = np.ones(len(hashes), dtype=bool)  # each (hash, item) pair once
     distinct[1:] = (hashes[1:] != hashes[:-1]) | (items[1:] != items[:-1])
