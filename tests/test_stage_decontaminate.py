@@ -38,7 +38,10 @@ def run(st: Decontaminate, texts: list[str | None]):
 
 def words_of(texts: list[str], lang: str = "en") -> list[np.ndarray]:
     words = normalized_words(decode(pa.array(texts)), lang)
-    return [words.hashes[a:b] for a, b in zip(words.row_offsets[:-1], words.row_offsets[1:])]
+    return [
+        words.hashes[a:b]
+        for a, b in zip(words.row_offsets[:-1], words.row_offsets[1:], strict=True)
+    ]
 
 
 def test_normalisation_ignores_case_punctuation_whitespace_width_and_accents():
@@ -51,7 +54,7 @@ def test_normalisation_ignores_case_punctuation_whitespace_width_and_accents():
 def test_words_split_per_language_and_positions_stay_in_the_original_text():
     text = "Hello, wörld — don't"
     words = normalized_words(decode(pa.array([text])))
-    assert [text[s:e] for s, e in zip(words.starts, words.ends)] == [
+    assert [text[s:e] for s, e in zip(words.starts, words.ends, strict=True)] == [
         "Hello",
         "wörld",
         "do",
@@ -273,9 +276,10 @@ def test_cli_yaml_and_python_runs_agree_and_reconcile_with_the_card(tmp_path):
     yaml_file = tmp_path / "p.yaml"
     yaml_file.write_text(f"stages:\n  - decontaminate: {{benchmarks: ['gsm8k:{bench}']}}\n")
     (spec,) = Pipeline.from_yaml(yaml_file).specs
-    assert build_stage(spec.name, spec.options).options == Decontaminate(
-        benchmarks=[f"gsm8k:{bench}"]
-    ).options
+    assert (
+        build_stage(spec.name, spec.options).options
+        == Decontaminate(benchmarks=[f"gsm8k:{bench}"]).options
+    )
     assert main(["run", str(yaml_file), str(corpus), "-o", str(tmp_path / "cli")]) == 0
     cli_stats = json.loads((tmp_path / "cli" / "stats.json").read_text())
     for stats in (python_stats, cli_stats):
