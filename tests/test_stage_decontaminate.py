@@ -200,6 +200,15 @@ def test_a_benchmark_in_another_language_is_split_by_its_language(tmp_path):
     assert decision.keep.tolist() == [False]
 
 
+def test_rows_are_split_by_their_own_lang_column(tmp_path):
+    item = "我爱北京天安门。今天的天气非常好，我们一起去公园散步吧，然后吃午饭。"
+    path = benchmark(tmp_path, [{"question": item, "answer": "好的"}])
+    st = Decontaminate(benchmarks=[{"path": str(path), "layout": "gsm8k", "lang": "zh"}], ngram=5)
+    batch = pa.table({"text": [item, item, FILLER], "lang": ["zh", None, "en"]})
+    _, decision = st.process(batch)
+    assert decision.keep.tolist() == [False, True, True]  # read as English, it is one "word"
+
+
 def test_unknown_layout_and_missing_source_are_option_errors(tmp_path):
     with pytest.raises(ValueError, match="unknown benchmark layout 'nope'"):
         Decontaminate(benchmarks=["nope:x.jsonl"])
@@ -269,7 +278,9 @@ def test_cli_yaml_and_python_runs_agree_and_reconcile_with_the_card(tmp_path):
         {"id": "dirty", "text": f"{FILLER} {ITEM} {FILLER}"},
         {"id": "part", "text": f"{FILLER}. " + " ".join(ITEM_WORDS[:13]) + f" {FILLER}"},
     ]
-    corpus = write_jsonl(tmp_path / "in.jsonl", docs)
+    write_jsonl(tmp_path / "in" / "a.jsonl", docs[:2])  # two shards: the card merges them
+    write_jsonl(tmp_path / "in" / "b.jsonl", docs[2:])
+    corpus = tmp_path / "in"
     python_stats, _ = reconciled_run(
         [Decontaminate(benchmarks=[f"gsm8k:{bench}"])], [str(corpus)], tmp_path / "py"
     )

@@ -88,6 +88,7 @@ class Decontaminate(Stage):
     def __init__(self, options: Any = None, **kwargs: Any):
         super().__init__(options, **kwargs)
         self.index: DeconIndex | None = None
+        self._labels: np.ndarray | None = None
 
     @property
     def normalization(self) -> Normalization:
@@ -110,6 +111,16 @@ class Decontaminate(Stage):
         else:
             index = build_index(o.benchmarks, self.normalization)
         self.index = index
+
+    def _item_labels(self) -> np.ndarray:
+        """`benchmark:key` of every item, the values of `decon_items` (built once)."""
+        if self._labels is None:
+            index = self.index
+            assert index is not None
+            names = [index.benchmarks[b]["name"] for b in index.item_benchmark.tolist()]
+            labels = [f"{name}:{key}" for name, key in zip(names, index.item_keys, strict=True)]
+            self._labels = np.asarray(labels, dtype=object)
+        return self._labels
 
     def benchmark_table(self) -> list[dict[str, Any]]:
         """Name, file and item count of every benchmark checked (for the report)."""
@@ -171,30 +182,24 @@ class Decontaminate(Stage):
         o = self.options
         found = self.matches(batch)
         n = batch.num_rows
-        benchmarks: list[list[str]] = [[] for _ in range(n)]
-        item_names: list[list[str]] = [[] for _ in range(n)]
+        rows, items = found["rows"], found["items"]  # sorted by row, then item
+        benches = index.item_benchmark[items].astype(np.int64)
         coverage = np.zeros(n, dtype=np.float32)
-        first_benchmark = np.full(n, -1, dtype=np.int64)
-        for row, item, share in zip(
-            found["rows"].tolist(), found["items"].tolist(), found["coverage"].tolist(), strict=True
-        ):
-            number = int(index.item_benchmark[item])
-            name = index.benchmarks[number]["name"]
-            if name not in benchmarks[row]:
-                benchmarks[row].append(name)
-            item_names[row].append(f"{name}:{index.item_keys[item]}")
-            coverage[row] = max(coverage[row], share)
-            if first_benchmark[row] < 0 or number < first_benchmark[row]:
-                first_benchmark[row] = number
+        np.maximum.at(coverage, rows, found["coverage"].astype(np.float32))
+        first_benchmark = np.full(n, len(index.names), dtype=np.int64)
+        np.minimum.at(first_benchmark, rows, benches)
+        codes = np.where(first_benchmark < len(index.names), first_benchmark + 1, 0)
+        codes = codes.astype(np.int32)
+        row_bench = np.unique(rows * len(index.names) + benches)  # by row, then benchmark order
+        bench_rows = row_bench // len(index.names)
         positions = np.unique(found["positions"])
         position_rows = np.searchsorted(found["grams"].row_offsets, positions, side="right") - 1
         ngram_counts = np.bincount(position_rows, minlength=n).astype(np.int32)
-        for row in range(n):
-            benchmarks[row].sort(key=index.names.index)
-        codes = np.where(first_benchmark >= 0, first_benchmark + 1, 0).astype(np.int32)
+        item_labels = pa.array(self._item_labels()[items], pa.string())
+        bench_names = pa.array(np.asarray(index.names, dtype=object)[row_bench % len(index.names)])
         columns: dict[str, pa.Array] = {
-            DECON_BENCHMARKS: pa.array(benchmarks, pa.list_(pa.string())),
-            DECON_ITEMS: pa.array(item_names, pa.list_(pa.string())),
+            DECON_BENCHMARKS: _lists(bench_names.cast(pa.string()), bench_rows, n),
+            DECON_ITEMS: _lists(item_labels, rows, n),
             DECON_NGRAMS: pa.array(ngram_counts, pa.int32()),
             DECON_COVERAGE: pa.array(coverage, pa.float32()),
         }
@@ -256,6 +261,12 @@ class Decontaminate(Stage):
         return batch, cuts, codes
 
 
+def _lists(values: pa.Array, rows: np.ndarray, num_rows: int) -> pa.ListArray:
+    """A list column of `num_rows` rows from values sorted by the row each belongs to."""
+    offsets = np.searchsorted(rows, np.arange(num_rows + 1), side="left").astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), values)
+
+
 def _merged_windows(
     starts: np.ndarray, ends: np.ndarray, margin: int, length: int
 ) -> list[tuple[int, int]]:
@@ -269,4 +280,3 @@ def _merged_windows(
         else:
             windows.append((low, high))
     return windows
-
