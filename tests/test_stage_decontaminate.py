@@ -324,3 +324,5 @@ def test_cut_mode_run_keeps_cut_documents_with_their_count(tmp_path):
     assert kept["c"]["decon_cut"] == 0
     card = (tmp_path / "o" / "README.md").read_text()
     assert "documents left in more than 10 pieces were dropped" in card
+    html = (tmp_path / "o" / "report.html").read_text()
+    assert '<td class="l">gsm8k</td><td>1</td><td>1</td><td>1</td><td>0</td><td>1</td>' in html
