@@ -107,6 +107,21 @@ def test_coverage_rule_counts_an_item_only_from_its_share_of_ngrams(tmp_path):
     assert out["decon_coverage"].to_pylist() == pytest.approx([0.0, 0.6])
 
 
+def test_idf_weighting_discounts_ngrams_every_item_shares(tmp_path):
+    shared = " ".join(f"s{i}" for i in range(16))  # 4 n-grams in every item
+    items = [{"question": f"{shared} " + " ".join(f"u{k}x{i}" for i in range(4))} for k in range(9)]
+    path = benchmark(tmp_path, [{**item, "answer": "a"} for item in items])
+    plain = Decontaminate(benchmarks=[f"gsm8k:{path}"], mode="flag", min_coverage=0.4)
+    weighted = Decontaminate(plain.options, idf=True)
+    boilerplate = f"{FILLER} {shared} {FILLER}"  # 4 of each item's 9 n-grams, all shared
+    assert plain.process(pa.table({"text": [boilerplate]}))[0]["decon_items"][0].as_py()
+    out, _ = weighted.process(pa.table({"text": [boilerplate]}))
+    assert out["decon_items"].to_pylist() == [[]]
+    out, _ = weighted.process(pa.table({"text": [items[3]["question"] + " a"]}))
+    assert out["decon_items"].to_pylist() == [["gsm8k:line 4"]]
+    assert out["decon_coverage"].to_pylist() == [pytest.approx(1.0)]
+
+
 def test_cut_removes_the_match_with_its_margin_and_keeps_the_rest(tmp_path):
     st = stage(tmp_path, mode="cut", margin=5)
     before, after = "A" * 30 + " keep this. ", " and this too " + "B" * 30

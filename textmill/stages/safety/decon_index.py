@@ -62,6 +62,7 @@ class DeconIndex:
     item_keys: list[str]
     benchmarks: list[dict[str, Any]]  # name, path, lang, items, short_items, sha256
     _table: np.ndarray | None = field(default=None, repr=False)
+    _idf: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def names(self) -> list[str]:
@@ -78,13 +79,24 @@ class DeconIndex:
         return _contains(self.hash_set(), hashes)
 
     def pairs_of(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For each query hash, its pairs' positions: (query index, item) of every match."""
+        """(query index, pair index) of every (query hash, index pair) with equal hashes."""
         left = np.searchsorted(self.hashes, hashes, side="left")
         right = np.searchsorted(self.hashes, hashes, side="right")
         counts = right - left
         query = np.repeat(np.arange(len(hashes)), counts)
         within = np.arange(len(query)) - np.repeat(np.cumsum(counts) - counts, counts)
-        return query, self.items[np.repeat(left, counts) + within]
+        return query, np.repeat(left, counts) + within
+
+    def idf_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per pair, log(1 + items / items holding its n-gram), and per item their sum: n-grams
+        shared by many items (boilerplate such as "which of the following") weigh little."""
+        if self._idf is None:
+            _, df = np.unique(self.hashes, return_counts=True)
+            per_hash = np.log1p(max(1, len(self.item_keys)) / df)  # smoothed: never 0
+            weights = np.repeat(per_hash, df)  # pairs are sorted by hash
+            totals = np.bincount(self.items, weights=weights, minlength=len(self.item_keys))
+            self._idf = (weights, totals)
+        return self._idf
 
     # -- files
 

@@ -67,6 +67,10 @@ class Decontaminate(Stage):
         lang: str | None = Field(
             None, description="word splitting language of the corpus (default: `lang`, else en)"
         )
+        idf: bool = Field(
+            False,
+            description="weigh n-grams by IDF over the benchmark items in coverage (dolma 3)",
+        )
         lowercase: bool = Field(True, description="compare case-insensitively")
         strip_accents: bool = Field(True, description="compare without accents (NFD, no Mn)")
 
@@ -147,7 +151,8 @@ class Decontaminate(Stage):
         words = normalized_words(chars, self._languages(batch), o.lowercase, o.strip_accents)
         grams = ngram_hashes(words, o.ngram)
         hit = np.flatnonzero(index.contains(grams.hashes))
-        query, items = index.pairs_of(grams.hashes[hit])
+        query, pair_index = index.pairs_of(grams.hashes[hit])
+        items = index.items[pair_index]
         position = hit[query]  # n-gram index of each (n-gram, item) match
         rows = np.searchsorted(grams.row_offsets, position, side="right") - 1
         pair = rows.astype(np.int64) * max(1, len(index.item_keys)) + items
@@ -156,12 +161,18 @@ class Decontaminate(Stage):
         hashes_sorted, pair_sorted = grams.hashes[position][order], pair[order]
         new = np.ones(len(order), dtype=bool)
         new[1:] = (hashes_sorted[1:] != hashes_sorted[:-1]) | (pair_sorted[1:] != pair_sorted[:-1])
-        pairs, found = np.unique(pair_sorted[new], return_counts=True)
+        pairs, inverse = np.unique(pair_sorted[new], return_inverse=True)
         pair_items = pairs % max(1, len(index.item_keys))
         pair_rows = pairs // max(1, len(index.item_keys))
-        totals = index.item_ngrams[pair_items].astype(np.int64)
-        need = np.maximum(1, np.ceil(o.min_coverage * totals - 1e-9)).astype(np.int64)
-        qualifies = found >= need
+        if o.idf:  # each n-gram weighs log(1 + items / items holding it) (dolma 3's decon)
+            weights, item_totals = index.idf_weights()
+            found = np.bincount(inverse, weights=weights[pair_index][order][new])
+            totals = item_totals[pair_items]
+        else:
+            found = np.bincount(inverse, minlength=len(pairs)).astype(np.float64)
+            totals = index.item_ngrams[pair_items].astype(np.float64)
+        found = found[: len(pairs)]
+        qualifies = (found > 0) & (found >= o.min_coverage * totals - 1e-9)
         qualifying = pairs[qualifies]
         matched = np.isin(pair, qualifying)
         return {
@@ -170,7 +181,7 @@ class Decontaminate(Stage):
             "grams": grams,
             "rows": pair_rows[qualifies],
             "items": pair_items[qualifies],
-            "coverage": found[qualifies] / np.maximum(totals[qualifies], 1),
+            "coverage": found[qualifies] / np.maximum(totals[qualifies], 1e-12),
             "positions": position[matched],
             "position_rows": rows[matched],
         }
