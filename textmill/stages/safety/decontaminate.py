@@ -20,7 +20,7 @@ from pydantic import Field, field_validator, model_validator
 
 from textmill.document import TEXT
 from textmill.pipeline import Decision, Stage, StageOptions, register
-from textmill.stages.safety.benchmarks import BenchmarkSpec, parse_spec
+from textmill.stages.safety.benchmarks import BenchmarkError, BenchmarkSpec, parse_spec
 from textmill.stages.safety.decon_index import DeconIndex, Normalization, build_index
 from textmill.text.columns import decode
 from textmill.text.ngrams import GPT3_NGRAM, ngram_hashes, normalized_words
@@ -106,8 +106,6 @@ class Decontaminate(Stage):
         if o.index:
             index = DeconIndex.load(o.index)
             if index.norm != self.normalization:
-                from textmill.stages.safety.benchmarks import BenchmarkError
-
                 raise BenchmarkError(
                     f"{o.index}: built with {index.norm.describe()}, but the stage compares "
                     f"{self.normalization.describe()}; rebuild it or set the same options"
