@@ -341,3 +341,33 @@ def test_cut_mode_run_keeps_cut_documents_with_their_count(tmp_path):
     assert "documents left in more than 10 pieces were dropped" in card
     html = (tmp_path / "o" / "report.html").read_text()
     assert '<td class="l">gsm8k</td><td>1</td><td>1</td><td>1</td><td>0</td><td>1</td>' in html
+
+
+def test_bundled_sample_run_drops_the_page_holding_a_planted_benchmark_item(tmp_path):
+    from textmill.cli.run import sample_path
+
+    extracted, _ = reconciled_run(
+        [("extract", {"engine": "resiliparse"})], [str(sample_path())], tmp_path / "plain"
+    )
+    pages = pq.read_table(tmp_path / "plain" / "data").to_pylist()
+    page = max(pages, key=lambda p: len(p["text"]))
+    words = page["text"].split()
+    middle = len(words) // 2
+    item = " ".join(words[middle : middle + 40])  # a passage of the longest page, as an item
+    bench = benchmark(tmp_path, [{"question": item, "answer": "42"}])
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(
+        "stages:\n  - extract: {engine: resiliparse}\n"
+        f"  - decontaminate: {{benchmarks: ['gsm8k:{bench}']}}\n"
+    )
+    assert main(["run", str(pipeline), str(sample_path()), "-o", str(tmp_path / "out")]) == 0
+    stats = json.loads((tmp_path / "out" / "stats.json").read_text())
+    assert stats["reconciled"] and stats["read"] == extracted["read"]
+    dropped = stats["stages"][1]["reasons"]["benchmark"]
+    rejects = pq.read_table(tmp_path / "out" / "rejects").to_pylist()
+    planted = [r for r in rejects if r["reject_reason"] == "decontaminate:benchmark=gsm8k"]
+    assert page["id"] in {r["id"] for r in planted} and len(planted) == dropped
+    card = (tmp_path / "out" / "README.md").read_text()
+    row = next(line for line in card.splitlines() if line.startswith("| gsm8k"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2:] == ["1", "1", str(dropped), str(dropped), "0"]
