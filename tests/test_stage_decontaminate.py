@@ -1,6 +1,7 @@
 """The decontaminate stage: normalisation, n-gram boundaries, the three modes, the coverage rule,
 the index file, the report and card, and CLI / YAML / Python parity."""
 
+import gzip
 import json
 from pathlib import Path
 
@@ -205,6 +206,21 @@ def test_bad_benchmark_files_name_file_and_line(tmp_path, lines, message):
     with pytest.raises(ValueError, match=message) as error:
         Decontaminate(benchmarks=[f"gsm8k:{path}"]).setup()
     assert str(path) in str(error.value)
+
+
+def test_malformed_csv_and_unknown_file_types_are_named(tmp_path):
+    csv_path = tmp_path / "b.csv"
+    csv_path.write_text("question,answer\nq1,a1\nq2,a2,extra\n", "utf-8")
+    with pytest.raises(ValueError, match=r"b\.csv, line 3: more cells than the header"):
+        Decontaminate(benchmarks=[f"gsm8k:{csv_path}"]).setup()
+    damaged = tmp_path / "b.jsonl.gz"
+    damaged.write_bytes(gzip.compress(b'{"question": "q", "answer": "a"}\n' * 500)[:-40])
+    with pytest.raises(ValueError, match=r"b\.jsonl\.gz: unreadable after line \d+"):
+        Decontaminate(benchmarks=[f"gsm8k:{damaged}"]).setup()
+    text = tmp_path / "b.txt"
+    text.write_text("q", "utf-8")
+    with pytest.raises(ValueError, match=r"b\.txt: unknown benchmark file type"):
+        Decontaminate(benchmarks=[f"gsm8k:{text}"]).setup()
 
 
 def test_a_benchmark_in_another_language_is_split_by_its_language(tmp_path):

@@ -27,7 +27,7 @@ import pyarrow as pa
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from textmill.io.files import InputError, open_input, split_compression
+from textmill.io.files import STREAM_ERRORS, InputError, open_input, split_compression
 from textmill.text.columns import decode
 from textmill.text.words import splitter_key
 
@@ -144,7 +144,21 @@ def file_format(path: str) -> str:
 
 
 def _records(path: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(where, record) for each record of a benchmark file; `where` is `line N` or `row N`."""
+    """(where, record) for each record of a benchmark file; `where` is `line N` or `row N`.
+    A damaged compressed stream is an error naming the last record read."""
+    where = "the start"
+    try:
+        for where, record in _read_records(path):
+            yield where, record
+    except BenchmarkError:
+        raise
+    except STREAM_ERRORS as exc:
+        raise BenchmarkError(
+            f"{path}: unreadable after {where} ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def _read_records(path: str) -> Iterator[tuple[str, dict[str, Any]]]:
     fmt = file_format(path)
     if fmt == "parquet":
         import pyarrow.parquet as pq
