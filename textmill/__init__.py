@@ -12,6 +12,7 @@ _EXPORTS = {
     "Pipeline": "textmill.api",
     "make_batch": "textmill.document",
     "Decision": "textmill.pipeline",
+    "Decontaminate": "textmill.stages.safety.decontaminate",
     "Filter": "textmill.pipeline",
     "GlobalStage": "textmill.pipeline",
     "Mapper": "textmill.pipeline",

@@ -166,6 +166,7 @@ def render_card(report: RunReport) -> str:
         _processing(report),
         _statistics(report),
         _pii(report),
+        _decontamination(report),
         _limitations(report),
     ]
     return "\n".join(parts)
@@ -357,6 +358,13 @@ def _pii(report: RunReport) -> str:
         + ". Names, phone numbers, postal addresses and other personal data are not detected.\n\n"
         + _table(["type", "matches replaced", "documents affected"], rows)
     )
+
+
+def _decontamination(report: RunReport) -> str:
+    from textmill.report.decon import STAGE, card_section
+
+    options = dict(report.stage_options()).get(STAGE)
+    return card_section(report.state.get("decon", {}), options, _table, code)
 
 
 def _limitations(report: RunReport) -> str:

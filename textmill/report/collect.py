@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 from textmill.document import HTML, ID, METADATA, TEXT, URL
 from textmill.io.files import STATE_DIR
 from textmill.pipeline import Decision, Filter, Stage
+from textmill.report import decon as decon_report
 
 STATE_VERSION = 1
 # 0, then four log-spaced bins a decade from 1 to 10^8 (characters, words, lines)
@@ -224,6 +225,7 @@ class ReportCollector:
         self.domains: dict[str, Counter] = {"read": Counter(), "kept": Counter()}
         self.cluster_sizes: Counter = Counter()
         self.pii: dict[str, Counter] = {"matches": Counter(), "docs": Counter()}
+        self.decon: dict[str, Any] = {}  # textmill.report.decon
         self.terms: Counter = Counter()
         self.words = 0
         self.licenses: Counter = Counter()
@@ -280,6 +282,8 @@ class ReportCollector:
     ) -> None:
         if out.num_rows != batch.num_rows:
             return  # the runner reports this as a stage failure
+        if stage.name == decon_report.STAGE:
+            decon_report.observe(self.decon, stage, out, decision)
         keep = decision.keep if decision is not None else np.ones(batch.num_rows, dtype=bool)
         for column in SCORE_COLUMNS:
             if column in out.column_names and column not in batch.column_names:
@@ -414,6 +418,7 @@ class ReportCollector:
             "domains_truncated": any(len(v) > TOP_DOMAINS for v in self.domains.values()),
             "cluster_sizes": dict(self.cluster_sizes),
             "pii": {k: dict(v) for k, v in self.pii.items()},
+            "decon": self.decon,
             "terms": dict(self.terms),
             "words": self.words,
             "licenses": dict(self.licenses),
@@ -523,6 +528,7 @@ def merge_states(states: Iterable[dict[str, Any]]) -> dict[str, Any]:
         "domains_truncated": False,
         "cluster_sizes": Counter(),
         "pii": {"matches": Counter(), "docs": Counter()},
+        "decon": {},
         "terms": Counter(),
         "words": 0,
         "licenses": Counter(),
@@ -548,6 +554,7 @@ def merge_states(states: Iterable[dict[str, Any]]) -> dict[str, Any]:
                 merged[key][name].update(counts)
         for key in ("cluster_sizes", "terms", "licenses", "crawl_months"):
             merged[key].update(state[key])
+        decon_report.merge(merged["decon"], state.get("decon", {}))
         merged["words"] += state["words"]
         merged["domains_truncated"] |= state["domains_truncated"]
         merged["crawl_range"] = _range(merged["crawl_range"], state["crawl_range"])

@@ -62,6 +62,7 @@ SECTIONS = (
     ("scores", "Scores"),
     ("duplicates", "Duplicates"),
     ("pii", "PII"),
+    ("decon", "Decontamination"),
     ("terms", "Demographic terms"),
     ("diversity", "Diversity"),
 )
@@ -79,6 +80,7 @@ def render_html(report: RunReport) -> str:
         _scores(report),
         _duplicates(report),
         _pii(report),
+        _decontamination(report),
         _terms(report),
         _diversity(report),
         _warnings(report),
@@ -405,6 +407,25 @@ def _pii(report: RunReport) -> str:
         return _section("pii", "PII", "<p>No PII stage ran (no pii_* columns).</p>")
     table = _table(["type", "matches replaced", "documents with one"], [list(r) for r in rows])
     return _section("pii", "PII", table)
+
+
+def _decontamination(report: RunReport) -> str:
+    from textmill.report.decon import summary
+
+    rows = summary(report.state.get("decon", {}))
+    title = "Benchmark decontamination"
+    if not rows:
+        return _section("decon", title, "<p>No decontaminate stage ran.</p>")
+    headers = ["benchmark", "items", "items found", "documents matched", "dropped", "cut"]
+    table = _table(
+        headers,
+        [
+            [r["benchmark"], r["items"], r["items_found"], r["docs_matched"],
+             r["docs_dropped"], r["docs_cut"]]
+            for r in rows
+        ],
+    )  # fmt: skip
+    return _section("decon", title, table)
 
 
 def _terms(report: RunReport) -> str:
