@@ -1,0 +1,1 @@
+"""Training-ready tokens: tokenize, pack, shuffle, one writer per trainer format."""
