@@ -199,6 +199,8 @@ class PackStats:
 def document_tokens(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     """(flat uint32 token ids, int64 length per document) of a table's `input_ids`; a null
     list counts as an empty document."""
+    if isinstance(table, pa.RecordBatch):
+        table = pa.Table.from_batches([table])
     if "input_ids" not in table.column_names:
         raise PackError("the token table has no `input_ids` column")
     column = table.column("input_ids")

@@ -163,6 +163,8 @@ class RunWriter:
         self, table: pa.Table, key: np.ndarray | None = None, tie: np.ndarray | None = None
     ) -> None:
         """Add documents; keys are computed unless given (a re-split passes them on)."""
+        if isinstance(table, pa.RecordBatch):
+            table = pa.Table.from_batches([table])
         if table.num_rows == 0:
             return
         if key is None or tie is None:
