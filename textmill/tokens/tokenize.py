@@ -59,6 +59,14 @@ from textmill.io.writers import (
     write_json_atomically,
 )
 from textmill.tokens.formats import FORMATS, open_writer
+from textmill.tokens.manifest import (
+    DOCUMENT_INDEX_SCHEMA,
+    DOCUMENTS,
+    ERRORS,
+    MANIFEST,
+    SKIPPED,
+    build_manifest,
+)
 from textmill.tokens.reading import LANG, plan_inputs, read_documents
 from textmill.tokens.tokenizer import TextTokenizer, TokenizerError, load_tokenizer
 
@@ -82,10 +90,6 @@ SKIPPED_SCHEMA = pa.schema(
 )
 ON_LONG = ("skip", "truncate")
 KIND = "tokenize"
-MANIFEST = "manifest.json"
-DOCUMENTS = "documents.parquet"
-SKIPPED = "skipped.parquet"
-ERRORS = "errors.jsonl"
 
 
 @dataclass(frozen=True)
@@ -371,23 +375,6 @@ def _document_tables(tok: TokLayout, shards: Sequence[Shard]) -> Iterator[pa.Tab
                 yield pa.Table.from_batches([reader.get_batch(i)])
 
 
-def _group_counts(documents: pa.Table, column: str) -> dict[str, dict[str, int]]:
-    grouped = (
-        documents.select([column, "tokens"])
-        .group_by(column)
-        .aggregate([("tokens", "sum"), ("tokens", "count")])
-    )
-    out = {}
-    for key, tokens, docs in zip(
-        grouped[column].to_pylist(),
-        grouped["tokens_sum"].to_pylist(),
-        grouped["tokens_count"].to_pylist(),
-        strict=True,
-    ):
-        out["null" if key is None else str(key)] = {"documents": int(docs), "tokens": int(tokens)}
-    return dict(sorted(out.items()))
-
-
 def finish(
     tok: TokLayout,
     shards: Sequence[Shard],
@@ -397,6 +384,7 @@ def finish(
     totals: ShardCounts,
     unknown_files: Sequence[str],
     command: str,
+    started: float,
 ) -> dict[str, Any]:
     """Write the format files, documents.parquet, skipped.parquet, errors.jsonl and
     manifest.json from the finished shards; returns the manifest."""
@@ -428,21 +416,7 @@ def finish(
         documents.abort()
         raise
     if documents.close() is None:  # no document at all: still a readable, empty table
-        pq.write_table(
-            pa.table(
-                {ID: [], SOURCE: [], LANG: [], "tokens": [], "offset": []},
-                schema=pa.schema(
-                    [
-                        (ID, pa.string()),
-                        (SOURCE, pa.string()),
-                        (LANG, pa.string()),
-                        ("tokens", pa.int64()),
-                        ("offset", pa.int64()),
-                    ]
-                ),
-            ),
-            out / DOCUMENTS,
-        )
+        pq.write_table(DOCUMENT_INDEX_SCHEMA.empty_table(), out / DOCUMENTS)
     files = [*written["files"], DOCUMENTS, MANIFEST]
     skipped_tables = [
         pq.read_table(tok.skipped(s.name)) for s in shards if tok.skipped(s.name).is_file()
@@ -452,35 +426,18 @@ def finish(
         files.append(SKIPPED)
     if write_errors(totals.errors, out / ERRORS):
         files.append(ERRORS)
-    doc_table = pq.read_table(out / DOCUMENTS, columns=[SOURCE, LANG, "tokens"])
-    manifest = {
-        "tokens": totals.tokens,
-        "documents": totals.tokenized,
-        "tokenizer_sha256": tokenizer.sha256,
-        "tokenizer": tokenizer.describe(),
-        "format": settings.format,
-        "format_dtype": written["dtype"],
-        "sequences": written["sequences"],
-        "files": sorted(written["files"]),
-        "bos_id": specials.bos,
-        "eos_id": specials.eos,
-        "text_column": settings.text_column,
-        "max_tokens_per_doc": settings.max_tokens_per_doc,
-        "on_long": settings.on_long,
-        "read": totals.read,
-        "skipped": dict(sorted(totals.skipped.items())),
-        "errored": totals.errored,
-        "truncated": totals.truncated,
-        "reconciled": totals.read
-        == totals.tokenized + sum(totals.skipped.values()) + totals.errored,
-        "non_document_records": dict(sorted(totals.reader_skipped.items())),
-        "per_source": _group_counts(doc_table, SOURCE),
-        "per_language": _group_counts(doc_table, LANG),
-        "inputs": [p for s in shards for p in s.paths],
-        "unreadable_inputs": list(unknown_files),
-        "command": command,
-        "textmill_version": __version__,
-    }
+    manifest = build_manifest(
+        totals=totals,
+        tokenizer=tokenizer,
+        settings=settings,
+        specials=specials,
+        written=written,
+        documents=pq.read_table(out / DOCUMENTS, columns=[SOURCE, LANG, "tokens"]),
+        inputs=[p for s in shards for p in s.paths],
+        unreadable=list(unknown_files),
+        command=command,
+        seconds=time.perf_counter() - started,
+    )
     write_json_atomically(manifest, out / MANIFEST)
     _record_files(tok, files)
     return manifest
@@ -532,8 +489,9 @@ def run_tokenize(
                     f"{counts.tokens:,} tokens"
                 )
             _add(totals, counts)
-        manifest = finish(tok, shards, loaded, specials, settings, totals, unknown, command)
-        manifest["seconds"] = round(time.perf_counter() - started, 3)
+        manifest = finish(
+            tok, shards, loaded, specials, settings, totals, unknown, command, started
+        )
     return manifest
 
 
