@@ -1,1 +1,2 @@
-"""Training-ready tokens: tokenize, pack, shuffle, one writer per trainer format."""
+"""Training-ready output: a user's tokenizer (`tokenizer`), the tokenize job (`tokenize`), its
+output formats (`formats/`) and its manifest (`manifest`)."""
