@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from textmill.io.writers import temporary_path
 from textmill.text.hashing import mix
 
 KEY_COLUMN = "__shuffle_key"
@@ -157,7 +158,7 @@ class RunWriter:
         self._writer: pa.ipc.RecordBatchFileWriter | None = None
         self._schema: pa.Schema | None = None
         self._index: list[list[int]] = []
-        self._tmp = path.with_name(path.name + ".tmp")
+        self._tmp = temporary_path(path)
 
     def write(
         self, table: pa.Table, key: np.ndarray | None = None, tie: np.ndarray | None = None
@@ -224,8 +225,9 @@ class RunWriter:
             self._tmp.replace(self.path)
         index = np.array(self._index, dtype=np.uint64).reshape(-1, 7)
         index_path = self.path.with_suffix(".index.npy")
-        tmp_index = index_path.with_name(index_path.name + ".tmp.npy")
-        np.save(tmp_index, index)
+        tmp_index = temporary_path(index_path)
+        with open(tmp_index, "wb") as handle:
+            np.save(handle, index)
         tmp_index.replace(index_path)
 
     def abort(self) -> None:
