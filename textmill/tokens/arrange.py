@@ -33,7 +33,7 @@ INPUT_IDS = "input_ids"
 CU_SEQLENS = "cu_seqlens"
 POSITION_IDS = "position_ids"
 LANG = "lang"
-MIN_SHUFFLE_MEMORY = 1 << 20
+MIN_SHUFFLE_MEMORY = 1 << 16
 
 
 def pad_id_for(tokenizer: Any, pad_id: int | None) -> int:
