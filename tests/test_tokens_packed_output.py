@@ -256,3 +256,53 @@ def test_bad_packing_options_are_user_errors(corpus, tmp_path, capsys):
     assert "--packing best-fit needs --pack SEQ_LEN" in capsys.readouterr().err
     assert main([*args, "--pack", "64", "--pack-window-tokens", "8"]) == 2
     assert "shorter than one sequence" in capsys.readouterr().err
+
+
+def test_a_tokenize_killed_while_reading_the_shuffle_resumes_without_scattering_again(
+    corpus, tmp_path, monkeypatch
+):
+    from textmill.tokens import shuffle
+
+    folder, inputs, _ = corpus
+    options = {
+        "tokenizer": str(folder / "tokenizer.json"),
+        "pack": SEQ_LEN,
+        "packing": "best-fit",
+        "shuffle_seed": 4,
+    }
+    clean = tmp_path / "clean"
+    tokenize(inputs, clean, **options)
+    original_read = shuffle.GlobalShuffle.read
+    scattered = []
+    original_scatter = shuffle.GlobalShuffle.scatter
+
+    def killed(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    def counted(self, part, tables):
+        if not self.done(part):
+            scattered.append(part)
+        return original_scatter(self, part, tables)
+
+    monkeypatch.setattr(shuffle.GlobalShuffle, "scatter", counted)
+    monkeypatch.setattr(shuffle.GlobalShuffle, "read", killed)
+    tok = tmp_path / "tok"
+    with pytest.raises(KeyboardInterrupt):
+        tokenize(inputs, tok, **options)
+    assert len(scattered) == 2 and not (tok / "manifest.json").exists()
+    monkeypatch.setattr(shuffle.GlobalShuffle, "read", original_read)
+    tokenize(inputs, tok, **options)
+    assert len(scattered) == 2  # the re-run scattered nothing again
+    for name in ("tokens.bin", "tokens.idx", "cu_seqlens.parquet", "pieces.parquet"):
+        assert (tok / name).read_bytes() == (clean / name).read_bytes()
+
+
+def test_a_packed_folder_is_not_read_back_as_documents(corpus, tmp_path):
+    from textmill.io import InputError
+    from textmill.tokens.manifest import token_tables
+
+    folder, inputs, _ = corpus
+    tok = tmp_path / "tok"
+    tokenize(inputs, tok, tokenizer=str(folder / "tokenizer.json"), pack=SEQ_LEN)
+    with pytest.raises(InputError, match="pieces.parquet"):
+        next(token_tables(tok))
