@@ -306,3 +306,11 @@ def test_a_packed_folder_is_not_read_back_as_documents(corpus, tmp_path):
     tokenize(inputs, tok, tokenizer=str(folder / "tokenizer.json"), pack=SEQ_LEN)
     with pytest.raises(InputError, match="pieces.parquet"):
         next(token_tables(tok))
+
+
+def test_the_cli_defaults_are_the_library_defaults():
+    from textmill.cli import tokens_arrange
+    from textmill.tokens import pack, shuffle
+
+    assert tokens_arrange.DEFAULT_WINDOW_TOKENS == pack.DEFAULT_WINDOW_TOKENS
+    assert tokens_arrange.DEFAULT_MEMORY_BYTES == shuffle.DEFAULT_MEMORY_BYTES
