@@ -37,7 +37,7 @@ def sample_texts(
             docs = batch.docs.filter(pc.invert(pc.is_null(batch.docs[TEXT])))
             if rate < 1.0:
                 hashes = np.fromiter(
-                    (xxhash.xxh64_intdigest(i) for i in docs[ID].to_pylist()), np.uint64
+                    (xxhash.xxh64_intdigest(i.encode()) for i in docs[ID].to_pylist()), np.uint64
                 )
                 docs = docs.filter(hashes <= np.uint64(threshold))
             for text in docs[TEXT].to_pylist():
