@@ -23,7 +23,20 @@ from textmill.tokens.tokenizer import load_tokenizer, train_bpe
 @pytest.fixture(scope="module")
 def tokenizer_path(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("tokenizer") / "tokenizer.json"
-    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()
+    words = [
+        "alpha",
+        "beta",
+        "gamma",
+        "delta",
+        "epsilon",
+        "zeta",
+        "eta",
+        "theta",
+        "iota",
+        "kappa",
+        "lambda",
+        "mu",
+    ]
     train_bpe([" ".join(words[i:] + words[:i]) for i in range(len(words))] * 10, 300).save(
         str(path)
     )
@@ -118,7 +131,12 @@ def test_a_killed_tokenize_resumes_with_the_shards_it_finished(
     assert not (out / "manifest.json").exists() and not (out / "tokens.bin").exists()
     first = calls[0]
     calls.clear()
-    monkeypatch.setattr(job, "tokenize_shard", lambda tok, shard, *a: (calls.append(shard.name), real(tok, shard, *a))[1])  # fmt: skip
+
+    def counted(tok, shard, *args):
+        calls.append(shard.name)
+        return real(tok, shard, *args)
+
+    monkeypatch.setattr(job, "tokenize_shard", counted)
     assert tokenize_cli([tmp_path / "in"], out, tokenizer_path) == 0
     assert first not in calls and len(calls) == 2  # the finished shard is not redone
     for name in ("tokens.bin", "tokens.idx", "documents.parquet"):
