@@ -196,3 +196,35 @@ def test_verify_still_trains_its_tokenizer_from_here():
 
     assert verify.train_bpe is train_bpe
     assert not (Path(verify.__file__).parent / "tokenizer.py").exists()  # one copy only
+
+
+def test_the_tiktoken_engine_gives_the_same_ids_and_refuses_other_shapes(tmp_path, monkeypatch):
+    texts = [*SCRIPTS.values(), "a literal <|endoftext|> inside", "don't   stop\n\n", ""]
+    train_bpe(texts * 10, 400).save(str(tmp_path / "bpe.json"))
+    reference = load_tokenizer(tmp_path / "bpe.json")
+    fast = load_tokenizer(tmp_path / "bpe.json", engine="tiktoken")
+    assert (
+        fast.describe()["engine"] == "tiktoken" and reference.describe()["engine"] == "tokenizers"
+    )
+    assert fast.encode_batch(texts) == reference.encode_batch(texts)
+    for threads in ("1", "2"):
+        monkeypatch.setenv("RAYON_NUM_THREADS", threads)
+        flat, lengths = fast.encode_flat(texts)
+        ref_flat, ref_lengths = reference.encode_flat(texts)
+        assert flat.tolist() == ref_flat.tolist() and lengths.tolist() == ref_lengths.tolist()
+    write_jsonl(
+        tmp_path / "in" / "a.jsonl", [{"id": str(i), "text": t} for i, t in enumerate(texts)]
+    )
+    for engine in ("tokenizers", "tiktoken"):
+        args = ["tokenize", str(tmp_path / "in"), "-o", str(tmp_path / engine)]
+        assert main([*args, "--tokenizer", str(tmp_path / "bpe.json"), "--engine", engine]) == 0
+    bins = [(tmp_path / e / "tokens.bin").read_bytes() for e in ("tokenizers", "tiktoken")]
+    assert bins[0] == bins[1]
+    # a tokenizer that is not a byte-level BPE is refused, not approximated
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    engine = Tokenizer(models.WordLevel({"a": 0, "[UNK]": 1}, unk_token="[UNK]"))
+    engine.pre_tokenizer = pre_tokenizers.Whitespace()
+    engine.save(str(tmp_path / "word.json"))
+    with pytest.raises(TokenizerError, match="tiktoken cannot run this tokenizer: its model is"):
+        load_tokenizer(tmp_path / "word.json", engine="tiktoken")
