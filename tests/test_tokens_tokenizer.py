@@ -228,3 +228,13 @@ def test_the_tiktoken_engine_gives_the_same_ids_and_refuses_other_shapes(tmp_pat
     engine.save(str(tmp_path / "word.json"))
     with pytest.raises(TokenizerError, match="tiktoken cannot run this tokenizer: its model is"):
         load_tokenizer(tmp_path / "word.json", engine="tiktoken")
+
+
+def test_tokenizer_train_reads_inputs_under_the_current_folder(tmp_path, monkeypatch):
+    """The README's `textmill tokenizer train demo-out/data ...`, run from the folder above."""
+    write_jsonl(tmp_path / "demo-out" / "data" / "a.jsonl", [{"id": "a", "text": SCRIPTS["latin"]}])
+    monkeypatch.chdir(tmp_path)
+    args = ["tokenizer", "train", "demo-out/data", "-o", "tokenizer.json", "--vocab-size", "270"]
+    assert main(args) == 0
+    assert main(["tokenize", "demo-out/data", "-o", "tok/", "--tokenizer", "tokenizer.json"]) == 0
+    assert (tmp_path / "tok" / "tokens.idx").read_bytes()[:9] == b"MMIDIDX\x00\x00"

@@ -151,8 +151,9 @@ def summary(manifest: dict[str, Any], out: str) -> str:
     if manifest.get("seconds"):
         rate = manifest["tokens"] / manifest["seconds"] if manifest["seconds"] else 0
         lines.append(f"time: {manifest['seconds']:.1f}s ({rate:,.0f} tokens/s)")
-    files = ", ".join(f"{out}/{name}" for name in manifest["files"])
-    lines.append(f"output: {files}; {out}/manifest.json, {out}/documents.parquet")
+    folder = Path(out)
+    files = ", ".join(str(folder / name) for name in manifest["files"])
+    lines.append(f"output: {files}; {folder / 'manifest.json'}, {folder / 'documents.parquet'}")
     return "\n".join(lines)
 
 

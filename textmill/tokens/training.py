@@ -25,7 +25,7 @@ def sample_texts(
     inputs: Sequence[str], sample_bytes: int, text_column: str = TEXT
 ) -> tuple[list[str], int]:
     """Texts (at most `sample_bytes` of UTF-8 in all) sampled evenly by document id."""
-    shards, _ = plan_inputs(list(inputs), out="")
+    shards, _ = plan_inputs(list(inputs), out=None)
     total = sum(s.size_bytes for s in shards) or 1
     rate = min(1.0, sample_bytes / total)
     threshold = int(rate * (1 << 64)) - 1
