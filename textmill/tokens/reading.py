@@ -53,11 +53,12 @@ def input_arguments(arguments: Sequence[str]) -> list[str]:
     return resolved
 
 
-def plan_inputs(arguments: Sequence[str], out: str) -> tuple[list[Shard], list[str]]:
-    """The shards to tokenize and the files left out (unknown format, unreadable)."""
+def plan_inputs(arguments: Sequence[str], out: str | None) -> tuple[list[Shard], list[str]]:
+    """The shards to read and the files left out (unknown format, unreadable); `out`, the
+    folder being written, is never read."""
     if not arguments:
         raise InputError("no inputs given")
-    return plan_shards(input_arguments(arguments), exclude=[out])
+    return plan_shards(input_arguments(arguments), exclude=[out] if out else [])
 
 
 def read_documents(shard: Shard, options: ReadOptions) -> Iterator[DocumentBatch]:

@@ -59,6 +59,7 @@ from textmill.io.writers import (
     write_json_atomically,
 )
 from textmill.tokens.arrange import Arrangement, check_arrange_settings
+from textmill.tokens.engines import ENGINES
 from textmill.tokens.formats import FORMATS, open_writer
 from textmill.tokens.manifest import (
     DOCUMENT_INDEX_SCHEMA,
@@ -100,6 +101,7 @@ class TokenizeSettings:
     """Everything that decides the output; the CLI and the Python API build the same one."""
 
     format: str = "megatron"
+    engine: str = "tokenizers"  # or "tiktoken" (byte-level BPE only; see engines.py)
     bos: bool = False
     eos: bool = True
     bos_token: str | None = None  # a token name overriding the tokenizer's own BOS / EOS
@@ -123,6 +125,8 @@ class TokenizeSettings:
         check_arrange_settings(self)
         if self.format not in FORMATS:
             raise RunError(f"unknown --format {self.format!r} (have: {', '.join(FORMATS)})")
+        if self.engine not in ENGINES:
+            raise RunError(f"unknown --engine {self.engine!r} (have: {', '.join(ENGINES)})")
         if self.on_long not in ON_LONG:
             raise RunError(f"unknown --on-long {self.on_long!r} (have: {', '.join(ON_LONG)})")
         if (
@@ -217,27 +221,10 @@ def tokenize_batch(
             limit[over] = settings.max_tokens_per_doc - extra
             counts.truncated += int(over.sum())
     kept = np.equal(reasons, None)
-    # the tokens of the kept documents, cut at their limit, then BOS/EOS around each
-    text_kept = kept[has_text]
-    text_limit = limit[has_text]
-    doc_of_token = np.repeat(np.arange(text_lengths.size), text_lengths)
-    starts = np.zeros(text_lengths.size + 1, np.int64)
-    np.cumsum(text_lengths, out=starts[1:])
-    position = np.arange(flat.size, dtype=np.int64) - starts[doc_of_token]
-    keep_token = text_kept[doc_of_token] & (position < text_limit[doc_of_token])
-    body = flat[keep_token]
-    body_lengths = np.minimum(text_lengths, text_limit)[text_kept]
-    out_lengths = body_lengths + extra
-    offsets = np.zeros(out_lengths.size + 1, np.int64)
-    np.cumsum(out_lengths, out=offsets[1:])
-    tokens = np.empty(int(offsets[-1]), np.uint32)
-    body_doc = np.repeat(np.arange(body_lengths.size), body_lengths)
-    lead = 1 if specials.bos is not None else 0
-    tokens[np.arange(body.size, dtype=np.int64) + body_doc * extra + lead] = body
-    if specials.bos is not None:
-        tokens[offsets[:-1]] = specials.bos
-    if specials.eos is not None:
-        tokens[offsets[1:] - 1] = specials.eos
+    body, body_lengths = _kept_tokens(flat, text_lengths, kept[has_text], limit[has_text])
+    offsets = np.zeros(body_lengths.size + 1, np.int64)
+    np.cumsum(body_lengths + extra, out=offsets[1:])
+    tokens = _with_specials(body, offsets, specials)
     keep_mask = pa.array(kept)
     table = pa.table(
         {
@@ -267,6 +254,39 @@ def tokenize_batch(
     ):
         counts.add_skipped(str(reason), int(count))
     return table, skipped
+
+
+def _kept_tokens(
+    flat: np.ndarray, lengths: np.ndarray, kept: np.ndarray, limit: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The tokens of the kept documents, each cut at its limit, and their counts."""
+    cut = np.minimum(lengths, limit)
+    if kept.all() and (cut == lengths).all():  # the common case: nothing to take out
+        return flat, lengths
+    starts = np.zeros(lengths.size + 1, np.int64)
+    np.cumsum(lengths, out=starts[1:])
+    keep = np.zeros(flat.size + 1, np.int8)  # +1 at each kept document's start, -1 at its cut
+    np.add.at(keep, starts[:-1][kept], 1)
+    np.add.at(keep, (starts[:-1] + cut)[kept], -1)
+    return flat[np.cumsum(keep[:-1], dtype=np.int8).astype(bool)], cut[kept]
+
+
+def _with_specials(body: np.ndarray, offsets: np.ndarray, specials: Specials) -> np.ndarray:
+    """`body` with BOS/EOS around each document; `offsets` are the documents' bounds after."""
+    if specials.count == 0:
+        return body.astype(np.uint32, copy=False)
+    tokens = np.empty(int(offsets[-1]), np.uint32)
+    text = np.ones(tokens.size, bool)
+    if specials.bos is not None:
+        text[offsets[:-1]] = False
+    if specials.eos is not None:
+        text[offsets[1:] - 1] = False
+    tokens[text] = body
+    if specials.bos is not None:
+        tokens[offsets[:-1]] = specials.bos
+    if specials.eos is not None:
+        tokens[offsets[1:] - 1] = specials.eos
+    return tokens
 
 
 # ---------------------------------------------------------------- the TOK folder
@@ -469,7 +489,10 @@ def run_tokenize(
         inputs = [inputs]
     out = Path(out)
     say = log or (lambda message: None)
-    loaded = tokenizer if isinstance(tokenizer, TextTokenizer) else load_tokenizer(tokenizer)
+    if isinstance(tokenizer, TextTokenizer):
+        loaded = tokenizer
+    else:
+        loaded = load_tokenizer(tokenizer, engine=settings.engine)
     specials = resolve_specials(loaded, settings)
     check_output_folder(out)
     shards, unknown = plan_inputs([str(i) for i in inputs], str(out))
