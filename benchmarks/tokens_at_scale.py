@@ -252,10 +252,12 @@ def text_path(args, work: Path) -> dict:
         capture_output=True,
     )
     rss_file = work / "child_rss_kb"
+    # VmHWM, not getrusage: Linux carries ru_maxrss across exec, so a child forked from this
+    # process would report this process's peak
     wrapper = (
-        "import resource, sys; from textmill.cli import main; code = main(sys.argv[1:]); "
-        f"open({str(rss_file)!r}, 'w').write(str(resource.getrusage(resource.RUSAGE_SELF)"
-        ".ru_maxrss)); sys.exit(code)"
+        "import sys; from textmill.cli import main; code = main(sys.argv[1:]); "
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1]; "
+        f"open({str(rss_file)!r}, 'w').write(hwm); sys.exit(code)"
     )
     command = [
         python,
@@ -281,7 +283,7 @@ def text_path(args, work: Path) -> dict:
     seconds = time.perf_counter() - started
     if result.returncode:
         raise SystemExit(f"tokenize failed: {result.stderr[-2000:]}")
-    peak = int(rss_file.read_text())  # the child's own peak (RUSAGE_CHILDREN counts the fork)
+    peak = int(rss_file.read_text())  # kB
     manifest = json.loads((work / "TOK" / "manifest.json").read_text())
     return {
         "documents": manifest["documents"],
