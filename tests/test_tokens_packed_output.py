@@ -119,6 +119,9 @@ def test_packed_megatron_output_opens_in_megatron_core_with_every_token_once(cor
         np.testing.assert_array_equal(got[doc_id], tokens)
     # best-fit splits only the documents longer than a sequence
     pieces = pq.read_table(tok / "pieces.parquet").to_pandas()
+    firsts = pieces[pieces.start == 0].sort_values("document")
+    offsets = pq.read_table(tok / "documents.parquet").column("offset").to_numpy()
+    np.testing.assert_array_equal(offsets, firsts.sequence * SEQ_LEN + firsts.offset)
     split = set(pieces[pieces.start > 0].document)
     lengths = pq.read_table(tok / "documents.parquet").column("tokens").to_numpy()
     assert split == set(np.flatnonzero(lengths > SEQ_LEN))
@@ -314,3 +317,18 @@ def test_the_cli_defaults_are_the_library_defaults():
 
     assert tokens_arrange.DEFAULT_WINDOW_TOKENS == pack.DEFAULT_WINDOW_TOKENS
     assert tokens_arrange.DEFAULT_MEMORY_BYTES == shuffle.DEFAULT_MEMORY_BYTES
+
+
+def test_shuffled_documents_without_packing_keep_their_tokens_and_offsets(corpus, tmp_path):
+    folder, inputs, reference = corpus
+    tok = tmp_path / "tok"
+    manifest = tokenize(
+        inputs, tok, tokenizer=str(folder / "tokenizer.json"), format="memmap", shuffle_seed=2
+    )
+    assert "packing" not in manifest and manifest["shuffle"]["seed"] == 2
+    got, want = documents_by_id(tok), documents_by_id(reference)
+    assert list(got) != list(want) and sorted(got) == sorted(want)
+    for doc_id, tokens in want.items():
+        np.testing.assert_array_equal(got[doc_id], tokens)
+    index = pq.read_table(tok / "documents.parquet").to_pydict()
+    assert index["offset"] == list(np.cumsum([0, *index["tokens"][:-1]]))
