@@ -360,7 +360,7 @@ class GlobalShuffle:
     def parts(self) -> list[str]:
         return sorted(p.name[: -len(".index.npy")] for p in self.folder.glob("*.index.npy"))
 
-    def read(self, schema: pa.Schema | None = None) -> Iterator[pa.Table]:
+    def read(self) -> Iterator[pa.Table]:
         """Every spilled document in key order, in tables of exactly `batch_rows` rows (the
         last may be shorter), with `input_ids` back as large_list<uint32>."""
         runs = [_open_run(self.folder / f"{part}.arrow") for part in self.parts()]

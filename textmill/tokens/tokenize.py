@@ -402,7 +402,8 @@ def tokenize_shard(
 def _document_tables(tok: TokLayout, shards: Sequence[Shard]) -> Iterator[pa.Table]:
     """The token tables of every shard in input order, one record batch at a time."""
     for shard in shards:
-        with pa.memory_map(str(tok.work(shard.name))) as source:
+        # plain reads: a memory map's touched pages would count in RSS until the shard ends
+        with pa.OSFile(str(tok.work(shard.name))) as source:
             reader = pa.ipc.open_file(source)
             for i in range(reader.num_record_batches):
                 yield pa.Table.from_batches([reader.get_batch(i)])
