@@ -265,3 +265,27 @@ def test_bad_parquet_rows_and_files_are_errors_not_crashes(tmp_path, tokenizer_p
     }
     messages = (out / "errors.jsonl").read_text()
     assert "not valid UTF-8" in messages and "broken.parquet" in messages
+
+
+def test_a_tokenize_killed_while_finishing_leaves_nothing_behind(
+    tmp_path, tokenizer_path, monkeypatch
+):
+    write_jsonl(tmp_path / "in" / "a.jsonl", [{"id": "a", "text": "alpha beta"}])
+    out = tmp_path / "tok"
+
+    def killed(**_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(job, "build_manifest", killed)
+    assert tokenize_cli([tmp_path / "in"], out, tokenizer_path) == 130
+    assert (out / "tokens.bin").is_file() and not (out / "manifest.json").exists()
+    monkeypatch.undo()
+    args = ("--format", "parquet", "--overwrite")
+    assert tokenize_cli([tmp_path / "in"], out, tokenizer_path, *args) == 0
+    assert not (out / "tokens.bin").exists() and not (out / "tokens.idx").exists()
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".textmill",
+        "data",
+        "documents.parquet",
+        "manifest.json",
+    ]

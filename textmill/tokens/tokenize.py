@@ -10,7 +10,7 @@ skipped.parquet, errors.jsonl and manifest.json.
 
 Where packing and shuffling go: `finish` builds the stream
 
-    documents = _document_tables(layout, shards)        # one DOCUMENT table per batch
+    documents = _document_tables(tok, shards)           # one DOCUMENT table per batch
     # [shuffle] documents = shuffle(documents, seed)   # textmill/tokens/shuffle.py
     # [pack]    sequences = pack(documents, seq_len)   # textmill/tokens/pack.py (PACKED tables)
     writer.write(table) for each table
@@ -59,7 +59,7 @@ from textmill.io.writers import (
     write_json_atomically,
 )
 from textmill.tokens.engines import ENGINES
-from textmill.tokens.formats import FORMATS, open_writer
+from textmill.tokens.formats import FORMATS, open_writer, writer_class
 from textmill.tokens.manifest import (
     DOCUMENT_INDEX_SCHEMA,
     DOCUMENTS,
@@ -306,7 +306,7 @@ def tokenize_settings_key(
     }
 
 
-def _prepare(tok: TokLayout, key: dict[str, Any], overwrite: bool) -> None:
+def _prepare(tok: TokLayout, key: dict[str, Any], fmt: str, overwrite: bool) -> None:
     """Start, resume or (with overwrite) restart the job in TOK, under its lock."""
     layout = tok.layout
     if layout.manifest.is_file():
@@ -328,14 +328,17 @@ def _prepare(tok: TokLayout, key: dict[str, Any], overwrite: bool) -> None:
         remove_owned(layout, old, finished=not same or overwrite)
         if same and not overwrite:
             return
-    manifest = {"kind": KIND, "version": __version__, "job": key, "shards": [], "files": []}
+    # the files it will write, named before any is written: a killed run's half-written files
+    # (temporary names beside them) are then this folder's to remove on resume or --overwrite
+    files = sorted({*writer_class(fmt).FIXED_FILES, DOCUMENTS, MANIFEST, SKIPPED, ERRORS})
+    manifest = {"kind": KIND, "version": __version__, "job": key, "shards": [], "files": files}
     write_json_atomically(manifest, layout.manifest)
 
 
 def _record_files(tok: TokLayout, files: Sequence[str]) -> None:
     """Name the files tokenize wrote in the run manifest, so --overwrite removes exactly them."""
     manifest = json.loads(tok.layout.manifest.read_text("utf-8"))
-    manifest["files"] = sorted(set(files))
+    manifest["files"] = sorted({*manifest.get("files", []), *files})
     write_json_atomically(manifest, tok.layout.manifest)
 
 
@@ -423,6 +426,7 @@ def finish(
                 )
             )
         written = writer.close()
+        _record_files(tok, written["files"])
     except BaseException:
         writer.abort()
         documents.abort()
@@ -489,7 +493,7 @@ def run_tokenize(
     read_options = ReadOptions(batch_size=settings.batch_size, text_field=settings.text_column)
     key = tokenize_settings_key(loaded, settings, shards)
     with output_lock(layout):
-        _prepare(tok, key, settings.overwrite)
+        _prepare(tok, key, settings.format, settings.overwrite)
         totals = ShardCounts()
         started = time.perf_counter()
         for number, shard in enumerate(shards, 1):
