@@ -239,3 +239,53 @@ def test_an_input_with_no_documents_still_writes_a_readable_empty_dataset(tmp_pa
     assert manifest["documents"] == 0 and manifest["skipped"] == {"empty": 1}
     assert pq.read_table(out / "documents.parquet").num_rows == 0
     assert (out / "tokens.bin").stat().st_size == 0
+
+
+def test_bad_parquet_rows_and_files_are_errors_not_crashes(tmp_path, tokenizer_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    bad_utf8 = pa.array([b"alpha", b"\xff\xfe broken", b"beta"], pa.binary())
+    pq.write_table(
+        pa.table({"id": ["a", "b", "c"], "text": bad_utf8, "lang": ["en", "en", None]}),
+        folder / "rows.parquet",
+    )
+    pq.write_table(
+        pa.table({"id": ["n"], "text": pa.array([None], pa.string())}), folder / "null.parquet"
+    )
+    (folder / "broken.parquet").write_bytes(b"PAR1 this is not parquet at all PAR1")
+    pq.write_table(pa.table({"id": ["x"], "body": ["no text column"]}), folder / "schema.parquet")
+    out = tmp_path / "tok"
+    assert tokenize_cli([folder], out, tokenizer_path) == 0
+    manifest = manifest_of(out)
+    assert manifest["documents"] == 2 and manifest["reconciled"]
+    assert manifest["errored"] >= 4  # the bad row, the null text, the broken file, the schema
+    assert manifest["per_language"] == {
+        "en": {"documents": 1, "tokens": manifest["per_language"]["en"]["tokens"]},
+        "null": {"documents": 1, "tokens": manifest["per_language"]["null"]["tokens"]},
+    }
+    messages = (out / "errors.jsonl").read_text()
+    assert "not valid UTF-8" in messages and "broken.parquet" in messages
+
+
+def test_a_tokenize_killed_while_finishing_leaves_nothing_behind(
+    tmp_path, tokenizer_path, monkeypatch
+):
+    write_jsonl(tmp_path / "in" / "a.jsonl", [{"id": "a", "text": "alpha beta"}])
+    out = tmp_path / "tok"
+
+    def killed(**_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(job, "build_manifest", killed)
+    assert tokenize_cli([tmp_path / "in"], out, tokenizer_path) == 130
+    assert (out / "tokens.bin").is_file() and not (out / "manifest.json").exists()
+    monkeypatch.undo()
+    args = ("--format", "parquet", "--overwrite")
+    assert tokenize_cli([tmp_path / "in"], out, tokenizer_path, *args) == 0
+    assert not (out / "tokens.bin").exists() and not (out / "tokens.idx").exists()
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".textmill",
+        "data",
+        "documents.parquet",
+        "manifest.json",
+    ]

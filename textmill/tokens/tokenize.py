@@ -10,7 +10,7 @@ skipped.parquet, errors.jsonl and manifest.json.
 
 Where packing and shuffling go: `finish` builds the stream
 
-    documents = _document_tables(layout, shards)        # one DOCUMENT table per batch
+    documents = _document_tables(tok, shards)           # one DOCUMENT table per batch
     # [shuffle] documents = shuffle(documents, seed)   # textmill/tokens/shuffle.py
     # [pack]    sequences = pack(documents, seq_len)   # textmill/tokens/pack.py (PACKED tables)
     writer.write(table) for each table
@@ -58,9 +58,9 @@ from textmill.io.writers import (
     write_errors,
     write_json_atomically,
 )
-from textmill.tokens.arrange import Arrangement, check_arrange_settings
+from textmill.tokens.arrange import PIECES, Arrangement, check_arrange_settings
 from textmill.tokens.engines import ENGINES
-from textmill.tokens.formats import FORMATS, open_writer
+from textmill.tokens.formats import FORMATS, open_writer, writer_class
 from textmill.tokens.manifest import (
     DOCUMENT_INDEX_SCHEMA,
     DOCUMENTS,
@@ -205,7 +205,8 @@ def tokenize_batch(
     n = docs.num_rows
     has_text = pc.fill_null(pc.invert(pc.is_null(docs[TEXT])), False).to_numpy(zero_copy_only=False)
     texts = docs[TEXT].filter(pa.array(has_text)).to_pylist()
-    flat, text_lengths = tokenizer.encode_flat(texts)
+    arrays = tokenizer.encode_arrays(texts)
+    text_lengths = np.fromiter(map(len, arrays), dtype=np.int64, count=len(arrays))
     lengths = np.zeros(n, np.int64)
     lengths[has_text] = text_lengths
     reasons = np.full(n, None, dtype=object)
@@ -221,10 +222,9 @@ def tokenize_batch(
             limit[over] = settings.max_tokens_per_doc - extra
             counts.truncated += int(over.sum())
     kept = np.equal(reasons, None)
-    body, body_lengths = _kept_tokens(flat, text_lengths, kept[has_text], limit[has_text])
-    offsets = np.zeros(body_lengths.size + 1, np.int64)
-    np.cumsum(body_lengths + extra, out=offsets[1:])
-    tokens = _with_specials(body, offsets, specials)
+    tokens, out_lengths = _assemble(arrays, kept[has_text], limit[has_text], specials)
+    offsets = np.zeros(out_lengths.size + 1, np.int64)
+    np.cumsum(out_lengths, out=offsets[1:])
     keep_mask = pa.array(kept)
     table = pa.table(
         {
@@ -256,37 +256,29 @@ def tokenize_batch(
     return table, skipped
 
 
-def _kept_tokens(
-    flat: np.ndarray, lengths: np.ndarray, kept: np.ndarray, limit: np.ndarray
+def _assemble(
+    arrays: list[np.ndarray], kept: np.ndarray, limit: np.ndarray, specials: Specials
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The tokens of the kept documents, each cut at its limit, and their counts."""
-    cut = np.minimum(lengths, limit)
-    if kept.all() and (cut == lengths).all():  # the common case: nothing to take out
-        return flat, lengths
-    starts = np.zeros(lengths.size + 1, np.int64)
-    np.cumsum(lengths, out=starts[1:])
-    keep = np.zeros(flat.size + 1, np.int8)  # +1 at each kept document's start, -1 at its cut
-    np.add.at(keep, starts[:-1][kept], 1)
-    np.add.at(keep, (starts[:-1] + cut)[kept], -1)
-    return flat[np.cumsum(keep[:-1], dtype=np.int8).astype(bool)], cut[kept]
-
-
-def _with_specials(body: np.ndarray, offsets: np.ndarray, specials: Specials) -> np.ndarray:
-    """`body` with BOS/EOS around each document; `offsets` are the documents' bounds after."""
-    if specials.count == 0:
-        return body.astype(np.uint32, copy=False)
-    tokens = np.empty(int(offsets[-1]), np.uint32)
-    text = np.ones(tokens.size, bool)
-    if specials.bos is not None:
-        text[offsets[:-1]] = False
-    if specials.eos is not None:
-        text[offsets[1:] - 1] = False
-    tokens[text] = body
-    if specials.bos is not None:
-        tokens[offsets[:-1]] = specials.bos
-    if specials.eos is not None:
-        tokens[offsets[1:] - 1] = specials.eos
-    return tokens
+    """The kept documents' tokens back to back, each cut at its limit with BOS/EOS around it,
+    and each one's length: one concatenation, Python touching each document, never a token."""
+    bos = np.array([specials.bos], np.uint32) if specials.bos is not None else None
+    eos = np.array([specials.eos], np.uint32) if specials.eos is not None else None
+    pieces: list[np.ndarray] = []
+    lengths: list[int] = []
+    for index in np.flatnonzero(kept).tolist():
+        body = arrays[index]
+        if len(body) > limit[index]:
+            body = body[: limit[index]]
+        if bos is not None:
+            pieces.append(bos)
+        pieces.append(body)
+        if eos is not None:
+            pieces.append(eos)
+        lengths.append(len(body))
+    out_lengths = np.asarray(lengths, np.int64) + specials.count
+    if not pieces:
+        return np.zeros(0, np.uint32), out_lengths
+    return np.concatenate(pieces).astype(np.uint32, copy=False), out_lengths
 
 
 # ---------------------------------------------------------------- the TOK folder
@@ -327,7 +319,7 @@ def tokenize_settings_key(
     }
 
 
-def _prepare(tok: TokLayout, key: dict[str, Any], overwrite: bool) -> None:
+def _prepare(tok: TokLayout, key: dict[str, Any], fmt: str, overwrite: bool) -> None:
     """Start, resume or (with overwrite) restart the job in TOK, under its lock."""
     layout = tok.layout
     if layout.manifest.is_file():
@@ -349,14 +341,17 @@ def _prepare(tok: TokLayout, key: dict[str, Any], overwrite: bool) -> None:
         remove_owned(layout, old, finished=not same or overwrite)
         if same and not overwrite:
             return
-    manifest = {"kind": KIND, "version": __version__, "job": key, "shards": [], "files": []}
+    # the files it will write, named before any is written: a killed run's half-written files
+    # (temporary names beside them) are then this folder's to remove on resume or --overwrite
+    files = sorted({*writer_class(fmt).FIXED_FILES, DOCUMENTS, MANIFEST, SKIPPED, ERRORS, PIECES})
+    manifest = {"kind": KIND, "version": __version__, "job": key, "shards": [], "files": files}
     write_json_atomically(manifest, layout.manifest)
 
 
 def _record_files(tok: TokLayout, files: Sequence[str]) -> None:
     """Name the files tokenize wrote in the run manifest, so --overwrite removes exactly them."""
     manifest = json.loads(tok.layout.manifest.read_text("utf-8"))
-    manifest["files"] = sorted(set(files))
+    manifest["files"] = sorted({*manifest.get("files", []), *files})
     write_json_atomically(manifest, tok.layout.manifest)
 
 
@@ -438,6 +433,7 @@ def finish(
             documents.write(index)
         written = writer.close()
         written["files"] = [*written["files"], *arrangement.close()]
+        _record_files(tok, written["files"])
     except BaseException:
         writer.abort()
         documents.abort()
@@ -506,7 +502,7 @@ def run_tokenize(
     read_options = ReadOptions(batch_size=settings.batch_size, text_field=settings.text_column)
     key = tokenize_settings_key(loaded, settings, shards)
     with output_lock(layout):
-        _prepare(tok, key, settings.overwrite)
+        _prepare(tok, key, settings.format, settings.overwrite)
         totals = ShardCounts()
         started = time.perf_counter()
         for number, shard in enumerate(shards, 1):

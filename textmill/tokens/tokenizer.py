@@ -70,17 +70,23 @@ class TextTokenizer:
             return self.engine.encode(texts, out_type=int, num_threads=_threads())
         return [e.ids for e in self.engine.encode_batch_fast(texts, add_special_tokens=False)]
 
-    def encode_flat(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """All the texts' ids in one uint32 array, and each text's token count (int64)."""
-        if self.fast is not None:  # tiktoken hands out numpy buffers: no Python int per token
-            arrays = self._fast_arrays(texts)
-            lengths = np.fromiter(map(len, arrays), dtype=np.int64, count=len(arrays))
-            flat = np.concatenate(arrays) if arrays else np.zeros(0, np.uint32)
-            return flat.astype(np.uint32, copy=False), lengths
+    def encode_arrays(self, texts: list[str]) -> list[np.ndarray]:
+        """Each text's ids as a uint32 array (views into one buffer where the engine gives a
+        flat one): what tokenize assembles documents from, with no Python int per token on
+        the tiktoken engine."""
+        if self.fast is not None:
+            return self._fast_arrays(texts)
         ids = self.encode_batch(texts)
         lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
         flat = np.fromiter(_chain(ids), dtype=np.uint32, count=int(lengths.sum()))
-        return flat, lengths
+        return np.split(flat, np.cumsum(lengths)[:-1]) if len(ids) else []
+
+    def encode_flat(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """All the texts' ids in one uint32 array, and each text's token count (int64)."""
+        arrays = self.encode_arrays(texts)
+        lengths = np.fromiter(map(len, arrays), dtype=np.int64, count=len(arrays))
+        flat = np.concatenate(arrays) if arrays else np.zeros(0, np.uint32)
+        return flat.astype(np.uint32, copy=False), lengths
 
     def _fast_arrays(self, texts: list[str]) -> list[np.ndarray]:
         special = self.fast.special_tokens_set
