@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "textmill.cli.plan",
     "textmill.cli.report",
     "textmill.cli.decon",
+    "textmill.cli.tokens",
 )
 INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a process that Ctrl-C ended
 
