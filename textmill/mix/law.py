@@ -266,17 +266,17 @@ def _starts(form: LawForm, r: np.ndarray, x: np.ndarray, y: np.ndarray) -> list[
     spread = max(float(y.max() - y.min()), 1e-3)
     slope = float(np.polyfit(r, y, 1)[0]) if np.ptp(r) > 0 else 0.0
     starts = []
-    for alpha in (0.2, 0.5, 1.0):
+    for alpha in (0.3, 1.0):
         for offset in (0.5, 2.0):
             floor = max(float(y.min()) - offset * spread, 0.0)
             if form.name.startswith("effective"):
-                for c in (0.01, 0.3):
+                for c in (0.03, 1.0):
                     starts.append([floor, offset * spread, alpha, c])
                 continue
             sign = 1.0 if slope >= 0 else -1.0
             if form.name.endswith("1mr"):
                 sign = -sign
-            for beta in (0.5, 1.0, 2.0):
+            for beta in (0.5, 1.5):
                 theta = [floor, offset * spread, alpha, sign * spread, beta]
                 if form.name.startswith("interaction"):
                     theta.append(0.0)
@@ -306,7 +306,7 @@ def fit_form(form: LawForm, ratio: np.ndarray, tokens: np.ndarray, loss: np.ndar
                 start,
                 bounds=(form.lower, form.upper),
                 x_scale="jac",
-                max_nfev=4000,
+                max_nfev=1000,
             )
         if np.all(np.isfinite(result.fun)) and (best is None or result.cost < best.cost):
             best = result

@@ -68,7 +68,8 @@ SIZES: dict[str, dict[str, Any]] = {
     "tiny": dict(  # seconds: tests and smoke runs
         ratios=(0.0, 0.25, 0.5, 0.75), tokens=(1024, 2048, 4096),
         model=dict(vocab_size=300, seq_len=32, batch_size=8, n_layer=1, n_head=2, d_model=32,
-                   eval_tokens=1024, tokenizer_chars_per_dataset=50_000),
+                   eval_tokens=1024, tokenizer_chars_per_dataset=50_000,
+                   threads=1),  # one thread: a model this small only loses time to more
     ),
     "small": {},  # the defaults above
     "base": dict(  # a GPU: verify's base model, 5M-40M tokens per point
