@@ -190,7 +190,7 @@ def add_search_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     search.add_argument("--seeds", type=whole(0), nargs="+", help="model seeds (default: 0)")
     search.add_argument("--device", help="torch device: cpu (default), cuda, cuda:1 ...")
-    search.add_argument("--threads", type=whole(1), help="torch CPU threads")
+    search.add_argument("--threads", type=whole(1), help="torch CPU threads (tiny, small: 1)")
     search.add_argument("--text-field", default="text", help="JSONL/Parquet text field")
     _add_law_arguments(search)
     search.set_defaults(handler=_guarded("search", cmd_search))

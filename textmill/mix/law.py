@@ -635,7 +635,10 @@ def write_plot(fit: CmrFit, path: Path) -> bool:
         axis.grid(alpha=0.3)
     general_axis = axes[0]
     general_axis.axhline(
-        c.baseline_loss + c.tolerance_nats, color="grey", linestyle="--", label="baseline + tol"
+        c.baseline_loss + c.tolerance_nats,
+        color="grey",
+        linestyle="--",
+        label=f"baseline + tolerance at D={c.target_tokens:.3g}",
     )
     if c.ratio is not None:
         general_axis.axvline(c.ratio, color="red", linestyle=":", label=f"CMR {c.ratio:.3f}")

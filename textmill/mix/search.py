@@ -60,6 +60,7 @@ class SearchOptions:
             vocab_size=2048, seq_len=64, batch_size=16, n_layer=2, n_head=2, d_model=64,
             eval_tokens=16_384, eval_points=1, seeds=(0,),
             tokenizer_chars_per_dataset=1_000_000,
+            threads=1,  # a model this small gains little from more, and loses 10x on a busy CPU
         )
     )  # fmt: skip
 
@@ -68,15 +69,14 @@ SIZES: dict[str, dict[str, Any]] = {
     "tiny": dict(  # seconds: tests and smoke runs
         ratios=(0.0, 0.25, 0.5, 0.75), tokens=(1024, 2048, 4096),
         model=dict(vocab_size=300, seq_len=32, batch_size=8, n_layer=1, n_head=2, d_model=32,
-                   eval_tokens=1024, tokenizer_chars_per_dataset=50_000,
-                   threads=1),  # one thread: a model this small only loses time to more
+                   eval_tokens=1024, tokenizer_chars_per_dataset=50_000),
     ),
     "small": {},  # the defaults above
     "base": dict(  # a GPU: verify's base model, 5M-40M tokens per point
         tokens=(5_000_000, 10_000_000, 20_000_000, 40_000_000),
         model=dict(vocab_size=16_384, seq_len=512, batch_size=32, n_layer=8, n_head=8,
                    d_model=512, lr=1e-3, eval_tokens=262_144,
-                   tokenizer_chars_per_dataset=20_000_000),
+                   tokenizer_chars_per_dataset=20_000_000, threads=None),
     ),
 }  # fmt: skip
 
