@@ -231,3 +231,22 @@ def test_search_refuses_a_domain_corpus_too_small_for_the_grid(tmp_path, capsys)
     error = capsys.readouterr().err.splitlines()[-1]
     assert error.startswith("textmill mix search: domain corpus: ")
     assert "training tokens after the held-out reference; the grid needs 769" in error
+
+
+def test_search_continues_every_point_from_a_base_model_and_keeps_general_loss_near_it(
+    tmp_path, capsys
+):
+    general, domain = tiny_corpora(tmp_path)
+    out = tmp_path / "cpt"
+    argv = ["search", "--general", general, "--domain", domain, "-o", str(out), *SEARCH_GRID]
+    assert run_cli([*argv, "--pretrain-tokens", "512", "--forms", "power_r", "effective_r"]) == 0
+    assert "base model seed 0 (512 general tokens)" in capsys.readouterr().err
+    base = json.loads((out / "base_models.json").read_text())["0"]
+    report = json.loads((out / "search.json").read_text())
+    critical = report["critical_mixture_ratio"]
+    assert critical["baseline_from"] == "base model"
+    assert critical["baseline_loss"] == pytest.approx(base["general_loss"])
+    assert report["settings"]["pretrain_tokens"] == 512
+    # the continued models start where the base stopped: at r=0 more general data helps
+    rows = [r for r in report["runs"] if r["ratio"] == 0.0]
+    assert min(r["general_loss"] for r in rows) < base["general_loss"]

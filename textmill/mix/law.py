@@ -152,7 +152,7 @@ def read_measurements(path: str | Path) -> Measurements:
     """A CSV with (at least) the columns ratio, tokens, general_loss, domain_loss."""
     path = Path(path)
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:  # -sig: Excel's BOM
             reader = csv.DictReader(handle)
             header = [name.strip() for name in reader.fieldnames or []]
             missing = [name for name in COLUMNS if name not in header]
@@ -413,7 +413,7 @@ class CriticalRatio:
     ratio: float | None  # None: no ratio keeps general loss within the tolerance
     target_tokens: float
     baseline_loss: float
-    baseline_from: str  # "law at r=0" or "user"
+    baseline_from: str  # "law at r=0", "user" or "base model"
     tolerance: str
     tolerance_nats: float
     general_loss_at_ratio: float | None
@@ -431,6 +431,7 @@ def critical_ratio(
     tolerance: Tolerance,
     *,
     baseline_loss: float | None = None,
+    baseline_source: str = "user",
     domain: FormFit | None = None,
     measured_ratios: tuple[float, float] = (0.0, 1.0),
     measured_tokens: tuple[float, float] | None = None,
@@ -439,7 +440,7 @@ def critical_ratio(
     module docstring defines it); the first crossing is found on a grid, then by bisection."""
     from scipy.optimize import brentq
 
-    baseline_from = "user" if baseline_loss is not None else "law at r=0"
+    baseline_from = baseline_source if baseline_loss is not None else "law at r=0"
     if baseline_loss is None:
         baseline_loss = float(general.predict(0.0, target_tokens))
     limit = baseline_loss + tolerance.nats(baseline_loss)
@@ -563,6 +564,7 @@ def fit_cmr(
     tolerance: Tolerance | str | float = DEFAULT_TOLERANCE,
     target_tokens: float | None = None,
     baseline_loss: float | None = None,
+    baseline_source: str = "user",
     forms: Sequence[str] | None = None,
 ) -> CmrFit:
     """Fit every candidate form (or `forms`) to general and domain loss, choose each by AICc,
@@ -585,6 +587,7 @@ def fit_cmr(
         float(target_tokens or tokens.max()),
         tolerance,
         baseline_loss=baseline_loss,
+        baseline_source=baseline_source,
         domain=domain.best,
         measured_ratios=(float(measurements.ratio.min()), float(measurements.ratio.max())),
         measured_tokens=(float(tokens.min()), float(tokens.max())),
