@@ -321,8 +321,9 @@ def search_mixture(
             _read_ordered("general", general, text_field, model.data_seed),
             _read_ordered("domain", domain, text_field, model.data_seed),
         ]
+        # the sample comes from the end of each corpus, the held-out reference from its start
         tokenizer = train_bpe(
-            tokenizer_sample([c.texts for c in corpora], model.tokenizer_chars_per_dataset),
+            tokenizer_sample([c.texts[::-1] for c in corpora], model.tokenizer_chars_per_dataset),
             model.vocab_size,
         )
         vocab_size = tokenizer.get_vocab_size()
