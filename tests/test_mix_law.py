@@ -74,6 +74,7 @@ def test_fit_recovers_the_parameters_of_a_known_law_from_noisy_points():
     assert domain.parameters["c"] == pytest.approx(DOMAIN["c"], rel=0.1)
     assert domain.parameters["E"] == pytest.approx(DOMAIN["E"], abs=0.03)
     assert domain.rmse < 0.003 and domain.max_abs_error < 0.01  # noise is 0.002
+    assert not domain.at_bounds
     # general loss rises by B r^beta above the r=0 loss at any budget: CMR = (tol / B)^(1/beta)
     expected = (0.05 / GENERAL["B"]) ** (1 / GENERAL["beta"])
     assert fit.critical.ratio == pytest.approx(expected, abs=0.01)

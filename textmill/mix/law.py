@@ -240,6 +240,7 @@ class FormFit:
     max_abs_error: float
     residuals: list[float]  # fitted - measured, per point in input order
     aicc: float
+    at_bounds: list[str]  # parameters the fit pushed to a bound: the form is a poor match there
     theta: tuple[float, ...] = field(repr=False)  # the fitted vector, D in units of d_ref
     d_ref: float = field(repr=False, default=1.0)
 
@@ -256,6 +257,7 @@ class FormFit:
             "rmse": self.rmse,
             "max_abs_error": self.max_abs_error,
             "aicc": self.aicc,
+            "at_bounds": self.at_bounds,
             "residuals": self.residuals,
         }
 
@@ -327,6 +329,13 @@ def fit_form(form: LawForm, ratio: np.ndarray, tokens: np.ndarray, loss: np.ndar
         max_abs_error=float(np.max(np.abs(residuals))),
         residuals=[float(v) for v in residuals],
         aicc=_aicc(rss, len(loss), len(form.parameters)),
+        at_bounds=[
+            name
+            for name, value, low, high in zip(
+                form.parameters, theta, form.lower, form.upper, strict=True
+            )
+            if math.isclose(value, low, abs_tol=1e-6) or math.isclose(value, high, rel_tol=1e-6)
+        ],
         theta=tuple(float(v) for v in theta),
         d_ref=d_ref,
     )
@@ -521,6 +530,8 @@ class CmrFit:
             lines.append(f"{law.loss}: form (lowest AICc first)  RMSE  max|err|  dAICc  params")
             for fit in law.fits:
                 params = ", ".join(f"{k}={v:.4g}" for k, v in fit.parameters.items())
+                if fit.at_bounds:
+                    params += f"  (at a bound: {', '.join(fit.at_bounds)})"
                 lines.append(
                     f"  {fit.form:<16} {fit.formula:<36} {fit.rmse:.4f} {fit.max_abs_error:.4f} "
                     f"{fit.aicc - law.best.aicc:6.1f}  {params}"
