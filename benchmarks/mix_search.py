@@ -86,10 +86,12 @@ def main() -> int:
             f"   {float(row['domain_loss']):.4f}"
         )
     print(fit.summary())
-    print(
-        f"{len(report['runs'])} models, {elapsed:.0f} s wall ({report['corpora']['general']}"
-        f"{report['corpora']['domain']})"
+    corpora = "; ".join(
+        f"{name}: {c['training_documents']} training + {c['reference_documents']} reference "
+        f"documents ({c['reference_tokens']} reference tokens)"
+        for name, c in report["corpora"].items()
     )
+    print(f"{len(report['runs'])} models, {elapsed:.0f} s wall; {corpora}")
     return 0
 
 
