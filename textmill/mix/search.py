@@ -43,7 +43,10 @@ SETTINGS_NAME = "search_settings.json"
 REPORT_NAME = "search.json"
 LAW_NAME = "law.json"  # and law.png beside it
 BASE_NAME = "base_models.json"  # the pretrained base models' losses (continual pre-training)
-OWN_FILES = (MEASUREMENTS_NAME, SETTINGS_NAME, REPORT_NAME, LAW_NAME, "law.png", BASE_NAME)
+OWN_FILES = (
+    MEASUREMENTS_NAME, f"{MEASUREMENTS_NAME}.partial", SETTINGS_NAME, REPORT_NAME, LAW_NAME,
+    "law.png", BASE_NAME,
+)  # fmt: skip
 CSV_COLUMNS = (
     *COLUMNS, "requested_ratio", "requested_tokens", "seed", "steps", "general_tokens",
     "domain_tokens",
@@ -280,11 +283,32 @@ def _open_output(out_dir: Path, settings: dict[str, Any]) -> dict[tuple[float, i
     if measurements.is_file():
         with measurements.open(newline="", encoding="utf-8") as handle:
             for row in csv.DictReader(handle):
-                values = {k: float(v) if "." in v or "e" in v else int(v) for k, v in row.items()}
+                try:
+                    values = {name: _number(row[name]) for name in CSV_COLUMNS}
+                    whole = values["general_tokens"] + values["domain_tokens"] == values["tokens"]
+                except (KeyError, TypeError, ValueError, AttributeError):
+                    whole = False
+                if not whole:
+                    continue  # a row a killed search left half written: measured again
                 key = (float(values["requested_ratio"]), int(values["requested_tokens"]),
                        int(values["seed"]))  # fmt: skip
                 done[key] = values
+        _write_rows(measurements, list(done.values()))  # without any half-written row
     return done
+
+
+def _number(text: str) -> float | int:
+    return int(text) if text.lstrip("-").isdigit() else float(text)
+
+
+def _write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Replace the CSV atomically (a kill leaves the old file or the new one)."""
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    partial.replace(path)
 
 
 def search_mixture(
