@@ -152,6 +152,14 @@ def test_cli_fit_names_file_and_line_of_bad_measurements(tmp_path, capsys, chang
         read_measurements(path)
 
 
+@pytest.mark.parametrize("command", ["fit", "search"])
+def test_cli_help_shows_the_options(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        mix_parser().parse_args([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "--tolerance" in capsys.readouterr().out
+
+
 def test_cli_fit_refuses_a_missing_file(tmp_path, capsys):
     assert run_cli(["fit", str(tmp_path / "none.csv")]) == 2
     assert "none.csv" in capsys.readouterr().err

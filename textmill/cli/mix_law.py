@@ -49,7 +49,7 @@ def _add_law_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tolerance", default=DEFAULT_TOLERANCE, metavar="T",
         help="how far general loss may rise above the baseline: nats/token (0.02) or a "
-        f"percentage of the baseline (1%%); default {DEFAULT_TOLERANCE}",
+        f"percentage of the baseline (1%%); default {DEFAULT_TOLERANCE.replace('%', '%%')}",
     )  # fmt: skip
     parser.add_argument(
         "--target-tokens", type=number(above=0), metavar="D",
@@ -57,8 +57,9 @@ def _add_law_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--baseline-loss", type=number(above=0), metavar="L",
-        help="general loss to stay within tolerance of (default: the law at ratio 0, i.e. the "
-        "same budget of general data only; e.g. your base model's general loss)",
+        help="general loss to stay within tolerance of, e.g. your base model's (default: the "
+        "law at ratio 0, the same budget of general data only; search --pretrain-tokens: the "
+        "base model's)",
     )  # fmt: skip
     parser.add_argument(
         "--forms", nargs="+", choices=list(FORMS), metavar="FORM",
