@@ -8,7 +8,7 @@ its residuals, and the critical mixture ratio; `--seeds 0 1` measures every poin
 model seeds (how much of the residual is seed noise).
 
 usage: .venv/bin/python benchmarks/mix_search.py [--size small] [--threads N] [--device cuda]
-       [--tolerance 1%] [--seeds 0] [--out DIR]
+       [--tolerance 1%] [--seeds 0] [--pretrain-tokens N] [--out DIR] [--data DIR]
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int)
     parser.add_argument("--device")
     parser.add_argument("--tolerance", default="1%")
+    parser.add_argument("--pretrain-tokens", type=int, help="continual pre-training from a base")
     parser.add_argument("--out", default=None, help="search folder (default: a temp dir)")
     parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder")
     args = parser.parse_args()
@@ -63,12 +64,17 @@ def main() -> int:
         documents = math_corpus(math, domain)
         out = Path(args.out) if args.out else Path(scratch) / "search"
         options = options_for_size(
-            args.size, seeds=args.seeds, threads=args.threads, device=args.device
+            args.size,
+            seeds=args.seeds,
+            threads=args.threads,
+            device=args.device,
+            pretrain_tokens=args.pretrain_tokens,
         )
         print(
             f"general: {web_text.name}; domain: {documents} math documents; size {args.size}: "
             f"ratios {options.ratios}, tokens {options.tokens}, seeds {options.seeds}, model "
-            f"{options.model.n_layer}x{options.model.d_model}, device {options.model.device}"
+            f"{options.model.n_layer}x{options.model.d_model}, device {options.model.device}, "
+            f"pretrain tokens {options.pretrain_tokens}"
         )
         started = time.perf_counter()
         report, fit = search_mixture(
@@ -84,6 +90,11 @@ def main() -> int:
         print(
             f"{float(row['ratio']):.3f}  {int(row['tokens']):>8}  {float(row['general_loss']):.4f}"
             f"   {float(row['domain_loss']):.4f}"
+        )
+    for base in report["base_models"]:
+        print(
+            f"base model (seed {base['seed']}, {base['tokens']} general tokens): general "
+            f"{base['general_loss']:.4f} domain {base['domain_loss']:.4f}"
         )
     print(fit.summary())
     corpora = "; ".join(
