@@ -162,7 +162,7 @@ def test_cli_help_shows_the_options(command, capsys):
 
 def test_cli_fit_refuses_a_missing_file(tmp_path, capsys):
     assert run_cli(["fit", str(tmp_path / "none.csv")]) == 2
-    assert "none.csv" in capsys.readouterr().err
+    assert capsys.readouterr().err.endswith("none.csv: no such file or directory\n")
 
 
 # ---------------------------------------------------------------- the search

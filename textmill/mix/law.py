@@ -165,6 +165,8 @@ def read_measurements(path: str | Path) -> Measurements:
             rows = [(reader.line_num, row) for row in reader]
     except UnicodeDecodeError as error:
         raise LawInputError(f"{path}: not a UTF-8 CSV file ({error.reason})") from None
+    except (FileNotFoundError, IsADirectoryError) as error:
+        raise LawInputError(f"{path}: {error.strerror.lower()}") from None
     values = {name: np.empty(len(rows)) for name in COLUMNS}
     for index, (line, row) in enumerate(rows):
         for name in COLUMNS:
