@@ -55,8 +55,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("-o", "--out", dest="out_before", help=argparse.SUPPRESS)
     parser.set_defaults(handler=lambda args: parser.print_help() or 2)
-    subcommands = parser.add_subparsers(dest="mix_command", metavar="{SPEC.yaml,example,fit,search}",
-                                        action=_ImplicitBuild)  # fmt: skip
+    subcommands = parser.add_subparsers(
+        dest="mix_command", metavar="{SPEC.yaml,example,fit,search}", action=_ImplicitBuild
+    )
     build = subcommands.add_parser("build", help="(implicit) make the mixture SPEC.yaml asks for")
     build.add_argument("spec", metavar="SPEC.yaml", help="the mix spec (YAML)")
     build.add_argument("-o", "--out", help="the output folder MIX (new, empty, or a mix's)")

@@ -476,6 +476,7 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 def format_table(manifest: dict[str, Any]) -> str:
     """Requested next to realized, per group, as the CLI prints it."""
     unit = manifest["unit"]
+    blend = manifest["output"]["format"] == "blend"
     header = ("group", "requested", "realized", f"requested {unit}", f"realized {unit}",
               "error", "documents", "epochs")  # fmt: skip
     rows = [
@@ -486,7 +487,9 @@ def format_table(manifest: dict[str, Any]) -> str:
             f"{g['requested_tokens']:,}",
             f"{g['realized_tokens']:,}",
             f"{g['error']:+.3%}",
-            f"{g['selected_documents']:,}/{g['documents']:,}",
+            f"{g['selected_documents']:,}/{g['documents']:,}"
+            if not blend
+            else f"{g['documents']:,}",
             f"{g['epochs']:.3f}",
         )
         for g in manifest["groups"]
@@ -499,7 +502,8 @@ def format_table(manifest: dict[str, Any]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def print_report(manifest: dict[str, Any], out: Path, file=sys.stdout) -> None:
+def print_report(manifest: dict[str, Any], out: Path, file=None) -> None:
+    file = file or sys.stdout
     print(format_table(manifest), file=file)
     for note in manifest["notes"]:
         print(f"note: {note}", file=file)

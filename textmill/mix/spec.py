@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -91,7 +91,7 @@ class MixSpec(_Strict):
     description: str | None = None
     sources: list[SourceSpec] = Field(min_length=1)
     group_by: str | None = None  # a column (lang, source, domain, ...); default: the source
-    weights: dict[str, float] | None = None
+    weights: dict[str, Annotated[float, Field(ge=0)]] | None = None  # refused below 0
     temperature: float | None = Field(None, gt=0)
     unimax: bool = False
     budget: int | None = None  # total tokens; default: the most the data allows
@@ -113,9 +113,6 @@ class MixSpec(_Strict):
             return None
         if not weights:
             raise ValueError("weights is empty: name at least one group")
-        negative = {k: v for k, v in weights.items() if v < 0}
-        if negative:
-            raise ValueError(f"weights must not be negative (got {negative})")
         if sum(weights.values()) <= 0:
             raise ValueError("weights sum to 0: give at least one positive weight")
         return {str(k): float(v) for k, v in weights.items()}
@@ -194,10 +191,11 @@ def load_mix_spec(path: str | Path) -> MixSpec:
 def parse_mix_spec(text: str, origin: str = "mix spec", base: Path | None = None) -> MixSpec:
     try:
         root = yaml.compose(text, Loader=YAML_LOADER)
-    except yaml.YAMLError as exc:
+    except yaml.YAMLError as exc:  # one line: the place and the problem
         mark = getattr(exc, "problem_mark", None)
-        where = f", line {mark.line + 1}" if mark else ""
-        raise MixError(f"{origin}{where}: not valid YAML ({exc})") from None
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).replace("\n", " ")
+        raise MixError(f"{origin}{where}: not valid YAML ({problem})") from None
     if not isinstance(root, yaml.MappingNode):
         raise MixError(f"{origin}: expected a mapping with a 'sources' list")
     _refuse_repeated_keys(root, origin)
