@@ -17,6 +17,9 @@ _EXPORTS = {
     "Mapper": "textmill.pipeline",
     "StageOptions": "textmill.pipeline",
     "register": "textmill.pipeline",
+    "tokenize": "textmill.tokens.api",
+    "train_tokenizer": "textmill.tokens.api",
+    "load_tokenizer": "textmill.tokens.tokenizer",
 }
 
 __all__ = sorted(_EXPORTS)

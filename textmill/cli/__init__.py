@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "textmill.cli.quality",
     "textmill.cli.plan",
     "textmill.cli.report",
+    "textmill.cli.tokens",
     "textmill.cli.mix",
 )
 INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a process that Ctrl-C ended

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from textmill.quality.inputs import read_texts
-from textmill.train.tokenizer import end_of_text_id, train_bpe
+from textmill.tokens.tokenizer import end_of_text_id, train_bpe
 
 REPORT_NAME = "verify.json"
 PLOT_NAME = "loss_curve.png"
