@@ -13,8 +13,9 @@ import sys
 
 from textmill.cli.args import whole
 
+FORMAT_CHOICES = ("text", "megatron", "memmap", "parquet", "nanotron", "blend")  # spec.FORMATS
+
 SUBCOMMANDS = ("build", "example", "fit", "search")
-FORMAT_CHOICES = ("text", "megatron", "memmap", "parquet", "blend")
 
 
 class _AnyWord:

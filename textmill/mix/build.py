@@ -14,6 +14,7 @@ A repeated document's k-th extra copy has the id `<id>#copy<k>` (as `rehydrate` 
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import sys
 from collections.abc import Mapping, Sequence
@@ -83,6 +84,7 @@ class MixPlan:
     unit: str
     notes: list[str] = field(default_factory=list)
     tokenizer: dict[str, Any] | None = None
+    counter: Counter | None = None
 
     @property
     def tokens(self) -> int:
@@ -130,13 +132,17 @@ def plan_mix(spec: MixSpec) -> MixPlan:
     if not sizes or sum(size.documents for size in sizes.values()) == 0:
         raise MixError("the sources hold no documents: nothing to mix")
     plans, notes = plan_targets(sizes, spec)
+    empty = int((sizes_all == 0).sum())
+    if empty:
+        notes.append(f"{empty:,} empty documents (no {unit}) are never taken")
     counts_all = np.zeros(len(sizes_all), np.int64)
+    selectable = np.where(sizes_all > 0, copies_all, 0)
     if spec.output.format != "blend":
         for plan in plans:
             members = np.flatnonzero(groups_all == code[plan.name])
             picked = select_documents(
                 sizes_all[members],
-                copies_all[members],
+                selectable[members],
                 plan.target,
                 group_rng(spec.seed, plan.name),
             )
@@ -153,12 +159,8 @@ def plan_mix(spec: MixSpec) -> MixPlan:
         notes.append(f"{nulls:,} documents have no {spec.group_by!r}: group {'<null>'!r}")
     tokenizer = None
     if counter.tokenizer is not None:
-        tokenizer = {
-            "path": spec.tokenizer,
-            "name": getattr(counter.tokenizer, "name", None),
-            "sha256": getattr(counter.tokenizer, "sha256", None),
-        }
-    return MixPlan(spec, sources, plans, counts, unit, notes, tokenizer)
+        tokenizer = {"path": spec.tokenizer, **counter.tokenizer.describe()}
+    return MixPlan(spec, sources, plans, counts, unit, notes, tokenizer, counter)
 
 
 def _check_format(spec: MixSpec) -> None:
@@ -216,7 +218,6 @@ def mix(
     *,
     overwrite: bool = False,
     command: Sequence[str] | None = None,
-    progress: bool = False,
 ) -> dict[str, Any]:
     """Make the mixture `spec` asks for in `out`; returns what MIX/manifest.json holds.
     `spec` is a YAML file, a dict of the same fields, or a MixSpec."""
@@ -231,10 +232,10 @@ def mix(
         if is_run_output(out):
             previous = json.loads(layout.manifest.read_text("utf-8"))
             remove_owned(layout, previous, finished=True)
-            if is_tok_folder(out / TOKENS_FOLDER):
+            if is_tok_folder(out / TOKENS_FOLDER) or is_run_output(out / TOKENS_FOLDER):
                 shutil.rmtree(out / TOKENS_FOLDER)
         layout.state.mkdir(parents=True, exist_ok=True)
-        output = _write(plan, out, progress)
+        output = _write(plan, out, command)
         manifest = _manifest(plan, output, command)
         _write_json(out / MANIFEST, manifest)
         shards = [Path(p).stem for p in output.get("files", []) if p.startswith("data/")]
@@ -244,18 +245,13 @@ def mix(
     return manifest
 
 
-def _write(plan: MixPlan, out: Path, progress: bool) -> dict[str, Any]:
+def _write(plan: MixPlan, out: Path, command: Sequence[str] | None) -> dict[str, Any]:
     fmt = plan.spec.output.format
     if fmt == "blend":
         return _write_blend(plan, out)
     if fmt == "text":
-        return _write_text(plan, out / "data", out / ".textmill" / "work")
-    staging = out / ".textmill" / "work" / "selected"
-    shutil.rmtree(staging, ignore_errors=True)
-    written = _write_selected(plan, staging)
-    output = _tokenize(plan, written, out / TOKENS_FOLDER, progress)
-    shutil.rmtree(staging, ignore_errors=True)
-    return output
+        return _write_text(plan, out / "data")
+    return _tokenize(plan, out, command)
 
 
 def _selected_tables(plan: MixPlan, source_index: int):
@@ -299,24 +295,7 @@ def _column(table: pa.Table, name: str, rows: int) -> pa.ChunkedArray | pa.Array
     return pa.nulls(rows, pa.string())
 
 
-def _write_selected(plan: MixPlan, folder: Path) -> list[Path]:
-    """One Parquet file per source, its selected rows in order (unshuffled)."""
-    written = []
-    for index in range(len(plan.sources)):
-        writer = ParquetShardWriter(folder / f"source-{index:05d}.parquet")
-        try:
-            for table in _selected_tables(plan, index):
-                writer.write(table)
-            path = writer.close()
-        except BaseException:
-            writer.abort()
-            raise
-        if path is not None:
-            written.append(path)
-    return written
-
-
-def _write_text(plan: MixPlan, data: Path, work: Path) -> dict[str, Any]:
+def _write_text(plan: MixPlan, data: Path) -> dict[str, Any]:
     """The text mixture, shuffled by a seeded permutation of the selected rows.
     The permutation is taken in memory over the selection (text included)."""
     tables = [t for index in range(len(plan.sources)) for t in _selected_tables(plan, index)]
@@ -340,10 +319,36 @@ def _write_text(plan: MixPlan, data: Path, work: Path) -> dict[str, Any]:
     return {"format": "text", "files": files, "order": note}
 
 
-def _tokenize(plan: MixPlan, inputs: list[Path], target: Path, progress: bool) -> dict[str, Any]:
-    raise MixError(
-        f"output format {plan.spec.output.format}: this textmill has no `textmill tokenize`"
+def _tokenize(plan: MixPlan, out: Path, command: Sequence[str] | None) -> dict[str, Any]:
+    """The selected documents as shuffled text in a staging folder, tokenized by `textmill
+    tokenize` into MIX/tokens (its order kept); its counts must be the plan's."""
+    from textmill.tokens.tokenize import run_tokenize
+
+    assert plan.counter is not None and plan.counter.settings is not None
+    staging = out / ".textmill" / "work" / "selected"
+    shutil.rmtree(staging, ignore_errors=True)
+    text = _write_text(plan, staging)
+    tok = run_tokenize(
+        [str(staging)],
+        out / TOKENS_FOLDER,
+        plan.counter.tokenizer,
+        plan.counter.settings,
+        command=shlex.join(command) if command else "textmill.mix.mix(...)",
     )
+    shutil.rmtree(staging, ignore_errors=True)
+    if (tok["documents"], tok["tokens"]) != (plan.documents, plan.tokens):
+        raise MixError(
+            f"tokenize wrote {tok['documents']:,} documents and {tok['tokens']:,} tokens for the "
+            f"{plan.documents:,} and {plan.tokens:,} the mix selected (skipped: {tok['skipped']}, "
+            f"errored: {tok['errored']}); see {out / TOKENS_FOLDER / 'manifest.json'}"
+        )
+    return {
+        "format": plan.spec.output.format,
+        "folder": TOKENS_FOLDER,
+        "order": text["order"],
+        "tokenizer_sha256": tok["tokenizer_sha256"],
+        "files": [f"{TOKENS_FOLDER}/{name}" for name in tok["files"]],
+    }
 
 
 def blend_prefix(source: SourceDocs) -> Path:

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from textmill.document import METADATA, SOURCE, TEXT
 from textmill.executors.output import Layout
 from textmill.io.files import is_run_output
-from textmill.mix.spec import NULL_GROUP, MixError, MixSpec, SourceSpec
+from textmill.mix.spec import NULL_GROUP, TOKENIZED_FORMATS, MixError, MixSpec, SourceSpec
 from textmill.stages.rehydrate import COPIES
 
 TOK_MANIFEST = "manifest.json"
@@ -56,32 +56,44 @@ class SourceDocs:
 
 
 class Counter:
-    """Sizes of texts: tokens of the spec's tokenizer (with the BOS/EOS the output adds), or
-    UTF-8 bytes when the spec names no tokenizer."""
+    """Sizes of texts: tokens of the spec's tokenizer, BOS/EOS included as `textmill tokenize`
+    adds them, or UTF-8 bytes when the spec names no tokenizer. A text with no tokens (or no
+    bytes) has size 0: tokenize skips it as empty, so a mix never takes it."""
 
     def __init__(self, spec: MixSpec):
         self.tokenizer = None
         self.unit = "bytes"
         self.extra = 0
+        self.settings = None
         if spec.tokenizer:
             self.tokenizer = load_spec_tokenizer(spec.tokenizer)
             self.unit = "tokens"
-            bos = spec.output.add_bos and getattr(self.tokenizer, "bos_id", None) is not None
-            eos = spec.output.add_eos and getattr(self.tokenizer, "eos_id", None) is not None
-            self.extra = int(bos) + int(eos)
+            from textmill.tokens.tokenize import TokenizeSettings, resolve_specials
+            from textmill.tokens.tokenizer import TokenizerError
+
+            fmt = spec.output.format
+            self.settings = TokenizeSettings(
+                format=fmt if fmt in TOKENIZED_FORMATS else "megatron",
+                bos=spec.output.add_bos,
+                eos=spec.output.add_eos,
+            )
+            try:
+                self.extra = resolve_specials(self.tokenizer, self.settings).count
+            except TokenizerError as exc:
+                raise MixError(f"tokenizer: {exc}") from None
 
     def sizes(self, texts: pa.ChunkedArray | pa.Array) -> np.ndarray:
         if self.tokenizer is None:
             lengths = pc.binary_length(pc.cast(pc.fill_null(texts, ""), pa.large_binary()))
             return np.asarray(lengths.to_numpy(zero_copy_only=False), dtype=np.int64)
-        strings = pc.fill_null(texts, "").to_pylist()
-        encoded = self.tokenizer.encode_batch(strings)
-        return np.fromiter((len(ids) for ids in encoded), np.int64, len(strings)) + self.extra
+        _, lengths = self.tokenizer.encode_flat(pc.fill_null(texts, "").to_pylist())
+        lengths = np.asarray(lengths, dtype=np.int64)
+        return np.where(lengths > 0, lengths + self.extra, 0)
 
 
 def load_spec_tokenizer(path: str) -> Any:
     try:
-        from textmill.tokens.tokenizer import load_tokenizer
+        from textmill.tokens.tokenizer import TokenizerError, load_tokenizer
     except ImportError:
         raise MixError(
             "tokenizer: this textmill has no `textmill tokenize` (textmill.tokens); leave "
@@ -91,9 +103,7 @@ def load_spec_tokenizer(path: str) -> Any:
         raise MixError(f"tokenizer: {path} does not exist")
     try:
         return load_tokenizer(path)
-    except MixError:
-        raise
-    except Exception as exc:  # the tokenizer library's own error, for the user
+    except (TokenizerError, OSError, ValueError) as exc:
         raise MixError(f"tokenizer: {path} does not load ({exc})") from None
 
 

@@ -26,8 +26,8 @@ from textmill.config import (
 
 REST = "*"  # the weights entry for every group the weights do not name
 NULL_GROUP = "<null>"  # the group of documents whose grouping column is null
-FORMATS = ("text", "megatron", "memmap", "parquet", "blend")
-TOKENIZED_FORMATS = ("megatron", "memmap", "parquet")
+FORMATS = ("text", "megatron", "memmap", "parquet", "nanotron", "blend")
+TOKENIZED_FORMATS = ("megatron", "memmap", "parquet", "nanotron")
 _SUFFIXES = {"": 1, "K": 10**3, "M": 10**6, "B": 10**9, "G": 10**9, "T": 10**12}
 _COUNT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMBGT]?)\s*$", re.IGNORECASE)
 
@@ -80,7 +80,7 @@ class OutputSpec(_Strict):
     """What MIX holds: text Parquet, a tokenized mixture (through `textmill tokenize`'s writers),
     or the Megatron `--data-path` blend line."""
 
-    format: Literal["text", "megatron", "memmap", "parquet", "blend"] = "text"
+    format: Literal["text", "megatron", "memmap", "parquet", "nanotron", "blend"] = "text"
     shuffle: bool = True
     add_bos: bool = False
     add_eos: bool = True
