@@ -1,0 +1,127 @@
+"""A two-language mixture from tiny text sources (`textmill run` outputs) to a tokenized,
+shuffled mixture, read back by numpy.memmap, megatron-core and datasets."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from conftest import reconciled_run, write_jsonl
+
+from textmill.cli import main
+from textmill.mix import mix
+
+FRENCH = ["le", "chat", "mange", "la", "souris", "dans", "la", "maison", "verte"]
+ENGLISH = ["the", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    """Two textmill outputs (fr, en) and a byte-level BPE trained on them."""
+    from textmill.tokens.tokenizer import train_bpe
+
+    root = tmp_path_factory.mktemp("mixcorpus")
+    rng = np.random.default_rng(0)
+    texts = []
+    for lang, words, count in (("fr", FRENCH, 300), ("en", ENGLISH, 900)):
+        records = [
+            {
+                "id": f"{lang}{i}",
+                "text": " ".join(rng.choice(words, int(rng.integers(5, 40)))) + f" {i}",
+                "lang": lang,
+            }
+            for i in range(count)
+        ]
+        texts += [r["text"] for r in records]
+        write_jsonl(root / "in" / lang / "part-0.jsonl", records)
+        reconciled_run(["exact_dedup"], [str(root / "in" / lang)], root / lang)
+    train_bpe(texts, 400).save(str(root / "tokenizer.json"))
+    return root
+
+
+def spec(corpus: Path, fmt: str, seed: int = 0) -> dict:
+    return {
+        "sources": [{"path": str(corpus / "fr")}, {"path": str(corpus / "en")}],
+        "group_by": "lang",
+        "weights": {"fr": 0.5, "en": 0.5},
+        "tokenizer": str(corpus / "tokenizer.json"),
+        "seed": seed,
+        "output": {"format": fmt},
+    }
+
+
+def test_a_two_language_megatron_mixture_holds_the_requested_ratio(corpus, tmp_path):
+    from textmill.tokens.tokenizer import load_tokenizer
+
+    manifest = mix(spec(corpus, "megatron"), tmp_path / "mix")
+    tok = tmp_path / "mix" / "tokens"
+    tok_manifest = json.loads((tok / "manifest.json").read_text())
+    assert tok_manifest["tokens"] == manifest["tokens"]
+    assert tok_manifest["documents"] == manifest["documents"]
+    documents = pq.read_table(tok / "documents.parquet").to_pydict()
+    tokens = np.memmap(tok / "tokens.bin", dtype=np.dtype(tok_manifest["format_dtype"]), mode="r")
+    tokenizer = load_tokenizer(corpus / "tokenizer.json")
+    by_lang = {"fr": 0, "en": 0}
+    for doc_id, offset, length in zip(
+        documents["id"], documents["offset"], documents["tokens"], strict=True
+    ):
+        ids = tokens[offset : offset + length]
+        assert ids[-1] == tokenizer.eos_id
+        text = tokenizer.decode(ids[:-1].tolist())
+        words = set(text.split()) - set(str(i) for i in range(1000))
+        lang = doc_id[:2]
+        assert words <= set(FRENCH if lang == "fr" else ENGLISH), (doc_id, text)
+        by_lang[lang] += int(length)
+    total = sum(by_lang.values())
+    assert total == manifest["tokens"]
+    for lang in ("fr", "en"):
+        assert by_lang[lang] / total == pytest.approx(0.5, abs=0.005)
+        group = next(g for g in manifest["groups"] if g["group"] == lang)
+        assert group["realized_tokens"] == by_lang[lang]
+    # fr is the smaller: all of it, once; the mixture is shuffled across the sources
+    assert next(g for g in manifest["groups"] if g["group"] == "fr")["epochs"] == 1.0
+    langs = [i[:2] for i in documents["id"]]
+    assert langs != sorted(langs) and langs != sorted(langs, reverse=True)
+
+
+def test_a_parquet_mixture_reads_with_datasets_and_is_deterministic(corpus, tmp_path, capsys):
+    datasets = pytest.importorskip("datasets")
+    path = tmp_path / "spec.yaml"
+    path.write_text(json.dumps(spec(corpus, "parquet", seed=4)))  # JSON is YAML
+    assert main(["mix", str(path), "-o", str(tmp_path / "one")]) == 0
+    printed = capsys.readouterr().out
+    assert "realized tokens" in printed and "-> " in printed
+    mix(spec(corpus, "parquet", seed=4), tmp_path / "two")
+    files = sorted(
+        str(p) for p in (tmp_path / "one" / "tokens").rglob("*.parquet") if "data" in p.parts
+    )
+    loaded = datasets.load_dataset("parquet", data_files=files, split="train")
+    manifest = json.loads((tmp_path / "one" / "manifest.json").read_text())
+    assert sum(len(ids) for ids in loaded["input_ids"]) == manifest["tokens"]
+    again = sorted(
+        str(p) for p in (tmp_path / "two" / "tokens").rglob("*.parquet") if "data" in p.parts
+    )
+    assert [
+        pq.read_table(f).equals(pq.read_table(g)) for f, g in zip(files, again, strict=True)
+    ] == [True] * len(files)
+
+
+def test_a_tokenized_mixture_can_be_blended_by_megatron(corpus, tmp_path):
+    """The TOK folder of a mix is a Megatron dataset: a blend line over two of them."""
+    mix({**spec(corpus, "megatron"), "weights": {"fr": 1, "en": 0}}, tmp_path / "fr")
+    mix({**spec(corpus, "megatron"), "weights": {"fr": 0, "en": 1}}, tmp_path / "en")
+    blend = mix(
+        {
+            "sources": [
+                {"path": str(tmp_path / "fr" / "tokens"), "name": "fr"},
+                {"path": str(tmp_path / "en" / "tokens"), "name": "en"},
+            ],
+            "weights": {"fr": 0.3, "en": 0.7},
+            "output": {"format": "blend"},
+        },
+        tmp_path / "blend",
+    )
+    words = blend["output"]["blend"].split()
+    assert [float(w) for w in words[0::2]] == pytest.approx([0.3, 0.7])
+    assert words[1].endswith("fr/tokens/tokens") and words[3].endswith("en/tokens/tokens")
