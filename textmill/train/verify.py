@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -148,6 +148,20 @@ def _build_model(options: VerifyOptions, vocab_size: int) -> Any:
     return GPT()
 
 
+def tokenizer_sample(corpora: Sequence[Sequence[str]], chars_per_corpus: int) -> list[str]:
+    """Equal characters from each corpus (texts in order, the last one cut), so that the shared
+    tokenizer favours none of them."""
+    sample: list[str] = []
+    for texts in corpora:
+        budget = chars_per_corpus
+        for text in texts:
+            if budget <= 0:
+                break
+            sample.append(text[:budget])
+            budget -= len(text)
+    return sample
+
+
 def _encode_stream(tokenizer: Any, texts: Sequence[str], budget: int | None) -> np.ndarray:
     """Documents joined by end-of-text, cut at `budget` tokens (all of them when None)."""
     eot = end_of_text_id(tokenizer)
@@ -178,9 +192,13 @@ def train_and_evaluate(
     vocab_size: int,
     seed: int,
     options: VerifyOptions,
+    *,
+    extra_references: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Train one model from scratch on the stream (one pass, windows in a seeded order); the
-    reference loss (mean token cross-entropy, nats) at `eval_points` steps and at the end."""
+    reference loss (mean token cross-entropy, nats) at `eval_points` steps and at the end, and
+    each of `extra_references` (name -> windows) at the end (`textmill mix search` scores a
+    general and a domain reference with one model)."""
     import torch
 
     if options.threads:
@@ -217,11 +235,11 @@ def train_and_evaluate(
     reference = torch.from_numpy(reference_windows).to(device)
 
     @torch.no_grad()
-    def reference_loss() -> float:
+    def reference_loss(windows: Any = reference) -> float:
         model.eval()
         total, count = 0.0, 0
-        for start in range(0, len(reference), options.batch_size):
-            chunk = reference[start : start + options.batch_size]
+        for start in range(0, len(windows), options.batch_size):
+            chunk = windows[start : start + options.batch_size]
             total += float(model(chunk[:, :-1], chunk[:, 1:])) * len(chunk)
             count += len(chunk)
         model.train()
@@ -255,6 +273,10 @@ def train_and_evaluate(
         "final_train_loss": float(np.mean(train_losses[-max(1, num_steps // 20) :])),
         "curve": {"steps": curve_steps, "reference_loss": curve_losses},
         "parameters": sum(p.numel() for p in model.parameters()),
+        "extra_reference_losses": {
+            name: reference_loss(torch.from_numpy(windows).to(device))
+            for name, windows in (extra_references or {}).items()
+        },
     }
 
 
@@ -321,14 +343,7 @@ def verify(
     if not reference_texts:
         raise ValueError(f"reference {list(reference_paths)} holds no text")
 
-    sample: list[str] = []
-    for dataset in datasets:  # equal characters from each dataset
-        budget = options.tokenizer_chars_per_dataset
-        for text in dataset.texts:
-            if budget <= 0:
-                break
-            sample.append(text[:budget])
-            budget -= len(text)
+    sample = tokenizer_sample([d.texts for d in datasets], options.tokenizer_chars_per_dataset)
     tokenizer = train_bpe(sample, options.vocab_size)
     vocab_size = tokenizer.get_vocab_size()
     log(f"tokenizer: {vocab_size} BPE tokens trained on {len(sample)} documents")
