@@ -38,7 +38,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         "--lengths",
         required=True,
         nargs="+",
-        help="token lengths, one integer a line (gzip ok; - = stdin); with --tokenizer, a "
+        help="token lengths, one integer a line (gzip ok; - = stdin), or a `textmill tokenize` "
+        "folder (its documents' lengths; packed: its pieces'); with --tokenizer, a "
         "textmill output directory or Parquet/JSONL files whose texts are tokenized",
     )
     parser.add_argument(
@@ -155,6 +156,10 @@ def _lengths(args: argparse.Namespace) -> np.ndarray:
         return token_lengths(args.lengths, args.tokenizer)
     if len(args.lengths) != 1:
         raise LengthsError("give one lengths file (or --tokenizer with a corpus)")
+    from textmill.plan.lengths import is_tok_folder, tok_lengths
+
+    if is_tok_folder(args.lengths[0]):
+        return tok_lengths(args.lengths[0])
     return read_lengths(args.lengths[0])
 
 

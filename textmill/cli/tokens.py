@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from textmill.cli.args import whole
+from textmill.cli.tokens_arrange import add_arrange_arguments, arrange_settings, arrange_summary
 
 FORMAT_NAMES = ("megatron", "memmap", "parquet", "nanotron")
 
@@ -64,6 +65,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="documents per encode_batch call (default: %(default)s)",
     )
     tokenize.add_argument("--overwrite", action="store_true", help="replace TOK's tokenize")
+    add_arrange_arguments(tokenize)
     tokenize.set_defaults(handler=cmd_tokenize)
 
     tokenizer = commands.add_parser("tokenizer", help="tokenizer tools (train)")
@@ -108,6 +110,7 @@ def cmd_tokenize(args: argparse.Namespace) -> int:
         on_long=args.on_long,
         batch_size=args.batch_size,
         overwrite=args.overwrite,
+        **arrange_settings(args),
     )
     command = shlex.join(["textmill", *sys.argv[1:]]) if sys.argv[1:] else None
     try:
@@ -143,6 +146,7 @@ def summary(manifest: dict[str, Any], out: str) -> str:
     if manifest.get("seconds"):
         rate = manifest["tokens"] / manifest["seconds"] if manifest["seconds"] else 0
         lines.append(f"time: {manifest['seconds']:.1f}s ({rate:,.0f} tokens/s)")
+    lines.extend(arrange_summary(manifest))
     files = ", ".join(f"{out}/{name}" for name in manifest["files"])
     lines.append(f"output: {files}; {out}/manifest.json, {out}/documents.parquet")
     return "\n".join(lines)

@@ -36,3 +36,30 @@ def token_lengths(inputs: Sequence[str | Path], tokenizer_path: str | Path) -> n
             encodings = tokenizer.encode_batch(texts, add_special_tokens=False)
             lengths.append(np.array([len(e.ids) for e in encodings], dtype=np.int64))
     return np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
+
+
+def tok_lengths(folder: str | Path) -> np.ndarray:
+    """Token lengths of a `textmill tokenize` output folder, in output order: per piece when it
+    is packed (what attention sees once masked per document: TOK/pieces.parquet), else per
+    document (TOK/documents.parquet)."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    folder = Path(folder)
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise LengthsError(f"{folder}: not a tokenize output ({exc})") from None
+    name = "pieces.parquet" if manifest.get("packing") else "documents.parquet"
+    try:
+        lengths = pq.read_table(folder / name, columns=["tokens"]).column("tokens")
+    except (OSError, KeyError) as exc:
+        raise LengthsError(f"{folder / name}: unreadable ({exc})") from None
+    return lengths.to_numpy().astype(np.int64)
+
+
+def is_tok_folder(path: str | Path) -> bool:
+    """A folder `textmill tokenize` wrote (its manifest.json and documents.parquet)."""
+    path = Path(path)
+    return (path / "manifest.json").is_file() and (path / "documents.parquet").is_file()

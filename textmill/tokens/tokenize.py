@@ -58,6 +58,7 @@ from textmill.io.writers import (
     write_errors,
     write_json_atomically,
 )
+from textmill.tokens.arrange import Arrangement, check_arrange_settings
 from textmill.tokens.formats import FORMATS, open_writer
 from textmill.tokens.manifest import (
     DOCUMENT_INDEX_SCHEMA,
@@ -67,7 +68,9 @@ from textmill.tokens.manifest import (
     SKIPPED,
     build_manifest,
 )
+from textmill.tokens.pack import DEFAULT_WINDOW_TOKENS
 from textmill.tokens.reading import LANG, plan_inputs, read_documents
+from textmill.tokens.shuffle import DEFAULT_MEMORY_BYTES
 from textmill.tokens.tokenizer import TextTokenizer, TokenizerError, load_tokenizer
 
 INPUT_IDS = "input_ids"
@@ -107,8 +110,17 @@ class TokenizeSettings:
     batch_size: int = 4096  # documents per encode_batch call
     overwrite: bool = False
     progress: bool = False
+    # packing and shuffling (textmill/tokens/arrange.py)
+    pack: int | None = None  # SEQ_LEN
+    packing: str = "concat"
+    pack_remainder: str = "pad"  # concat's last partial sequence: pad or drop
+    pack_window_tokens: int = DEFAULT_WINDOW_TOKENS  # best-fit packs this many tokens at once
+    pad_id: int | None = None  # default: the tokenizer's pad, else its EOS, else 0
+    shuffle_seed: int | None = None
+    shuffle_memory_bytes: int = DEFAULT_MEMORY_BYTES  # one shuffle bucket in memory, at most
 
     def check(self) -> None:
+        check_arrange_settings(self)
         if self.format not in FORMATS:
             raise RunError(f"unknown --format {self.format!r} (have: {', '.join(FORMATS)})")
         if self.on_long not in ON_LONG:
@@ -285,7 +297,8 @@ def tokenize_settings_key(
 ) -> dict[str, Any]:
     """What makes two tokenize commands the same job (a resume must match it)."""
     options = asdict(settings)
-    for name in ("overwrite", "progress", "batch_size"):  # they do not change the output
+    # they do not change the output (the shuffle's bytes do not depend on its memory budget)
+    for name in ("overwrite", "progress", "batch_size", "shuffle_memory_bytes"):
         options.pop(name)
     return {
         "tokenizer_sha256": tokenizer.sha256,
@@ -391,29 +404,23 @@ def finish(
     out = tok.out
     writer = open_writer(settings.format, out, tokenizer.vocab_size, tokenizer.name)
     documents = ParquetShardWriter(out / DOCUMENTS)
-    offset = 0
+    arrangement = Arrangement.for_tokenize(settings, tok.layout.state, out, tokenizer)
+    by_name = {shard.name: shard for shard in shards}
     try:
-        for table in _document_tables(tok, shards):
-            # [shuffle] and [pack] go here (see the module docstring)
-            lengths = pc.list_value_length(table[INPUT_IDS]).to_numpy().astype(np.int64)
-            starts = offset + np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-            offset += int(lengths.sum())
-            writer.write(table)
-            documents.write(
-                pa.table(
-                    {
-                        ID: table[ID],
-                        SOURCE: table[SOURCE],
-                        LANG: table[LANG],
-                        "tokens": pa.array(lengths, pa.int64()),
-                        "offset": pa.array(starts, pa.int64()),
-                    }
-                )
-            )
+        ordered = arrangement.documents(
+            by_name,
+            lambda name: _document_tables(tok, [by_name[name]]),
+            expected_bytes=sum(tok.work(name).stat().st_size for name in by_name),
+        )
+        for rows, index in arrangement.rows(ordered):
+            writer.write(rows)
+            documents.write(index)
         written = writer.close()
+        written["files"] = [*written["files"], *arrangement.close()]
     except BaseException:
         writer.abort()
         documents.abort()
+        arrangement.abort()
         raise
     if documents.close() is None:  # no document at all: still a readable, empty table
         pq.write_table(DOCUMENT_INDEX_SCHEMA.empty_table(), out / DOCUMENTS)
@@ -438,6 +445,7 @@ def finish(
         command=command,
         seconds=time.perf_counter() - started,
     )
+    manifest.update(arrangement.stats())
     write_json_atomically(manifest, out / MANIFEST)
     _record_files(tok, files)
     return manifest
