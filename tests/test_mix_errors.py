@@ -5,7 +5,6 @@ import importlib.util
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 from test_mix_build import text_source, tok_folder
 
 from textmill.cli import main

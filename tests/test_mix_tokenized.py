@@ -1,5 +1,6 @@
 """A two-language mixture from tiny text sources (`textmill run` outputs) to a tokenized,
-shuffled mixture, read back by numpy.memmap, megatron-core and datasets."""
+shuffled (and packed) mixture, read back by numpy.memmap and datasets (megatron-core reads
+the Megatron format in the tokenize tests)."""
 
 import json
 from pathlib import Path
@@ -125,3 +126,14 @@ def test_a_tokenized_mixture_can_be_blended_by_megatron(corpus, tmp_path):
     words = blend["output"]["blend"].split()
     assert [float(w) for w in words[0::2]] == pytest.approx([0.3, 0.7])
     assert words[1].endswith("fr/tokens/tokens") and words[3].endswith("en/tokens/tokens")
+
+
+def test_a_packed_mixture_keeps_the_mixture_counts(corpus, tmp_path):
+    data = spec(corpus, "memmap")
+    data["output"] |= {"pack": 64, "packing": "best-fit"}
+    manifest = mix(data, tmp_path / "mix")
+    tok = json.loads((tmp_path / "mix" / "tokens" / "manifest.json").read_text())
+    assert (tok["documents"], tok["tokens"]) == (manifest["documents"], manifest["tokens"])
+    assert manifest["output"]["pack"] == 64 and manifest["output"]["packing"] == "best-fit"
+    sequences = np.memmap(tmp_path / "mix" / "tokens" / "tokens.bin", dtype=np.uint16, mode="r")
+    assert len(sequences) % 64 == 0 and len(sequences) >= manifest["tokens"]

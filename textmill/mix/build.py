@@ -296,8 +296,9 @@ def _column(table: pa.Table, name: str, rows: int) -> pa.ChunkedArray | pa.Array
 
 
 def _write_text(plan: MixPlan, data: Path) -> dict[str, Any]:
-    """The text mixture, shuffled by a seeded permutation of the selected rows.
-    The permutation is taken in memory over the selection (text included)."""
+    """The text mixture, shuffled by a seeded permutation of the selected rows. The permutation
+    is taken in memory over the selection, text included (the global shuffle of tokenize keys
+    on token ids): for a mixture larger than memory, use a tokenized format."""
     tables = [t for index in range(len(plan.sources)) for t in _selected_tables(plan, index)]
     table = pa.concat_tables(tables) if tables else TEXT_SCHEMA.empty_table()
     note = "unshuffled (sources in spec order)"
@@ -320,19 +321,29 @@ def _write_text(plan: MixPlan, data: Path) -> dict[str, Any]:
 
 
 def _tokenize(plan: MixPlan, out: Path, command: Sequence[str] | None) -> dict[str, Any]:
-    """The selected documents as shuffled text in a staging folder, tokenized by `textmill
-    tokenize` into MIX/tokens (its order kept); its counts must be the plan's."""
+    """The selected documents as text in a staging folder (streamed, source by source), then
+    `textmill tokenize` into MIX/tokens with its seeded, bounded-memory global shuffle (and
+    packing when asked); its counts must be the plan's."""
+    from dataclasses import replace
+
     from textmill.tokens.tokenize import run_tokenize
 
     assert plan.counter is not None and plan.counter.settings is not None
+    output = plan.spec.output
+    settings = replace(
+        plan.counter.settings,
+        shuffle_seed=plan.spec.seed if output.shuffle else None,
+        pack=output.pack,
+        packing=output.packing,
+    )
     staging = out / ".textmill" / "work" / "selected"
     shutil.rmtree(staging, ignore_errors=True)
-    text = _write_text(plan, staging)
+    _write_selected(plan, staging)
     tok = run_tokenize(
         [str(staging)],
         out / TOKENS_FOLDER,
         plan.counter.tokenizer,
-        plan.counter.settings,
+        settings,
         command=shlex.join(command) if command else "textmill.mix.mix(...)",
     )
     shutil.rmtree(staging, ignore_errors=True)
@@ -342,13 +353,29 @@ def _tokenize(plan: MixPlan, out: Path, command: Sequence[str] | None) -> dict[s
             f"{plan.documents:,} and {plan.tokens:,} the mix selected (skipped: {tok['skipped']}, "
             f"errored: {tok['errored']}); see {out / TOKENS_FOLDER / 'manifest.json'}"
         )
+    order = f"shuffled by tokenize, seed {plan.spec.seed}" if output.shuffle else "source order"
     return {
-        "format": plan.spec.output.format,
+        "format": output.format,
         "folder": TOKENS_FOLDER,
-        "order": text["order"],
+        "order": order,
+        "pack": output.pack,
+        "packing": output.packing if output.pack else None,
         "tokenizer_sha256": tok["tokenizer_sha256"],
         "files": [f"{TOKENS_FOLDER}/{name}" for name in tok["files"]],
     }
+
+
+def _write_selected(plan: MixPlan, folder: Path) -> None:
+    """One Parquet file per source, its selected rows in source order."""
+    for index in range(len(plan.sources)):
+        writer = ParquetShardWriter(folder / f"source-{index:05d}.parquet")
+        try:
+            for table in _selected_tables(plan, index):
+                writer.write(table)
+            writer.close()
+        except BaseException:
+            writer.abort()
+            raise
 
 
 def blend_prefix(source: SourceDocs) -> Path:

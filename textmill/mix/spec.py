@@ -81,9 +81,11 @@ class OutputSpec(_Strict):
     or the Megatron `--data-path` blend line."""
 
     format: Literal["text", "megatron", "memmap", "parquet", "nanotron", "blend"] = "text"
-    shuffle: bool = True
+    shuffle: bool = True  # by the spec's seed (tokenized: tokenize's bounded-memory shuffle)
     add_bos: bool = False
     add_eos: bool = True
+    pack: int | None = Field(None, ge=2)  # SEQ_LEN: tokenize's --pack (tokenized formats)
+    packing: Literal["concat", "best-fit"] = "concat"
 
 
 class MixSpec(_Strict):
@@ -141,6 +143,10 @@ class MixSpec(_Strict):
         repeated = sorted({label for label in labels if labels.count(label) > 1})
         if repeated:
             raise ValueError(f"two sources are named {repeated[0]!r}: give each a `name`")
+        if self.output.pack is not None and self.output.format not in TOKENIZED_FORMATS:
+            raise ValueError(
+                f"output.pack packs tokens: a format of {', '.join(TOKENIZED_FORMATS)}"
+            )
         if self.output.format == "blend" and self.group_by is not None:
             raise ValueError(
                 "format blend weighs whole files (one weight per TOK prefix): group by source "
