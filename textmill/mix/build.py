@@ -510,7 +510,7 @@ def format_table(manifest: dict[str, Any]) -> str:
     unit = manifest["unit"]
     blend = manifest["output"]["format"] == "blend"
     header = ("group", "requested", "realized", f"requested {unit}", f"realized {unit}",
-              "error", "documents", "epochs")  # fmt: skip
+              "error", "documents", "distinct/in group", "epochs")  # fmt: skip
     rows = [
         (
             g["group"],
@@ -519,7 +519,8 @@ def format_table(manifest: dict[str, Any]) -> str:
             f"{g['requested_tokens']:,}",
             f"{g['realized_tokens']:,}",
             f"{g['error']:+.3%}",
-            f"{g['selected_documents']:,}/{g['documents']:,}"
+            f"{g['selected_documents']:,}" if not blend else "-",
+            f"{g['distinct_documents']:,}/{g['documents']:,}"
             if not blend
             else f"{g['documents']:,}",
             f"{g['epochs']:.3f}",

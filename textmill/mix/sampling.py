@@ -23,6 +23,7 @@ import numpy as np
 from textmill.mix.spec import REST, MixError, MixSpec
 
 RELATIVE_SLACK = 1e-9  # float round-off allowed on the epoch cap
+FILL_STEPS = 8  # documents chosen by size to fill the last gap of a partial pass
 
 
 @dataclass(frozen=True)
@@ -163,8 +164,10 @@ def select_documents(
     sizes: np.ndarray, copies: np.ndarray, target: float, rng: np.random.Generator
 ) -> np.ndarray:
     """How many times each document goes in, for `target` tokens: whole passes over the pool
-    (each document `copies` times), then a seeded random part of one more pass, cut where its
-    tokens come closest to what is left."""
+    (each document `copies` times), then a seeded random part of one more pass: the longest
+    prefix of a seeded permutation that fits what is left, and a few more documents of that
+    permutation chosen to fill the gap (so that a target of a few hundred documents still
+    lands within a fraction of a percent)."""
     counts = np.zeros(len(sizes), np.int64)
     pool = int((sizes * copies).sum())
     if target <= 0 or pool == 0:
@@ -177,11 +180,20 @@ def select_documents(
     units = np.repeat(np.arange(len(sizes), dtype=np.int64), copies)
     order = units[rng.permutation(len(units))]
     cumulative = np.cumsum(sizes[order])
-    cut = int(np.searchsorted(cumulative, remainder, side="left"))
-    below = cumulative[cut - 1] if cut > 0 else 0
-    if cut < len(cumulative) and cumulative[cut] - remainder <= remainder - below:
-        cut += 1
-    counts += np.bincount(order[:cut], minlength=len(sizes))
+    cut = int(np.searchsorted(cumulative, remainder, side="right"))  # the prefix at or below
+    taken, rest = order[:cut], order[cut:]
+    gap = remainder - (cumulative[cut - 1] if cut else 0)
+    extra = []
+    for _ in range(FILL_STEPS):  # fill what is left with the next documents that fit it best
+        if gap < 0.5 or not len(rest):
+            break
+        pick = int(np.argmin(np.abs(gap - sizes[rest])))
+        if abs(gap - sizes[rest[pick]]) >= gap:
+            break
+        extra.append(rest[pick])
+        gap -= sizes[rest[pick]]
+        rest = np.delete(rest, pick)
+    counts += np.bincount(np.concatenate([taken, np.array(extra, np.int64)]), minlength=len(sizes))
     return counts
 
 
