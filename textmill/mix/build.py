@@ -543,6 +543,12 @@ def print_report(manifest: dict[str, Any], out: Path, file=None) -> None:
     output = manifest["output"]
     if output["format"] == "blend":
         print(f"--data-path {output['blend']}", file=file)
+        print(
+            f"blend: {manifest['budget']:,} {manifest['unit']} drawn at these weights (set the "
+            f"budget with Megatron's --train-samples x --seq-length) -> {out / BLEND}",
+            file=file,
+        )
+        return
     print(
         f"mixture: {manifest[manifest['unit']]:,} {manifest['unit']}, {manifest['documents']:,} "
         f"documents ({manifest['method']}) -> {out} ({output['format']})",
