@@ -128,7 +128,7 @@ def test_outputs_that_the_sources_cannot_give_are_refused(tmp_path, capsys):
     tok_folder(tmp_path / "tok", [10] * 10, "en")
     text_source(tmp_path / "web", {"en": 10})
     err = run_spec(tmp_path, "sources: [{path: tok}]\n", capsys)
-    assert "TOK sources hold tokens only; use format blend" in err
+    assert "TOK sources hold tokens only; use a token format or blend" in err
     err = run_spec(tmp_path, "sources: [{path: web}]\noutput: {format: megatron}\n", capsys)
     assert "name a `tokenizer` in the spec" in err
     err = run_spec(tmp_path, "sources: [{path: web}]\n", capsys, "--megatron-blend")

@@ -137,3 +137,44 @@ def test_a_packed_mixture_keeps_the_mixture_counts(corpus, tmp_path):
     assert manifest["output"]["pack"] == 64 and manifest["output"]["packing"] == "best-fit"
     sequences = np.memmap(tmp_path / "mix" / "tokens" / "tokens.bin", dtype=np.uint16, mode="r")
     assert len(sequences) % 64 == 0 and len(sequences) >= manifest["tokens"]
+
+
+def test_tok_sources_mix_into_a_tokenized_mixture_by_copying_their_tokens(corpus, tmp_path):
+    from textmill.tokens.api import tokenize
+    from textmill.tokens.manifest import token_tables
+
+    tokenizer = str(corpus / "tokenizer.json")
+    for lang in ("fr", "en"):
+        tokenize(
+            [str(corpus / lang)], tmp_path / f"{lang}-tok", tokenizer=tokenizer, format="memmap"
+        )
+    data = {
+        "sources": [{"path": str(tmp_path / "fr-tok")}, {"path": str(tmp_path / "en-tok")}],
+        "weights": {"fr-tok": 0.25, "en-tok": 0.75},
+        "max_epochs": 2,
+        "budget": 40_000,
+        "tokenizer": tokenizer,
+        "output": {"format": "parquet"},
+    }
+    manifest = mix(data, tmp_path / "mix")
+    assert manifest["output"]["tokens_from"] == "TOK sources (copied)"
+    shares = {g["group"]: g["realized_share"] for g in manifest["groups"]}
+    assert shares == pytest.approx({"fr-tok": 0.25, "en-tok": 0.75}, abs=0.005)
+    source_ids = {}
+    for lang in ("fr", "en"):
+        for table in token_tables(tmp_path / f"{lang}-tok"):
+            source_ids |= dict(
+                zip(table["id"].to_pylist(), table["input_ids"].to_pylist(), strict=True)
+            )
+    mixed = pa_concat(token_tables(tmp_path / "mix" / "tokens"))
+    assert mixed.num_rows == manifest["documents"]
+    assert sum(len(ids) for ids in mixed["input_ids"].to_pylist()) == manifest["tokens"]
+    for doc_id, ids in zip(mixed["id"].to_pylist(), mixed["input_ids"].to_pylist(), strict=True):
+        assert ids == source_ids[doc_id.split("#copy")[0]]  # the source's tokens, unchanged
+    assert any("#copy1" in i for i in mixed["id"].to_pylist())  # fr upsampled to ~2 epochs
+
+
+def pa_concat(tables):
+    import pyarrow as pa
+
+    return pa.concat_tables(list(tables))

@@ -42,6 +42,7 @@ from textmill.mix.sampling import (
     check_tolerance,
     group_rng,
     plan_targets,
+    repeat_rows,
     select_documents,
 )
 from textmill.mix.sources import Counter, SourceDocs, is_tok_folder, iter_text_batches, read_sources
@@ -52,7 +53,6 @@ from textmill.mix.spec import (
     build_mix_spec,
     load_mix_spec,
 )
-from textmill.stages.rehydrate import COPY_SUFFIX
 
 MANIFEST = "manifest.json"
 BLEND = "blend.txt"
@@ -200,11 +200,22 @@ def _unit(sources: list[SourceDocs], counter: Counter, spec: MixSpec) -> str:
                 )
             if sha is not None and sha not in shas:
                 raise MixError("the spec's tokenizer is not the one the TOK sources were made with")
-        if spec.output.format in ("text", *TOKENIZED_FORMATS):
+        if spec.output.format == "text":
             raise MixError(
-                f"output format {spec.output.format} writes the selected documents' text: TOK "
-                "sources hold tokens only; use format blend, or mix their textmill outputs"
+                "output format text writes the selected documents' text: TOK sources hold "
+                "tokens only; use a token format or blend, or mix their textmill outputs"
             )
+        if spec.output.format in TOKENIZED_FORMATS:
+            if "text" in kinds:
+                raise MixError(
+                    "a tokenized mixture of text and TOK sources together: tokenize the text "
+                    "sources first (`textmill tokenize`), or mix the TOK sources' text outputs"
+                )
+            if getattr(counter.tokenizer, "sha256", None) not in shas:
+                raise MixError(
+                    "the spec's tokenizer is not the one the TOK sources were made with (their "
+                    "tokens are copied: name that tokenizer)"
+                )
         return "tokens"
     return counter.unit
 
@@ -251,7 +262,30 @@ def _write(plan: MixPlan, out: Path, command: Sequence[str] | None) -> dict[str,
         return _write_blend(plan, out)
     if fmt == "text":
         return _write_text(plan, out / "data")
+    if all(source.kind == "tok" for source in plan.sources):
+        return _copy_tokens(plan, out, command)
     return _tokenize(plan, out, command)
+
+
+def _copy_tokens(plan: MixPlan, out: Path, command: Sequence[str] | None) -> dict[str, Any]:
+    from textmill.mix.tokens import copy_selected_tokens
+
+    state = out / ".textmill" / "work"
+    tok = copy_selected_tokens(plan, out / TOKENS_FOLDER, state, command)
+    output = plan.spec.output
+    return {
+        "format": output.format,
+        "folder": TOKENS_FOLDER,
+        "order": f"shuffled, seed {plan.spec.seed}" if output.shuffle else "source order",
+        "tokens_from": "TOK sources (copied)",
+        "pack": output.pack,
+        "packing": output.packing if output.pack else None,
+        "tokenizer_sha256": tok["tokenizer_sha256"],
+        "files": [
+            f"{TOKENS_FOLDER}/{name}"
+            for name in (*tok["files"], "documents.parquet", "manifest.json")
+        ],
+    }
 
 
 def _selected_tables(plan: MixPlan, source_index: int):
@@ -269,13 +303,10 @@ def _selected_tables(plan: MixPlan, source_index: int):
         if not taken.any():
             continue
         rows = np.repeat(np.arange(batch.num_rows), taken)
-        repeated = batch.take(pa.array(rows))
-        copy_number = np.arange(len(rows)) - np.repeat(np.cumsum(taken) - taken, taken)
-        ids = repeated[ID] if ID in wanted else pa.array([None] * len(rows), pa.string())
-        suffixed = pc.binary_join_element_wise(
-            ids, COPY_SUFFIX, pa.array(copy_number).cast(pa.string()), ""
-        )
-        ids = pc.if_else(pa.array(copy_number == 0), ids, suffixed)
+        if ID not in wanted:
+            batch = batch.append_column(ID, pa.nulls(batch.num_rows, pa.string()))
+        repeated = repeat_rows(batch, taken)
+        ids = repeated[ID]
         yield pa.table(
             {
                 ID: ids,
@@ -361,7 +392,10 @@ def _tokenize(plan: MixPlan, out: Path, command: Sequence[str] | None) -> dict[s
         "pack": output.pack,
         "packing": output.packing if output.pack else None,
         "tokenizer_sha256": tok["tokenizer_sha256"],
-        "files": [f"{TOKENS_FOLDER}/{name}" for name in tok["files"]],
+        "files": [
+            f"{TOKENS_FOLDER}/{name}"
+            for name in (*tok["files"], "documents.parquet", "manifest.json")
+        ],
     }
 
 

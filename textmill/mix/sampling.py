@@ -19,8 +19,12 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from textmill.document import ID
 from textmill.mix.spec import REST, MixError, MixSpec
+from textmill.stages.rehydrate import COPY_SUFFIX
 
 RELATIVE_SLACK = 1e-9  # float round-off allowed on the epoch cap
 FILL_STEPS = 8  # documents chosen by size to fill the last gap of a partial pass
@@ -214,3 +218,15 @@ def check_tolerance(plans: list[GroupPlan], tolerance: float) -> None:
                 f"tolerance): its {plan.size.documents:,} documents average {mean:,.0f} tokens, "
                 "too coarse for so small a target; raise the budget or the tolerance"
             )
+
+
+def repeat_rows(table: pa.Table, taken: np.ndarray) -> pa.Table:
+    """Each row `taken` times; the k-th extra copy gets the id `<id>#copy<k>`."""
+    rows = np.repeat(np.arange(table.num_rows), taken)
+    repeated = table.take(pa.array(rows))
+    copy_number = np.arange(len(rows)) - np.repeat(np.cumsum(taken) - taken, taken)
+    suffixed = pc.binary_join_element_wise(
+        repeated[ID], COPY_SUFFIX, pa.array(copy_number).cast(pa.string()), ""
+    )
+    ids = pc.if_else(pa.array(copy_number == 0), repeated[ID], suffixed)
+    return repeated.set_column(repeated.column_names.index(ID), ID, ids)
