@@ -72,7 +72,7 @@ def test_a_budget_larger_than_the_data_is_refused_saying_how_to_fix_it():
     with pytest.raises(
         MixError,
         match=r"group 'fr' needs 2,500 tokens .* holds 1,000 \(max_epochs 1\); lower the "
-        r"budget to at most 2,000 or raise max_epochs to 2.5",
+        r"budget to at most 2,000 or raise max_epochs to 2.50",
     ):
         plan_targets(sizes(fr=1000, en=4000), spec(weights={"fr": 0.5, "en": 0.5}, budget=5000))
     plans, _ = plan_targets(

@@ -134,7 +134,7 @@ def plan_targets(sizes: dict[str, GroupSize], spec: MixSpec) -> tuple[list[Group
             f"budget {spec.budget:,} tokens is larger than the data allows: group {short!r} "
             f"needs {need:,.0f} tokens ({shares[short]:.2%}) but holds {sizes[short].pool:,} "
             f"(max_epochs {cap:g}); lower the budget to at most {math.floor(largest):,} or "
-            f"raise max_epochs to {math.ceil(epochs * 100) / 100:g} to upsample"
+            f"raise max_epochs to {math.ceil(epochs * 100) / 100:,.2f} to upsample"
         )
     plans = [GroupPlan(name, sizes[name], share, budget * share) for name, share in shares.items()]
     return plans, notes
