@@ -47,6 +47,7 @@ from textmill.mix.sampling import (
 )
 from textmill.mix.sources import Counter, SourceDocs, is_tok_folder, iter_text_batches, read_sources
 from textmill.mix.spec import (
+    NULL_GROUP,
     TOKENIZED_FORMATS,
     MixError,
     MixSpec,
@@ -121,13 +122,16 @@ def plan_mix(spec: MixSpec) -> MixPlan:
     sizes_all = np.concatenate([s.sizes for s in sources])
     copies_all = np.concatenate([s.copies for s in sources])
     pool_all = sizes_all * copies_all
+    order = np.argsort(groups_all, kind="stable")  # each group's documents, in source order
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(groups_all, minlength=len(names)))])
+    members_of = {name: order[bounds[i] : bounds[i + 1]] for i, name in enumerate(names)}
     sizes = {
         name: GroupSize(
-            documents=int((groups_all == i).sum()),
-            pool=int(pool_all[groups_all == i].sum()),
-            unique=int(sizes_all[groups_all == i].sum()),
+            documents=len(members),
+            pool=int(pool_all[members].sum()),
+            unique=int(sizes_all[members].sum()),
         )
-        for i, name in enumerate(names)
+        for name, members in members_of.items()
     }
     if not sizes or sum(size.documents for size in sizes.values()) == 0:
         raise MixError("the sources hold no documents: nothing to mix")
@@ -139,7 +143,7 @@ def plan_mix(spec: MixSpec) -> MixPlan:
     selectable = np.where(sizes_all > 0, copies_all, 0)
     if spec.output.format != "blend":
         for plan in plans:
-            members = np.flatnonzero(groups_all == code[plan.name])
+            members = members_of[plan.name]
             picked = select_documents(
                 sizes_all[members],
                 selectable[members],
@@ -156,7 +160,7 @@ def plan_mix(spec: MixSpec) -> MixPlan:
     counts = np.split(counts_all, ends[:-1])
     nulls = sum(s.null_groups for s in sources)
     if nulls:
-        notes.append(f"{nulls:,} documents have no {spec.group_by!r}: group {'<null>'!r}")
+        notes.append(f"{nulls:,} documents have no {spec.group_by!r}: group {NULL_GROUP!r}")
     tokenizer = None
     if counter.tokenizer is not None:
         tokenizer = {"path": spec.tokenizer, **counter.tokenizer.describe()}
