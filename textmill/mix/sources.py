@@ -158,10 +158,16 @@ def _read_tok(source: SourceSpec, spec: MixSpec, path: Path) -> SourceDocs:
     missing = [key for key in TOK_REQUIRED if key not in manifest]
     if missing:
         raise MixError(f"{where}/{TOK_MANIFEST}: not a TOK manifest (no {', '.join(missing)})")
-    documents = pq.read_table(path / TOK_DOCUMENTS)
-    columns = documents.column_names
+    columns = pq.read_schema(path / TOK_DOCUMENTS).names
+    wanted = ["tokens", COPIES if source.rehydrate else None]
+    if source.group is None and spec.group_by:
+        wanted.append(spec.group_by)
     if "tokens" not in columns:
         raise MixError(f"{where}/{TOK_DOCUMENTS}: no `tokens` column")
+    if source.group is None and spec.group_by and spec.group_by not in columns:
+        raise _unknown_column(source, spec.group_by, columns)
+    # only the columns the plan needs: 10M documents' ids alone would take a GB
+    documents = pq.read_table(path / TOK_DOCUMENTS, columns=[c for c in wanted if c in columns])
     sizes = np.asarray(documents["tokens"].to_numpy(), dtype=np.int64)
     copies = _copies(documents, source, where)
     names, groups, nulls = _groups(documents, source, spec, where)
@@ -172,7 +178,7 @@ def _read_tok(source: SourceSpec, spec: MixSpec, path: Path) -> SourceDocs:
         )
     return SourceDocs(
         source, "tok", [path / TOK_DOCUMENTS], names, groups, sizes, copies, manifest, nulls,
-        columns,
+        list(columns),
     )  # fmt: skip
 
 
@@ -270,8 +276,6 @@ def _group_values(table: pa.Table, source: SourceSpec, spec: MixSpec, where: str
 def _groups(
     table: pa.Table, source: SourceSpec, spec: MixSpec, where: str
 ) -> tuple[list[str], np.ndarray, int]:
-    if source.group is None and spec.group_by and spec.group_by not in table.column_names:
-        raise _unknown_column(source, spec.group_by, table.column_names)
     values = _group_values(table, source, spec, where)
     return _encode(pa.chunked_array([values]), source, spec, where)
 
