@@ -368,6 +368,7 @@ def _tokenize(plan: MixPlan, out: Path, command: Sequence[str] | None) -> dict[s
     settings = replace(
         plan.counter.settings,
         shuffle_seed=plan.spec.seed if output.shuffle else None,
+        shuffle_memory_bytes=output.shuffle_memory_bytes,
         pack=output.pack,
         packing=output.packing,
     )

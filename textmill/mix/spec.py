@@ -84,6 +84,8 @@ class OutputSpec(_Strict):
     shuffle: bool = True  # by the spec's seed (tokenized: tokenize's bounded-memory shuffle)
     add_bos: bool = False
     add_eos: bool = True
+    # what tokenize's global shuffle holds in memory at most (its buckets, while sorted)
+    shuffle_memory_bytes: int = Field(256 << 20, ge=1 << 16)
     pack: int | None = Field(None, ge=2)  # SEQ_LEN: tokenize's --pack (tokenized formats)
     packing: Literal["concat", "best-fit"] = "concat"
 

@@ -24,6 +24,9 @@ from textmill.io.writers import ParquetShardWriter, write_json_atomically
 from textmill.mix.sampling import repeat_rows
 from textmill.mix.spec import MixError
 
+COPY_BATCH_ROWS = 8192  # documents per table read back (a 65,536-row table of 1 KB documents
+# is ~70 MB of token ids, held a few times over while it is repeated and written)
+
 
 def copy_selected_tokens(
     plan: Any, target: Path, state: Path, command: Sequence[str] | None
@@ -49,6 +52,7 @@ def copy_selected_tokens(
     settings = replace(
         counter.settings,
         shuffle_seed=plan.spec.seed if output.shuffle else None,
+        shuffle_memory_bytes=output.shuffle_memory_bytes,
         pack=output.pack,
         packing=output.packing,
     )
@@ -65,7 +69,7 @@ def copy_selected_tokens(
     def selected(index: int) -> Iterator[pa.Table]:
         counts = plan.counts[index]
         start = 0
-        for table in token_tables(plan.sources[index].folder):
+        for table in token_tables(plan.sources[index].folder, batch_rows=COPY_BATCH_ROWS):
             taken = counts[start : start + table.num_rows]
             start += table.num_rows
             if taken.any():
