@@ -119,6 +119,9 @@ def test_packed_megatron_output_opens_in_megatron_core_with_every_token_once(cor
         np.testing.assert_array_equal(got[doc_id], tokens)
     # best-fit splits only the documents longer than a sequence
     pieces = pq.read_table(tok / "pieces.parquet").to_pandas()
+    firsts = pieces[pieces.start == 0].sort_values("document")
+    offsets = pq.read_table(tok / "documents.parquet").column("offset").to_numpy()
+    np.testing.assert_array_equal(offsets, firsts.sequence * SEQ_LEN + firsts.offset)
     split = set(pieces[pieces.start > 0].document)
     lengths = pq.read_table(tok / "documents.parquet").column("tokens").to_numpy()
     assert split == set(np.flatnonzero(lengths > SEQ_LEN))
@@ -256,3 +259,76 @@ def test_bad_packing_options_are_user_errors(corpus, tmp_path, capsys):
     assert "--packing best-fit needs --pack SEQ_LEN" in capsys.readouterr().err
     assert main([*args, "--pack", "64", "--pack-window-tokens", "8"]) == 2
     assert "shorter than one sequence" in capsys.readouterr().err
+
+
+def test_a_tokenize_killed_while_reading_the_shuffle_resumes_without_scattering_again(
+    corpus, tmp_path, monkeypatch
+):
+    from textmill.tokens import shuffle
+
+    folder, inputs, _ = corpus
+    options = {
+        "tokenizer": str(folder / "tokenizer.json"),
+        "pack": SEQ_LEN,
+        "packing": "best-fit",
+        "shuffle_seed": 4,
+    }
+    clean = tmp_path / "clean"
+    tokenize(inputs, clean, **options)
+    original_read = shuffle.GlobalShuffle.read
+    scattered = []
+    original_scatter = shuffle.GlobalShuffle.scatter
+
+    def killed(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    def counted(self, part, tables):
+        if not self.done(part):
+            scattered.append(part)
+        return original_scatter(self, part, tables)
+
+    monkeypatch.setattr(shuffle.GlobalShuffle, "scatter", counted)
+    monkeypatch.setattr(shuffle.GlobalShuffle, "read", killed)
+    tok = tmp_path / "tok"
+    with pytest.raises(KeyboardInterrupt):
+        tokenize(inputs, tok, **options)
+    assert len(scattered) == 2 and not (tok / "manifest.json").exists()
+    monkeypatch.setattr(shuffle.GlobalShuffle, "read", original_read)
+    tokenize(inputs, tok, **options)
+    assert len(scattered) == 2  # the re-run scattered nothing again
+    for name in ("tokens.bin", "tokens.idx", "cu_seqlens.parquet", "pieces.parquet"):
+        assert (tok / name).read_bytes() == (clean / name).read_bytes()
+
+
+def test_a_packed_folder_is_not_read_back_as_documents(corpus, tmp_path):
+    from textmill.io import InputError
+    from textmill.tokens.manifest import token_tables
+
+    folder, inputs, _ = corpus
+    tok = tmp_path / "tok"
+    tokenize(inputs, tok, tokenizer=str(folder / "tokenizer.json"), pack=SEQ_LEN)
+    with pytest.raises(InputError, match="pieces.parquet"):
+        next(token_tables(tok))
+
+
+def test_the_cli_defaults_are_the_library_defaults():
+    from textmill.cli import tokens_arrange
+    from textmill.tokens import pack, shuffle
+
+    assert tokens_arrange.DEFAULT_WINDOW_TOKENS == pack.DEFAULT_WINDOW_TOKENS
+    assert tokens_arrange.DEFAULT_MEMORY_BYTES == shuffle.DEFAULT_MEMORY_BYTES
+
+
+def test_shuffled_documents_without_packing_keep_their_tokens_and_offsets(corpus, tmp_path):
+    folder, inputs, reference = corpus
+    tok = tmp_path / "tok"
+    manifest = tokenize(
+        inputs, tok, tokenizer=str(folder / "tokenizer.json"), format="memmap", shuffle_seed=2
+    )
+    assert "packing" not in manifest and manifest["shuffle"]["seed"] == 2
+    got, want = documents_by_id(tok), documents_by_id(reference)
+    assert list(got) != list(want) and sorted(got) == sorted(want)
+    for doc_id, tokens in want.items():
+        np.testing.assert_array_equal(got[doc_id], tokens)
+    index = pq.read_table(tok / "documents.parquet").to_pydict()
+    assert index["offset"] == list(np.cumsum([0, *index["tokens"][:-1]]))

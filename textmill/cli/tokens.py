@@ -32,6 +32,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--format", choices=FORMAT_NAMES, default="megatron", help="default: %(default)s"
     )
     tokenize.add_argument(
+        "--engine",
+        choices=("tokenizers", "tiktoken"),
+        default="tokenizers",
+        help="the BPE engine: tokenizers (the reference), or tiktoken for byte-level BPE "
+        "tokenizer.json files (the same ids, several times faster; default: %(default)s)",
+    )
+    tokenize.add_argument(
         "--bos",
         action=argparse.BooleanOptionalAction,
         default=False,
@@ -101,6 +108,7 @@ def cmd_tokenize(args: argparse.Namespace) -> int:
 
     settings = TokenizeSettings(
         format=args.format,
+        engine=args.engine,
         bos=args.bos,
         eos=args.eos,
         bos_token=args.bos_token,
@@ -147,8 +155,9 @@ def summary(manifest: dict[str, Any], out: str) -> str:
         rate = manifest["tokens"] / manifest["seconds"] if manifest["seconds"] else 0
         lines.append(f"time: {manifest['seconds']:.1f}s ({rate:,.0f} tokens/s)")
     lines.extend(arrange_summary(manifest))
-    files = ", ".join(f"{out}/{name}" for name in manifest["files"])
-    lines.append(f"output: {files}; {out}/manifest.json, {out}/documents.parquet")
+    folder = Path(out)
+    files = ", ".join(str(folder / name) for name in manifest["files"])
+    lines.append(f"output: {files}; {folder / 'manifest.json'}, {folder / 'documents.parquet'}")
     return "\n".join(lines)
 
 

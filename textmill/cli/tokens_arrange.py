@@ -8,8 +8,10 @@ from typing import Any
 
 from textmill.cli.args import whole
 
-PACKING_CHOICES = ("concat", "best-fit")
 MIB = 1 << 20
+# the defaults live with the code that uses them; importing them here stays light
+DEFAULT_WINDOW_TOKENS = 1 << 25  # textmill.tokens.pack.DEFAULT_WINDOW_TOKENS
+DEFAULT_MEMORY_BYTES = 1 << 30  # textmill.tokens.shuffle.DEFAULT_MEMORY_BYTES
 
 
 def add_arrange_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,7 +24,7 @@ def add_arrange_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--packing",
-        choices=PACKING_CHOICES,
+        choices=("concat", "best-fit"),
         default="concat",
         help="concat: concatenate and cut (documents may span sequences); best-fit: "
         "best-fit-decreasing bins, splitting only documents longer than SEQ_LEN (Ding et al. "
@@ -37,7 +39,7 @@ def add_arrange_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--pack-window-tokens",
         type=whole(1),
-        default=1 << 25,
+        default=DEFAULT_WINDOW_TOKENS,
         help="best-fit packs this many tokens at a time (memory; default: %(default)s)",
     )
     group.add_argument(
@@ -54,7 +56,7 @@ def add_arrange_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--shuffle-memory-mb",
         type=whole(1),
-        default=1024,
+        default=DEFAULT_MEMORY_BYTES // MIB,
         help="memory the shuffle may hold at once, in MiB (default: %(default)s)",
     )
 

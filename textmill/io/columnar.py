@@ -8,7 +8,7 @@ with whole-column checks, and Python touches only the rows that fail them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -123,11 +123,21 @@ def _invalid_rows(table: pa.Table) -> dict[int, str]:
     return bad
 
 
+KEPT_PREFIX = "kept_"  # a column `to_documents` keeps (its `keep`) is named KEPT_PREFIX + name
+
+
 def to_documents(
-    table: pa.Table, path: str, first_row: int, options: ReadOptions, builder: BatchBuilder
+    table: pa.Table,
+    path: str,
+    first_row: int,
+    options: ReadOptions,
+    builder: BatchBuilder,
+    keep: Sequence[str] = (),
 ) -> pa.Table:
     """Rename the configured columns to the base columns and pack the rest into `metadata`;
-    rows that cannot be documents become errors in `builder` and are left out."""
+    rows that cannot be documents become errors in `builder` and are left out. Columns in
+    `keep` stay columns of their own (tokenize reads a textmill output's `source` and `lang`
+    so, without a JSON object per row)."""
     text_field = options.text_field
     for name in dict.fromkeys((text_field, HTML)):
         if name in table.column_names:
@@ -154,10 +164,12 @@ def to_documents(
             builder.error(f"row {first_row + row:,}", problems[row])
         keep = [row not in problems for row in range(table.num_rows)]
         table, rows = table.filter(keep), rows.filter(keep)
-    return _base_columns(table, path, rows, options)
+    return _base_columns(table, path, rows, options, keep)
 
 
-def _base_columns(table: pa.Table, path: str, rows: pa.Array, options: ReadOptions) -> pa.Table:
+def _base_columns(
+    table: pa.Table, path: str, rows: pa.Array, options: ReadOptions, keep: Sequence[str] = ()
+) -> pa.Table:
     n = table.num_rows
     columns: dict[str, pa.Array | pa.ChunkedArray] = {}
     derived = None
@@ -176,24 +188,30 @@ def _base_columns(table: pa.Table, path: str, rows: pa.Array, options: ReadOptio
     if options.url_field in table.column_names:
         columns[URL] = pc.cast(_decoded(table[options.url_field]), pa.string())
     used = {options.id_field, options.text_field, HTML, options.url_field}
+    kept = {KEPT_PREFIX + name: table[name] for name in keep if name in table.column_names}
+    used.update(keep)
     extra = [name for name in table.column_names if name not in used]
     if extra == [METADATA] and _is_text(table.schema.field(METADATA).type):
         columns[METADATA] = pc.cast(_decoded(table[METADATA]), pa.string())
     elif extra:
         records = table.select(extra).to_pylist()
         columns[METADATA] = pa.array([strict_json(r) for r in records], pa.string())
-    return conform(pa.table(columns))
+    return conform(pa.table({**columns, **kept}))
 
 
 def convert_batch(
-    record_batch: pa.RecordBatch, path: str, first_row: int, builder: BatchBuilder
+    record_batch: pa.RecordBatch,
+    path: str,
+    first_row: int,
+    builder: BatchBuilder,
+    keep: Sequence[str] = (),
 ) -> ReadBatch:
     """Documents and errors for one record batch. A batch the conversion itself fails on (a
     column type `to_pylist` cannot turn into JSON, say) is one error counting its rows."""
     table = pa.Table.from_batches([record_batch])
     mark = len(builder.errors)
     try:
-        docs = to_documents(table, path, first_row, builder.options, builder)
+        docs = to_documents(table, path, first_row, builder.options, builder, keep)
     except Exception as exc:  # noqa: BLE001 - one hostile batch must not end the run
         del builder.errors[mark:]
         last = first_row + table.num_rows - 1

@@ -24,8 +24,15 @@ import pyarrow.compute as pc
 from textmill.document import ID, SOURCE
 from textmill.executors.output import RunError
 from textmill.io.writers import ParquetShardWriter
-from textmill.tokens.pack import PACKED_SCHEMA, PackedBatch, Packer, PackError, PackOptions
-from textmill.tokens.shuffle import GlobalShuffle, ShuffleOptions
+from textmill.tokens.pack import (
+    DEFAULT_WINDOW_TOKENS,
+    PACKED_SCHEMA,
+    PackedBatch,
+    Packer,
+    PackError,
+    PackOptions,
+)
+from textmill.tokens.shuffle import DEFAULT_MEMORY_BYTES, GlobalShuffle, ShuffleOptions
 
 PIECES = "pieces.parquet"
 SHUFFLE_STATE = "shuffle"
@@ -71,9 +78,9 @@ class ArrangeSettings:
     pack: int | None = None
     packing: str = "concat"
     pack_remainder: str = "pad"
-    pack_window_tokens: int = 1 << 25
+    pack_window_tokens: int = DEFAULT_WINDOW_TOKENS
     shuffle_seed: int | None = None
-    shuffle_memory_bytes: int = 1 << 30
+    shuffle_memory_bytes: int = DEFAULT_MEMORY_BYTES
 
 
 def check_arrange_settings(settings: Any) -> None:

@@ -123,6 +123,13 @@ def token_tables(tok: str | Path, batch_rows: int = 65_536) -> Iterator[pa.Table
     input_ids), in output order, whatever its format: the read side of the writers."""
     tok = Path(tok)
     manifest = load_manifest(tok)
+    if manifest.get("packing"):
+        from textmill.io import InputError
+
+        raise InputError(
+            f"{tok}: packed into sequences (tokenize --pack); its documents are pieces across "
+            "rows (see pieces.parquet): read a TOK folder tokenized without --pack"
+        )
     fmt = manifest["format"]
     if fmt == "parquet":
         for name in manifest["files"]:

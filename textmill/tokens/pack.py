@@ -345,6 +345,7 @@ class Packer:
         self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self._pending_tokens = 0
         self._last_split_document = -1
+        self._buffer: np.ndarray | None = None
 
     def pack(self, tables: Iterable[pa.Table]) -> Iterator[PackedBatch]:
         """Every table, then the end of the stream."""
@@ -371,12 +372,26 @@ class Packer:
         elif self._pending:
             yield from self._best_fit_window()
 
-    def _take_pending(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _take_pending(
+        self, reuse_buffer: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The pending documents as one set of arrays. With reuse_buffer (best-fit, whose
+        output is a fresh gather), the tokens go to a buffer kept from window to window: a
+        fresh 128 MB array per window costs its page faults."""
         parts = self._pending
         self._pending, self._pending_tokens = [], 0
         if len(parts) == 1:
             return parts[0]
-        return tuple(np.concatenate([p[i] for p in parts]) for i in range(4))  # type: ignore[return-value]
+        total = sum(len(p[0]) for p in parts)
+        if reuse_buffer:
+            if self._buffer is None or len(self._buffer) < total:
+                self._buffer = np.empty(max(total, self.options.window_tokens), np.uint32)
+            tokens = self._buffer[:total]
+            np.concatenate([p[0] for p in parts], out=tokens)
+        else:
+            tokens = np.concatenate([p[0] for p in parts])
+        rest = (np.concatenate([p[i] for p in parts]) for i in range(1, 4))
+        return (tokens, *rest)  # type: ignore[return-value]
 
     # -- concat ---------------------------------------------------------------------------
 
@@ -463,7 +478,7 @@ class Packer:
 
     def _best_fit_window(self) -> Iterator[PackedBatch]:
         seq_len = self.options.seq_len
-        tokens, lengths, docs, _ = self._take_pending()
+        tokens, lengths, docs, _ = self._take_pending(reuse_buffer=True)
         doc_starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         n_full = lengths // seq_len
         remainder = lengths % seq_len

@@ -140,20 +140,26 @@ def bucket_count(expected_bytes: int, options: ShuffleOptions) -> int:
 
 
 class RunWriter:
-    """Buffers tables with their keys and writes them sorted by bucket, one record batch per
-    bucket run, into one IPC file, with an index (bucket, rows, bytes, key and tie ranges) of
-    its record batches. Committed by `close` (tmp + rename; the index goes last)."""
+    """Scatters tables into buckets and writes each bucket's documents as record batches of
+    about `batch_bytes` into one IPC file, with an index (bucket, rows, bytes, key and tie
+    ranges) of its record batches. What waits in memory is bounded by the bucket budget.
+    Committed by `close` (tmp + rename; the index goes last)."""
 
     def __init__(
         self,
         path: Path,
         bucket_of: Callable[[np.ndarray, np.ndarray], np.ndarray],
         options: ShuffleOptions,
+        buckets: int,
     ):
         self.path = path
         self.bucket_of = bucket_of
         self.options = options
-        self._buffer: list[pa.Table] = []
+        # one record batch per bucket of about this much: big enough to read fast, small
+        # enough that every bucket's waiting rows together stay within the budget
+        self.batch_bytes = int(np.clip(options.bucket_bytes // (2 * buckets), 1 << 16, 8 << 20))
+        self._pending: dict[int, list[pa.Table]] = {}
+        self._pending_bytes: dict[int, int] = {}
         self._buffered = 0
         self._writer: pa.ipc.RecordBatchFileWriter | None = None
         self._schema: pa.Schema | None = None
@@ -181,45 +187,57 @@ class RunWriter:
             table = table.append_column(KEY_COLUMN, pa.array(key)).append_column(
                 TIE_COLUMN, pa.array(tie)
             )
-        self._buffer.append(table)
-        self._buffered += table.nbytes
-        if self._buffered >= self.options.bucket_bytes:
-            self._flush()
-
-    def _flush(self) -> None:
-        if not self._buffer:
-            return
-        table = pa.concat_tables(self._buffer, promote_options="permissive")
-        self._buffer, self._buffered = [], 0
-        key = table.column(KEY_COLUMN).to_numpy()
-        tie = table.column(TIE_COLUMN).to_numpy()
         buckets = self.bucket_of(key, tie)
-        order = np.argsort(buckets, kind="stable")
-        table, key, tie, buckets = table.take(order), key[order], tie[order], buckets[order]
+        if buckets.min() == buckets.max():
+            self._add(int(buckets[0]), table)
+        else:
+            order = np.argsort(buckets, kind="stable")
+            table, buckets = table.take(order), buckets[order]
+            starts = np.flatnonzero(np.diff(buckets, prepend=-1))
+            ends = np.append(starts[1:], len(buckets))
+            for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True):
+                self._add(int(buckets[lo]), table.slice(lo, hi - lo))
+        if self._buffered >= self.options.bucket_bytes:
+            for bucket in list(self._pending):
+                self._flush(bucket)
+
+    def _add(self, bucket: int, run: pa.Table) -> None:
+        size = run.nbytes
+        self._pending.setdefault(bucket, []).append(run)
+        self._pending_bytes[bucket] = self._pending_bytes.get(bucket, 0) + size
+        self._buffered += size
+        if self._pending_bytes[bucket] >= self.batch_bytes:
+            self._flush(bucket)
+
+    def _flush(self, bucket: int) -> None:
+        runs = self._pending.pop(bucket, [])
+        self._buffered -= self._pending_bytes.pop(bucket, 0)
+        if not runs:
+            return
         if self._writer is None:
-            self._schema = table.schema
+            self._schema = runs[0].schema
             options = pa.ipc.IpcWriteOptions(compression=self.options.compression)
             self._writer = pa.ipc.new_file(str(self._tmp), self._schema, options=options)
-        starts = np.flatnonzero(np.diff(buckets, prepend=-1))
-        ends = np.append(starts[1:], len(buckets))
-        for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True):
-            run = table.slice(lo, hi - lo).cast(self._schema)
-            for batch in run.to_batches():
-                self._writer.write_batch(batch)
-                self._index.append(
-                    [
-                        int(buckets[lo]),
-                        batch.num_rows,
-                        batch.nbytes,
-                        int(key[lo:hi].min()),
-                        int(key[lo:hi].max()),
-                        int(tie[lo:hi].min()),
-                        int(tie[lo:hi].max()),
-                    ]
-                )
+        table = pa.concat_tables(runs, promote_options="permissive").cast(self._schema)
+        batch = table.combine_chunks().to_batches()[0]
+        key = batch.column(KEY_COLUMN).to_numpy()
+        tie = batch.column(TIE_COLUMN).to_numpy()
+        self._writer.write_batch(batch)
+        self._index.append(
+            [
+                bucket,
+                batch.num_rows,
+                batch.nbytes,
+                int(key.min()),
+                int(key.max()),
+                int(tie.min()),
+                int(tie.max()),
+            ]
+        )
 
     def close(self) -> None:
-        self._flush()
+        for bucket in sorted(self._pending):
+            self._flush(bucket)
         if self._writer is not None:
             self._writer.close()
             self._tmp.replace(self.path)
@@ -276,7 +294,9 @@ def _open_run(path: Path) -> _Run:
     index = np.load(path.with_suffix(".index.npy")).reshape(-1, 7)
     if not len(index):
         return _Run(None, index)  # type: ignore[arg-type]
-    return _Run(pa.ipc.open_file(pa.memory_map(str(path))), index)
+    # plain reads, not a memory map: mapped spill pages would count in the process's RSS until
+    # the whole read ends, however little of them is in use
+    return _Run(pa.ipc.open_file(pa.OSFile(str(path))), index)
 
 
 class GlobalShuffle:
@@ -327,7 +347,7 @@ class GlobalShuffle:
     def writer(self, part: str) -> RunWriter:
         """A writer for one part (an input shard); use it as a context manager."""
         bits = self.buckets.bit_length() - 1
-        return RunWriter(self._part_path(part), _top_bits(bits), self.options)
+        return RunWriter(self._part_path(part), _top_bits(bits), self.options, self.buckets)
 
     def scatter(self, part: str, tables: Iterable[pa.Table]) -> None:
         """Spill one part's documents unless that part is already done."""
@@ -340,7 +360,7 @@ class GlobalShuffle:
     def parts(self) -> list[str]:
         return sorted(p.name[: -len(".index.npy")] for p in self.folder.glob("*.index.npy"))
 
-    def read(self, schema: pa.Schema | None = None) -> Iterator[pa.Table]:
+    def read(self) -> Iterator[pa.Table]:
         """Every spilled document in key order, in tables of exactly `batch_rows` rows (the
         last may be shorter), with `input_ids` back as large_list<uint32>."""
         runs = [_open_run(self.folder / f"{part}.arrow") for part in self.parts()]
@@ -363,7 +383,8 @@ class GlobalShuffle:
         tie_lo, tie_hi = int(rows[:, TIE_MIN].min()), int(rows[:, TIE_MAX].max())
         uniform = key_lo == key_hi and tie_lo == tie_hi  # identical documents: no split helps
         if nbytes <= self.options.bucket_bytes or uniform or depth >= MAX_SPLIT_DEPTH:
-            table = _concat([run.reader.get_batch(i) for run, i in pieces])
+            # one contiguous copy: taking rows from many chunks would concatenate them per take
+            table = _concat([run.reader.get_batch(i) for run, i in pieces]).combine_chunks()
             key = table.column(KEY_COLUMN).to_numpy()
             tie = table.column(TIE_COLUMN).to_numpy()
             yield table, np.lexsort((tie, key))
@@ -374,7 +395,8 @@ class GlobalShuffle:
         lo, hi = (tie_lo, tie_hi) if use_tie else (key_lo, key_hi)
         workdir.mkdir(parents=True, exist_ok=True)
         path = workdir / "split.arrow"
-        with RunWriter(path, _range_split(lo, hi, parts, use_tie), self.options) as writer:
+        splitter = _range_split(lo, hi, parts, use_tie)
+        with RunWriter(path, splitter, self.options, parts) as writer:
             for run, i in pieces:
                 batch = pa.Table.from_batches([run.reader.get_batch(i)])
                 key = batch.column(KEY_COLUMN).to_numpy()

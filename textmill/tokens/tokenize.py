@@ -10,7 +10,7 @@ skipped.parquet, errors.jsonl and manifest.json.
 
 Where packing and shuffling go: `finish` builds the stream
 
-    documents = _document_tables(layout, shards)        # one DOCUMENT table per batch
+    documents = _document_tables(tok, shards)           # one DOCUMENT table per batch
     # [shuffle] documents = shuffle(documents, seed)   # textmill/tokens/shuffle.py
     # [pack]    sequences = pack(documents, seq_len)   # textmill/tokens/pack.py (PACKED tables)
     writer.write(table) for each table
@@ -58,8 +58,9 @@ from textmill.io.writers import (
     write_errors,
     write_json_atomically,
 )
-from textmill.tokens.arrange import Arrangement, check_arrange_settings
-from textmill.tokens.formats import FORMATS, open_writer
+from textmill.tokens.arrange import PIECES, Arrangement, check_arrange_settings
+from textmill.tokens.engines import ENGINES
+from textmill.tokens.formats import FORMATS, open_writer, writer_class
 from textmill.tokens.manifest import (
     DOCUMENT_INDEX_SCHEMA,
     DOCUMENTS,
@@ -100,6 +101,7 @@ class TokenizeSettings:
     """Everything that decides the output; the CLI and the Python API build the same one."""
 
     format: str = "megatron"
+    engine: str = "tokenizers"  # or "tiktoken" (byte-level BPE only; see engines.py)
     bos: bool = False
     eos: bool = True
     bos_token: str | None = None  # a token name overriding the tokenizer's own BOS / EOS
@@ -123,6 +125,8 @@ class TokenizeSettings:
         check_arrange_settings(self)
         if self.format not in FORMATS:
             raise RunError(f"unknown --format {self.format!r} (have: {', '.join(FORMATS)})")
+        if self.engine not in ENGINES:
+            raise RunError(f"unknown --engine {self.engine!r} (have: {', '.join(ENGINES)})")
         if self.on_long not in ON_LONG:
             raise RunError(f"unknown --on-long {self.on_long!r} (have: {', '.join(ON_LONG)})")
         if (
@@ -201,7 +205,8 @@ def tokenize_batch(
     n = docs.num_rows
     has_text = pc.fill_null(pc.invert(pc.is_null(docs[TEXT])), False).to_numpy(zero_copy_only=False)
     texts = docs[TEXT].filter(pa.array(has_text)).to_pylist()
-    flat, text_lengths = tokenizer.encode_flat(texts)
+    arrays = tokenizer.encode_arrays(texts)
+    text_lengths = np.fromiter(map(len, arrays), dtype=np.int64, count=len(arrays))
     lengths = np.zeros(n, np.int64)
     lengths[has_text] = text_lengths
     reasons = np.full(n, None, dtype=object)
@@ -217,27 +222,9 @@ def tokenize_batch(
             limit[over] = settings.max_tokens_per_doc - extra
             counts.truncated += int(over.sum())
     kept = np.equal(reasons, None)
-    # the tokens of the kept documents, cut at their limit, then BOS/EOS around each
-    text_kept = kept[has_text]
-    text_limit = limit[has_text]
-    doc_of_token = np.repeat(np.arange(text_lengths.size), text_lengths)
-    starts = np.zeros(text_lengths.size + 1, np.int64)
-    np.cumsum(text_lengths, out=starts[1:])
-    position = np.arange(flat.size, dtype=np.int64) - starts[doc_of_token]
-    keep_token = text_kept[doc_of_token] & (position < text_limit[doc_of_token])
-    body = flat[keep_token]
-    body_lengths = np.minimum(text_lengths, text_limit)[text_kept]
-    out_lengths = body_lengths + extra
+    tokens, out_lengths = _assemble(arrays, kept[has_text], limit[has_text], specials)
     offsets = np.zeros(out_lengths.size + 1, np.int64)
     np.cumsum(out_lengths, out=offsets[1:])
-    tokens = np.empty(int(offsets[-1]), np.uint32)
-    body_doc = np.repeat(np.arange(body_lengths.size), body_lengths)
-    lead = 1 if specials.bos is not None else 0
-    tokens[np.arange(body.size, dtype=np.int64) + body_doc * extra + lead] = body
-    if specials.bos is not None:
-        tokens[offsets[:-1]] = specials.bos
-    if specials.eos is not None:
-        tokens[offsets[1:] - 1] = specials.eos
     keep_mask = pa.array(kept)
     table = pa.table(
         {
@@ -267,6 +254,31 @@ def tokenize_batch(
     ):
         counts.add_skipped(str(reason), int(count))
     return table, skipped
+
+
+def _assemble(
+    arrays: list[np.ndarray], kept: np.ndarray, limit: np.ndarray, specials: Specials
+) -> tuple[np.ndarray, np.ndarray]:
+    """The kept documents' tokens back to back, each cut at its limit with BOS/EOS around it,
+    and each one's length: one concatenation, Python touching each document, never a token."""
+    bos = np.array([specials.bos], np.uint32) if specials.bos is not None else None
+    eos = np.array([specials.eos], np.uint32) if specials.eos is not None else None
+    pieces: list[np.ndarray] = []
+    lengths: list[int] = []
+    for index in np.flatnonzero(kept).tolist():
+        body = arrays[index]
+        if len(body) > limit[index]:
+            body = body[: limit[index]]
+        if bos is not None:
+            pieces.append(bos)
+        pieces.append(body)
+        if eos is not None:
+            pieces.append(eos)
+        lengths.append(len(body))
+    out_lengths = np.asarray(lengths, np.int64) + specials.count
+    if not pieces:
+        return np.zeros(0, np.uint32), out_lengths
+    return np.concatenate(pieces).astype(np.uint32, copy=False), out_lengths
 
 
 # ---------------------------------------------------------------- the TOK folder
@@ -307,7 +319,7 @@ def tokenize_settings_key(
     }
 
 
-def _prepare(tok: TokLayout, key: dict[str, Any], overwrite: bool) -> None:
+def _prepare(tok: TokLayout, key: dict[str, Any], fmt: str, overwrite: bool) -> None:
     """Start, resume or (with overwrite) restart the job in TOK, under its lock."""
     layout = tok.layout
     if layout.manifest.is_file():
@@ -329,14 +341,17 @@ def _prepare(tok: TokLayout, key: dict[str, Any], overwrite: bool) -> None:
         remove_owned(layout, old, finished=not same or overwrite)
         if same and not overwrite:
             return
-    manifest = {"kind": KIND, "version": __version__, "job": key, "shards": [], "files": []}
+    # the files it will write, named before any is written: a killed run's half-written files
+    # (temporary names beside them) are then this folder's to remove on resume or --overwrite
+    files = sorted({*writer_class(fmt).FIXED_FILES, DOCUMENTS, MANIFEST, SKIPPED, ERRORS, PIECES})
+    manifest = {"kind": KIND, "version": __version__, "job": key, "shards": [], "files": files}
     write_json_atomically(manifest, layout.manifest)
 
 
 def _record_files(tok: TokLayout, files: Sequence[str]) -> None:
     """Name the files tokenize wrote in the run manifest, so --overwrite removes exactly them."""
     manifest = json.loads(tok.layout.manifest.read_text("utf-8"))
-    manifest["files"] = sorted(set(files))
+    manifest["files"] = sorted({*manifest.get("files", []), *files})
     write_json_atomically(manifest, tok.layout.manifest)
 
 
@@ -382,7 +397,8 @@ def tokenize_shard(
 def _document_tables(tok: TokLayout, shards: Sequence[Shard]) -> Iterator[pa.Table]:
     """The token tables of every shard in input order, one record batch at a time."""
     for shard in shards:
-        with pa.memory_map(str(tok.work(shard.name))) as source:
+        # plain reads: a memory map's touched pages would count in RSS until the shard ends
+        with pa.OSFile(str(tok.work(shard.name))) as source:
             reader = pa.ipc.open_file(source)
             for i in range(reader.num_record_batches):
                 yield pa.Table.from_batches([reader.get_batch(i)])
@@ -417,6 +433,7 @@ def finish(
             documents.write(index)
         written = writer.close()
         written["files"] = [*written["files"], *arrangement.close()]
+        _record_files(tok, written["files"])
     except BaseException:
         writer.abort()
         documents.abort()
@@ -469,7 +486,10 @@ def run_tokenize(
         inputs = [inputs]
     out = Path(out)
     say = log or (lambda message: None)
-    loaded = tokenizer if isinstance(tokenizer, TextTokenizer) else load_tokenizer(tokenizer)
+    if isinstance(tokenizer, TextTokenizer):
+        loaded = tokenizer
+    else:
+        loaded = load_tokenizer(tokenizer, engine=settings.engine)
     specials = resolve_specials(loaded, settings)
     check_output_folder(out)
     shards, unknown = plan_inputs([str(i) for i in inputs], str(out))
@@ -482,7 +502,7 @@ def run_tokenize(
     read_options = ReadOptions(batch_size=settings.batch_size, text_field=settings.text_column)
     key = tokenize_settings_key(loaded, settings, shards)
     with output_lock(layout):
-        _prepare(tok, key, settings.overwrite)
+        _prepare(tok, key, settings.format, settings.overwrite)
         totals = ShardCounts()
         started = time.perf_counter()
         for number, shard in enumerate(shards, 1):

@@ -56,6 +56,7 @@ class TextTokenizer:
     eos_id: int | None
     pad_id: int | None
     engine: Any  # tokenizers.Tokenizer or sentencepiece.SentencePieceProcessor
+    fast: Any = None  # a tiktoken Encoding giving the same ids (textmill/tokens/engines.py)
 
     @property
     def token_dtype(self) -> type[np.unsignedinteger]:
@@ -63,16 +64,43 @@ class TextTokenizer:
 
     def encode_batch(self, texts: list[str]) -> list[list[int]]:
         """Token ids of each text, no special tokens added (tokenize adds BOS/EOS itself)."""
+        if self.fast is not None:
+            return [a.tolist() for a in self._fast_arrays(texts)]
         if self.kind == "sentencepiece":
-            return self.engine.encode(texts, out_type=int)
+            return self.engine.encode(texts, out_type=int, num_threads=_threads())
         return [e.ids for e in self.engine.encode_batch_fast(texts, add_special_tokens=False)]
 
-    def encode_flat(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """All the texts' ids in one uint32 array, and each text's token count (int64)."""
+    def encode_arrays(self, texts: list[str]) -> list[np.ndarray]:
+        """Each text's ids as a uint32 array (views into one buffer where the engine gives a
+        flat one): what tokenize assembles documents from, with no Python int per token on
+        the tiktoken engine."""
+        if self.fast is not None:
+            return self._fast_arrays(texts)
         ids = self.encode_batch(texts)
         lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
         flat = np.fromiter(_chain(ids), dtype=np.uint32, count=int(lengths.sum()))
-        return flat, lengths
+        return np.split(flat, np.cumsum(lengths)[:-1]) if len(ids) else []
+
+    def encode_flat(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """All the texts' ids in one uint32 array, and each text's token count (int64)."""
+        arrays = self.encode_arrays(texts)
+        lengths = np.fromiter(map(len, arrays), dtype=np.int64, count=len(arrays))
+        flat = np.concatenate(arrays) if arrays else np.zeros(0, np.uint32)
+        return flat.astype(np.uint32, copy=False), lengths
+
+    def _fast_arrays(self, texts: list[str]) -> list[np.ndarray]:
+        special = self.fast.special_tokens_set
+
+        def encode(text: str) -> np.ndarray:
+            return self.fast.encode_to_numpy(text, allowed_special=special, disallowed_special=())
+
+        threads = _threads()
+        if threads == 1 or len(texts) < 2:
+            return [encode(text) for text in texts]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(threads) as pool:  # tiktoken releases the GIL while encoding
+            return list(pool.map(encode, texts, chunksize=max(1, len(texts) // (4 * threads))))
 
     def decode(self, ids: Sequence[int]) -> str:
         ids = [int(i) for i in ids]
@@ -102,7 +130,23 @@ class TextTokenizer:
             "eos_id": self.eos_id,
             "pad_id": self.pad_id,
             "dtype": np.dtype(self.token_dtype).name,
+            "engine": "tiktoken" if self.fast is not None else _library(self.kind),
         }
+
+
+def _library(kind: str) -> str:
+    return "sentencepiece" if kind == "sentencepiece" else "tokenizers"
+
+
+def _threads() -> int:
+    """Encoding threads: RAYON_NUM_THREADS when set (what `tokenizers` obeys), else the cores
+    this process may use."""
+    import os
+
+    wanted = os.environ.get("RAYON_NUM_THREADS", "")
+    if wanted.isdigit() and int(wanted) > 0:
+        return int(wanted)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _chain(lists: list[list[int]]):
@@ -111,10 +155,29 @@ def _chain(lists: list[list[int]]):
     return chain.from_iterable(lists)
 
 
-def load_tokenizer(path: str | Path) -> TextTokenizer:
+def load_tokenizer(path: str | Path, engine: str = "tokenizers") -> TextTokenizer:
     """The tokenizer at `path` (tokenizer.json, a HF tokenizer folder, or a SentencePiece
-    .model), loaded from local files only."""
-    path = Path(path).expanduser()
+    .model), loaded from local files only. `engine="tiktoken"` encodes a byte-level BPE with
+    tiktoken instead of `tokenizers` (same ids, faster: see textmill/tokens/engines.py)."""
+    from textmill.tokens.engines import ENGINES, EngineError, tiktoken_encoding
+
+    if engine not in ENGINES:
+        raise TokenizerError(f"unknown engine {engine!r} (have: {', '.join(ENGINES)})")
+    tokenizer = _load(Path(path).expanduser())
+    if engine == "tiktoken":
+        if tokenizer.kind != "huggingface":
+            raise TokenizerError(
+                f"{path}: --engine tiktoken runs byte-level BPE tokenizer.json only"
+            )
+        source = Path(path) / "tokenizer.json" if Path(path).is_dir() else Path(path)
+        try:
+            tokenizer.fast = tiktoken_encoding(source)
+        except EngineError as exc:
+            raise TokenizerError(str(exc)) from None
+    return tokenizer
+
+
+def _load(path: Path) -> TextTokenizer:
     if path.is_dir():
         if not (path / "tokenizer.json").is_file():
             spm = sorted(path.glob("*.model"))

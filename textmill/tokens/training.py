@@ -25,7 +25,7 @@ def sample_texts(
     inputs: Sequence[str], sample_bytes: int, text_column: str = TEXT
 ) -> tuple[list[str], int]:
     """Texts (at most `sample_bytes` of UTF-8 in all) sampled evenly by document id."""
-    shards, _ = plan_inputs(list(inputs), out="")
+    shards, _ = plan_inputs(list(inputs), out=None)
     total = sum(s.size_bytes for s in shards) or 1
     rate = min(1.0, sample_bytes / total)
     threshold = int(rate * (1 << 64)) - 1
@@ -37,7 +37,7 @@ def sample_texts(
             docs = batch.docs.filter(pc.invert(pc.is_null(batch.docs[TEXT])))
             if rate < 1.0:
                 hashes = np.fromiter(
-                    (xxhash.xxh64_intdigest(i) for i in docs[ID].to_pylist()), np.uint64
+                    (xxhash.xxh64_intdigest(i.encode()) for i in docs[ID].to_pylist()), np.uint64
                 )
                 docs = docs.filter(hashes <= np.uint64(threshold))
             for text in docs[TEXT].to_pylist():

@@ -23,12 +23,16 @@ FORMATS = {
 }
 
 
+def writer_class(fmt: str) -> type:
+    module, name = FORMATS[fmt].split(":")
+    return getattr(importlib.import_module(module), name)
+
+
 def open_writer(fmt: str, out: Path, vocab_size: int, tokenizer_name: str) -> TokenWriter:
     """The writer of format `fmt` for TOK folder `out`."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown token format {fmt!r} (have: {', '.join(FORMATS)})")
-    module, name = FORMATS[fmt].split(":")
-    return getattr(importlib.import_module(module), name)(out, vocab_size, tokenizer_name)
+    return writer_class(fmt)(out, vocab_size, tokenizer_name)
 
 
-__all__ = ["FORMATS", "TokenWriter", "open_writer"]
+__all__ = ["FORMATS", "TokenWriter", "open_writer", "writer_class"]

@@ -26,6 +26,7 @@ CU_SEQLENS_FILE = "cu_seqlens.parquet"
 
 class TokenWriter(Protocol):
     format: str
+    FIXED_FILES: tuple[str, ...]  # the files it may write whose names are known before it starts
 
     def write(self, table: pa.Table) -> None:
         """Append the rows of a document table or a packed table."""

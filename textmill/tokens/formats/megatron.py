@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from textmill.io.writers import publish, temporary_path
-from textmill.tokens.formats.base import BinFile, Sidecar, flat_tokens
+from textmill.tokens.formats.base import CU_SEQLENS_FILE, BinFile, Sidecar, flat_tokens
 from textmill.tokens.tokenizer import UINT16_VOCAB, TokenizerError
 
 INDEX_HEADER = b"MMIDIDX\x00\x00"
@@ -39,6 +39,7 @@ def megatron_dtype(vocab_size: int) -> np.dtype:
 
 class MegatronWriter:
     format = "megatron"
+    FIXED_FILES = (f"{PREFIX}.bin", f"{PREFIX}.idx", CU_SEQLENS_FILE)
 
     def __init__(self, out: Path, vocab_size: int, tokenizer_name: str):
         self.out = out

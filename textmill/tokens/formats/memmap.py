@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from textmill.tokens.formats.base import BinFile, Sidecar, flat_tokens, write_array
+from textmill.tokens.formats.base import CU_SEQLENS_FILE, BinFile, Sidecar, flat_tokens, write_array
 from textmill.tokens.tokenizer import token_dtype_for
 
 BIN = "tokens.bin"
@@ -23,6 +23,7 @@ OFFSETS = "tokens.offsets.npy"
 
 class MemmapWriter:
     format = "memmap"
+    FIXED_FILES = (BIN, OFFSETS, CU_SEQLENS_FILE)
 
     def __init__(self, out: Path, vocab_size: int, tokenizer_name: str):
         self.out = out

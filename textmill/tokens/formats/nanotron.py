@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 
 from textmill.io.writers import publish, temporary_path, write_text_atomically
-from textmill.tokens.formats.base import BinFile, Sidecar, flat_tokens
+from textmill.tokens.formats.base import CU_SEQLENS_FILE, BinFile, Sidecar, flat_tokens
 from textmill.tokens.tokenizer import token_dtype_for
 
 DS = "tokens.ds"
@@ -28,6 +28,7 @@ def _metric(count: int) -> str:
 
 class NanotronWriter:
     format = "nanotron"
+    FIXED_FILES = (DS, f"{DS}.index", f"{DS}.metadata", CU_SEQLENS_FILE)
 
     def __init__(self, out: Path, vocab_size: int, tokenizer_name: str):
         self.out = out

@@ -18,6 +18,7 @@ FOLDER = "data"
 
 class ParquetTokenWriter:
     format = "parquet"
+    FIXED_FILES = ()  # its part files are named in the run manifest as they are written
 
     def __init__(self, out: Path, vocab_size: int, tokenizer_name: str):
         self.out = out
