@@ -74,6 +74,7 @@ def test_fit_recovers_the_parameters_of_a_known_law_from_noisy_points():
     assert domain.parameters["c"] == pytest.approx(DOMAIN["c"], rel=0.1)
     assert domain.parameters["E"] == pytest.approx(DOMAIN["E"], abs=0.03)
     assert domain.rmse < 0.003 and domain.max_abs_error < 0.01  # noise is 0.002
+    assert not domain.at_bounds
     # general loss rises by B r^beta above the r=0 loss at any budget: CMR = (tol / B)^(1/beta)
     expected = (0.05 / GENERAL["B"]) ** (1 / GENERAL["beta"])
     assert fit.critical.ratio == pytest.approx(expected, abs=0.01)
@@ -181,7 +182,7 @@ def tiny_corpora(tmp_path) -> tuple[str, str]:
 SEARCH_GRID = ["--size", "tiny", "--ratios", "0", "0.5", "1", "--tokens", "256", "512", "768"]
 
 
-def test_tiny_search_end_to_end_writes_measurements_fit_reads(tmp_path, capsys):
+def test_tiny_search_end_to_end_writes_measurements_fit_reads(tmp_path, capsys, monkeypatch):
     general, domain = tiny_corpora(tmp_path)
     out = tmp_path / "search"
     argv = ["search", "--general", general, "--domain", domain, "-o", str(out), *SEARCH_GRID]
@@ -202,20 +203,25 @@ def test_tiny_search_end_to_end_writes_measurements_fit_reads(tmp_path, capsys):
     assert report["corpora"]["general"]["reference_documents"] > 0
     assert (out / "law.json").is_file() and (out / "law.png").is_file()
 
-    # the same command again resumes: nothing is trained twice, the fit is the same
+    # a search killed while writing its last row, run again, trains that point only
     import textmill.mix.search as search_module
 
-    def must_not_train(*args, **kwargs):
-        raise AssertionError("a measured point was trained again")
-
+    lines = (out / "measurements.csv").read_text().splitlines(keepends=True)
+    (out / "measurements.csv").write_text("".join(lines[:-1]) + lines[-1][:20])
+    trained = []
     original = search_module.train_and_evaluate
-    search_module.train_and_evaluate = must_not_train
-    try:
-        assert run_cli([*argv, "--forms", "power_r", "effective_r", "effective_1mr"]) == 0
-    finally:
-        search_module.train_and_evaluate = original
+
+    def counted(*args, **kwargs):
+        trained.append(args[3])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(search_module, "train_and_evaluate", counted)
+    assert run_cli([*argv, "--forms", "power_r", "effective_r", "effective_1mr"]) == 0
+    assert len(trained) == 1
     with open(out / "measurements.csv") as handle:
-        assert len(list(csv.DictReader(handle))) == 9
+        resumed = list(csv.DictReader(handle))
+    assert resumed[:8] == rows[:8] and len(resumed) == 9
+    assert resumed[8]["general_loss"] == rows[8]["general_loss"]  # the same model again
     # other settings in the same folder are refused, not mixed in
     assert run_cli([*argv[:-1], "1024"]) == 2
     assert "other settings (tokens differ)" in capsys.readouterr().err
@@ -231,3 +237,31 @@ def test_search_refuses_a_domain_corpus_too_small_for_the_grid(tmp_path, capsys)
     error = capsys.readouterr().err.splitlines()[-1]
     assert error.startswith("textmill mix search: domain corpus: ")
     assert "training tokens after the held-out reference; the grid needs 769" in error
+
+
+def test_search_continues_every_point_from_a_base_model_and_keeps_general_loss_near_it(
+    tmp_path, capsys
+):
+    general, domain = tiny_corpora(tmp_path)
+    out = tmp_path / "cpt"
+    argv = ["search", "--general", general, "--domain", domain, "-o", str(out), *SEARCH_GRID]
+    assert run_cli([*argv, "--pretrain-tokens", "512", "--forms", "power_r", "effective_r"]) == 0
+    assert "base model seed 0 (512 general tokens)" in capsys.readouterr().err
+    base = json.loads((out / "base_models.json").read_text())["0"]
+    report = json.loads((out / "search.json").read_text())
+    critical = report["critical_mixture_ratio"]
+    assert critical["baseline_from"] == "base model"
+    assert critical["baseline_loss"] == pytest.approx(base["general_loss"])
+    assert report["settings"]["pretrain_tokens"] == 512
+    # the continued models start where the base stopped: at r=0 more general data helps
+    rows = [r for r in report["runs"] if r["ratio"] == 0.0]
+    assert min(r["general_loss"] for r in rows) < base["general_loss"]
+
+
+def test_fit_reads_a_spreadsheet_csv_with_a_bom_and_extra_columns(tmp_path):
+    columns = {"run": [f"r{i}" for i in range(28)], **synthetic()}
+    path = write_csv(tmp_path / "sheet.csv", columns)
+    data = (tmp_path / "sheet.csv").read_bytes()
+    (tmp_path / "sheet.csv").write_bytes(b"\xef\xbb\xbf" + data)
+    measured = read_measurements(path)
+    assert len(measured) == 28 and measured.tokens.max() == max(BUDGETS)

@@ -89,7 +89,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     options = options_for_size(
         args.size, ratios=args.ratios, tokens=args.tokens, seeds=args.seeds,
-        device=args.device, threads=args.threads,
+        pretrain_tokens=args.pretrain_tokens, device=args.device, threads=args.threads,
     )  # fmt: skip
     _report, fit = search_mixture(
         args.general, args.domain, args.output, options,
@@ -189,8 +189,13 @@ def add_search_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="training token budgets (small: 65536 131072 262144)",
     )
     search.add_argument("--seeds", type=whole(0), nargs="+", help="model seeds (default: 0)")
+    search.add_argument(
+        "--pretrain-tokens", type=whole(0), metavar="N",
+        help="continual pre-training: first train a base model on N general tokens, continue "
+        "every point from it, and keep general loss near the base model's (default: 0, scratch)",
+    )  # fmt: skip
     search.add_argument("--device", help="torch device: cpu (default), cuda, cuda:1 ...")
-    search.add_argument("--threads", type=whole(1), help="torch CPU threads")
+    search.add_argument("--threads", type=whole(1), help="torch CPU threads (tiny, small: 1)")
     search.add_argument("--text-field", default="text", help="JSONL/Parquet text field")
     _add_law_arguments(search)
     search.set_defaults(handler=_guarded("search", cmd_search))

@@ -152,7 +152,7 @@ def read_measurements(path: str | Path) -> Measurements:
     """A CSV with (at least) the columns ratio, tokens, general_loss, domain_loss."""
     path = Path(path)
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:  # -sig: Excel's BOM
             reader = csv.DictReader(handle)
             header = [name.strip() for name in reader.fieldnames or []]
             missing = [name for name in COLUMNS if name not in header]
@@ -240,6 +240,7 @@ class FormFit:
     max_abs_error: float
     residuals: list[float]  # fitted - measured, per point in input order
     aicc: float
+    at_bounds: list[str]  # parameters the fit pushed to a bound: the form is a poor match there
     theta: tuple[float, ...] = field(repr=False)  # the fitted vector, D in units of d_ref
     d_ref: float = field(repr=False, default=1.0)
 
@@ -256,6 +257,7 @@ class FormFit:
             "rmse": self.rmse,
             "max_abs_error": self.max_abs_error,
             "aicc": self.aicc,
+            "at_bounds": self.at_bounds,
             "residuals": self.residuals,
         }
 
@@ -327,6 +329,13 @@ def fit_form(form: LawForm, ratio: np.ndarray, tokens: np.ndarray, loss: np.ndar
         max_abs_error=float(np.max(np.abs(residuals))),
         residuals=[float(v) for v in residuals],
         aicc=_aicc(rss, len(loss), len(form.parameters)),
+        at_bounds=[
+            name
+            for name, value, low, high in zip(
+                form.parameters, theta, form.lower, form.upper, strict=True
+            )
+            if math.isclose(value, low, abs_tol=1e-6) or math.isclose(value, high, rel_tol=1e-6)
+        ],
         theta=tuple(float(v) for v in theta),
         d_ref=d_ref,
     )
@@ -413,7 +422,7 @@ class CriticalRatio:
     ratio: float | None  # None: no ratio keeps general loss within the tolerance
     target_tokens: float
     baseline_loss: float
-    baseline_from: str  # "law at r=0" or "user"
+    baseline_from: str  # "law at r=0", "user" or "base model"
     tolerance: str
     tolerance_nats: float
     general_loss_at_ratio: float | None
@@ -431,6 +440,7 @@ def critical_ratio(
     tolerance: Tolerance,
     *,
     baseline_loss: float | None = None,
+    baseline_source: str = "user",
     domain: FormFit | None = None,
     measured_ratios: tuple[float, float] = (0.0, 1.0),
     measured_tokens: tuple[float, float] | None = None,
@@ -439,7 +449,7 @@ def critical_ratio(
     module docstring defines it); the first crossing is found on a grid, then by bisection."""
     from scipy.optimize import brentq
 
-    baseline_from = "user" if baseline_loss is not None else "law at r=0"
+    baseline_from = baseline_source if baseline_loss is not None else "law at r=0"
     if baseline_loss is None:
         baseline_loss = float(general.predict(0.0, target_tokens))
     limit = baseline_loss + tolerance.nats(baseline_loss)
@@ -520,6 +530,8 @@ class CmrFit:
             lines.append(f"{law.loss}: form (lowest AICc first)  RMSE  max|err|  dAICc  params")
             for fit in law.fits:
                 params = ", ".join(f"{k}={v:.4g}" for k, v in fit.parameters.items())
+                if fit.at_bounds:
+                    params += f"  (at a bound: {', '.join(fit.at_bounds)})"
                 lines.append(
                     f"  {fit.form:<16} {fit.formula:<36} {fit.rmse:.4f} {fit.max_abs_error:.4f} "
                     f"{fit.aicc - law.best.aicc:6.1f}  {params}"
@@ -563,6 +575,7 @@ def fit_cmr(
     tolerance: Tolerance | str | float = DEFAULT_TOLERANCE,
     target_tokens: float | None = None,
     baseline_loss: float | None = None,
+    baseline_source: str = "user",
     forms: Sequence[str] | None = None,
 ) -> CmrFit:
     """Fit every candidate form (or `forms`) to general and domain loss, choose each by AICc,
@@ -585,6 +598,7 @@ def fit_cmr(
         float(target_tokens or tokens.max()),
         tolerance,
         baseline_loss=baseline_loss,
+        baseline_source=baseline_source,
         domain=domain.best,
         measured_ratios=(float(measurements.ratio.min()), float(measurements.ratio.max())),
         measured_tokens=(float(tokens.min()), float(tokens.max())),
@@ -635,7 +649,10 @@ def write_plot(fit: CmrFit, path: Path) -> bool:
         axis.grid(alpha=0.3)
     general_axis = axes[0]
     general_axis.axhline(
-        c.baseline_loss + c.tolerance_nats, color="grey", linestyle="--", label="baseline + tol"
+        c.baseline_loss + c.tolerance_nats,
+        color="grey",
+        linestyle="--",
+        label=f"baseline + tolerance at D={c.target_tokens:.3g}",
     )
     if c.ratio is not None:
         general_axis.axvline(c.ratio, color="red", linestyle=":", label=f"CMR {c.ratio:.3f}")

@@ -8,8 +8,10 @@ OUT/measurements.csv (the columns `mix fit` reads) as each run ends, so a killed
 where it stopped; then the mixture law is fitted (textmill.mix.law) and the CMR printed.
 
 Smaller budgets take prefixes of the same token streams, so every model of a grid sees nested
-data. The search trains from scratch; the seed paper's setting is continual pre-training of a
-pretrained model, so read its ratios as a small-scale proxy.
+data. By default every model trains from scratch. The seed paper's setting is continual
+pre-training: with `pretrain_tokens` > 0 a base model is first trained (per seed) on that many
+general tokens, every grid point continues from it on fresh data (D counts the continued tokens
+only), and the base model's general loss becomes the CMR's default baseline.
 """
 
 from __future__ import annotations
@@ -40,7 +42,11 @@ MEASUREMENTS_NAME = "measurements.csv"
 SETTINGS_NAME = "search_settings.json"
 REPORT_NAME = "search.json"
 LAW_NAME = "law.json"  # and law.png beside it
-OWN_FILES = (MEASUREMENTS_NAME, SETTINGS_NAME, REPORT_NAME, LAW_NAME, "law.png")
+BASE_NAME = "base_models.json"  # the pretrained base models' losses (continual pre-training)
+OWN_FILES = (
+    MEASUREMENTS_NAME, f"{MEASUREMENTS_NAME}.partial", SETTINGS_NAME, REPORT_NAME, LAW_NAME,
+    "law.png", BASE_NAME,
+)  # fmt: skip
 CSV_COLUMNS = (
     *COLUMNS, "requested_ratio", "requested_tokens", "seed", "steps", "general_tokens",
     "domain_tokens",
@@ -55,11 +61,13 @@ class SearchOptions:
     ratios: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7)
     tokens: tuple[int, ...] = (65_536, 131_072, 262_144)
     seeds: tuple[int, ...] = (0,)
+    pretrain_tokens: int = 0  # > 0: continue every point from a base trained on general tokens
     model: VerifyOptions = field(
         default_factory=lambda: VerifyOptions(
             vocab_size=2048, seq_len=64, batch_size=16, n_layer=2, n_head=2, d_model=64,
             eval_tokens=16_384, eval_points=1, seeds=(0,),
             tokenizer_chars_per_dataset=1_000_000,
+            threads=1,  # a model this small gains little from more, and loses 10x on a busy CPU
         )
     )  # fmt: skip
 
@@ -68,15 +76,14 @@ SIZES: dict[str, dict[str, Any]] = {
     "tiny": dict(  # seconds: tests and smoke runs
         ratios=(0.0, 0.25, 0.5, 0.75), tokens=(1024, 2048, 4096),
         model=dict(vocab_size=300, seq_len=32, batch_size=8, n_layer=1, n_head=2, d_model=32,
-                   eval_tokens=1024, tokenizer_chars_per_dataset=50_000,
-                   threads=1),  # one thread: a model this small only loses time to more
+                   eval_tokens=1024, tokenizer_chars_per_dataset=50_000),
     ),
     "small": {},  # the defaults above
     "base": dict(  # a GPU: verify's base model, 5M-40M tokens per point
         tokens=(5_000_000, 10_000_000, 20_000_000, 40_000_000),
         model=dict(vocab_size=16_384, seq_len=512, batch_size=32, n_layer=8, n_head=8,
                    d_model=512, lr=1e-3, eval_tokens=262_144,
-                   tokenizer_chars_per_dataset=20_000_000),
+                   tokenizer_chars_per_dataset=20_000_000, threads=None),
     ),
 }  # fmt: skip
 
@@ -88,14 +95,16 @@ def options_for_size(size: str, **overrides: Any) -> SearchOptions:
         raise ValueError(f"unknown size {size!r} (have: {', '.join(SIZES)})")
     preset = dict(SIZES[size])
     model_values = dict(preset.pop("model", {}))
-    grid_names = {"ratios", "tokens", "seeds"}
+    grid_names = {"ratios", "tokens", "seeds", "pretrain_tokens"}
     for name, value in overrides.items():
         if value is None:
             continue
         (preset if name in grid_names else model_values)[name] = value
     options = SearchOptions()
     model = replace(options.model, **model_values)
-    grid = {name: tuple(value) for name, value in preset.items()}
+    grid = {
+        name: value if name == "pretrain_tokens" else tuple(value) for name, value in preset.items()
+    }
     return replace(options, model=model, **grid)
 
 
@@ -117,6 +126,8 @@ def check_grid(options: SearchOptions) -> None:
         )
     if not options.seeds:
         raise ValueError("give at least one seed")
+    if 0 < options.pretrain_tokens < batch:
+        raise ValueError(f"pretrain tokens {options.pretrain_tokens} are below one batch ({batch})")
 
 
 @dataclass
@@ -218,7 +229,7 @@ def _needed_tokens(options: SearchOptions) -> tuple[int, int]:
             domain_windows = round(ratio * windows)
             general = max(general, (windows - domain_windows) * seq_len)
             domain = max(domain, domain_windows * seq_len)
-    return general, domain
+    return general + options.pretrain_tokens, domain
 
 
 def _settings(
@@ -241,6 +252,7 @@ def _settings(
         "ratios": list(options.ratios),
         "tokens": list(options.tokens),
         "seeds": list(options.seeds),
+        "pretrain_tokens": options.pretrain_tokens,
         "model": model,
     }
     return json.loads(json.dumps(settings))
@@ -271,11 +283,32 @@ def _open_output(out_dir: Path, settings: dict[str, Any]) -> dict[tuple[float, i
     if measurements.is_file():
         with measurements.open(newline="", encoding="utf-8") as handle:
             for row in csv.DictReader(handle):
-                values = {k: float(v) if "." in v or "e" in v else int(v) for k, v in row.items()}
+                try:
+                    values = {name: _number(row[name]) for name in CSV_COLUMNS}
+                    whole = values["general_tokens"] + values["domain_tokens"] == values["tokens"]
+                except (KeyError, TypeError, ValueError, AttributeError):
+                    whole = False
+                if not whole:
+                    continue  # a row a killed search left half written: measured again
                 key = (float(values["requested_ratio"]), int(values["requested_tokens"]),
                        int(values["seed"]))  # fmt: skip
                 done[key] = values
+        _write_rows(measurements, list(done.values()))  # without any half-written row
     return done
+
+
+def _number(text: str) -> float | int:
+    return int(text) if text.lstrip("-").isdigit() else float(text)
+
+
+def _write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Replace the CSV atomically (a kill leaves the old file or the new one)."""
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    partial.replace(path)
 
 
 def search_mixture(
@@ -312,8 +345,9 @@ def search_mixture(
             _read_ordered("general", general, text_field, model.data_seed),
             _read_ordered("domain", domain, text_field, model.data_seed),
         ]
+        # the sample comes from the end of each corpus, the held-out reference from its start
         tokenizer = train_bpe(
-            tokenizer_sample([c.texts for c in corpora], model.tokenizer_chars_per_dataset),
+            tokenizer_sample([c.texts[::-1] for c in corpora], model.tokenizer_chars_per_dataset),
             model.vocab_size,
         )
         vocab_size = tokenizer.get_vocab_size()
@@ -330,12 +364,19 @@ def search_mixture(
                 f"{len(corpus.train):,} training tokens used"
             )
         general_corpus, domain_corpus = corpora
-        rows = _measure_grid(options, general_corpus, domain_corpus, vocab_size, out_dir, done, log)
+        rows, bases = _measure_grid(
+            options, general_corpus, domain_corpus, vocab_size, out_dir, done, log
+        )
+        source = "user"
+        if bases and baseline_loss is None:  # continual pre-training: stay near the base model
+            baseline_loss = float(np.mean([base["general_loss"] for base in bases.values()]))
+            source = "base model"
         fit = fit_cmr(
             out_dir / MEASUREMENTS_NAME,
             tolerance=tolerance,
             target_tokens=target_tokens,
             baseline_loss=baseline_loss,
+            baseline_source=source,
             forms=forms,
         )
         written = write_fit(fit, out_dir / LAW_NAME)
@@ -351,6 +392,7 @@ def search_mixture(
                 for c in corpora
             },
             "runs": rows,
+            "base_models": list(bases.values()),
             "tokenizer_vocab_size": vocab_size,
             "measurements": MEASUREMENTS_NAME,
             "law": LAW_NAME,
@@ -373,12 +415,42 @@ def _measure_grid(
     out_dir: Path,
     done: dict[tuple[float, int, int], dict],
     log: Callable[[str], None],
-) -> list[dict[str, Any]]:
-    """Train every grid point not yet in `done`, appending each row to the CSV as it ends."""
+) -> tuple[list[dict[str, Any]], dict[int, dict[str, Any]]]:
+    """Train every grid point not yet in `done`, appending each row to the CSV as it ends; the
+    rows and, when continuing from base models, each seed's base losses."""
     model = options.model
     path = out_dir / MEASUREMENTS_NAME
     fresh = not path.is_file()
     rows: list[dict[str, Any]] = []
+    pretrain = options.pretrain_tokens
+    general_stream = general.train[pretrain:]  # the base model's tokens are never seen again
+    base_path = out_dir / BASE_NAME
+    bases: dict[int, dict[str, Any]] = {}
+    if pretrain and base_path.is_file():
+        bases = {int(k): v for k, v in json.loads(base_path.read_text("utf-8")).items()}
+    states: dict[int, Any] = {}
+
+    def base_state(seed: int) -> Any:
+        """The seed's base model (trained at its first use in this process)."""
+        if seed not in states:
+            run = train_and_evaluate(
+                general.train[: pretrain + 1], general.reference, vocab_size, seed, model,
+                extra_references={"domain": domain.reference}, keep_state=True,
+            )  # fmt: skip
+            states[seed] = run["state"]
+            bases[seed] = {
+                "seed": seed,
+                "tokens": run["tokens_trained"],
+                "general_loss": run["reference_loss"],
+                "domain_loss": run["extra_reference_losses"]["domain"],
+            }
+            base_path.write_text(json.dumps(bases, indent=2) + "\n", encoding="utf-8")
+            log(
+                f"base model seed {seed} ({run['tokens_trained']:,} general tokens): general "
+                f"{run['reference_loss']:.4f} domain {bases[seed]['domain_loss']:.4f}"
+            )
+        return states[seed]
+
     with path.open("a", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
         if fresh:
@@ -393,11 +465,12 @@ def _measure_grid(
                         rows.append(done[key])
                         continue
                     stream = _mixed_stream(
-                        general.train, domain.train, windows, domain_windows, model.seq_len
+                        general_stream, domain.train, windows, domain_windows, model.seq_len
                     )
                     run = train_and_evaluate(
                         stream, general.reference, vocab_size, seed, model,
                         extra_references={"domain": domain.reference},
+                        initial_state=base_state(seed) if pretrain else None,
                     )  # fmt: skip
                     row = {
                         "ratio": domain_windows / windows,
@@ -418,4 +491,4 @@ def _measure_grid(
                         f"ratio {row['ratio']:.3f} tokens {row['tokens']:,} seed {seed}: "
                         f"general {row['general_loss']:.4f} domain {row['domain_loss']:.4f}"
                     )
-    return rows
+    return rows, bases

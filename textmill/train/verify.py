@@ -194,18 +194,24 @@ def train_and_evaluate(
     options: VerifyOptions,
     *,
     extra_references: Mapping[str, np.ndarray] | None = None,
+    initial_state: Mapping[str, Any] | None = None,
+    keep_state: bool = False,
 ) -> dict[str, Any]:
     """Train one model from scratch on the stream (one pass, windows in a seeded order); the
     reference loss (mean token cross-entropy, nats) at `eval_points` steps and at the end, and
     each of `extra_references` (name -> windows) at the end (`textmill mix search` scores a
-    general and a domain reference with one model)."""
+    general and a domain reference with one model). `initial_state` (a `state` an earlier call
+    kept with `keep_state`) continues training that model instead: continual pre-training."""
     import torch
 
     if options.threads:
         torch.set_num_threads(options.threads)
     torch.manual_seed(seed)
     device = torch.device(options.device)
-    model = _build_model(options, vocab_size).to(device)
+    model = _build_model(options, vocab_size)
+    if initial_state is not None:
+        model.load_state_dict(initial_state)
+    model = model.to(device)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW(
@@ -265,7 +271,7 @@ def train_and_evaluate(
         if step + 1 in eval_steps:
             curve_steps.append(step + 1)
             curve_losses.append(reference_loss())
-    return {
+    result = {
         "seed": seed,
         "steps": num_steps,
         "tokens_trained": num_steps * options.batch_size * options.seq_len,
@@ -278,6 +284,9 @@ def train_and_evaluate(
             for name, windows in (extra_references or {}).items()
         },
     }
+    if keep_state:
+        result["state"] = {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
+    return result
 
 
 def _spread(values: Sequence[float]) -> float:
