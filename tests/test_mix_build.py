@@ -270,3 +270,18 @@ def test_megatron_blend_line_weights_give_the_requested_token_shares(tmp_path, c
     prefixes = {p["source"]: p for p in manifest["output"]["prefixes"]}
     assert prefixes["en"]["epochs_at_budget"] == pytest.approx(1.0)
     assert prefixes["code"]["epochs_at_budget"] == pytest.approx(8000 / 12 / 1000)
+
+
+def test_dry_run_prints_the_plan_and_flags_override_the_spec(tmp_path, capsys):
+    text_source(tmp_path / "web", {"fr": 400, "en": 900})
+    path = write_spec(
+        tmp_path, {"sources": [{"path": "web"}], "group_by": "lang", "temperature": 2}
+    )
+    assert main(["mix", str(path), "--dry-run", "--budget", "20K"]) == 0
+    printed = capsys.readouterr().out
+    assert "dry run: nothing written" in printed and "20,000 bytes" in printed
+    assert not (tmp_path / "mix").exists()
+    assert main(["mix", str(path), "-o", str(tmp_path / "mix"), "--budget", "lots"]) == 2
+    assert "--budget: a token count is a number" in capsys.readouterr().err
+    assert main(["mix", str(path), "-o", str(tmp_path / "mix"), "--format", "megatron"]) == 2
+    assert "name a `tokenizer` in the spec" in capsys.readouterr().err
