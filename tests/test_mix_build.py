@@ -285,3 +285,29 @@ def test_dry_run_prints_the_plan_and_flags_override_the_spec(tmp_path, capsys):
     assert "--budget: a token count is a number" in capsys.readouterr().err
     assert main(["mix", str(path), "-o", str(tmp_path / "mix"), "--format", "megatron"]) == 2
     assert "name a `tokenizer` in the spec" in capsys.readouterr().err
+
+
+def test_rehydrate_copies_from_a_real_minhash_and_rehydrate_run(tmp_path):
+    """minhash_dedup keeps one document per cluster, rehydrate writes its copies, mix repeats."""
+    base = "the same long page about the weather in the city and the trains that run late "
+    records = [{"id": f"dup{i}", "text": base * 8 + f"copy {i}"} for i in range(3)]
+    rng = np.random.default_rng(3)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    vocabulary = [
+        "".join(rng.choice(letters, 6)) for _ in range(5000)
+    ]  # no digits: minhash drops them
+    records += [{"id": f"u{i}", "text": " ".join(rng.choice(vocabulary, 80))} for i in range(20)]
+    write_jsonl(tmp_path / "in" / "part-0.jsonl", records)
+    reconciled_run(["minhash_dedup", "rehydrate"], [str(tmp_path / "in")], tmp_path / "out")
+    kept = pa.concat_tables(
+        pq.read_table(p) for p in sorted((tmp_path / "out" / "data").glob("*.parquet"))
+    )
+    copies = dict(zip(kept["id"].to_pylist(), kept["rehydrate_copies"].to_pylist(), strict=True))
+    assert sorted(copies.values())[-1] == 3  # the cluster of three: FineWeb-2's table gives 3
+    manifest = mix(
+        {"sources": [{"path": str(tmp_path / "out"), "rehydrate": True}]}, tmp_path / "mix"
+    )
+    ids = read_mix(tmp_path / "mix")["id"].to_pylist()
+    assert manifest["documents"] == len(ids) == sum(copies.values())
+    (kept_dup,) = [i for i, c in copies.items() if c == 3]
+    assert {kept_dup, f"{kept_dup}#copy1", f"{kept_dup}#copy2"} <= set(ids)
