@@ -76,6 +76,9 @@ def test_weights_give_the_requested_ratio_within_half_a_percent(tmp_path):
     assert bytes_by_group(table) == {g: groups[g]["realized_tokens"] for g in groups}
     assert sum(bytes_by_group(table).values()) == total
     assert len(set(table["id"].to_pylist())) == table.num_rows  # no document twice
+    langs = table["mix_group"].to_pylist()
+    for name, group in groups.items():
+        assert group["realized_document_share"] == langs.count(name) / table.num_rows
 
 
 def test_temperature_sampling_matches_the_closed_form(tmp_path):

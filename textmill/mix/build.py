@@ -487,6 +487,7 @@ def _write_blend(plan: MixPlan, out: Path) -> dict[str, Any]:
 
 def _manifest(plan: MixPlan, output: dict[str, Any], command: Sequence[str] | None) -> dict:
     total = plan.tokens or 1
+    documents = plan.documents
     groups = [
         {
             "group": g.name,
@@ -498,6 +499,7 @@ def _manifest(plan: MixPlan, output: dict[str, Any], command: Sequence[str] | No
             "documents": g.size.documents,
             "available_tokens": g.size.pool,
             "selected_documents": g.selected_documents,
+            "realized_document_share": g.selected_documents / documents if documents else None,
             "distinct_documents": g.distinct_documents,
             "left_out_documents": g.size.documents - g.distinct_documents,
             "epochs": g.epochs,
