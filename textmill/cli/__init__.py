@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "textmill.cli.report",
     "textmill.cli.decon",
     "textmill.cli.tokens",
+    "textmill.cli.mix",
 )
 INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a process that Ctrl-C ended
 
