@@ -147,3 +147,35 @@ def test_a_vocabulary_past_uint16_is_stored_wider(tmp_path):
         assert manifest["tokenizer"]["dtype"] == "uint32"
         assert manifest["format_dtype"] == np.dtype(dtype).name
         assert np.fromfile(out / "tokens.bin", dtype=dtype).tolist() == [65999, 1, 65535, 66001]
+
+
+@pytest.mark.parametrize("fmt", ["megatron", "memmap", "parquet", "nanotron"])
+def test_writers_take_a_packed_table_and_keep_its_boundaries(tmp_path, fmt):
+    """The hook the packer uses: one row per training sequence, `cu_seqlens` kept beside."""
+    import pyarrow as pa
+
+    from textmill.tokens.formats import open_writer
+
+    packed = pa.table(
+        {
+            "input_ids": pa.array([[5, 6, 0, 7, 0], [8, 9, 10, 0, 3]], pa.large_list(pa.uint32())),
+            "cu_seqlens": pa.array([[0, 3, 5], [0, 4, 4]], pa.list_(pa.int32())),
+        }
+    )
+    writer = open_writer(fmt, tmp_path, vocab_size=400, tokenizer_name="t")
+    writer.write(packed)
+    written = writer.close()
+    assert written["sequences"] == 2
+    if fmt == "parquet":
+        back = pq.read_table(tmp_path / written["files"][0])
+        assert back["cu_seqlens"].to_pylist() == [[0, 3, 5], [0, 4, 4]]
+    else:
+        assert "cu_seqlens.parquet" in written["files"]
+        cu = pq.read_table(tmp_path / "cu_seqlens.parquet")["cu_seqlens"].to_pylist()
+        assert cu == [[0, 3, 5], [0, 4, 4]]
+    if fmt == "megatron":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from megatron.core.datasets.indexed_dataset import IndexedDataset
+        dataset = IndexedDataset(str(tmp_path / "tokens"))
+        assert [dataset[i].tolist() for i in range(2)] == [[5, 6, 0, 7, 0], [8, 9, 10, 0, 3]]

@@ -5,7 +5,7 @@
 | megatron | tokens.bin + tokens.idx (MMIDIDX)      | Megatron-LM / megatron-core, NeMo, GPT-NeoX |
 | memmap   | tokens.bin + tokens.offsets.npy        | numpy.memmap (nanoGPT-style loops)          |
 | parquet  | data/part-NNNNN.parquet (`input_ids`)  | datasets, pyarrow, any PyTorch loop         |
-| nanotron | tokens.ds + tokens.ds.index (+.metadata)| datatrove / nanotron                       |
+| nanotron | tokens.ds + tokens.ds.index (+ .metadata) | datatrove / nanotron                 |
 """
 
 from __future__ import annotations
