@@ -2,7 +2,7 @@ import pyarrow as pa
 
 from textmill.document import make_batch
 from textmill.pipeline import build_stage
-from textmill.stages.pii import Pii, is_public_ip
+from textmill.stages.safety.pii import Pii, is_public_ip
 
 
 def three_rows() -> pa.Table:

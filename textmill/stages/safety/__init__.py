@@ -1,0 +1,1 @@
+"""Safety stages: decontamination, toxic content, personal data."""
