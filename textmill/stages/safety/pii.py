@@ -1,113 +1,333 @@
-"""PII redaction (FineWeb step 9): e-mail addresses and public IP addresses become placeholders.
+"""PII redaction: FineWeb's step 9 (e-mail and public IP addresses) by default, and on request
+phone numbers, payment cards, IBANs, national ids, secrets, URL credentials and person names.
 
-E-mails are replaced on the whole column with one regular expression. IP-looking strings need
-a validity check (private, loopback and reserved ranges are not personal data and stay), so only
-the rows that hold a candidate go through Python. The placeholders are themselves reserved
-documentation values, so running the stage twice changes nothing the second time.
+Each kind has a cheap RE2 screen that runs over the whole column; only the rows it flags go
+through Python, where the kind's check rule (Luhn, mod-97, python-stdnum, libphonenumber,
+detect-secrets' patterns) confirms each candidate (textmill.stages.safety.pii_kinds). E-mails
+with the default placeholder are replaced column-wise with one RE2 expression, as datatrove's
+PIIFormatter does in Python. The default placeholders are reserved documentation values and the
+`<KIND>` / `<KIND:hash>` tokens match no kind, so running the stage twice changes nothing.
+
+Modes: `placeholder` (one token per kind), `hash` (HMAC-SHA256 of the normalised value with a
+salt read from the environment, so one phone number written two ways becomes one token and the
+salt never lands in stats.json or the dataset card), `drop` (documents whose PII density is above
+`max_density` are rejected as `pii:density`; the others are redacted with placeholders).
 """
 
 from __future__ import annotations
 
-import ipaddress
+import hashlib
+import hmac
+import os
 import re
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from pydantic import Field, field_validator, model_validator
 
 from textmill.document import TEXT
-from textmill.pipeline import Mapper, StageOptions, register
+from textmill.pipeline import Decision, Stage, StageOptions, register
+from textmill.stages.safety.pii_kinds import (
+    EMAIL_PATTERN,
+    NATIONAL_IDS,
+    ORDER,
+    RULES,
+    Context,
+    Found,
+    is_public_ip,
+    phone_regions,
+)
+from textmill.stages.safety.pii_ner import NerEngine, load_ner
 
+__all__ = ["Pii", "is_public_ip", "pii_column"]
+
+LANG = "lang"
 PII_EMAIL = "pii_email"
 PII_IP = "pii_ip"
-EMAIL_PATTERN = (
-    r"\b[A-Za-z0-9][A-Za-z0-9._%+-]*@"
-    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}\b"
-)
-# Cheap RE2 screens that find the rows worth a Python look.
-IPV4_SCREEN = r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}"
-IPV6_SCREEN = r"[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:.]*"
-_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-IP_CANDIDATE = re.compile(
-    rf"(?<![\w.:])(?:{_OCTET}(?:\.{_OCTET}){{3}}"  # IPv4, not inside a longer dotted number
-    r"|(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}"  # IPv6 shape; ipaddress decides
-    r")(?![\w:]|\.\d)"
-)
+PII_EXTRA = "textmill[pii]"
+KindName = Literal[
+    "email",
+    "ip",
+    "phone",
+    "credit_card",
+    "iban",
+    "national_id",
+    "secret",
+    "url_credentials",
+    "person",
+]
+NationalIdName = Literal[
+    "us_ssn", "es_dni", "es_nie", "it_codicefiscale", "fr_nir", "fi_hetu", "se_personnummer"
+]
+# the Python package each kind's check rule needs (the `pii` extra pins them)
+KIND_PACKAGES = {
+    "phone": "phonenumbers",
+    "credit_card": "stdnum",
+    "iban": "stdnum",
+    "national_id": "stdnum",
+    "secret": "detect_secrets",
+}
+# the person screen: a capitalised word; rows without one never reach the model
+PERSON_SCREEN = r"\p{Lu}\p{Ll}"
 
 
-def is_public_ip(candidate: str) -> bool:
-    """Globally routable unicast addresses only; anything unparsable is not an address, nor an
-    IPv6 shape with fewer than 3 groups (`::a` in code or prose is no one's address)."""
-    if ":" in candidate and sum(1 for group in candidate.split(":") if group) < 3:
-        return False
-    try:
-        address = ipaddress.ip_address(candidate)
-    except ValueError:
-        return False
-    return address.is_global and not address.is_multicast
+def pii_column(kind: str) -> str:
+    """The int32 column that counts one kind per row (the report sums every `pii_*`)."""
+    return f"pii_{kind}"
 
 
 @register("pii")
-class Pii(Mapper):
-    """Replaces e-mail addresses and public IPv4/IPv6 addresses in `text`; counts each kind per
-    row in `pii_email` and `pii_ip` (int32) so that the report can sum them."""
+class Pii(Stage):
+    """Replaces personal data in `text`, kind by kind; counts each kind per row in
+    `pii_<kind>` (int32) so that the report and the dataset card can sum them."""
 
     class Options(StageOptions):
+        kinds: list[KindName] = ["email", "ip"]  # FineWeb: e-mail and public IP only
+        mode: Literal["placeholder", "hash", "drop"] = "placeholder"
         email_placeholder: str = "email@example.com"  # datatrove's PIIFormatter placeholder
         ipv4_placeholder: str = "192.0.2.1"  # RFC 5737 documentation address: never public
         ipv6_placeholder: str = "2001:db8::1"  # RFC 3849 documentation address: never public
-        emails: bool = True
+        placeholders: dict[KindName, str] = {}  # other kinds: `<PHONE>`, `<IBAN>`, ...
+        emails: bool = True  # switches for the two FineWeb kinds (kinds: [] says the same)
         ips: bool = True
+        # hash mode: the HMAC key is read from this environment variable, never stored
+        hash_salt_env: str = "TEXTMILL_PII_SALT"
+        hash_length: int = Field(16, ge=8, le=64)  # hex characters of the token
+        # drop mode: documents with more PII than this are rejected (`pii:density`)
+        max_density: float = Field(5.0, gt=0)
+        density_unit: Literal["1000_chars", "word"] = "1000_chars"
+        # phone: regions for national-format numbers, after the `lang` column's likely regions
+        regions: list[str] = ["US"]
+        regions_from_lang: bool = True
+        phone_leniency: Literal["possible", "valid", "strict_grouping", "exact_grouping"] = (
+            "valid"
+        )
+        phone_bare_digits: bool = False  # also unformatted digit runs ("5551234567")
+        national_ids: list[NationalIdName] = list(NATIONAL_IDS)
+        card_prefix_check: bool = True  # issuer ranges and lengths, besides Luhn
+        # person: a named-entity model folder the user supplies
+        ner_engine: Literal["spacy", "presidio", "gliner"] = "spacy"
+        ner_model: str | None = None
+        ner_labels: list[str] = ["PERSON", "PER"]
+        ner_language: str = "en"  # presidio's language code
+        ner_threshold: float = Field(0.5, ge=0, le=1)  # presidio and gliner scores
 
-    def replace_ips(self, text: str) -> tuple[str, int]:
-        replaced = 0
+        @field_validator("regions")
+        @classmethod
+        def _known_regions(cls, regions: list[str]) -> list[str]:
+            import importlib.util
 
-        def substitute(match: re.Match[str]) -> str:
-            nonlocal replaced
-            candidate = match.group(0)
-            if not is_public_ip(candidate):
-                return candidate
-            replaced += 1
-            return (
-                self.options.ipv6_placeholder if ":" in candidate else self.options.ipv4_placeholder
+            if importlib.util.find_spec("phonenumbers") is None:
+                return regions
+            import phonenumbers
+
+            unknown = [r for r in regions if r.upper() not in phonenumbers.SUPPORTED_REGIONS]
+            if unknown:
+                raise ValueError(f"unknown phone regions {unknown} (ISO 3166 codes such as US)")
+            return [r.upper() for r in regions]
+
+        @model_validator(mode="after")
+        def _consistent(self) -> Pii.Options:
+            if "person" in self.kinds and not self.ner_model:
+                raise ValueError("kind `person` needs `ner_model` (a spaCy or GLiNER folder)")
+            if len(set(self.kinds)) != len(self.kinds):
+                raise ValueError(f"kinds lists a kind twice: {self.kinds}")
+            return self
+
+    def __init__(self, options=None, **kwargs):
+        super().__init__(options, **kwargs)
+        self._ner: NerEngine | None = None
+        self._salt: bytes | None = None
+
+    @property
+    def kinds(self) -> list[str]:
+        """Enabled kinds in redaction order (the legacy `emails`/`ips` switches still count)."""
+        o = self.options
+        off = {kind for kind, on in (("email", o.emails), ("ip", o.ips)) if not on}
+        return [kind for kind in (*ORDER, "person") if kind in o.kinds and kind not in off]
+
+    def setup(self) -> None:
+        import importlib.util
+
+        for kind in self.kinds:
+            package = KIND_PACKAGES.get(kind)
+            if package and importlib.util.find_spec(package) is None:
+                raise ImportError(
+                    f"pii kind {kind} needs `{package}`, which is not installed: "
+                    f"pip install '{PII_EXTRA}'"
+                )
+        if self.options.mode == "hash":
+            self.salt()
+        if "person" in self.kinds:
+            self.ner()
+
+    def salt(self) -> bytes:
+        if self._salt is None:
+            value = os.environ.get(self.options.hash_salt_env, "")
+            if not value:
+                raise ValueError(
+                    f"pii mode hash needs a salt: set the environment variable "
+                    f"{self.options.hash_salt_env} (it is never written to the output)"
+                )
+            self._salt = value.encode("utf-8")
+        return self._salt
+
+    def ner(self) -> NerEngine:
+        if self._ner is None:
+            o = self.options
+            self._ner = load_ner(
+                o.ner_engine, o.ner_model, o.ner_labels, o.ner_language, o.ner_threshold
             )
+        return self._ner
 
-        return IP_CANDIDATE.sub(substitute, text), replaced
+    # -- tokens
+
+    def token(self, kind: str, found: Found) -> str:
+        o = self.options
+        if o.mode == "hash":
+            digest = hmac.new(self.salt(), f"{kind}\0{found.value}".encode(), hashlib.sha256)
+            return f"<{kind.upper()}:{digest.hexdigest()[: o.hash_length]}>"
+        if kind == "email":
+            return o.email_placeholder
+        if kind == "ip":
+            return o.ipv6_placeholder if ":" in found.value else o.ipv4_placeholder
+        return o.placeholders.get(kind, f"<{kind.upper()}>")
+
+    def redact(self, text: str, kind: str, found: list[Found]) -> tuple[str, int]:
+        """Replace non-overlapping spans (earliest first, longest on a tie)."""
+        if not found:
+            return text, 0
+        pieces, position, count = [], 0, 0
+        for item in sorted(found, key=lambda f: (f.start, -f.end)):
+            if item.start < position:
+                continue
+            pieces += [text[position : item.start], self.token(kind, item)]
+            position, count = item.end, count + 1
+        pieces.append(text[position:])
+        return "".join(pieces), count
+
+    # -- the batch
 
     def map(self, batch: pa.Table) -> pa.Table:
+        """The batch with `text` redacted and one count column per enabled kind."""
+        return self.redact_batch(batch)[0]
+
+    def process(self, batch: pa.Table) -> tuple[pa.Table, Decision | None]:
+        out, total = self.redact_batch(batch)
+        if self.options.mode != "drop":
+            return out, None
+        return out, self.decide_density(batch, total)
+
+    def decide_density(self, batch: pa.Table, total: np.ndarray) -> Decision:
+        """PII found per 1,000 characters or per whitespace-separated word of the input."""
         o = self.options
+        if o.density_unit == "word":
+            size = pc.count_substring_regex(batch[TEXT], r"\S+")
+            scale = 1.0
+        else:
+            size = pc.utf8_length(batch[TEXT])
+            scale = 1000.0
+        size = pc.fill_null(size, 0).to_numpy(zero_copy_only=False).astype(np.float64)
+        density = np.divide(total * scale, size, out=np.zeros(len(total)), where=size > 0)
+        return Decision.first_failing(("density", (total > 0) & (density > o.max_density)))
+
+    def redact_batch(self, batch: pa.Table) -> tuple[pa.Table, np.ndarray]:
+        kinds = self.kinds
         text = batch[TEXT]
-        num_rows = batch.num_rows
-        email_counts: pa.Array | pa.ChunkedArray = pa.array(np.zeros(num_rows, dtype=np.int32))
-        if o.emails:
-            # the placeholder itself (a second run) is not counted again
-            already = pc.count_substring_regex(text, rf"\b{re.escape(o.email_placeholder)}\b")
-            found = pc.subtract(pc.count_substring_regex(text, EMAIL_PATTERN), already)
-            email_counts = pc.fill_null(found, 0)
-            text = pc.replace_substring_regex(text, EMAIL_PATTERN, o.email_placeholder)
-        ip_counts = np.zeros(num_rows, dtype=np.int32)
-        if o.ips:
-            candidates = pc.or_(
-                pc.match_substring_regex(text, IPV4_SCREEN),
-                pc.match_substring_regex(text, IPV6_SCREEN),
-            )
-            mask = pc.fill_null(candidates, False)
-            rows = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
-            if len(rows):
-                redacted = []
-                for row, value in zip(rows, pc.take(text, pa.array(rows)).to_pylist(), strict=True):
-                    value, ip_counts[row] = self.replace_ips(value)
-                    redacted.append(value)
-                text_type = batch.schema.field(TEXT).type
-                text = pc.replace_with_mask(
-                    text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text,
-                    mask.combine_chunks() if isinstance(mask, pa.ChunkedArray) else mask,
-                    pa.array(redacted, text_type),
-                )
+        text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+        text_type = text.type
+        # a count column for every listed kind, zeros where a switch turned it off
+        counts = {kind: np.zeros(batch.num_rows, dtype=np.int32) for kind in self.options.kinds}
+        regions = self._row_regions(batch) if "phone" in kinds else None
+        group: list[str] = []
+        for kind in [*kinds, None]:
+            if kind is not None and kind != "person" and not self._column_wise(kind):
+                group.append(kind)
+                continue
+            if group:
+                text = self._redact_rows(text, group, counts, regions)
+                group = []
+            if kind == "email":
+                text, counts["email"] = self._redact_emails_column(text)
+            elif kind == "person":
+                text = self._redact_people(text, counts["person"])
+        text = text.cast(text_type) if text.type != text_type else text
         batch = batch.set_column(batch.column_names.index(TEXT), batch.schema.field(TEXT), text)
-        for name, counts in ((PII_EMAIL, email_counts), (PII_IP, pa.array(ip_counts))):
-            column = pc.cast(counts, pa.int32())
+        for kind in self.options.kinds:
+            name = pii_column(kind)
             if name in batch.column_names:
                 batch = batch.drop_columns([name])
-            batch = batch.append_column(name, column)
-        return batch
+            batch = batch.append_column(name, pa.array(counts[kind], pa.int32()))
+        total = sum(counts.values(), np.zeros(batch.num_rows, dtype=np.int32))
+        return batch, total
+
+    def _column_wise(self, kind: str) -> bool:
+        """E-mails with a fixed placeholder need no Python: one RE2 replace on the column."""
+        return kind == "email" and self.options.mode != "hash"
+
+    def _redact_emails_column(self, text: pa.Array) -> tuple[pa.Array, np.ndarray]:
+        placeholder = self.options.email_placeholder
+        # the placeholder itself (a second run) is not counted again
+        already = pc.count_substring_regex(text, rf"\b{re.escape(placeholder)}\b")
+        found = pc.fill_null(pc.subtract(pc.count_substring_regex(text, EMAIL_PATTERN), already), 0)
+        replaced = pc.replace_substring_regex(text, EMAIL_PATTERN, placeholder)
+        return replaced, found.to_numpy(zero_copy_only=False).astype(np.int32)
+
+    def _row_regions(self, batch: pa.Table) -> list[tuple[str, ...]] | None:
+        o = self.options
+        if not o.regions_from_lang or LANG not in batch.column_names:
+            return None
+        langs = pc.fill_null(batch[LANG].cast(pa.string()), "").to_pylist()
+        by_lang = {lang: phone_regions(lang, o.regions) for lang in set(langs)}
+        return [by_lang[lang] for lang in langs]
+
+    def _redact_rows(
+        self,
+        text: pa.Array,
+        kinds: list[str],
+        counts: dict[str, np.ndarray],
+        regions: list[tuple[str, ...]] | None,
+    ) -> pa.Array:
+        """Screen the column per kind with RE2, confirm in Python on flagged rows only."""
+        screens = {}
+        for kind in kinds:
+            pattern = RULES[kind].screen
+            pattern = pattern(self.options) if callable(pattern) else pattern
+            if not pattern:
+                continue
+            mask = pc.fill_null(pc.match_substring_regex(text, pattern), False)
+            screens[kind] = mask.to_numpy(zero_copy_only=False)
+        if not screens:
+            return text
+        flagged = np.logical_or.reduce(list(screens.values()))
+        rows = np.flatnonzero(flagged)
+        if not len(rows):
+            return text
+        context = Context(regions=tuple(self.options.regions), options=self.options)
+        redacted = []
+        for row, value in zip(rows, pc.take(text, pa.array(rows)).to_pylist(), strict=True):
+            if regions is not None:
+                context.regions = regions[row]
+            for kind, mask in screens.items():
+                if mask[row]:
+                    value, counts[kind][row] = self.redact(
+                        value, kind, RULES[kind].find(value, context)
+                    )
+            redacted.append(value)
+        return pc.replace_with_mask(text, pa.array(flagged), pa.array(redacted, text.type))
+
+    def _redact_people(self, text: pa.Array, counts: np.ndarray) -> pa.Array:
+        mask = pc.fill_null(pc.match_substring_regex(text, PERSON_SCREEN), False)
+        flagged = mask.to_numpy(zero_copy_only=False)
+        rows = np.flatnonzero(flagged)
+        if not len(rows):
+            return text
+        values = pc.take(text, pa.array(rows)).to_pylist()
+        redacted = []
+        for row, value, spans in zip(rows, values, self.ner().find(values), strict=True):
+            found = [Found(start, end, name.casefold()) for start, end, name in spans]
+            value, counts[row] = self.redact(value, "person", found)
+            redacted.append(value)
+        return pc.replace_with_mask(text, pa.array(flagged), pa.array(redacted, text.type))

@@ -1,0 +1,469 @@
+"""What each kind of personal data looks like and how a candidate is confirmed.
+
+Every kind has a cheap RE2 `screen` that `pyarrow.compute.match_substring_regex` runs over the
+whole column to find the rows worth a Python look, and a `find(text, context)` that returns the
+confirmed spans in one such row, each with a normalised value (the same number written two ways
+hashes to one token). Confirmation uses the check rule where one is published: Luhn for payment
+cards, ISO 13616 mod-97 for IBANs, `python-stdnum` for national ids, libphonenumber's matcher for
+phone numbers, the regular expressions of `detect-secrets`' plugins for API keys. A kind without
+such a rule (US SSN) keeps only the formats that the rule's authority publishes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+KINDS = (
+    "email",
+    "ip",
+    "phone",
+    "credit_card",
+    "iban",
+    "national_id",
+    "secret",
+    "url_credentials",
+    "person",
+)
+# datatrove's PIIFormatter: the FineWeb preset keeps its exact output
+EMAIL_PATTERN = (
+    r"\b[A-Za-z0-9][A-Za-z0-9._%+-]*@"
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}\b"
+)
+EMAIL_CANDIDATE = re.compile(EMAIL_PATTERN)
+
+
+@dataclass(frozen=True)
+class Found:
+    """One confirmed piece of personal data: where it is and the value it hashes as."""
+
+    start: int
+    end: int
+    value: str
+
+
+@dataclass
+class Context:
+    """What a finder may need besides the text: the row's phone regions and stage options."""
+
+    regions: Sequence[str] = ("US",)
+    options: Any = None
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------- IP
+IPV4_SCREEN = r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}"
+IPV6_SCREEN = r"[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:.]*"
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+IP_CANDIDATE = re.compile(
+    rf"(?<![\w.:])(?:{_OCTET}(?:\.{_OCTET}){{3}}"  # IPv4, not inside a longer dotted number
+    r"|(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}"  # IPv6 shape; ipaddress decides
+    r")(?![\w:]|\.\d)"
+)
+
+
+def is_public_ip(candidate: str) -> bool:
+    """Globally routable unicast addresses only; anything unparsable is not an address, nor an
+    IPv6 shape with fewer than 3 groups (`::a` in code or prose is no one's address)."""
+    if ":" in candidate and sum(1 for group in candidate.split(":") if group) < 3:
+        return False
+    try:
+        address = ipaddress.ip_address(candidate)
+    except ValueError:
+        return False
+    return address.is_global and not address.is_multicast
+
+
+def find_ips(text: str, context: Context) -> list[Found]:
+    found = []
+    for match in IP_CANDIDATE.finditer(text):
+        if is_public_ip(match.group(0)):
+            found.append(Found(match.start(), match.end(), str(ipaddress.ip_address(match[0]))))
+    return found
+
+
+def find_emails(text: str, context: Context) -> list[Found]:
+    return [Found(m.start(), m.end(), m.group(0).lower()) for m in EMAIL_CANDIDATE.finditer(text)]
+
+
+# ------------------------------------------------------------------------------ payment cards
+# 12 to 19 digits in groups of 1-6 joined by one kind of separator (space or hyphen).
+CARD_SCREEN = r"\d{4}[ -]?\d{4}[ -]?\d{4}"
+CARD_CANDIDATE = re.compile(r"(?<![\w.,/-])\d(?:[ -]?\d){11,18}(?![\w]|[.,/-]\d)")
+# (prefix range, allowed lengths) from the card schemes' published IIN ranges
+_CARD_SCHEMES: tuple[tuple[int, int, frozenset[int]], ...] = (
+    (4, 4, frozenset({13, 16, 19})),  # Visa
+    (51, 55, frozenset({16})),  # Mastercard
+    (2221, 2720, frozenset({16})),  # Mastercard 2-series
+    (34, 34, frozenset({15})),  # American Express
+    (37, 37, frozenset({15})),
+    (300, 305, frozenset({14, 16, 17, 18, 19})),  # Diners Club
+    (36, 36, frozenset({14, 15, 16, 17, 18, 19})),
+    (38, 39, frozenset({14, 16, 17, 18, 19})),
+    (6011, 6011, frozenset({16, 17, 18, 19})),  # Discover
+    (644, 649, frozenset({16, 17, 18, 19})),
+    (65, 65, frozenset({16, 17, 18, 19})),
+    (3528, 3589, frozenset({16, 17, 18, 19})),  # JCB
+    (1800, 1800, frozenset({15})),  # JCB's older 15-digit ranges
+    (2131, 2131, frozenset({15})),
+    (62, 62, frozenset({16, 17, 18, 19})),  # UnionPay
+    (50, 50, frozenset(range(12, 20))),  # Maestro
+    (56, 69, frozenset(range(12, 20))),
+)
+
+
+def luhn_valid(digits: str) -> bool:
+    from stdnum import luhn
+
+    return luhn.is_valid(digits)
+
+
+def card_scheme_matches(digits: str) -> bool:
+    """The number's prefix and length belong to one issuer range."""
+    for low, high, lengths in _CARD_SCHEMES:
+        width = len(str(low))
+        if len(digits) in lengths and low <= int(digits[:width]) <= high:
+            return True
+    return False
+
+
+def is_card_number(raw: str, prefix_check: bool = True) -> bool:
+    separators = set(re.sub(r"\d", "", raw))
+    if len(separators) > 1:  # "1234-5678 9012" mixes separators: a table, not a card
+        return False
+    digits = re.sub(r"\D", "", raw)
+    if len(set(digits)) == 1:  # 0000 0000 0000 0000 passes Luhn
+        return False
+    if prefix_check:
+        return card_scheme_matches(digits) and luhn_valid(digits)
+    return 13 <= len(digits) <= 19 and luhn_valid(digits)
+
+
+def find_cards(text: str, context: Context) -> list[Found]:
+    found = []
+    for match in CARD_CANDIDATE.finditer(text):
+        raw = match.group(0)
+        if is_card_number(raw, context.options.card_prefix_check):
+            found.append(Found(match.start(), match.end(), re.sub(r"\D", "", raw)))
+    return found
+
+
+# --------------------------------------------------------------------------------------- IBAN
+IBAN_SCREEN = r"(?i)\b[a-z]{2}\d{2}[ ]?[a-z0-9]{4}"
+IBAN_CANDIDATE = re.compile(r"(?i)(?<![\w:])[a-z]{2}\d{2}(?:[ ]?[a-z0-9]{1,4}){3,9}(?!\w)")
+
+
+def find_ibans(text: str, context: Context) -> list[Found]:
+    """ISO 13616: country length and format, then mod-97. A greedy candidate that ran into the
+    next word ("... 32 and") is shortened group by group until it validates."""
+    from stdnum import iban
+
+    found = []
+    for match in IBAN_CANDIDATE.finditer(text):
+        raw = match.group(0)
+        while len(raw.replace(" ", "")) >= 15:
+            if iban.is_valid(raw):
+                value = iban.compact(raw)
+                found.append(Found(match.start(), match.start() + len(raw), value))
+                break
+            cut = raw.rfind(" ")
+            if cut < 0:
+                break
+            raw = raw[:cut]
+    return found
+
+
+# -------------------------------------------------------------------------------- national ids
+@dataclass(frozen=True)
+class NationalId:
+    """One national identifier: its RE2 screen, a candidate pattern and stdnum's validator."""
+
+    screen: str
+    candidate: re.Pattern[str]
+    module: str  # python-stdnum module whose is_valid/compact decide
+
+
+NATIONAL_IDS: dict[str, NationalId] = {
+    # SSA: area 001-899 except 666, group 01-99, serial 0001-9999 (no checksum); only the
+    # dashed or spaced form, a bare 9-digit run is too often something else
+    "us_ssn": NationalId(
+        r"\d{3}[- ]\d{2}[- ]\d{4}",
+        re.compile(r"(?<![\w-])\d{3}([- ])\d{2}\1\d{4}(?![\w]|-\d)"),
+        "stdnum.us.ssn",
+    ),
+    # Spain DNI (8 digits + mod-23 letter) and NIE (X/Y/Z + 7 digits + letter)
+    "es_dni": NationalId(
+        r"\d{8}-?[A-Za-z]\b",
+        re.compile(r"(?<![\w-])\d{8}-?[A-HJ-NP-TV-Z](?!\w)"),
+        "stdnum.es.dni",
+    ),
+    "es_nie": NationalId(
+        r"[XYZ]-?\d{7}-?[A-Za-z]\b",
+        re.compile(r"(?<![\w-])[XYZ]-?\d{7}-?[A-HJ-NP-TV-Z](?!\w)"),
+        "stdnum.es.nie",
+    ),
+    # Italy codice fiscale: 16 characters with a check letter
+    "it_codicefiscale": NationalId(
+        r"[A-Za-z]{6}\d{2}[A-Za-z]\d{2}[A-Za-z]\d{3}[A-Za-z]",
+        re.compile(r"(?i)(?<!\w)[a-z]{6}[0-9lmnp-v]{2}[a-ehlmprst][0-9lmnp-v]{2}[a-z][0-9lmnp-v]{3}[a-z](?!\w)"),
+        "stdnum.it.codicefiscale",
+    ),
+    # France NIR: 13 digits + 2-digit mod-97 key
+    "fr_nir": NationalId(
+        r"\b[1-478] ?\d{2} ?\d{2} ?(?:\d{2}|2[ABab]) ?\d{3} ?\d{3} ?\d{2}\b",
+        re.compile(r"(?<![\w-])[1-478] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}(?!\w)"),
+        "stdnum.fr.nir",
+    ),
+    # Finland HETU: DDMMYY, century sign, 3 digits, mod-31 check character
+    "fi_hetu": NationalId(
+        r"\d{6}[-+A-FU-Y]\d{3}[0-9A-Ya-y]",
+        re.compile(r"(?<![\w-])\d{6}[-+A-FU-Y]\d{3}[0-9A-FHJ-NPR-Y](?!\w)"),
+        "stdnum.fi.hetu",
+    ),
+    # Sweden personnummer: (YY)YYMMDD-NNNC with a Luhn check digit; the separator is required
+    "se_personnummer": NationalId(
+        r"\d{6}[-+]\d{4}",
+        re.compile(r"(?<![\w-])(?:\d{2})?\d{6}[-+]\d{4}(?![\w]|-\d)"),
+        "stdnum.se.personnummer",
+    ),
+}
+
+
+@cache
+def _stdnum(module: str) -> Any:
+    import importlib
+
+    return importlib.import_module(module)
+
+
+def find_national_ids(text: str, context: Context) -> list[Found]:
+    found = []
+    for name in context.options.national_ids:
+        rule = NATIONAL_IDS[name]
+        if not re.search(rule.screen, text):
+            continue
+        validator = _stdnum(rule.module)
+        for match in rule.candidate.finditer(text):
+            if validator.is_valid(match.group(0)):
+                value = f"{name}:{validator.compact(match.group(0))}"
+                found.append(Found(match.start(), match.end(), value))
+    return found
+
+
+def national_id_screen(names: Sequence[str]) -> str:
+    return "|".join(f"(?:{NATIONAL_IDS[name].screen})" for name in names)
+
+
+# ------------------------------------------------------------------------------------- phones
+# at least 7 digits with optional +, brackets and separators between them
+PHONE_SCREEN = r"(?:\+|\b)\d[\d\s().\-/]{5,20}\d"
+PHONE_CANDIDATE = re.compile(
+    r"(?<![\w+])(?:\+|\(\+?)?\d(?:[ \t().\-/]{0,3}\d){6,16}"
+    r"(?:\s?(?:x|ext\.?|#)\s?\d{1,6})?(?!\w)"  # an extension: 555-0100 x204
+)
+PHONE_CONTEXT = 12  # characters either side handed to the matcher, so its leniency checks
+# (not inside a longer number or word) see the neighbours
+PHONE_LENIENCIES = ("possible", "valid", "strict_grouping", "exact_grouping")
+# likely regions of a document's language (a hint for national-format numbers; a number
+# written with +CC parses whatever the region)
+LANG_REGIONS: dict[str, tuple[str, ...]] = {
+    "en": ("US", "GB", "CA", "AU", "IN", "IE", "NZ", "ZA"),
+    "de": ("DE", "AT", "CH"),
+    "fr": ("FR", "BE", "CH", "CA"),
+    "es": ("ES", "MX", "AR", "CO", "CL", "PE"),
+    "it": ("IT", "CH"),
+    "pt": ("PT", "BR"),
+    "nl": ("NL", "BE"),
+    "pl": ("PL",),
+    "cs": ("CZ",),
+    "sk": ("SK",),
+    "hu": ("HU",),
+    "ro": ("RO",),
+    "bg": ("BG",),
+    "el": ("GR", "CY"),
+    "sv": ("SE", "FI"),
+    "fi": ("FI",),
+    "da": ("DK",),
+    "no": ("NO",),
+    "nb": ("NO",),
+    "nn": ("NO",),
+    "is": ("IS",),
+    "et": ("EE",),
+    "lv": ("LV",),
+    "lt": ("LT",),
+    "sl": ("SI",),
+    "hr": ("HR",),
+    "sr": ("RS",),
+    "uk": ("UA",),
+    "ru": ("RU", "BY", "KZ"),
+    "tr": ("TR",),
+    "ar": ("SA", "EG", "AE", "MA"),
+    "he": ("IL",),
+    "fa": ("IR",),
+    "hi": ("IN",),
+    "bn": ("BD", "IN"),
+    "ur": ("PK",),
+    "id": ("ID",),
+    "ms": ("MY",),
+    "vi": ("VN",),
+    "th": ("TH",),
+    "zh": ("CN", "TW", "HK", "SG"),
+    "ja": ("JP",),
+    "ko": ("KR",),
+}
+
+
+def phone_regions(lang: str | None, default_regions: Sequence[str]) -> tuple[str, ...]:
+    """The document language's likely regions first, then the stage's `regions`."""
+    base = (lang or "").split("_")[0].split("-")[0].lower()
+    return tuple(dict.fromkeys((*LANG_REGIONS.get(base, ()), *default_regions)))
+
+
+def find_phones(text: str, context: Context) -> list[Found]:
+    """libphonenumber's PhoneNumberMatcher on a small window around each candidate: the
+    matcher's leniency decides (VALID by default), but it never walks a whole document."""
+    import phonenumbers
+
+    leniency = getattr(phonenumbers.Leniency, context.options.phone_leniency.upper())
+    found = []
+    for match in PHONE_CANDIDATE.finditer(text):
+        raw = match.group(0)
+        if not context.options.phone_bare_digits and raw.isdigit():
+            continue  # an unformatted digit run is an order or account number far more often
+        low = max(0, match.start() - PHONE_CONTEXT)
+        window = text[low : min(len(text), match.end() + PHONE_CONTEXT)]
+        for region in context.regions:
+            hits = [
+                hit
+                for hit in phonenumbers.PhoneNumberMatcher(window, region, leniency=leniency)
+                if low + hit.start < match.end() and low + hit.end > match.start()
+            ]
+            if hits:
+                for hit in hits:
+                    e164 = phonenumbers.format_number(hit.number, phonenumbers.PhoneNumberFormat.E164)
+                    found.append(Found(low + hit.start, low + hit.end, e164))
+                break
+    return found
+
+
+# ------------------------------------------------------------------------------------ secrets
+# detect-secrets plugins whose patterns are specific enough for prose (the keyword, entropy
+# and short-prefix plugins fire on ordinary text; BigCode's pipeline also used these)
+SECRET_PLUGINS = (
+    "aws.AWSKeyDetector",
+    "azure_storage_key.AzureStorageKeyDetector",
+    "github_token.GitHubTokenDetector",
+    "gitlab_token.GitLabTokenDetector",
+    "slack.SlackDetector",
+    "stripe.StripeDetector",
+    "sendgrid.SendGridDetector",
+    "openai.OpenAIDetector",
+    "pypi_token.PypiTokenDetector",
+    "square_oauth.SquareOAuthDetector",
+    "mailchimp.MailchimpDetector",
+    "jwt.JwtTokenDetector",
+    "npm.NpmDetector",
+)
+SECRET_SCREEN = (
+    r"A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA|AccountKey=|gh[pousr]_|gl[a-z]{2,5}-|GR1348941|xox[abposr]-"
+    r"|hooks\.slack\.com|[rs]k_live_|SG\.|sk-|pypi-|sq0csp-|-us\d|eyJ|_authToken"
+    r"|PRIVATE KEY|PuTTY-User-Key|(?i:passw|pwd|secret|token|api.?key|access.?key)"
+)
+PRIVATE_KEY_BLOCK = re.compile(
+    r"-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----.*?-----END \1-----"
+    r"|-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----[^\n]*(?:\n[A-Za-z0-9+/=:\- ]*)*"
+    r"|PuTTY-User-Key-File-\d+:.*?Private-MAC: [0-9a-f]+",
+    re.DOTALL,
+)
+# `password = "hunter22"`, `api_key: sk_abc123...`; the value is what is redacted
+PASSWORD_ASSIGNMENT = re.compile(
+    r"(?i)(?<![\w-])(?:[a-z0-9]+[_.-])*(?:password|passwd|passwort|pwd|secret|api[_-]?key"
+    r"|access[_-]?key|auth[_-]?token|access[_-]?token|client[_-]?secret)"
+    r"[\"']?\s*(?:=|:|=>|:=)\s*(?:(?P<q>[\"'])(?P<quoted>[^\"'\s]{6,128})(?P=q)"
+    r"|(?P<bare>[^\s\"',;<>()\[\]{}]{8,128}))"
+)
+_PLACEHOLDER_VALUE = re.compile(
+    r"(?i)^(?:\*+|x+|\.+|<.*>|\$\{.*\}|\{\{.*\}\}|%\(.*\)s|\$[a-z_]\w*|"
+    r"(?:os\.)?(?:environ|getenv|process\.env).*|(?:your|my|the|example|changeme|password|secret"
+    r"|none|null|true|false|undefined|required|optional)\w*)$"
+)
+
+
+@cache
+def secret_patterns() -> tuple[re.Pattern[str], ...]:
+    """The denylist regexes of detect-secrets' RegexBasedDetector plugins named above."""
+    import importlib
+
+    patterns = []
+    for name in SECRET_PLUGINS:
+        module, cls = name.rsplit(".", 1)
+        plugin = getattr(importlib.import_module(f"detect_secrets.plugins.{module}"), cls)
+        patterns.extend(plugin.denylist)
+    return tuple(patterns)
+
+
+def _is_password_value(value: str, quoted: bool) -> bool:
+    if _PLACEHOLDER_VALUE.match(value):
+        return False
+    if quoted:
+        return True
+    # unquoted prose ("Password: forgotten") is words; a password mixes classes
+    has_alpha = any(c.isalpha() for c in value)
+    return has_alpha and any(c.isdigit() or not c.isalnum() for c in value)
+
+
+def find_secrets(text: str, context: Context) -> list[Found]:
+    found = [Found(m.start(), m.end(), m.group(0)) for m in PRIVATE_KEY_BLOCK.finditer(text)]
+    for pattern in secret_patterns():
+        for match in pattern.finditer(text):
+            # a long group is the secret itself where the plugin captures one after its
+            # keyword (`aws.{0,20}?key...'(...)'`); short groups are prefixes (`(ghp|gho)_`)
+            group = match.lastindex or 0
+            if group and len(match.group(group) or "") < 16:
+                group = 0
+            start, end = match.span(group)
+            found.append(Found(start, end, match.group(group)))
+    for match in PASSWORD_ASSIGNMENT.finditer(text):
+        name = "quoted" if match.group("quoted") is not None else "bare"
+        if _is_password_value(match.group(name), quoted=name == "quoted"):
+            found.append(Found(match.start(name), match.end(name), match.group(name)))
+    return found
+
+
+# ---------------------------------------------------------------------------- URL credentials
+URL_CREDENTIALS_SCREEN = r"://[^\s/@:]+:[^\s/@]+@"
+URL_CREDENTIALS = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://(?P<userinfo>[^\s:/?#\[\]@]+:[^\s/?#\[\]@]+)@")
+
+
+def find_url_credentials(text: str, context: Context) -> list[Found]:
+    return [
+        Found(m.start("userinfo"), m.end("userinfo"), m.group("userinfo"))
+        for m in URL_CREDENTIALS.finditer(text)
+    ]
+
+
+@dataclass(frozen=True)
+class KindRule:
+    """How the stage screens a column for one kind and confirms it in a row."""
+
+    screen: str | Callable[[Any], str]
+    find: Callable[[str, Context], list[Found]]
+
+
+RULES: dict[str, KindRule] = {
+    "secret": KindRule(SECRET_SCREEN, find_secrets),
+    "url_credentials": KindRule(URL_CREDENTIALS_SCREEN, find_url_credentials),
+    "email": KindRule("@", find_emails),
+    "iban": KindRule(IBAN_SCREEN, find_ibans),
+    "credit_card": KindRule(CARD_SCREEN, find_cards),
+    "national_id": KindRule(lambda options: national_id_screen(options.national_ids), find_national_ids),
+    "ip": KindRule(f"{IPV4_SCREEN}|{IPV6_SCREEN}", find_ips),
+    "phone": KindRule(PHONE_SCREEN, find_phones),
+}
+# Redaction order: secrets and URL credentials before e-mail (`ftp://user:pw@host.com` is not an
+# e-mail), IBANs before card and phone numbers (their digits look like both), ids before phones.
+ORDER = ("secret", "url_credentials", "email", "iban", "credit_card", "national_id", "ip", "phone")
