@@ -102,19 +102,8 @@ def kinds_stage(kinds: list[str], **options):
 
 
 def predict(stage, text: str, lang: str | None = None) -> list[tuple[str, int, int]]:
-    """(kind, start, end) of what the stage redacts, kind after kind in the stage's order; a
-    redacted span is masked (same length) so that later kinds do not see it, as in the stage."""
-    from textmill.stages.safety.pii_kinds import RULES, Context, phone_regions
-
-    o = stage.options
-    regions = phone_regions(lang, o.regions) if o.regions_from_lang else tuple(o.regions)
-    context = Context(regions=regions, options=o)
-    predicted = []
-    for kind in stage.kinds:
-        for found in RULES[kind].find(text, context):
-            predicted.append((kind, found.start, found.end))
-            text = text[: found.start] + "#" * (found.end - found.start) + text[found.end :]
-    return predicted
+    """(kind, start, end) of what the stage redacts, in its order (Pii.detect)."""
+    return [(kind, found.start, found.end) for kind, found in stage.detect(text, lang)]
 
 
 def score(examples, stage) -> dict[str, Counter]:

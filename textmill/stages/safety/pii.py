@@ -208,6 +208,28 @@ class Pii(Stage):
         pieces.append(text[position:])
         return "".join(pieces), count
 
+    def detect(self, text: str, lang: str | None = None) -> list[tuple[str, Found]]:
+        """What the stage would redact in one text, kind by kind in its order, at positions of
+        the original text (a redacted span is masked, so later kinds do not see it): for
+        audits and benchmarks; `person` is left out (it needs the model's batch call)."""
+        o = self.options
+        regions = phone_regions(lang, o.regions) if o.regions_from_lang else tuple(o.regions)
+        context = Context(regions=regions, options=o)
+        found: list[tuple[str, Found]] = []
+        for kind in self.kinds:
+            if kind == "person":
+                continue
+            rule = RULES[kind]
+            pattern = rule.screen(o) if callable(rule.screen) else rule.screen
+            parts = pattern if isinstance(pattern, dict) else {"": pattern}
+            context.screens = frozenset(p for p, rx in parts.items() if re.search(rx, text))
+            if not context.screens:
+                continue
+            for item in rule.find(text, context):
+                found.append((kind, item))
+                text = text[: item.start] + "#" * (item.end - item.start) + text[item.end :]
+        return found
+
     # -- the batch
 
     def map(self, batch: pa.Table) -> pa.Table:
@@ -268,12 +290,20 @@ class Pii(Stage):
         return kind == "email" and self.options.mode != "hash"
 
     def _redact_emails_column(self, text: pa.Array) -> tuple[pa.Array, np.ndarray]:
+        counts = np.zeros(len(text), dtype=np.int32)
+        # a literal `@` search is ~50x cheaper than the pattern: the rest only sees those rows
+        has_at = pc.fill_null(pc.match_substring(text, "@"), False)
+        rows = np.flatnonzero(has_at.to_numpy(zero_copy_only=False))
+        if not len(rows):
+            return text, counts
+        subset = pc.take(text, pa.array(rows))
         placeholder = self.options.email_placeholder
         # the placeholder itself (a second run) is not counted again
-        already = pc.count_substring_regex(text, rf"\b{re.escape(placeholder)}\b")
-        found = pc.fill_null(pc.subtract(pc.count_substring_regex(text, EMAIL_PATTERN), already), 0)
-        replaced = pc.replace_substring_regex(text, EMAIL_PATTERN, placeholder)
-        return replaced, found.to_numpy(zero_copy_only=False).astype(np.int32)
+        already = pc.count_substring_regex(subset, rf"\b{re.escape(placeholder)}\b")
+        found = pc.subtract(pc.count_substring_regex(subset, EMAIL_PATTERN), already)
+        counts[rows] = pc.fill_null(found, 0).to_numpy(zero_copy_only=False)
+        replaced = pc.replace_substring_regex(subset, EMAIL_PATTERN, placeholder)
+        return pc.replace_with_mask(text, has_at, replaced), counts
 
     def _row_regions(self, batch: pa.Table) -> list[tuple[str, ...]] | None:
         o = self.options
@@ -291,17 +321,21 @@ class Pii(Stage):
         regions: list[tuple[str, ...]] | None,
     ) -> pa.Array:
         """Screen the column per kind with RE2, confirm in Python on flagged rows only."""
-        screens = {}
+        screens: dict[str, dict[str, np.ndarray]] = {}
         for kind in kinds:
-            pattern = RULES[kind].screen
-            pattern = pattern(self.options) if callable(pattern) else pattern
-            if not pattern:
-                continue
-            mask = pc.fill_null(pc.match_substring_regex(text, pattern), False)
-            screens[kind] = mask.to_numpy(zero_copy_only=False)
-        if not screens:
+            rule = RULES[kind]
+            pattern = rule.screen(self.options) if callable(rule.screen) else rule.screen
+            parts = pattern if isinstance(pattern, dict) else {"": pattern} if pattern else {}
+            screens[kind] = {
+                part: pc.fill_null(pc.match_substring_regex(text, regex), False).to_numpy(
+                    zero_copy_only=False
+                )
+                for part, regex in parts.items()
+            }
+        masks = [mask for parts in screens.values() for mask in parts.values()]
+        if not masks:
             return text
-        flagged = np.logical_or.reduce(list(screens.values()))
+        flagged = np.logical_or.reduce(masks)
         rows = np.flatnonzero(flagged)
         if not len(rows):
             return text
@@ -310,8 +344,10 @@ class Pii(Stage):
         for row, value in zip(rows, pc.take(text, pa.array(rows)).to_pylist(), strict=True):
             if regions is not None:
                 context.regions = regions[row]
-            for kind, mask in screens.items():
-                if mask[row]:
+            for kind, parts in screens.items():
+                matched = frozenset(part for part, mask in parts.items() if mask[row])
+                if matched:
+                    context.screens = matched
                     value, counts[kind][row] = self.redact(
                         value, kind, RULES[kind].find(value, context)
                     )
