@@ -249,8 +249,9 @@ def find_national_ids(text: str, context: Context) -> list[Found]:
             continue
         validator = _stdnum(rule.module)
         for match in rule.candidate.finditer(text):
-            if validator.is_valid(match.group(0)):
-                value = f"{name}:{validator.compact(match.group(0))}"
+            candidate = match.group(0).replace(" ", "")  # "536 22 1234" is written with spaces
+            if validator.is_valid(candidate):
+                value = f"{name}:{validator.compact(candidate)}"
                 found.append(Found(match.start(), match.end(), value))
     return found
 
@@ -517,8 +518,12 @@ def find_assignments(text: str) -> list[Found]:
         if value is None:
             continue
         group = "quoted" if value.group("quoted") is not None else "bare"
-        if _is_password_value(value.group(group), quoted=group == "quoted"):
-            found.append(Found(value.start(group), value.end(group), value.group(group)))
+        secret = value.group(group)
+        if group == "bare":  # "Password: forgotten?" ends a sentence, not a password
+            secret = secret.rstrip(".,;:!?")
+        if _is_password_value(secret, quoted=group == "quoted"):
+            start = value.start(group)
+            found.append(Found(start, start + len(secret), secret))
             position = value.end()
     return found
 
