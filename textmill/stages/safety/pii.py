@@ -84,35 +84,66 @@ class Pii(Stage):
     `pii_<kind>` (int32) so that the report and the dataset card can sum them."""
 
     class Options(StageOptions):
-        kinds: list[KindName] = ["email", "ip"]  # FineWeb: e-mail and public IP only
-        mode: Literal["placeholder", "hash", "drop"] = "placeholder"
-        email_placeholder: str = "email@example.com"  # datatrove's PIIFormatter placeholder
-        ipv4_placeholder: str = "192.0.2.1"  # RFC 5737 documentation address: never public
-        ipv6_placeholder: str = "2001:db8::1"  # RFC 3849 documentation address: never public
-        placeholders: dict[KindName, str] = {}  # other kinds: `<PHONE>`, `<IBAN>`, ...
-        emails: bool = True  # switches for the two FineWeb kinds (kinds: [] says the same)
-        ips: bool = True
-        # hash mode: the HMAC key is read from this environment variable, never stored
-        hash_salt_env: str = "TEXTMILL_PII_SALT"
-        hash_length: int = Field(16, ge=8, le=64)  # hex characters of the token
-        # drop mode: documents with more PII than this are rejected (`pii:density`)
-        max_density: float = Field(5.0, gt=0)
-        density_unit: Literal["1000_chars", "word"] = "1000_chars"
-        # phone: regions for national-format numbers, after the `lang` column's likely regions
-        regions: list[str] = ["US"]
-        regions_from_lang: bool = True
-        phone_leniency: Literal["possible", "valid", "strict_grouping", "exact_grouping"] = (
-            "valid"
+        kinds: list[KindName] = Field(
+            ["email", "ip"],
+            description="what to redact: email, ip, phone, credit_card, iban, national_id, "
+            "secret, url_credentials, person (FineWeb: email and ip)",
         )
-        phone_bare_digits: bool = False  # also unformatted digit runs ("5551234567")
-        national_ids: list[NationalIdName] = list(NATIONAL_IDS)
-        card_prefix_check: bool = True  # issuer ranges and lengths, besides Luhn
-        # person: a named-entity model folder the user supplies
-        ner_engine: Literal["spacy", "presidio", "gliner"] = "spacy"
-        ner_model: str | None = None
-        ner_labels: list[str] = ["PERSON", "PER"]
-        ner_language: str = "en"  # presidio's language code
-        ner_threshold: float = Field(0.5, ge=0, le=1)  # presidio and gliner scores
+        mode: Literal["placeholder", "hash", "drop"] = Field(
+            "placeholder",
+            description="placeholder: one token per kind; hash: <KIND:hmac> per value; drop: "
+            "reject documents above max_density, redact the rest with placeholders",
+        )
+        email_placeholder: str = Field(
+            "email@example.com", description="datatrove's PIIFormatter placeholder"
+        )
+        ipv4_placeholder: str = Field("192.0.2.1", description="RFC 5737: never public")
+        ipv6_placeholder: str = Field("2001:db8::1", description="RFC 3849: never public")
+        placeholders: dict[KindName, str] = Field(
+            {}, description="placeholder per other kind (default <PHONE>, <IBAN>, ...)"
+        )
+        emails: bool = Field(True, description="switch for kind email")
+        ips: bool = Field(True, description="switch for kind ip")
+        hash_salt_env: str = Field(
+            "TEXTMILL_PII_SALT",
+            description="hash mode: environment variable holding the HMAC salt (never stored)",
+        )
+        hash_length: int = Field(16, ge=8, le=64, description="hex characters of a hash token")
+        max_density: float = Field(
+            5.0, gt=0, description="drop mode: most matches per density_unit a document keeps"
+        )
+        density_unit: Literal["1000_chars", "word"] = Field(
+            "1000_chars", description="per 1,000 characters or per whitespace-separated word"
+        )
+        regions: list[str] = Field(
+            ["US"], description="phone regions for numbers written without +country code"
+        )
+        regions_from_lang: bool = Field(
+            True, description="try the `lang` column's likely regions before `regions`"
+        )
+        phone_leniency: Literal["possible", "valid", "strict_grouping", "exact_grouping"] = Field(
+            "valid", description="libphonenumber's PhoneNumberMatcher leniency"
+        )
+        phone_bare_digits: bool = Field(
+            False, description="also unformatted digit runs (5551234567): often order numbers"
+        )
+        national_ids: list[NationalIdName] = Field(
+            list(NATIONAL_IDS), description="python-stdnum validators for kind national_id"
+        )
+        card_prefix_check: bool = Field(
+            True, description="card numbers must fit an issuer's prefix and length, besides Luhn"
+        )
+        ner_engine: Literal["spacy", "presidio", "gliner"] = Field(
+            "spacy", description="kind person: the engine over ner_model"
+        )
+        ner_model: str | None = Field(
+            None, description="kind person: a spaCy pipeline folder or a GLiNER model folder"
+        )
+        ner_labels: list[str] = Field(["PERSON", "PER"], description="entity labels to redact")
+        ner_language: str = Field("en", description="presidio's language code")
+        ner_threshold: float = Field(
+            0.5, ge=0, le=1, description="presidio and gliner: lowest score redacted"
+        )
 
         @field_validator("regions")
         @classmethod
