@@ -23,7 +23,6 @@ for _name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "M
     os.environ[_name] = "1"
 
 import argparse  # noqa: E402
-import gzip  # noqa: E402
 import json  # noqa: E402
 import random  # noqa: E402
 import string  # noqa: E402
@@ -176,14 +175,19 @@ def secret_value(rng: random.Random) -> str:
     alnum = string.ascii_letters + string.digits
     choice = rng.randrange(4)
     if choice == 0:
-        return "AKIA" + "".join(rng.choice(string.ascii_uppercase + string.digits) for _ in range(16))
+        return "AKIA" + "".join(
+            rng.choice(string.ascii_uppercase + string.digits) for _ in range(16)
+        )
     if choice == 1:
         return "ghp_" + "".join(rng.choice(alnum) for _ in range(36))
     if choice == 2:
         body = "\n".join("".join(rng.choice(alnum + "+/") for _ in range(64)) for _ in range(4))
         return f"-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----"
-    return "xoxb-" + "-".join(str(rng.randrange(10**11, 10**12)) for _ in range(2)) + "-" + (
-        "".join(rng.choice(string.ascii_lowercase + string.digits) for _ in range(24))
+    return (
+        "xoxb-"
+        + "-".join(str(rng.randrange(10**11, 10**12)) for _ in range(2))
+        + "-"
+        + ("".join(rng.choice(string.ascii_lowercase + string.digits) for _ in range(24)))
     )
 
 
@@ -287,7 +291,9 @@ def time_textmill(stage, texts: list[str], batch_size: int, repeats: int) -> tup
     from textmill.document import make_batch
 
     batches = [
-        make_batch([str(i) for i in range(s, min(s + batch_size, len(texts)))], texts[s : s + batch_size])
+        make_batch(
+            [str(i) for i in range(s, min(s + batch_size, len(texts)))], texts[s : s + batch_size]
+        )
         for s in range(0, len(texts), batch_size)
     ]
     stage.map(batches[0])
@@ -326,7 +332,10 @@ def main() -> None:
     stage = kinds_stage(ALL_KINDS)
     planted = sum(len(g) for _, _, g, _ in faker)
     decoys = sum(len(d) for _, _, _, d in faker)
-    title = f"Faker set, seed {args.seed}: {len(faker)} web paragraphs, {planted} planted, {decoys} look-alikes"
+    title = (
+        f"Faker set, seed {args.seed}: {len(faker)} web paragraphs, {planted} planted, "
+        f"{decoys} look-alikes"
+    )
     print_scores(title, score(faker, stage))
 
     texts = [r["text"] for r in records]
@@ -339,14 +348,19 @@ def main() -> None:
             check=True,
         )
         datatrove = json.loads(target.read_text())
-    default_seconds, default_out = time_textmill(kinds_stage(["email", "ip"]), texts, args.batch_size, args.repeats)
+    default_seconds, default_out = time_textmill(
+        kinds_stage(["email", "ip"]), texts, args.batch_size, args.repeats
+    )
     every_seconds, _ = time_textmill(kinds_stage(ALL_KINDS), texts, args.batch_size, args.repeats)
     same = sum(a == b for a, b in zip(default_out, datatrove["texts"], strict=True))
-    print(f"\n## Shared web text ({len(texts)} documents, {sum(map(len, texts)) / 1e6:.1f} M chars)")
+    print(
+        f"\n## Shared web text ({len(texts)} documents, {sum(map(len, texts)) / 1e6:.1f} M chars)"
+    )
     print(f"identical to datatrove's PIIFormatter (e-mail + IP): {same}/{len(texts)}")
     for i, (a, b) in enumerate(zip(default_out, datatrove["texts"], strict=True)):
         if a != b:
-            at = next(j for j, (x, y) in enumerate(zip(a, b)) if x != y) if a[:1] else 0
+            pairs = enumerate(zip(a, b, strict=False))
+            at = next((j for j, (x, y) in pairs if x != y), min(len(a), len(b)))
             print(f"  differs, doc {i}: textmill {a[max(0, at - 30) : at + 40]!r}")
             print(f"                 datatrove {b[max(0, at - 30) : at + 40]!r}")
     dt = len(texts) / datatrove["seconds"]

@@ -140,13 +140,19 @@ def test_aws_and_github_keys_are_found_by_detect_secrets_patterns():
 
 
 def test_a_private_key_block_is_redacted_whole():
-    text = "before\n-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\n+/abc=\n-----END RSA PRIVATE KEY-----\nafter"
+    block = (
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\n+/abc=\n-----END RSA PRIVATE KEY-----"
+    )
+    text = f"before\n{block}\nafter"
     assert redacted(["secret"], text) == "before\n<SECRET>\nafter"
 
 
 def test_password_assignments_lose_their_value_and_prose_is_left_alone():
     text = 'db_password = "hunter2!x" and API_KEY: sk9Zq81xKq2 but Password: forgotten?'
-    assert redacted(["secret"], text) == 'db_password = "<SECRET>" and API_KEY: <SECRET> but Password: forgotten?'
+    assert (
+        redacted(["secret"], text)
+        == 'db_password = "<SECRET>" and API_KEY: <SECRET> but Password: forgotten?'
+    )
     assert found("secret", 'password = "${DB_PASSWORD}" or secret: "changeme"') == []
 
 

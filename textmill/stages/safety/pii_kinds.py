@@ -210,7 +210,9 @@ NATIONAL_IDS: dict[str, NationalId] = {
     # Italy codice fiscale: 16 characters with a check letter
     "it_codicefiscale": NationalId(
         r"[A-Za-z]{6}\d{2}[A-Za-z]\d{2}[A-Za-z]\d{3}[A-Za-z]",
-        re.compile(r"(?i)(?<!\w)[a-z]{6}[0-9lmnp-v]{2}[a-ehlmprst][0-9lmnp-v]{2}[a-z][0-9lmnp-v]{3}[a-z](?!\w)"),
+        re.compile(
+            r"(?i)(?<!\w)[a-z]{6}[0-9lmnp-v]{2}[a-ehlmprst][0-9lmnp-v]{2}[a-z][0-9lmnp-v]{3}[a-z](?!\w)"
+        ),
         "stdnum.it.codicefiscale",
     ),
     # France NIR: 13 digits + 2-digit mod-97 key
@@ -352,7 +354,11 @@ def _match_phones(window: str, region: str, leniency: str) -> tuple[tuple[int, i
 
     level = getattr(phonenumbers.Leniency, leniency.upper())
     return tuple(
-        (hit.start, hit.end, phonenumbers.format_number(hit.number, phonenumbers.PhoneNumberFormat.E164))
+        (
+            hit.start,
+            hit.end,
+            phonenumbers.format_number(hit.number, phonenumbers.PhoneNumberFormat.E164),
+        )
         for hit in phonenumbers.PhoneNumberMatcher(window, region, leniency=level)
     )
 
@@ -390,8 +396,19 @@ SECRET_PLUGINS: dict[str, tuple[str, ...]] = {  # plugin -> literals one of whic
     "aws.AWSKeyDetector": ("A3T", "ABIA", "ACCA", "AKIA", "ASIA", "aws"),
     "azure_storage_key.AzureStorageKeyDetector": ("AccountKey=",),
     "github_token.GitHubTokenDetector": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
-    "gitlab_token.GitLabTokenDetector": ("glpat-", "gldt-", "glft-", "glsoat-", "glrt-", "glcbt-",
-                                         "glimt-", "glptt-", "glagent-", "gloas-", "GR1348941"),
+    "gitlab_token.GitLabTokenDetector": (
+        "glpat-",
+        "gldt-",
+        "glft-",
+        "glsoat-",
+        "glrt-",
+        "glcbt-",
+        "glimt-",
+        "glptt-",
+        "glagent-",
+        "gloas-",
+        "GR1348941",
+    ),
     "slack.SlackDetector": ("xox", "hooks.slack.com"),
     "stripe.StripeDetector": ("k_live_",),
     "sendgrid.SendGridDetector": ("SG.",),
@@ -446,6 +463,8 @@ def name_before(text: str, at: int) -> str:
             break
         start -= 1
     return text[start:end]
+
+
 _PLACEHOLDER_VALUE = re.compile(
     r"(?i)^(?:\*+|x+|\.+|<.*>|\$\{.*\}|\{\{.*\}\}|%\(.*\)s|\$[a-z_]\w*|"
     r"(?:os\.)?(?:environ|getenv|process\.env).*|(?:your|my|the|example|changeme|password|secret"
@@ -530,7 +549,9 @@ def find_assignments(text: str) -> list[Found]:
 
 # ---------------------------------------------------------------------------- URL credentials
 URL_CREDENTIALS_SCREEN = r"://[^\s/@:]+:[^\s/@]+@"
-URL_CREDENTIALS = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://(?P<userinfo>[^\s:/?#\[\]@]+:[^\s/?#\[\]@]+)@")
+URL_CREDENTIALS = re.compile(
+    r"(?i)\b[a-z][a-z0-9+.-]*://(?P<userinfo>[^\s:/?#\[\]@]+:[^\s/?#\[\]@]+)@"
+)
 
 
 def find_url_credentials(text: str, context: Context) -> list[Found]:
