@@ -162,3 +162,8 @@ def test_url_credentials_lose_user_and_password_but_keep_the_host():
         "clone https://<URL_CREDENTIALS>@git.example.com/r.git and mail email@example.com"
     )
     assert found("url_credentials", "see https://example.com:8080/path") == []
+
+
+def test_an_ipv4_address_with_a_port_is_still_an_address():
+    text = "ip=193.8.232.2:193.8.232.7::255.255.255.0 and 8.8.8.8:53"
+    assert redacted(["ip"], text) == "ip=192.0.2.1:192.0.2.1::255.255.255.0 and 192.0.2.1:53"

@@ -61,9 +61,10 @@ IPV4_SCREEN = r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}"
 IPV6_SCREEN = r"[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:.]*"
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 IP_CANDIDATE = re.compile(
-    rf"(?<![\w.:])(?:{_OCTET}(?:\.{_OCTET}){{3}}"  # IPv4, not inside a longer dotted number
-    r"|(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}"  # IPv6 shape; ipaddress decides
-    r")(?![\w:]|\.\d)"
+    # IPv4, not inside a longer dotted number; `ip:port` and `ip:ip` are still addresses
+    rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?!\w|\.\d)"
+    # IPv6 shape; ipaddress decides
+    r"|(?<![\w.:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:]|\.\d)"
 )
 
 
