@@ -12,7 +12,7 @@
 A prediction counts as right when it overlaps a labelled span of its kind; recall is the share
 of labelled spans that some prediction of the kind overlaps.
 
-usage: .venv/bin/python benchmarks/pii.py [--docs N] [--faker-docs N] [--seed S]
+usage: .venv/bin/python benchmarks/pii.py [--faker-docs N] [--seed S] [--per-kind]
 """
 
 from __future__ import annotations
@@ -312,6 +312,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--per-kind", action="store_true", help="also time each kind alone")
     args = parser.parse_args()
     for path in (PRESIDIO, WEB_TEXT):
         if not path.exists():
@@ -373,6 +374,11 @@ def main() -> None:
         rate = len(texts) / seconds
         print(f"textmill {label:20} {rate:9,.0f} docs/s per core  {rate / dt:5.1f}x datatrove")
     print(f"datatrove PIIFormatter        {dt:9,.0f} docs/s per core")
+    if args.per_kind:
+        for kind in ALL_KINDS:
+            seconds, _ = time_textmill(kinds_stage([kind]), texts, args.batch_size, args.repeats)
+            rate = len(texts) / seconds
+            print(f"textmill {kind:20} {rate:9,.0f} docs/s per core  {rate / dt:5.1f}x datatrove")
 
 
 if __name__ == "__main__":

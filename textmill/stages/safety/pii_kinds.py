@@ -59,13 +59,35 @@ class Context:
 # ---------------------------------------------------------------------------------------- IP
 IPV4_SCREEN = r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}"
 IPV6_SCREEN = r"[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:.]*"
-_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-IP_CANDIDATE = re.compile(
-    # IPv4, not inside a longer dotted number; `ip:port` and `ip:ip` are still addresses
-    rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?!\w|\.\d)"
-    # IPv6 shape; ipaddress decides
-    r"|(?<![\w.:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:]|\.\d)"
-)
+# Python's re scans fast only for a pattern that starts with a character set, so the "not
+# inside a longer number" look-behinds come after the first character.
+IPV4_CANDIDATE = re.compile(r"\d(?<![\w.]\d)\d{0,2}(?:\.\d{1,3}){3}(?!\w|\.\d)")
+IPV6_SEED = re.compile(r":[0-9A-Fa-f]{0,4}:")  # two colons: where an IPv6 address can be
+IPV6_CHARS = frozenset("0123456789abcdefABCDEF:")
+IPV6_MAX = 39  # 8 groups of 4 and 7 colons
+
+
+def ipv6_candidates(text: str) -> list[tuple[int, int]]:
+    """Spans of hex-and-colon runs around each `:h:` seed, bounded as the IPv4 candidates
+    are (not inside a word, a dotted number or a longer colon run)."""
+    spans: list[tuple[int, int]] = []
+    end = 0
+    for seed in IPV6_SEED.finditer(text):
+        if seed.start() < end:
+            continue
+        start, end = seed.start(), seed.end()
+        while start > 0 and text[start - 1] in IPV6_CHARS and seed.end() - start < IPV6_MAX:
+            start -= 1
+        while end < len(text) and text[end] in IPV6_CHARS and end - start < IPV6_MAX:
+            end += 1
+        before = text[start - 1] if start else ""
+        after = text[end : end + 2]
+        if before and (before.isalnum() or before in "_.:"):
+            continue
+        if after[:1].isalnum() or after[:1] in "_:" or (after[:1] == "." and after[1:].isdigit()):
+            continue
+        spans.append((start, end))
+    return spans
 
 
 def is_public_ip(candidate: str) -> bool:
@@ -81,10 +103,13 @@ def is_public_ip(candidate: str) -> bool:
 
 
 def find_ips(text: str, context: Context) -> list[Found]:
+    spans = [m.span() for m in IPV4_CANDIDATE.finditer(text)] if "v4" in context.screens else []
+    if "v6" in context.screens:
+        spans += ipv6_candidates(text)
     found = []
-    for match in IP_CANDIDATE.finditer(text):
-        if is_public_ip(match.group(0)):
-            found.append(Found(match.start(), match.end(), str(ipaddress.ip_address(match[0]))))
+    for start, end in spans:
+        if is_public_ip(text[start:end]):
+            found.append(Found(start, end, str(ipaddress.ip_address(text[start:end]))))
     return found
 
 
@@ -142,7 +167,7 @@ def is_card_number(raw: str, prefix_check: bool = True) -> bool:
         return False
     if prefix_check:
         return card_scheme_matches(digits) and luhn_valid(digits)
-    return 13 <= len(digits) <= 19 and luhn_valid(digits)
+    return 12 <= len(digits) <= 19 and luhn_valid(digits)
 
 
 def find_cards(text: str, context: Context) -> list[Found]:
@@ -266,8 +291,8 @@ def national_id_screen(names: Sequence[str]) -> str:
 # ------------------------------------------------------------------------------------- phones
 # at least 7 digits with optional +, brackets and separators between them
 PHONE_SCREEN = r"(?:\+|\b)\d[\d\s().\-/]{5,20}\d"
-PHONE_CANDIDATE = re.compile(
-    r"(?<![\w+])(?:\+|\(\+?)?\d(?:[ \t().\-/]{0,3}\d){6,16}"
+PHONE_CANDIDATE = re.compile(  # +, ( or a digit not after a word character or +, 7-17 digits
+    r"[+(\d](?<![\w+].)(?:(?<=\d)|(?<=\+)\d|(?<=\()\+?\d)(?:[ \t().\-/]{0,3}\d){6,16}"
     r"(?:\s?(?:x|ext\.?|#)\s?\d{1,6})?(?!\w)"  # an extension: 555-0100 x204
 )
 PHONE_CONTEXT = 12  # characters either side handed to the matcher, so its leniency checks
@@ -423,7 +448,9 @@ SECRET_PLUGINS: dict[str, tuple[str, ...]] = {  # plugin -> literals one of whic
 # two screens: a token's literal prefix (rare; the plugins' patterns then run), and a secret's
 # name before `=` / `:` (the assignment finder then runs)
 SECRET_TOKEN_SCREEN = (
-    r"A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA|aws|AccountKey=|gh[pousr]_|gl[a-z]{2,6}-|GR1348941|xox[abposr]-"
+    # (`aws_secret_access_key = "..."` is an assignment: the second screen finds it)
+    r"A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA|AccountKey=|gh[pousr]_|GR1348941|xox[abposr]-"
+    r"|gl(?:pat|dt|ft|soat|rt|cbt|imt|ptt|agent|oas)-"
     r"|hooks\.slack\.com|[rs]k_live_|SG\.|T3BlbkFJ|pypi-|sq0csp-|-us\d|eyJ|_authToken"
     r"|PRIVATE KEY|PuTTY-User-Key"
 )
@@ -577,7 +604,7 @@ RULES: dict[str, KindRule] = {
     "iban": KindRule(IBAN_SCREEN, find_ibans),
     "credit_card": KindRule(CARD_SCREEN, find_cards),
     "national_id": KindRule(lambda o: national_id_screen(o.national_ids), find_national_ids),
-    "ip": KindRule(f"{IPV4_SCREEN}|{IPV6_SCREEN}", find_ips),
+    "ip": KindRule({"v4": IPV4_SCREEN, "v6": IPV6_SCREEN}, find_ips),
     "phone": KindRule(PHONE_SCREEN, find_phones),
 }
 # Redaction order: secrets and URL credentials before e-mail (`ftp://user:pw@host.com` is not an
