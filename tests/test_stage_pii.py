@@ -230,3 +230,24 @@ def test_counts_of_every_kind_are_summed_in_the_report_and_the_card(tmp_path):
     assert "payment card numbers" in card and "Not detected: person names" in card
     html = (out / "report.html").read_text("utf-8")
     assert "national_id" in html and "url_credentials" in html
+
+
+def test_a_folder_that_is_not_a_spacy_pipeline_is_a_clear_error(tmp_path):
+    pytest.importorskip("spacy", reason="spaCy is in the `ner` extra")
+    from textmill.config import PipelineConfigError
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PipelineConfigError, match="not a spaCy pipeline folder"):
+        Pii(kinds=["person"], ner_model=str(tmp_path / "empty")).setup()
+
+
+def test_the_cli_says_what_is_missing_and_exits_2_without_a_salt(tmp_path, monkeypatch, capsys):
+    from tests.conftest import write_jsonl
+    from textmill.cli import main
+
+    monkeypatch.delenv("TEXTMILL_PII_SALT", raising=False)
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "mail bob@corp.io"}])
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text("stages:\n  - pii: {mode: hash}\n", "utf-8")
+    assert main(["run", str(pipeline), str(source), "-o", str(tmp_path / "out")]) == 2
+    assert "TEXTMILL_PII_SALT" in capsys.readouterr().err

@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, field_validator, model_validator
 
+from textmill.config import PipelineConfigError
 from textmill.document import TEXT
 from textmill.pipeline import Decision, Stage, StageOptions, register
 from textmill.stages.safety.pii_kinds import (
@@ -185,7 +186,7 @@ class Pii(Stage):
         for kind in self.kinds:
             package = KIND_PACKAGES.get(kind)
             if package and importlib.util.find_spec(package) is None:
-                raise ImportError(
+                raise PipelineConfigError(
                     f"pii kind {kind} needs `{package}`, which is not installed: "
                     f"pip install '{PII_EXTRA}'"
                 )
@@ -198,7 +199,7 @@ class Pii(Stage):
         if self._salt is None:
             value = os.environ.get(self.options.hash_salt_env, "")
             if not value:
-                raise ValueError(
+                raise PipelineConfigError(
                     f"pii mode hash needs a salt: set the environment variable "
                     f"{self.options.hash_salt_env} (it is never written to the output)"
                 )

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+from textmill.config import PipelineConfigError
+
 NER_ENGINES = ("spacy", "presidio", "gliner")
 ENGINE_PACKAGES = {"spacy": "spacy", "presidio": "presidio_analyzer", "gliner": "gliner"}
 ENGINE_INSTALL = {
@@ -24,8 +26,8 @@ ENGINE_INSTALL = {
 Span = tuple[int, int, str]
 
 
-class NerUnavailable(ImportError):
-    """The engine's package is not installed."""
+class NerUnavailable(PipelineConfigError, ImportError):
+    """The engine's package is not installed (a configuration error: exit code 2)."""
 
 
 class NerEngine(Protocol):
@@ -51,9 +53,11 @@ class SpacyNer:
         try:
             self.nlp = spacy.load(model)
         except (OSError, ValueError) as error:
-            raise ValueError(f"{model}: not a spaCy pipeline folder ({error})") from error
+            raise PipelineConfigError(f"{model}: not a spaCy pipeline folder ({error})") from error
         if not self.nlp.has_pipe("ner") and not self.nlp.has_pipe("entity_ruler"):
-            raise ValueError(f"{model}: the spaCy pipeline has no ner or entity_ruler component")
+            raise PipelineConfigError(
+                f"{model}: the spaCy pipeline has no ner or entity_ruler component"
+            )
         self.labels = frozenset(labels)
         self.batch_size = batch_size
 
@@ -113,7 +117,9 @@ def load_ner(
 ) -> NerEngine:
     """The engine over a model folder the user supplied; clear errors for what is missing."""
     if model is None:
-        raise ValueError("pii kind `person` needs `ner_model`: a spaCy pipeline or GLiNER folder")
+        raise PipelineConfigError(
+            "pii kind `person` needs `ner_model`: a spaCy pipeline or GLiNER folder"
+        )
     path = Path(model).expanduser()
     if not path.is_dir():
         raise FileNotFoundError(f"pii ner_model {path} is not a folder")
