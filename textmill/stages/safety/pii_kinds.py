@@ -389,6 +389,11 @@ def _match_phones(window: str, region: str, leniency: str) -> tuple[tuple[int, i
     )
 
 
+def match_phones_cache_clear() -> None:
+    """Forget the matcher's cached windows (benchmarks time cold lookups)."""
+    _match_phones.cache_clear()
+
+
 def find_phones(text: str, context: Context) -> list[Found]:
     """libphonenumber's PhoneNumberMatcher on a small window around each plausible candidate:
     the matcher's leniency decides (VALID by default), but it never walks a whole document."""
