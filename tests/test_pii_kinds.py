@@ -109,6 +109,7 @@ def test_the_lang_column_picks_the_region_of_national_numbers():
     assert found("phone", text, lang="en", regions=["US"]) == []
     assert found("phone", text, lang="fr", regions=["US"]) == ["01 42 68 53 00"]
     assert phone_regions("fr", ["US"])[:2] == ("FR", "BE")
+    assert phone_regions("fra_Latn", ["US"])[:2] == ("FR", "BE")  # GlotLID labels
     assert phone_regions(None, ["US"]) == ("US",)
 
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Any
 
+from textmill.lang.codes import base_language
+
 KINDS = (
     "email",
     "ip",
@@ -355,7 +357,7 @@ NOT_A_PHONE = re.compile(
 
 def phone_regions(lang: str | None, default_regions: Sequence[str]) -> tuple[str, ...]:
     """The document language's likely regions first, then the stage's `regions`."""
-    base = (lang or "").split("_")[0].split("-")[0].lower()
+    base = base_language(lang) if lang else ""  # GlotLID's `fra_Latn` is `fr`
     return tuple(dict.fromkeys((*LANG_REGIONS.get(base, ()), *default_regions)))
 
 
