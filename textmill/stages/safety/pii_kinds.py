@@ -369,6 +369,8 @@ def phone_candidate_is_plausible(raw: str, bare_digits: bool) -> bool:
     timestamps, coordinates and ids, and the matcher costs ~0.1 ms a call."""
     if not bare_digits and raw.isdigit():
         return False  # an unformatted digit run is an order or account number far more often
+    if "  " in raw or ". " in raw or "\t" in raw:
+        return False  # table columns and sentence ends: a number is written with one separator
     digits = sum(c.isdigit() for c in raw)
     if digits > PHONE_MAX_DIGITS or (digits > 13 and not raw.startswith(("+", "(+", "00"))):
         return False
