@@ -42,6 +42,13 @@ COLUMN_NOTES = {
     "dup_cluster_size": "documents in its near-duplicate cluster (1 = unique)",
     "pii_email": "email addresses replaced in this document",
     "pii_ip": "IP addresses replaced in this document",
+    "pii_phone": "phone numbers replaced in this document",
+    "pii_credit_card": "payment card numbers (Luhn-valid) replaced in this document",
+    "pii_iban": "IBANs (mod-97-valid) replaced in this document",
+    "pii_national_id": "national id numbers (check rule valid) replaced in this document",
+    "pii_secret": "API keys, private keys and passwords replaced in this document",
+    "pii_url_credentials": "user:password parts of URLs replaced in this document",
+    "pii_person": "person names (NER model) replaced in this document",
     "quality_score": "quality classifier score",
     "warc_record_id": "WARC-Record-ID of the record the document came from",
     "crawl_date": "WARC-Date: when the page was crawled",
@@ -345,17 +352,52 @@ def _pii(report: RunReport) -> str:
         )
     rows = [[kind, matches, docs] for kind, matches, docs in report.pii()]
     o = options["pii"]
-    return (
-        "## PII handling\n\nThe `pii` stage replaced "
-        + ("email addresses with " + code(o.get("email_placeholder")) if o.get("emails") else "")
-        + (" and " if o.get("emails") and o.get("ips") else "")
-        + (
-            f"IP addresses with the documentation addresses {code(o.get('ipv4_placeholder'))} / "
-            f"{code(o.get('ipv6_placeholder'))}"
-            if o.get("ips")
-            else ""
+    kinds = [k for k in o.get("kinds", ["email", "ip"]) if o.get(_SWITCHES.get(k, ""), True)]
+    emails, ips = "email" in kinds, "ip" in kinds
+    others = [k for k in kinds if k not in ("email", "ip")]
+    if o.get("mode") == "hash":
+        how = (
+            "The `pii` stage replaced each "
+            + ", ".join(_PII_KIND_NAMES.get(k, k) for k in kinds)
+            + " with a salted hash token (`<KIND:hex>`: one value, one token; the salt is not "
+            "published)"
         )
-        + ". Names, phone numbers, postal addresses and other personal data are not detected.\n\n"
+    else:
+        how = (
+            "The `pii` stage replaced "
+            + ("email addresses with " + code(o.get("email_placeholder")) if emails else "")
+            + (" and " if emails and ips else "")
+            + (
+                f"IP addresses with the documentation addresses {code(o.get('ipv4_placeholder'))}"
+                f" / {code(o.get('ipv6_placeholder'))}"
+                if ips
+                else ""
+            )
+            + (
+                ("; " if emails or ips else "")
+                + ", ".join(_PII_KIND_NAMES.get(k, k) for k in others)
+                + " with `<KIND>` placeholders"
+                if others
+                else ""
+            )
+        )
+    if o.get("mode") == "drop":
+        unit = "word" if o.get("density_unit") == "word" else "1,000 characters"
+        how += (
+            f". Documents with more than {o.get('max_density')} matches per {unit} were dropped"
+            " (`pii:density`)"
+        )
+    missing = [name for k, name in _PII_KIND_NAMES.items() if k not in kinds]
+    return (
+        "## PII handling\n\n"
+        + how
+        + ". "
+        + (
+            "Not detected: " + ", ".join(missing) + ", postal addresses and other personal data."
+            if missing
+            else "Postal addresses and other personal data are not detected."
+        )
+        + "\n\n"
         + _table(["type", "matches replaced", "documents affected"], rows)
     )
 
@@ -365,6 +407,20 @@ def _decontamination(report: RunReport) -> str:
 
     options = dict(report.stage_options()).get(STAGE)
     return card_section(report.state.get("decon", {}), options, _table, code)
+
+
+_SWITCHES = {"email": "emails", "ip": "ips"}
+_PII_KIND_NAMES = {
+    "email": "email addresses",
+    "ip": "IP addresses",
+    "phone": "phone numbers",
+    "credit_card": "payment card numbers",
+    "iban": "IBANs",
+    "national_id": "national id numbers",
+    "secret": "secrets (API keys, private keys, passwords)",
+    "url_credentials": "credentials in URLs",
+    "person": "person names",
+}
 
 
 def _limitations(report: RunReport) -> str:

@@ -351,9 +351,9 @@ class ReportCollector:
         langs = (
             pc.fill_null(kept["lang"], UNKNOWN_LANGUAGE)
             if "lang" in kept.column_names
-            else pa.array([UNKNOWN_LANGUAGE] * kept.num_rows)
+            else pa.chunked_array([pa.array([UNKNOWN_LANGUAGE] * kept.num_rows)])
         )
-        encoded = pc.dictionary_encode(langs).combine_chunks()
+        encoded = pc.dictionary_encode(langs).combine_chunks()  # a chunked array has it
         indices = encoded.indices.to_numpy(zero_copy_only=False)
         names = encoded.dictionary.to_pylist()
         docs = np.bincount(indices, minlength=len(names))

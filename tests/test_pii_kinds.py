@@ -1,0 +1,170 @@
+"""Each PII kind's detector: what it confirms, what its check rule refuses, and look-alikes."""
+
+import pytest
+
+from textmill.document import make_batch
+from textmill.stages.safety.pii import Pii
+from textmill.stages.safety.pii_kinds import is_card_number, phone_regions
+
+pytest.importorskip("phonenumbers")
+pytest.importorskip("stdnum")
+pytest.importorskip("detect_secrets")
+
+
+def found(kind: str, text: str, lang: str | None = None, **options) -> list[str]:
+    stage = Pii(kinds=[kind], **options)
+    return [text[f.start : f.end] for k, f in stage.detect(text, lang) if k == kind]
+
+
+def redacted(kinds: list[str], text: str, **options) -> str:
+    return Pii(kinds=kinds, **options).map(make_batch(["a"], [text]))["text"][0].as_py()
+
+
+# ----------------------------------------------------------------------------- payment cards
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["4111 1111 1111 1111", "5500-0000-0000-0004", "378282246310005", "6011000990139424"],
+)
+def test_luhn_valid_cards_of_known_issuers_are_found(number):
+    assert found("credit_card", f"Paid with {number} yesterday.") == [number]
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "4111 1111 1111 1112",  # Luhn fails
+        "0000 0000 0000 0000",  # Luhn passes, a filler
+        "9780306406157",  # ISBN-13 (Luhn-invalid, and no issuer starts with 97)
+        "1234 5678-9012 3456",  # mixed separators
+        "7992739871300000",  # no issuer range starts with 7
+    ],
+)
+def test_invalid_or_unissued_card_numbers_are_not_cards(number):
+    assert found("credit_card", f"Number {number} here.") == []
+
+
+def test_prefix_check_can_be_switched_off_for_unlisted_issuers():
+    assert not is_card_number("7992739871300008")  # Luhn-valid, no issuer
+    assert is_card_number("7992739871300008", prefix_check=False)
+
+
+# --------------------------------------------------------------------------------------- IBAN
+
+
+def test_ibans_with_a_valid_mod97_check_are_found_even_in_lower_case_and_spaced():
+    text = "Pay GB82 WEST 1234 5698 7654 32 or de89370400440532013000 now."
+    assert found("iban", text) == ["GB82 WEST 1234 5698 7654 32", "de89370400440532013000"]
+
+
+def test_ibans_with_a_wrong_check_digit_or_length_are_not_found():
+    assert found("iban", "Pay GB83 WEST 1234 5698 7654 32 or DE8937040044053201300.") == []
+
+
+# ------------------------------------------------------------------------------- national ids
+
+
+@pytest.mark.parametrize("ssn", ["123-45-6789", "536 22 1234"])
+def test_ssns_in_issued_ranges_are_found(ssn):
+    assert found("national_id", f"SSN {ssn} on file", national_ids=["us_ssn"]) == [ssn]
+
+
+@pytest.mark.parametrize(
+    "ssn", ["000-12-3456", "666-12-3456", "912-34-5678", "123-00-4567", "123-45-0000"]
+)
+def test_ssns_never_issued_are_refused(ssn):
+    assert found("national_id", f"SSN {ssn} on file", national_ids=["us_ssn"]) == []
+
+
+def test_european_ids_with_check_characters_are_found_and_a_wrong_check_is_not():
+    text = (
+        "DNI 12345678Z, NIE X1234567L, CF RSSMRA85T10A562S, NIR 2 95 10 99 126 111 93, "
+        "HETU 131052-308T, personnummer 811228-9874."
+    )
+    assert found("national_id", text) == [
+        "12345678Z",
+        "X1234567L",
+        "RSSMRA85T10A562S",
+        "2 95 10 99 126 111 93",
+        "131052-308T",
+        "811228-9874",
+    ]
+    wrong = "DNI 12345678A, CF RSSMRA85T10A562T, HETU 131052-308U, personnummer 811228-9875."
+    assert found("national_id", wrong) == []
+
+
+# ------------------------------------------------------------------------------------- phones
+
+
+def test_phone_numbers_of_several_regions_are_found():
+    assert found("phone", "Call (415) 555-2671 today.") == ["(415) 555-2671"]
+    assert found("phone", "Ring +44 20 7946 0958 now.") == ["+44 20 7946 0958"]
+    assert found("phone", "Ruf an: 030 901820 bitte.", lang="de") == ["030 901820"]
+    assert found("phone", "Appelez le 01 42 68 53 00.", lang="fr") == ["01 42 68 53 00"]
+
+
+def test_the_lang_column_picks_the_region_of_national_numbers():
+    text = "Appelez le 01 42 68 53 00."
+    assert found("phone", text, lang="en", regions=["US"]) == []
+    assert found("phone", text, lang="fr", regions=["US"]) == ["01 42 68 53 00"]
+    assert phone_regions("fr", ["US"])[:2] == ("FR", "BE")
+    assert phone_regions("fra_Latn", ["US"])[:2] == ("FR", "BE")  # GlotLID labels
+    assert phone_regions(None, ["US"]) == ("US",)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ISBN 978-3-16-148410-0 (paperback).",
+        "Order #4839201756 has shipped.",
+        "Released on 2024-01-15 10:30, version 10.4.2.1.",
+        "Between 1998-2004 the 325.318/325.318 ms figures held.",
+    ],
+)
+def test_isbns_order_numbers_dates_and_versions_are_not_phones(text):
+    assert found("phone", text, regions=["US", "GB", "DE"]) == []
+
+
+def test_unknown_region_is_refused_at_configuration_time():
+    with pytest.raises(ValueError, match="unknown phone regions"):
+        Pii(kinds=["phone"], regions=["XX"])
+
+
+# ------------------------------------------------------------------------------------ secrets
+
+
+def test_aws_and_github_keys_are_found_by_detect_secrets_patterns():
+    text = "key AKIAIOSFODNN7EXAMPLE and token ghp_" + "a1B2" * 9 + " end"
+    assert found("secret", text) == ["AKIAIOSFODNN7EXAMPLE", "ghp_" + "a1B2" * 9]
+    assert found("secret", "AKIA is a prefix; AKIAshort is not a key.") == []
+
+
+def test_a_private_key_block_is_redacted_whole():
+    block = (
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\n+/abc=\n-----END RSA PRIVATE KEY-----"
+    )
+    text = f"before\n{block}\nafter"
+    assert redacted(["secret"], text) == "before\n<SECRET>\nafter"
+
+
+def test_password_assignments_lose_their_value_and_prose_is_left_alone():
+    text = 'db_password = "hunter2!x" and API_KEY: sk9Zq81xKq2 but Password: forgotten?'
+    assert (
+        redacted(["secret"], text)
+        == 'db_password = "<SECRET>" and API_KEY: <SECRET> but Password: forgotten?'
+    )
+    assert found("secret", 'password = "${DB_PASSWORD}" or secret: "changeme"') == []
+
+
+def test_url_credentials_lose_user_and_password_but_keep_the_host():
+    text = "clone https://bob:s3cr3t@git.example.com/r.git and mail bob@corp.io"
+    assert redacted(["url_credentials", "email"], text) == (
+        "clone https://<URL_CREDENTIALS>@git.example.com/r.git and mail email@example.com"
+    )
+    assert found("url_credentials", "see https://example.com:8080/path") == []
+
+
+def test_an_ipv4_address_with_a_port_is_still_an_address():
+    text = "ip=193.8.232.2:193.8.232.7::255.255.255.0 and 8.8.8.8:53"
+    assert redacted(["ip"], text) == "ip=192.0.2.1:192.0.2.1::255.255.255.0 and 192.0.2.1:53"

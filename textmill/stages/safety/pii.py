@@ -1,0 +1,411 @@
+"""PII redaction: FineWeb's step 9 (e-mail and public IP addresses) by default, and on request
+phone numbers, payment cards, IBANs, national ids, secrets, URL credentials and person names.
+
+Each kind has a cheap RE2 screen that runs over the whole column; only the rows it flags go
+through Python, where the kind's check rule (Luhn, mod-97, python-stdnum, libphonenumber,
+detect-secrets' patterns) confirms each candidate (textmill.stages.safety.pii_kinds). E-mails
+with the default placeholder are replaced column-wise with one RE2 expression, as datatrove's
+PIIFormatter does in Python. The default placeholders are reserved documentation values and the
+`<KIND>` / `<KIND:hash>` tokens match no kind, so running the stage twice changes nothing.
+
+Modes: `placeholder` (one token per kind), `hash` (HMAC-SHA256 of the normalised value with a
+salt read from the environment, so one phone number written two ways becomes one token and the
+salt never lands in stats.json or the dataset card), `drop` (documents whose PII density is above
+`max_density` are rejected as `pii:density`; the others are redacted with placeholders).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import Field, field_validator, model_validator
+
+from textmill.config import PipelineConfigError
+from textmill.document import TEXT
+from textmill.pipeline import Decision, Stage, StageOptions, register
+from textmill.stages.safety.pii_kinds import (
+    EMAIL_PATTERN,
+    NATIONAL_IDS,
+    ORDER,
+    RULES,
+    Context,
+    Found,
+    is_public_ip,
+    phone_regions,
+)
+from textmill.stages.safety.pii_ner import NerEngine, load_ner
+
+__all__ = ["Pii", "is_public_ip", "pii_column"]
+
+LANG = "lang"
+PII_EMAIL = "pii_email"
+PII_IP = "pii_ip"
+PII_EXTRA = "textmill[pii]"
+KindName = Literal[
+    "email",
+    "ip",
+    "phone",
+    "credit_card",
+    "iban",
+    "national_id",
+    "secret",
+    "url_credentials",
+    "person",
+]
+NationalIdName = Literal[
+    "us_ssn", "es_dni", "es_nie", "it_codicefiscale", "fr_nir", "fi_hetu", "se_personnummer"
+]
+# the Python package each kind's check rule needs (the `pii` extra pins them)
+KIND_PACKAGES = {
+    "phone": "phonenumbers",
+    "credit_card": "stdnum",
+    "iban": "stdnum",
+    "national_id": "stdnum",
+    "secret": "detect_secrets",
+}
+# the person screen: a capitalised word; rows without one never reach the model
+PERSON_SCREEN = r"\p{Lu}\p{Ll}"
+
+
+def pii_column(kind: str) -> str:
+    """The int32 column that counts one kind per row (the report sums every `pii_*`)."""
+    return f"pii_{kind}"
+
+
+@register("pii")
+class Pii(Stage):
+    """Replaces personal data in `text`, kind by kind; counts each kind per row in
+    `pii_<kind>` (int32) so that the report and the dataset card can sum them."""
+
+    class Options(StageOptions):
+        kinds: list[KindName] = Field(
+            ["email", "ip"],
+            description="what to redact: email, ip, phone, credit_card, iban, national_id, "
+            "secret, url_credentials, person (FineWeb: email and ip)",
+        )
+        mode: Literal["placeholder", "hash", "drop"] = Field(
+            "placeholder",
+            description="placeholder: one token per kind; hash: <KIND:hmac> per value; drop: "
+            "reject documents above max_density, redact the rest with placeholders",
+        )
+        email_placeholder: str = Field(
+            "email@example.com", description="datatrove's PIIFormatter placeholder"
+        )
+        ipv4_placeholder: str = Field("192.0.2.1", description="RFC 5737: never public")
+        ipv6_placeholder: str = Field("2001:db8::1", description="RFC 3849: never public")
+        placeholders: dict[KindName, str] = Field(
+            {}, description="placeholder per other kind (default <PHONE>, <IBAN>, ...)"
+        )
+        emails: bool = Field(True, description="switch for kind email")
+        ips: bool = Field(True, description="switch for kind ip")
+        hash_salt_env: str = Field(
+            "TEXTMILL_PII_SALT",
+            description="hash mode: environment variable holding the HMAC salt (never stored)",
+        )
+        hash_length: int = Field(16, ge=8, le=64, description="hex characters of a hash token")
+        max_density: float = Field(
+            5.0, gt=0, description="drop mode: most matches per density_unit a document keeps"
+        )
+        density_unit: Literal["1000_chars", "word"] = Field(
+            "1000_chars", description="per 1,000 characters or per whitespace-separated word"
+        )
+        regions: list[str] = Field(
+            ["US"], description="phone regions for numbers written without +country code"
+        )
+        regions_from_lang: bool = Field(
+            True, description="try the `lang` column's likely regions before `regions`"
+        )
+        phone_leniency: Literal["possible", "valid", "strict_grouping", "exact_grouping"] = Field(
+            "valid", description="libphonenumber's PhoneNumberMatcher leniency"
+        )
+        phone_bare_digits: bool = Field(
+            False, description="also unformatted digit runs (5551234567): often order numbers"
+        )
+        national_ids: list[NationalIdName] = Field(
+            list(NATIONAL_IDS), description="python-stdnum validators for kind national_id"
+        )
+        card_prefix_check: bool = Field(
+            True, description="card numbers must fit an issuer's prefix and length, besides Luhn"
+        )
+        ner_engine: Literal["spacy", "presidio", "gliner"] = Field(
+            "spacy", description="kind person: the engine over ner_model"
+        )
+        ner_model: str | None = Field(
+            None, description="kind person: a spaCy pipeline folder or a GLiNER model folder"
+        )
+        ner_labels: list[str] = Field(["PERSON", "PER"], description="entity labels to redact")
+        ner_language: str = Field("en", description="presidio's language code")
+        ner_threshold: float = Field(
+            0.5, ge=0, le=1, description="presidio and gliner: lowest score redacted"
+        )
+
+        @field_validator("regions")
+        @classmethod
+        def _known_regions(cls, regions: list[str]) -> list[str]:
+            import importlib.util
+
+            if importlib.util.find_spec("phonenumbers") is None:
+                return regions
+            import phonenumbers
+
+            unknown = [r for r in regions if r.upper() not in phonenumbers.SUPPORTED_REGIONS]
+            if unknown:
+                raise ValueError(f"unknown phone regions {unknown} (ISO 3166 codes such as US)")
+            return [r.upper() for r in regions]
+
+        @model_validator(mode="after")
+        def _consistent(self) -> Pii.Options:
+            if "person" in self.kinds and not self.ner_model:
+                raise ValueError("kind `person` needs `ner_model` (a spaCy or GLiNER folder)")
+            if len(set(self.kinds)) != len(self.kinds):
+                raise ValueError(f"kinds lists a kind twice: {self.kinds}")
+            return self
+
+    def __init__(self, options=None, **kwargs):
+        super().__init__(options, **kwargs)
+        self._ner: NerEngine | None = None
+        self._salt: bytes | None = None
+
+    @property
+    def kinds(self) -> list[str]:
+        """Enabled kinds in redaction order (the legacy `emails`/`ips` switches still count)."""
+        o = self.options
+        off = {kind for kind, on in (("email", o.emails), ("ip", o.ips)) if not on}
+        return [kind for kind in (*ORDER, "person") if kind in o.kinds and kind not in off]
+
+    def setup(self) -> None:
+        import importlib.util
+
+        for kind in self.kinds:
+            package = KIND_PACKAGES.get(kind)
+            if package and importlib.util.find_spec(package) is None:
+                raise PipelineConfigError(
+                    f"pii kind {kind} needs `{package}`, which is not installed: "
+                    f"pip install '{PII_EXTRA}'"
+                )
+        if self.options.mode == "hash":
+            self.salt()
+        if "person" in self.kinds:
+            self.ner()
+
+    def salt(self) -> bytes:
+        if self._salt is None:
+            value = os.environ.get(self.options.hash_salt_env, "")
+            if not value:
+                raise PipelineConfigError(
+                    f"pii mode hash needs a salt: set the environment variable "
+                    f"{self.options.hash_salt_env} (it is never written to the output)"
+                )
+            self._salt = value.encode("utf-8")
+        return self._salt
+
+    def ner(self) -> NerEngine:
+        if self._ner is None:
+            o = self.options
+            self._ner = load_ner(
+                o.ner_engine, o.ner_model, o.ner_labels, o.ner_language, o.ner_threshold
+            )
+        return self._ner
+
+    # -- tokens
+
+    def token(self, kind: str, found: Found) -> str:
+        o = self.options
+        if o.mode == "hash":
+            digest = hmac.new(self.salt(), f"{kind}\0{found.value}".encode(), hashlib.sha256)
+            return f"<{kind.upper()}:{digest.hexdigest()[: o.hash_length]}>"
+        if kind == "email":
+            return o.email_placeholder
+        if kind == "ip":
+            return o.ipv6_placeholder if ":" in found.value else o.ipv4_placeholder
+        return o.placeholders.get(kind, f"<{kind.upper()}>")
+
+    def redact(self, text: str, kind: str, found: list[Found]) -> tuple[str, int]:
+        """Replace non-overlapping spans (earliest first, longest on a tie)."""
+        if not found:
+            return text, 0
+        pieces, position, count = [], 0, 0
+        for item in sorted(found, key=lambda f: (f.start, -f.end)):
+            if item.start < position:
+                continue
+            pieces += [text[position : item.start], self.token(kind, item)]
+            position, count = item.end, count + 1
+        pieces.append(text[position:])
+        return "".join(pieces), count
+
+    def detect(self, text: str, lang: str | None = None) -> list[tuple[str, Found]]:
+        """What the stage would redact in one text, kind by kind in its order, at positions of
+        the original text (a redacted span is masked, so later kinds do not see it): for
+        audits and benchmarks; `person` is left out (it needs the model's batch call)."""
+        o = self.options
+        regions = phone_regions(lang, o.regions) if o.regions_from_lang else tuple(o.regions)
+        context = Context(regions=regions, options=o)
+        found: list[tuple[str, Found]] = []
+        for kind in self.kinds:
+            if kind == "person":
+                continue
+            rule = RULES[kind]
+            pattern = rule.screen(o) if callable(rule.screen) else rule.screen
+            parts = pattern if isinstance(pattern, dict) else {"": pattern}
+            context.screens = frozenset(p for p, rx in parts.items() if re.search(rx, text))
+            if not context.screens:
+                continue
+            for item in rule.find(text, context):
+                found.append((kind, item))
+                text = text[: item.start] + "#" * (item.end - item.start) + text[item.end :]
+        return found
+
+    # -- the batch
+
+    def map(self, batch: pa.Table) -> pa.Table:
+        """The batch with `text` redacted and one count column per enabled kind."""
+        return self.redact_batch(batch)[0]
+
+    def process(self, batch: pa.Table) -> tuple[pa.Table, Decision | None]:
+        out, total = self.redact_batch(batch)
+        if self.options.mode != "drop":
+            return out, None
+        return out, self.decide_density(batch, total)
+
+    def decide_density(self, batch: pa.Table, total: np.ndarray) -> Decision:
+        """PII found per 1,000 characters or per whitespace-separated word of the input."""
+        o = self.options
+        if o.density_unit == "word":
+            size = pc.count_substring_regex(batch[TEXT], r"\S+")
+            scale = 1.0
+        else:
+            size = pc.utf8_length(batch[TEXT])
+            scale = 1000.0
+        size = pc.fill_null(size, 0).to_numpy(zero_copy_only=False).astype(np.float64)
+        density = np.divide(total * scale, size, out=np.zeros(len(total)), where=size > 0)
+        return Decision.first_failing(("density", (total > 0) & (density > o.max_density)))
+
+    def redact_batch(self, batch: pa.Table) -> tuple[pa.Table, np.ndarray]:
+        kinds = self.kinds
+        text = batch[TEXT]
+        text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+        text_type = text.type
+        # a count column for every listed kind, zeros where a switch turned it off
+        counts = {kind: np.zeros(batch.num_rows, dtype=np.int32) for kind in self.options.kinds}
+        regions = self._row_regions(batch) if "phone" in kinds else None
+        group: list[str] = []
+        for kind in [*kinds, None]:
+            if kind is not None and kind != "person" and not self._column_wise(kind):
+                group.append(kind)
+                continue
+            if group:
+                text = self._redact_rows(text, group, counts, regions)
+                group = []
+            if kind == "email":
+                text, counts["email"] = self._redact_emails_column(text)
+            elif kind == "person":
+                text = self._redact_people(text, counts["person"])
+        text = text.cast(text_type) if text.type != text_type else text
+        batch = batch.set_column(batch.column_names.index(TEXT), batch.schema.field(TEXT), text)
+        for kind in self.options.kinds:
+            name = pii_column(kind)
+            if name in batch.column_names:
+                batch = batch.drop_columns([name])
+            batch = batch.append_column(name, pa.array(counts[kind], pa.int32()))
+        total = sum(counts.values(), np.zeros(batch.num_rows, dtype=np.int32))
+        return batch, total
+
+    def _column_wise(self, kind: str) -> bool:
+        """E-mails with a fixed placeholder need no Python: one RE2 replace on the column."""
+        return kind == "email" and self.options.mode != "hash"
+
+    def _redact_emails_column(self, text: pa.Array) -> tuple[pa.Array, np.ndarray]:
+        counts = np.zeros(len(text), dtype=np.int32)
+        # a literal `@` search is ~50x cheaper than the pattern: the rest only sees those rows
+        has_at = pc.fill_null(pc.match_substring(text, "@"), False)
+        rows = np.flatnonzero(has_at.to_numpy(zero_copy_only=False))
+        if not len(rows):
+            return text, counts
+        subset = pc.take(text, pa.array(rows))
+        placeholder = self.options.email_placeholder
+        # the placeholder itself (a second run) is not counted again
+        already = pc.count_substring_regex(subset, rf"\b{re.escape(placeholder)}\b")
+        found = pc.subtract(pc.count_substring_regex(subset, EMAIL_PATTERN), already)
+        counts[rows] = pc.fill_null(found, 0).to_numpy(zero_copy_only=False)
+        replaced = pc.replace_substring_regex(subset, EMAIL_PATTERN, placeholder)
+        return pc.replace_with_mask(text, has_at, replaced), counts
+
+    def _row_regions(self, batch: pa.Table) -> list[tuple[str, ...]] | None:
+        o = self.options
+        if not o.regions_from_lang or LANG not in batch.column_names:
+            return None
+        langs = pc.fill_null(batch[LANG].cast(pa.string()), "").to_pylist()
+        by_lang = {lang: phone_regions(lang, o.regions) for lang in set(langs)}
+        return [by_lang[lang] for lang in langs]
+
+    def _redact_rows(
+        self,
+        text: pa.Array,
+        kinds: list[str],
+        counts: dict[str, np.ndarray],
+        regions: list[tuple[str, ...]] | None,
+    ) -> pa.Array:
+        """Screen the column per kind with RE2, confirm in Python on flagged rows only."""
+        patterns: dict[tuple[str, str], str] = {}
+        for kind in kinds:
+            rule = RULES[kind]
+            pattern = rule.screen(self.options) if callable(rule.screen) else rule.screen
+            parts = pattern if isinstance(pattern, dict) else {"": pattern} if pattern else {}
+            patterns.update({(kind, part): regex for part, regex in parts.items()})
+        if not patterns:
+            return text
+        # one RE2 pass with every screen finds the rows worth a look; each kind's own screens
+        # then run on those rows only (each pass costs about the same per byte)
+        anything = "|".join(f"(?:{regex})" for regex in patterns.values())
+        candidates = pc.fill_null(pc.match_substring_regex(text, anything), False)
+        rows = np.flatnonzero(candidates.to_numpy(zero_copy_only=False))
+        if not len(rows):
+            return text
+        subset = pc.take(text, pa.array(rows))
+        screens: dict[str, dict[str, np.ndarray]] = {kind: {} for kind in kinds}
+        flagged_subset = np.zeros(len(rows), dtype=bool)
+        for (kind, part), regex in patterns.items():
+            hits = pc.fill_null(pc.match_substring_regex(subset, regex), False)
+            screens[kind][part] = hits.to_numpy(zero_copy_only=False)
+            flagged_subset |= screens[kind][part]
+        keep = np.flatnonzero(flagged_subset)
+        rows = rows[keep]
+        screens = {k: {p: m[keep] for p, m in parts.items()} for k, parts in screens.items()}
+        flagged = np.zeros(len(text), dtype=bool)
+        flagged[rows] = True
+        values = pc.take(subset, pa.array(keep)).to_pylist()
+        context = Context(regions=tuple(self.options.regions), options=self.options)
+        redacted = []
+        for position, (row, value) in enumerate(zip(rows, values, strict=True)):
+            if regions is not None:
+                context.regions = regions[row]
+            for kind, parts in screens.items():
+                matched = frozenset(part for part, mask in parts.items() if mask[position])
+                if matched:
+                    context.screens = matched
+                    value, counts[kind][row] = self.redact(
+                        value, kind, RULES[kind].find(value, context)
+                    )
+            redacted.append(value)
+        return pc.replace_with_mask(text, pa.array(flagged), pa.array(redacted, text.type))
+
+    def _redact_people(self, text: pa.Array, counts: np.ndarray) -> pa.Array:
+        mask = pc.fill_null(pc.match_substring_regex(text, PERSON_SCREEN), False)
+        flagged = mask.to_numpy(zero_copy_only=False)
+        rows = np.flatnonzero(flagged)
+        if not len(rows):
+            return text
+        values = pc.take(text, pa.array(rows)).to_pylist()
+        redacted = []
+        for row, value, spans in zip(rows, values, self.ner().find(values), strict=True):
+            found = [Found(start, end, name.casefold()) for start, end, name in spans]
+            value, counts[row] = self.redact(value, "person", found)
+            redacted.append(value)
+        return pc.replace_with_mask(text, pa.array(flagged), pa.array(redacted, text.type))

@@ -1,0 +1,621 @@
+"""What each kind of personal data looks like and how a candidate is confirmed.
+
+Every kind has a cheap RE2 `screen` that `pyarrow.compute.match_substring_regex` runs over the
+whole column to find the rows worth a Python look, and a `find(text, context)` that returns the
+confirmed spans in one such row, each with a normalised value (the same number written two ways
+hashes to one token). Confirmation uses the check rule where one is published: Luhn for payment
+cards, ISO 13616 mod-97 for IBANs, `python-stdnum` for national ids, libphonenumber's matcher for
+phone numbers, the regular expressions of `detect-secrets`' plugins for API keys. A kind without
+such a rule (US SSN) keeps only the formats that the rule's authority publishes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from typing import Any
+
+from textmill.lang.codes import base_language
+
+KINDS = (
+    "email",
+    "ip",
+    "phone",
+    "credit_card",
+    "iban",
+    "national_id",
+    "secret",
+    "url_credentials",
+    "person",
+)
+# datatrove's PIIFormatter: the FineWeb preset keeps its exact output
+EMAIL_PATTERN = (
+    r"\b[A-Za-z0-9][A-Za-z0-9._%+-]*@"
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}\b"
+)
+EMAIL_CANDIDATE = re.compile(EMAIL_PATTERN)
+
+
+@dataclass(frozen=True)
+class Found:
+    """One confirmed piece of personal data: where it is and the value it hashes as."""
+
+    start: int
+    end: int
+    value: str
+
+
+@dataclass
+class Context:
+    """What a finder may need besides the text: the row's phone regions and stage options."""
+
+    regions: Sequence[str] = ("US",)
+    options: Any = None
+    screens: frozenset[str] = frozenset()  # the parts of a kind's screen that matched the row
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------- IP
+IPV4_SCREEN = r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}"
+IPV6_SCREEN = r"[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:.]*"
+# Python's re scans fast only for a pattern that starts with a character set, so the "not
+# inside a longer number" look-behinds come after the first character.
+IPV4_CANDIDATE = re.compile(r"\d(?<![\w.]\d)\d{0,2}(?:\.\d{1,3}){3}(?!\w|\.\d)")
+IPV6_SEED = re.compile(r":[0-9A-Fa-f]{0,4}:")  # two colons: where an IPv6 address can be
+IPV6_CHARS = frozenset("0123456789abcdefABCDEF:")
+IPV6_MAX = 39  # 8 groups of 4 and 7 colons
+
+
+def ipv6_candidates(text: str) -> list[tuple[int, int]]:
+    """Spans of hex-and-colon runs around each `:h:` seed, bounded as the IPv4 candidates
+    are (not inside a word, a dotted number or a longer colon run)."""
+    spans: list[tuple[int, int]] = []
+    end = 0
+    for seed in IPV6_SEED.finditer(text):
+        if seed.start() < end:
+            continue
+        start, end = seed.start(), seed.end()
+        while start > 0 and text[start - 1] in IPV6_CHARS and seed.end() - start < IPV6_MAX:
+            start -= 1
+        while end < len(text) and text[end] in IPV6_CHARS and end - start < IPV6_MAX:
+            end += 1
+        before = text[start - 1] if start else ""
+        after = text[end : end + 2]
+        if before and (before.isalnum() or before in "_.:"):
+            continue
+        if after[:1].isalnum() or after[:1] in "_:" or (after[:1] == "." and after[1:].isdigit()):
+            continue
+        spans.append((start, end))
+    return spans
+
+
+def is_public_ip(candidate: str) -> bool:
+    """Globally routable unicast addresses only; anything unparsable is not an address, nor an
+    IPv6 shape with fewer than 3 groups (`::a` in code or prose is no one's address)."""
+    if ":" in candidate and sum(1 for group in candidate.split(":") if group) < 3:
+        return False
+    try:
+        address = ipaddress.ip_address(candidate)
+    except ValueError:
+        return False
+    return address.is_global and not address.is_multicast
+
+
+def find_ips(text: str, context: Context) -> list[Found]:
+    spans = [m.span() for m in IPV4_CANDIDATE.finditer(text)] if "v4" in context.screens else []
+    if "v6" in context.screens:
+        spans += ipv6_candidates(text)
+    found = []
+    for start, end in spans:
+        if is_public_ip(text[start:end]):
+            found.append(Found(start, end, str(ipaddress.ip_address(text[start:end]))))
+    return found
+
+
+def find_emails(text: str, context: Context) -> list[Found]:
+    return [Found(m.start(), m.end(), m.group(0).lower()) for m in EMAIL_CANDIDATE.finditer(text)]
+
+
+# ------------------------------------------------------------------------------ payment cards
+# 12 to 19 digits in groups of 1-6 joined by one kind of separator (space or hyphen).
+CARD_SCREEN = r"\d{4}[ -]?\d{4}[ -]?\d{4}"
+CARD_CANDIDATE = re.compile(r"(?<![\w.,/-])\d(?:[ -]?\d){11,18}(?![\w]|[.,/-]\d)")
+# (prefix range, allowed lengths) from the card schemes' published IIN ranges
+_CARD_SCHEMES: tuple[tuple[int, int, frozenset[int]], ...] = (
+    (4, 4, frozenset({13, 16, 19})),  # Visa
+    (51, 55, frozenset({16})),  # Mastercard
+    (2221, 2720, frozenset({16})),  # Mastercard 2-series
+    (34, 34, frozenset({15})),  # American Express
+    (37, 37, frozenset({15})),
+    (300, 305, frozenset({14, 16, 17, 18, 19})),  # Diners Club
+    (36, 36, frozenset({14, 15, 16, 17, 18, 19})),
+    (38, 39, frozenset({14, 16, 17, 18, 19})),
+    (6011, 6011, frozenset({16, 17, 18, 19})),  # Discover
+    (644, 649, frozenset({16, 17, 18, 19})),
+    (65, 65, frozenset({16, 17, 18, 19})),
+    (3528, 3589, frozenset({16, 17, 18, 19})),  # JCB
+    (1800, 1800, frozenset({15})),  # JCB's older 15-digit ranges
+    (2131, 2131, frozenset({15})),
+    (62, 62, frozenset({16, 17, 18, 19})),  # UnionPay
+    (50, 50, frozenset(range(12, 20))),  # Maestro
+    (56, 69, frozenset(range(12, 20))),
+)
+
+
+def luhn_valid(digits: str) -> bool:
+    from stdnum import luhn
+
+    return luhn.is_valid(digits)
+
+
+def card_scheme_matches(digits: str) -> bool:
+    """The number's prefix and length belong to one issuer range."""
+    for low, high, lengths in _CARD_SCHEMES:
+        width = len(str(low))
+        if len(digits) in lengths and low <= int(digits[:width]) <= high:
+            return True
+    return False
+
+
+def is_card_number(raw: str, prefix_check: bool = True) -> bool:
+    separators = set(re.sub(r"\d", "", raw))
+    if len(separators) > 1:  # "1234-5678 9012" mixes separators: a table, not a card
+        return False
+    digits = re.sub(r"\D", "", raw)
+    if len(set(digits)) == 1:  # 0000 0000 0000 0000 passes Luhn
+        return False
+    if prefix_check:
+        return card_scheme_matches(digits) and luhn_valid(digits)
+    return 12 <= len(digits) <= 19 and luhn_valid(digits)
+
+
+def find_cards(text: str, context: Context) -> list[Found]:
+    found = []
+    for match in CARD_CANDIDATE.finditer(text):
+        raw = match.group(0)
+        if is_card_number(raw, context.options.card_prefix_check):
+            found.append(Found(match.start(), match.end(), re.sub(r"\D", "", raw)))
+    return found
+
+
+# --------------------------------------------------------------------------------------- IBAN
+IBAN_SCREEN = r"(?i)\b[a-z]{2}\d{2}[ ]?[a-z0-9]{4}"
+IBAN_CANDIDATE = re.compile(r"(?i)(?<![\w:])[a-z]{2}\d{2}(?:[ ]?[a-z0-9]{1,4}){3,9}(?!\w)")
+
+
+def find_ibans(text: str, context: Context) -> list[Found]:
+    """ISO 13616: country length and format, then mod-97. A greedy candidate that ran into the
+    next word ("... 32 and") is shortened group by group until it validates."""
+    from stdnum import iban
+
+    found = []
+    for match in IBAN_CANDIDATE.finditer(text):
+        raw = match.group(0)
+        while len(raw.replace(" ", "")) >= 15:
+            if iban.is_valid(raw):
+                value = iban.compact(raw)
+                found.append(Found(match.start(), match.start() + len(raw), value))
+                break
+            cut = raw.rfind(" ")
+            if cut < 0:
+                break
+            raw = raw[:cut]
+    return found
+
+
+# -------------------------------------------------------------------------------- national ids
+@dataclass(frozen=True)
+class NationalId:
+    """One national identifier: its RE2 screen, a candidate pattern and stdnum's validator."""
+
+    screen: str
+    candidate: re.Pattern[str]
+    module: str  # python-stdnum module whose is_valid/compact decide
+
+
+NATIONAL_IDS: dict[str, NationalId] = {
+    # SSA: area 001-899 except 666, group 01-99, serial 0001-9999 (no checksum); only the
+    # dashed or spaced form, a bare 9-digit run is too often something else
+    "us_ssn": NationalId(
+        r"\d{3}[- ]\d{2}[- ]\d{4}",
+        re.compile(r"(?<![\w-])\d{3}([- ])\d{2}\1\d{4}(?![\w]|-\d)"),
+        "stdnum.us.ssn",
+    ),
+    # Spain DNI (8 digits + mod-23 letter) and NIE (X/Y/Z + 7 digits + letter)
+    "es_dni": NationalId(
+        r"\d{8}-?[A-Za-z]\b",
+        re.compile(r"(?<![\w-])\d{8}-?[A-HJ-NP-TV-Z](?!\w)"),
+        "stdnum.es.dni",
+    ),
+    "es_nie": NationalId(
+        r"[XYZ]-?\d{7}-?[A-Za-z]\b",
+        re.compile(r"(?<![\w-])[XYZ]-?\d{7}-?[A-HJ-NP-TV-Z](?!\w)"),
+        "stdnum.es.nie",
+    ),
+    # Italy codice fiscale: 16 characters with a check letter
+    "it_codicefiscale": NationalId(
+        r"[A-Za-z]{6}\d{2}[A-Za-z]\d{2}[A-Za-z]\d{3}[A-Za-z]",
+        re.compile(
+            r"(?i)(?<!\w)[a-z]{6}[0-9lmnp-v]{2}[a-ehlmprst][0-9lmnp-v]{2}[a-z][0-9lmnp-v]{3}[a-z](?!\w)"
+        ),
+        "stdnum.it.codicefiscale",
+    ),
+    # France NIR: 13 digits + 2-digit mod-97 key
+    "fr_nir": NationalId(
+        r"\b[1-478] ?\d{2} ?\d{2} ?(?:\d{2}|2[ABab]) ?\d{3} ?\d{3} ?\d{2}\b",
+        re.compile(r"(?<![\w-])[1-478] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}(?!\w)"),
+        "stdnum.fr.nir",
+    ),
+    # Finland HETU: DDMMYY, century sign, 3 digits, mod-31 check character
+    "fi_hetu": NationalId(
+        r"\d{6}[-+A-FU-Y]\d{3}[0-9A-Ya-y]",
+        re.compile(r"(?<![\w-])\d{6}[-+A-FU-Y]\d{3}[0-9A-FHJ-NPR-Y](?!\w)"),
+        "stdnum.fi.hetu",
+    ),
+    # Sweden personnummer: (YY)YYMMDD-NNNC with a Luhn check digit; the separator is required
+    "se_personnummer": NationalId(
+        r"\d{6}[-+]\d{4}",
+        re.compile(r"(?<![\w-])(?:\d{2})?\d{6}[-+]\d{4}(?![\w]|-\d)"),
+        "stdnum.se.personnummer",
+    ),
+}
+
+
+@cache
+def _stdnum(module: str) -> Any:
+    import importlib
+
+    return importlib.import_module(module)
+
+
+def find_national_ids(text: str, context: Context) -> list[Found]:
+    found = []
+    for name in context.options.national_ids:
+        rule = NATIONAL_IDS[name]
+        if not re.search(rule.screen, text):
+            continue
+        validator = _stdnum(rule.module)
+        for match in rule.candidate.finditer(text):
+            candidate = match.group(0).replace(" ", "")  # "536 22 1234" is written with spaces
+            if validator.is_valid(candidate):
+                value = f"{name}:{validator.compact(candidate)}"
+                found.append(Found(match.start(), match.end(), value))
+    return found
+
+
+def national_id_screen(names: Sequence[str]) -> str:
+    return "|".join(f"(?:{NATIONAL_IDS[name].screen})" for name in names)
+
+
+# ------------------------------------------------------------------------------------- phones
+# at least 7 digits with optional +, brackets and separators between them
+PHONE_SCREEN = r"(?:\+|\b)\d[\d\s().\-/]{5,20}\d"
+PHONE_CANDIDATE = re.compile(  # +, ( or a digit not after a word character or +, 7-17 digits
+    r"[+(\d](?<![\w+].)(?:(?<=\d)|(?<=\+)\d|(?<=\()\+?\d)(?:[ \t().\-/]{0,3}\d){6,16}"
+    r"(?:\s?(?:x|ext\.?|#)\s?\d{1,6})?(?!\w)"  # an extension: 555-0100 x204
+)
+PHONE_CONTEXT = 12  # characters either side handed to the matcher, so its leniency checks
+# (not inside a longer number or word) see the neighbours
+PHONE_LENIENCIES = ("possible", "valid", "strict_grouping", "exact_grouping")
+# likely regions of a document's language (a hint for national-format numbers; a number
+# written with +CC parses whatever the region)
+LANG_REGIONS: dict[str, tuple[str, ...]] = {  # at most three: each region is one more try
+    "en": ("US", "GB", "IN"),  # Canada and the Caribbean share the US plan
+    "de": ("DE", "AT", "CH"),
+    "fr": ("FR", "BE", "CH"),
+    "es": ("ES", "MX", "AR"),
+    "it": ("IT", "CH"),
+    "pt": ("PT", "BR"),
+    "nl": ("NL", "BE"),
+    "pl": ("PL",),
+    "cs": ("CZ",),
+    "sk": ("SK",),
+    "hu": ("HU",),
+    "ro": ("RO",),
+    "bg": ("BG",),
+    "el": ("GR", "CY"),
+    "sv": ("SE", "FI"),
+    "fi": ("FI",),
+    "da": ("DK",),
+    "no": ("NO",),
+    "nb": ("NO",),
+    "nn": ("NO",),
+    "is": ("IS",),
+    "et": ("EE",),
+    "lv": ("LV",),
+    "lt": ("LT",),
+    "sl": ("SI",),
+    "hr": ("HR",),
+    "sr": ("RS",),
+    "uk": ("UA",),
+    "ru": ("RU", "BY", "KZ"),
+    "tr": ("TR",),
+    "ar": ("SA", "EG", "AE"),
+    "he": ("IL",),
+    "fa": ("IR",),
+    "hi": ("IN",),
+    "bn": ("BD", "IN"),
+    "ur": ("PK",),
+    "id": ("ID",),
+    "ms": ("MY",),
+    "vi": ("VN",),
+    "th": ("TH",),
+    "zh": ("CN", "TW", "HK"),
+    "ja": ("JP",),
+    "ko": ("KR",),
+}
+# timestamps, dates, decimals and year ranges have phone-like digit counts; libphonenumber is
+# never asked about a candidate holding one
+NOT_A_PHONE = re.compile(
+    r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}(?!\d)|(?<!\d)\d{4}\s?[-/]\s?\d{4}(?!\d)"
+    r"|\d\.\d{5,}|\d\.\d+\.\d+\.\d"
+)
+
+
+def phone_regions(lang: str | None, default_regions: Sequence[str]) -> tuple[str, ...]:
+    """The document language's likely regions first, then the stage's `regions`."""
+    base = base_language(lang) if lang else ""  # GlotLID's `fra_Latn` is `fr`
+    return tuple(dict.fromkeys((*LANG_REGIONS.get(base, ()), *default_regions)))
+
+
+PHONE_MAX_DIGITS = 15  # E.164: at most 15 digits with the country code
+
+
+def phone_candidate_is_plausible(raw: str, bare_digits: bool) -> bool:
+    """Cheap shape checks before libphonenumber: most digit runs in web text are tables,
+    timestamps, coordinates and ids, and the matcher costs ~0.1 ms a call."""
+    if not bare_digits and raw.isdigit():
+        return False  # an unformatted digit run is an order or account number far more often
+    if "  " in raw or ". " in raw or "\t" in raw:
+        return False  # table columns and sentence ends: a number is written with one separator
+    digits = sum(c.isdigit() for c in raw)
+    if digits > PHONE_MAX_DIGITS or (digits > 13 and not raw.startswith(("+", "(+", "00"))):
+        return False
+    return NOT_A_PHONE.search(raw) is None
+
+
+@lru_cache(maxsize=1 << 16)
+def _match_phones(window: str, region: str, leniency: str) -> tuple[tuple[int, int, str], ...]:
+    """(start, end, E.164) of the matcher's hits in one window; windows repeat in boilerplate."""
+    import phonenumbers
+
+    level = getattr(phonenumbers.Leniency, leniency.upper())
+    return tuple(
+        (
+            hit.start,
+            hit.end,
+            phonenumbers.format_number(hit.number, phonenumbers.PhoneNumberFormat.E164),
+        )
+        for hit in phonenumbers.PhoneNumberMatcher(window, region, leniency=level)
+    )
+
+
+def match_phones_cache_clear() -> None:
+    """Forget the matcher's cached windows (benchmarks time cold lookups)."""
+    _match_phones.cache_clear()
+
+
+def find_phones(text: str, context: Context) -> list[Found]:
+    """libphonenumber's PhoneNumberMatcher on a small window around each plausible candidate:
+    the matcher's leniency decides (VALID by default), but it never walks a whole document."""
+    o = context.options
+    found = []
+    for match in PHONE_CANDIDATE.finditer(text):
+        raw = match.group(0)
+        if not phone_candidate_is_plausible(raw, o.phone_bare_digits):
+            continue
+        # with a country code the region does not matter: one try
+        plus = raw.startswith(("+", "(+", "00"))
+        regions = context.regions[:1] if plus else context.regions
+        low = max(0, match.start() - PHONE_CONTEXT)
+        window = text[low : min(len(text), match.end() + PHONE_CONTEXT)]
+        for region in regions:
+            hits = [
+                (start, end, e164)
+                for start, end, e164 in _match_phones(window, region, o.phone_leniency)
+                if low + start < match.end() and low + end > match.start()
+            ]
+            if hits:
+                found += [Found(low + start, low + end, e164) for start, end, e164 in hits]
+                break
+    return found
+
+
+# ------------------------------------------------------------------------------------ secrets
+# detect-secrets plugins whose patterns are specific enough for prose (the keyword, entropy
+# and short-prefix plugins fire on ordinary text; BigCode's pipeline also used these)
+SECRET_PLUGINS: dict[str, tuple[str, ...]] = {  # plugin -> literals one of which it needs
+    "aws.AWSKeyDetector": ("A3T", "ABIA", "ACCA", "AKIA", "ASIA", "aws"),
+    "azure_storage_key.AzureStorageKeyDetector": ("AccountKey=",),
+    "github_token.GitHubTokenDetector": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+    "gitlab_token.GitLabTokenDetector": (
+        "glpat-",
+        "gldt-",
+        "glft-",
+        "glsoat-",
+        "glrt-",
+        "glcbt-",
+        "glimt-",
+        "glptt-",
+        "glagent-",
+        "gloas-",
+        "GR1348941",
+    ),
+    "slack.SlackDetector": ("xox", "hooks.slack.com"),
+    "stripe.StripeDetector": ("k_live_",),
+    "sendgrid.SendGridDetector": ("SG.",),
+    "openai.OpenAIDetector": ("T3BlbkFJ",),
+    "pypi_token.PypiTokenDetector": ("pypi-",),
+    "square_oauth.SquareOAuthDetector": ("sq0csp-",),
+    "mailchimp.MailchimpDetector": ("-us",),
+    "jwt.JwtTokenDetector": ("eyJ",),
+    "npm.NpmDetector": ("_authToken",),
+}
+# two screens: a token's literal prefix (rare; the plugins' patterns then run), and a secret's
+# name before `=` / `:` (the assignment finder then runs)
+SECRET_TOKEN_SCREEN = (
+    # (`aws_secret_access_key = "..."` is an assignment: the second screen finds it)
+    r"A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA|AccountKey=|gh[pousr]_|GR1348941|xox[abposr]-"
+    r"|gl(?:pat|dt|ft|soat|rt|cbt|imt|ptt|agent|oas)-"
+    r"|hooks\.slack\.com|[rs]k_live_|SG\.|T3BlbkFJ|pypi-|sq0csp-|-us\d|eyJ|_authToken"
+    r"|PRIVATE KEY|PuTTY-User-Key"
+)
+SECRET_ASSIGNMENT_SCREEN = (
+    r"(?i:passw|pwd|secret|api.?key|access.?key|auth.?token|access.?token)[\w.-]*[\"']?\s*[=:]"
+)
+SECRET_SCREEN = {"token": SECRET_TOKEN_SCREEN, "assignment": SECRET_ASSIGNMENT_SCREEN}
+PRIVATE_KEY_BLOCK = re.compile(
+    r"-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----.*?-----END \1-----"
+    r"|-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----[^\n]*(?:\n[A-Za-z0-9+/=:\- ]*)*"
+    r"|PuTTY-User-Key-File-\d+:.*?Private-MAC: [0-9a-f]+",
+    re.DOTALL,
+)
+# `password = "hunter22"`, `api_key: sk_abc123...`; the value is what is redacted. Found from
+# each `=` / `:` backwards (a case-insensitive scan of a whole page is 10x slower in Python).
+ASSIGNMENT_OPERATOR = re.compile(r"[=:]")
+SECRET_NAME = re.compile(  # searched in the lower-cased name before the operator
+    r"password|passwd|passwort|pwd|secret|api[_-]?key|access[_-]?key|auth[_-]?token"
+    r"|access[_-]?token|client[_-]?secret"
+)
+SECRET_NAME_CHARS = frozenset("_.-")
+SECRET_VALUE_AFTER = re.compile(
+    r"[=>]?\s*(?:(?P<q>[\"'])(?P<quoted>[^\"'\s]{6,128})(?P=q)|(?P<bare>[^\s\"',;<>()\[\]{}]{8,128}))"
+)
+SECRET_NAME_LENGTH = 64
+
+
+def name_before(text: str, at: int) -> str:
+    """The identifier that ends just before position `at` (skipping a closing quote and
+    spaces): `db_password` in `db_password = ...`."""
+    end = at
+    while end > 0 and at - end < 3 and text[end - 1] in " \t\"'":
+        end -= 1
+    start = end
+    while start > 0 and end - start < SECRET_NAME_LENGTH:
+        char = text[start - 1]
+        if not (char.isalnum() or char in SECRET_NAME_CHARS):
+            break
+        start -= 1
+    return text[start:end]
+
+
+_PLACEHOLDER_VALUE = re.compile(
+    r"(?i)^(?:\*+|x+|\.+|<.*>|\$\{.*\}|\{\{.*\}\}|%\(.*\)s|\$[a-z_]\w*|"
+    r"(?:os\.)?(?:environ|getenv|process\.env).*|(?:your|my|the|example|changeme|password|secret"
+    r"|none|null|true|false|undefined|required|optional)\w*)$"
+)
+
+
+@cache
+def secret_patterns() -> tuple[tuple[tuple[str, ...], re.Pattern[str]], ...]:
+    """(literal hints, regex) for the denylist regexes of detect-secrets' RegexBasedDetector
+    plugins named above; a regex runs only on a text holding one of its hints."""
+    import importlib
+
+    patterns = []
+    for name, hints in SECRET_PLUGINS.items():
+        module, cls = name.rsplit(".", 1)
+        plugin = getattr(importlib.import_module(f"detect_secrets.plugins.{module}"), cls)
+        patterns.extend((hints, pattern) for pattern in plugin.denylist)
+    return tuple(patterns)
+
+
+def _is_password_value(value: str, quoted: bool) -> bool:
+    if _PLACEHOLDER_VALUE.match(value):
+        return False
+    if quoted:
+        return True
+    # unquoted prose ("Password: forgotten") is words; a password mixes classes
+    has_alpha = any(c.isalpha() for c in value)
+    return has_alpha and any(c.isdigit() or not c.isalnum() for c in value)
+
+
+def find_secrets(text: str, context: Context) -> list[Found]:
+    found = []
+    if "token" in context.screens:
+        found += find_tokens(text)
+    if "assignment" in context.screens:
+        found += find_assignments(text)
+    return found
+
+
+def find_tokens(text: str) -> list[Found]:
+    found = []
+    if "PRIVATE KEY" in text or "PuTTY" in text:
+        found += [Found(m.start(), m.end(), m.group(0)) for m in PRIVATE_KEY_BLOCK.finditer(text)]
+    for hints, pattern in secret_patterns():
+        if not any(hint in text for hint in hints):
+            continue
+        for match in pattern.finditer(text):
+            # a long group is the secret itself where the plugin captures one after its
+            # keyword (`aws.{0,20}?key...'(...)'`); short groups are prefixes (`(ghp|gho)_`)
+            group = match.lastindex or 0
+            if group and len(match.group(group) or "") < 16:
+                group = 0
+            start, end = match.span(group)
+            found.append(Found(start, end, match.group(group)))
+    return found
+
+
+def find_assignments(text: str) -> list[Found]:
+    found = []
+    position = 0
+    for operator in ASSIGNMENT_OPERATOR.finditer(text):
+        at = operator.start()
+        if at < position:
+            continue
+        name = name_before(text, at)
+        if len(name) < 3 or not SECRET_NAME.search(name.lower()):
+            continue
+        value = SECRET_VALUE_AFTER.match(text, at + 1)
+        if value is None:
+            continue
+        group = "quoted" if value.group("quoted") is not None else "bare"
+        secret = value.group(group)
+        if group == "bare":  # "Password: forgotten?" ends a sentence, not a password
+            secret = secret.rstrip(".,;:!?")
+        if _is_password_value(secret, quoted=group == "quoted"):
+            start = value.start(group)
+            found.append(Found(start, start + len(secret), secret))
+            position = value.end()
+    return found
+
+
+# ---------------------------------------------------------------------------- URL credentials
+URL_CREDENTIALS_SCREEN = r"://[^\s/@:]+:[^\s/@]+@"
+URL_CREDENTIALS = re.compile(
+    r"(?i)\b[a-z][a-z0-9+.-]*://(?P<userinfo>[^\s:/?#\[\]@]+:[^\s/?#\[\]@]+)@"
+)
+
+
+def find_url_credentials(text: str, context: Context) -> list[Found]:
+    return [
+        Found(m.start("userinfo"), m.end("userinfo"), m.group("userinfo"))
+        for m in URL_CREDENTIALS.finditer(text)
+    ]
+
+
+@dataclass(frozen=True)
+class KindRule:
+    """How the stage screens a column for one kind and confirms it in a row."""
+
+    screen: str | dict[str, str] | Callable[[Any], str]  # a dict: parts the finder is told
+    find: Callable[[str, Context], list[Found]]
+
+
+RULES: dict[str, KindRule] = {
+    "secret": KindRule(SECRET_SCREEN, find_secrets),
+    "url_credentials": KindRule(URL_CREDENTIALS_SCREEN, find_url_credentials),
+    "email": KindRule("@", find_emails),
+    "iban": KindRule(IBAN_SCREEN, find_ibans),
+    "credit_card": KindRule(CARD_SCREEN, find_cards),
+    "national_id": KindRule(lambda o: national_id_screen(o.national_ids), find_national_ids),
+    "ip": KindRule({"v4": IPV4_SCREEN, "v6": IPV6_SCREEN}, find_ips),
+    "phone": KindRule(PHONE_SCREEN, find_phones),
+}
+# Redaction order: secrets and URL credentials before e-mail (`ftp://user:pw@host.com` is not an
+# e-mail), IBANs before card and phone numbers (their digits look like both), ids before phones.
+ORDER = ("secret", "url_credentials", "email", "iban", "credit_card", "national_id", "ip", "phone")
