@@ -106,10 +106,8 @@ CONTEXT_MARK = "data-textmill-context"
 _ANY_TOKEN = ", ".join(
     f"[class*='{t}' i], [id*='{t}' i]" for tokens in TOKEN_CONTEXTS.values() for t in tokens
 )
-_TOKEN_PATTERNS = {
-    group: re.compile("|".join(re.escape(t) for t in tokens))
-    for group, tokens in TOKEN_CONTEXTS.items()
-}
+_TOKEN_GROUP = {t: group for group, tokens in TOKEN_CONTEXTS.items() for t in tokens}
+_ANY_TOKEN_PATTERN = re.compile("|".join(re.escape(t) for t in _TOKEN_GROUP))
 
 KINDS = ("p", "heading", "li", "cell", "row", "div", "pre", "section", "chrome", "other")
 _KIND_OF_TAG = {
@@ -172,7 +170,8 @@ class Blocks:
 
 
 @functools.cache
-def _flags() -> np.ndarray:
+def code_point_flags() -> np.ndarray:
+    """textmill.text.chars' table, built once per process."""
     return char_flags()
 
 
@@ -203,7 +202,7 @@ def page_blocks(tree: HTMLTree, lang: str | None) -> Blocks:
     contexts = np.zeros((len(nodes), len(CONTEXTS)), np.float32)
     for element in root.query_selector_all(_ANY_TOKEN).values():
         names = f"{element.getattr('class') or ''} {element.getattr('id') or ''}".casefold()
-        groups = [group for group, pattern in _TOKEN_PATTERNS.items() if pattern.search(names)]
+        groups = {_TOKEN_GROUP[t] for t in _ANY_TOKEN_PATTERN.findall(names)}
         element.setattr(CONTEXT_MARK, " ".join(groups))
     selectors = [
         *(
@@ -252,7 +251,7 @@ def _features(
     n = len(texts)
     joined = "\n".join(texts)
     codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
-    flags = _flags()[np.minimum(codes, TABLE_SIZE - 1)]
+    flags = code_point_flags()[np.minimum(codes, TABLE_SIZE - 1)]
     flags[codes >= TABLE_SIZE] = 0
     chars = np.fromiter((len(t) for t in texts), np.int64, n)
     starts = np.concatenate(([0], np.cumsum(chars + 1)[:-1]))
@@ -263,7 +262,9 @@ def _features(
     alpha, upper, digits = per_block(ALPHA), per_block(UPPER), per_block(DECIMAL)
     punct, terminals = per_block(PUNCT), per_block(TERMINAL)
     last = codes[starts + chars - 1]
-    ends_terminal = ((_flags()[np.minimum(last, TABLE_SIZE - 1)] & TERMINAL) != 0).astype(float)
+    ends_terminal = ((code_point_flags()[np.minimum(last, TABLE_SIZE - 1)] & TERMINAL) != 0).astype(
+        float
+    )
 
     words_of = [t.casefold().split() for t in texts]
     words = np.fromiter((len(w) for w in words_of), np.int64, n).astype(np.float64)

@@ -7,7 +7,13 @@ from dataclasses import dataclass
 import numpy as np
 from resiliparse.parse.html import HTMLTree
 
-from textmill.extraction.blocks import CELL_SEPARATOR, FEATURES, Blocks, page_blocks
+from textmill.extraction.blocks import (
+    CELL_SEPARATOR,
+    FEATURES,
+    Blocks,
+    code_point_flags,
+    page_blocks,
+)
 from textmill.extraction.model import TreeEnsemble, shipped_model
 
 
@@ -25,6 +31,13 @@ def page_language(tree: HTMLTree) -> str | None:
     root = tree.document.query_selector("html")
     lang = root.getattr("lang") if root is not None else None
     return lang.strip() or None if lang else None
+
+
+def prepare() -> None:
+    """Load the model and the character table now, e.g. before forking workers that would each
+    build them again."""
+    shipped_model()
+    code_point_flags()
 
 
 def extract_page(

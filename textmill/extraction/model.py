@@ -34,13 +34,20 @@ class TreeEnsemble:
         """P(main content) for each row of `x` (blocks × features)."""
         if len(x) == 0:
             return np.zeros(0)
-        rows = np.arange(len(x))[:, None]
-        trees = np.arange(self.feature.shape[0])[None, :]
-        node = np.zeros((len(x), self.feature.shape[0]), dtype=np.int32)
+        trees, width = self.feature.shape
+        # Flat indices (tree * width + node, row * features + feature): 1-D takes are several
+        # times faster than 2-D fancy indexing.
+        offsets = np.arange(trees, dtype=np.int64) * width
+        row_offsets = np.arange(len(x), dtype=np.int64)[:, None] * x.shape[1]
+        features, thresholds = self.feature.ravel(), self.threshold.ravel()
+        lefts = (self.left + offsets[:, None]).ravel()
+        rights = (self.right + offsets[:, None]).ravel()
+        flat_x = np.ascontiguousarray(x).ravel()
+        node = np.broadcast_to(offsets, (len(x), trees)).copy()
         for _ in range(self.depth):
-            goes_left = x[rows, self.feature[trees, node]] <= self.threshold[trees, node]
-            node = np.where(goes_left, self.left[trees, node], self.right[trees, node])
-        raw = self.value[trees, node].sum(axis=1) + self.baseline
+            goes_left = flat_x.take(row_offsets + features.take(node)) <= thresholds.take(node)
+            node = np.where(goes_left, lefts.take(node), rights.take(node))
+        raw = self.value.ravel().take(node).sum(axis=1) + self.baseline
         return 1.0 / (1.0 + np.exp(-raw))
 
     def save(self, path: Path) -> None:

@@ -24,7 +24,7 @@ from resiliparse.parse.html import HTMLTree
 
 from textmill.budget import RowBudgetOptions, map_rows_within_budget
 from textmill.document import HTML, TEXT, URL
-from textmill.extraction.engine import extract_page, page_language
+from textmill.extraction.engine import extract_page, page_language, prepare
 from textmill.pipeline import Decision, Filter, register
 
 Engine = Literal["trafilatura", "resiliparse", "textmill"]
@@ -221,6 +221,8 @@ class Extract(Filter):
                 outputs[row] = PageOutput("")
             else:
                 todo.append(row)
+        if todo and self.options.engine == "textmill":
+            prepare()  # once here, not once per forked child
         outcomes = map_rows_within_budget(
             lambda row: self.extract_one(pages[row], urls[row]), todo, self.options.time_budget_s
         )
