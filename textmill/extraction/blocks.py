@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-from resiliparse.parse.html import HTMLTree
+from resiliparse.parse.html import HTMLTree, NodeType
 
 from textmill.extraction.stop_words import function_words
 from textmill.text.chars import ALPHA, DECIMAL, PUNCT, TABLE_SIZE, TERMINAL, UPPER, char_flags
@@ -182,6 +182,34 @@ def remove_junk(tree: HTMLTree) -> None:
         node.decompose()
 
 
+_STRUCTURE_TAGS = frozenset(tag.strip() for tag in _STRUCTURE.split(",")) | {"hr"}
+
+
+def wrap_loose_text(tree: HTMLTree, root) -> None:
+    """Text that sits directly in a container next to blocks (`<td>text<p>..</p></td>`, old
+    pages' `<div>text<br>text<div>..`) becomes a `<p>` of its own, so that leaf blocks see it:
+    each run of text and inline children between block children is wrapped. Python visits the
+    children of such containers only (found by one `:has()` query)."""
+    containers = root.query_selector_all(f":is({_LEAFABLE}, body):has({_STRUCTURE})").values()
+    for container in containers:
+        run: list = []
+        has_text = False
+        for child in [*container.child_nodes.values(), None]:
+            kind = None if child is None else child.type
+            if child is None or (kind == NodeType.ELEMENT and child.tag in _STRUCTURE_TAGS):
+                if has_text:
+                    wrapper = tree.create_element("p")
+                    container.insert_before(wrapper, run[0])
+                    for node in run:
+                        wrapper.append_child(node)
+                run, has_text = [], False
+            elif kind in (NodeType.TEXT, NodeType.ELEMENT):
+                run.append(child)
+                has_text = has_text or not child.text.isspace()
+            else:
+                run.append(child)
+
+
 def page_blocks(tree: HTMLTree, lang: str | None) -> Blocks:
     """The blocks of a parsed page (junk removed first, then links: the tree is changed).
 
@@ -190,6 +218,7 @@ def page_blocks(tree: HTMLTree, lang: str | None) -> Blocks:
     removed."""
     remove_junk(tree)
     root = tree.body or tree.document
+    wrap_loose_text(tree, root)
     nodes = root.query_selector_all(BLOCKS).values()
     raw = [node.text for node in nodes]
     for index, node in enumerate(nodes):
