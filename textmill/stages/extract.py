@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -24,9 +24,12 @@ from resiliparse.parse.html import HTMLTree
 
 from textmill.budget import RowBudgetOptions, map_rows_within_budget
 from textmill.document import HTML, TEXT, URL
+from textmill.extraction.engine import extract_page, page_language, prepare
 from textmill.pipeline import Decision, Filter, register
 
-Engine = Literal["trafilatura", "resiliparse"]
+Engine = Literal["trafilatura", "resiliparse", "textmill"]
+# Page columns the stage can add next to `text` (options `page_columns`, `publication_date`).
+TITLE, HTML_LANG, PUBLISHED = "title", "html_lang", "published"
 
 # Limits, from the real pages in ../shared/data (BENCHMARKS.md, "Extraction limits"). Sizes of
 # 1,906 pages (the four extraction sets, web_docs.jsonl.gz, the WARC responses): p50 39 kB,
@@ -86,6 +89,22 @@ def extract_with_resiliparse(html: str | HTMLTree) -> str:
     ).strip()
 
 
+class PageOutput(NamedTuple):
+    """What one page yields: its text and the optional page columns."""
+
+    text: str
+    title: str | None = None
+    html_lang: str | None = None
+    published: str | None = None
+
+
+def publication_date(html: str, url: str | None) -> str | None:
+    """htmldate's date in its fast mode (markup and URL only, no text heuristics)."""
+    from htmldate import find_date
+
+    return find_date(html, url=url, extensive_search=False)
+
+
 def is_deeper_than(tree: HTMLTree, max_depth: int) -> bool:
     """Whether any element has more than `max_depth` element ancestors-or-self: one selector in
     lexbor's C matcher, which stops at the first match (a few ms for 100k nested `<div>`)."""
@@ -104,12 +123,19 @@ class Extract(Filter):
     Drops (with a reason) rows whose html yields no text: `too_large`, `too_deep` and
     `time_budget` for pages past the guards (module docstring), `extraction_failed` when the
     library raised, `no_text` when it found nothing. Rows without html are never dropped here.
+
+    Engines: `trafilatura` (FineWeb's, with a resiliparse fallback: the default), `resiliparse`,
+    and `textmill`, textmill's own extractor (textmill.extraction: lexbor blocks and a small
+    boosted-tree model; today 1.2-1.4x trafilatura's speed, BENCHMARKS.md).
     """
 
     remeasure_for_audit = False  # measuring is extracting
 
     class Options(RowBudgetOptions):
-        engine: Engine = "trafilatura"
+        engine: Engine = Field(
+            default="trafilatura",
+            description="one of: trafilatura (FineWeb's), resiliparse, textmill (textmill's own)",
+        )
         # FineWeb step 2: trafilatura favouring precision, no comments (datatrove's extractor).
         favour_precision: bool = True
         include_comments: bool = False
@@ -121,19 +147,36 @@ class Extract(Filter):
         # pass rate; 3 and 5 score alike. None: FineWeb's exact extraction. Trafilatura only.
         fallback_ratio: float | None = 5.0
         keep_html: bool = False  # outputs must not carry raw markup unless asked
+        # textmill engine: a table row is one line, cells joined by " | " (False: a line a cell).
+        table_rows: bool = True
+        # Adds `title` (the page's <title>) and `html_lang` (its <html lang>) columns, any engine.
+        page_columns: bool = False
+        # Adds `published`: htmldate's publication date (YYYY-MM-DD, fast mode), null if none.
+        publication_date: bool = False
         # Guards (module docstring); None turns one off.
         max_html_bytes: int | None = Field(default=MAX_HTML_BYTES, gt=0)
         max_depth: int | None = Field(default=MAX_DEPTH, gt=0)
         time_budget_s: float | None = Field(default=TIME_BUDGET_S, gt=0)
 
-    def extract_one(self, html: str, url: str | None) -> str | None:
-        """Main text of one page under this stage's options, None when the page is too deep;
-        may raise."""
+    def extract_one(self, html: str, url: str | None) -> PageOutput | None:
+        """Main text (and page columns) of one page under this stage's options, None when the
+        page is too deep; may raise."""
         o = self.options
-        needs_tree = o.engine == "resiliparse" or o.fallback_ratio is not None
+        needs_tree = o.engine != "trafilatura" or o.fallback_ratio is not None or o.page_columns
         tree = HTMLTree.parse(html) if needs_tree or o.max_depth is not None else None
         if tree is not None and o.max_depth is not None and is_deeper_than(tree, o.max_depth):
             return None
+        title = lang = published = None
+        if o.page_columns:
+            title, lang = (tree.title or "").strip() or None, page_language(tree)
+        if o.publication_date:
+            published = publication_date(html, url)
+        return PageOutput(self._main_text(html, url, tree), title, lang, published)
+
+    def _main_text(self, html: str, url: str | None, tree: HTMLTree | None) -> str:
+        o = self.options
+        if o.engine == "textmill":
+            return extract_page(tree, table_rows=o.table_rows).text
         if o.engine == "resiliparse":
             return extract_with_resiliparse(tree)
         text = extract_with_trafilatura(
@@ -149,9 +192,9 @@ class Extract(Filter):
                 return fallback
         return text
 
-    def extract_column(self, batch: pa.Table) -> tuple[pa.Array, pa.Array, pa.Array]:
-        """Per row: extracted text (null where the row has no html), html bytes, and the
-        problem that stopped extraction (null when none)."""
+    def extract_column(self, batch: pa.Table) -> tuple[pa.Array, pa.Array, pa.Array, pa.Table]:
+        """Per row: extracted text (null where the row has no html), html bytes, the problem
+        that stopped extraction (null when none), and the page columns asked for."""
         n = batch.num_rows
         if HTML not in batch.column_names:
             nulls = (
@@ -159,38 +202,59 @@ class Extract(Filter):
                 pa.nulls(n, pa.int64()),
                 pa.nulls(n, pa.string()),
             )
-            return nulls
+            return (*nulls, self._page_columns([None] * n))
         column = batch[HTML].combine_chunks()
         html_bytes = pc.binary_length(column).cast(pa.int64())
         limit = self.options.max_html_bytes
         sizes = pc.fill_null(html_bytes, 0).to_numpy(zero_copy_only=False)
         pages = column.to_pylist()
         urls = batch[URL].to_pylist() if URL in batch.column_names else [None] * n
-        texts: list[str | None] = [None] * n
+        outputs: list[PageOutput | None] = [None] * n
         problems: list[str | None] = [None] * n
         todo = []
         for row, html in enumerate(pages):
             if html is None:
                 continue
             if limit is not None and sizes[row] > limit:
-                texts[row], problems[row] = "", "too_large"
+                outputs[row], problems[row] = PageOutput(""), "too_large"
             elif not html.strip():
-                texts[row] = ""
+                outputs[row] = PageOutput("")
             else:
                 todo.append(row)
+        if todo and self.options.engine == "textmill":
+            prepare()  # once here, not once per forked child
         outcomes = map_rows_within_budget(
             lambda row: self.extract_one(pages[row], urls[row]), todo, self.options.time_budget_s
         )
         log = logging.getLogger(__name__)
         for row, outcome in zip(todo, outcomes, strict=True):
             failure = outcome.failure
-            texts[row] = outcome.value or ""
+            outputs[row] = outcome.value or PageOutput("")
             if failure is not None:
                 log.debug("extraction failed on row %d: %s", row, failure.message)
                 problems[row] = "time_budget" if failure.timed_out else "extraction_failed"
             elif outcome.value is None:
                 problems[row] = "too_deep"
-        return pa.array(texts, pa.large_string()), html_bytes, pa.array(problems, pa.string())
+        texts = [None if output is None else output.text for output in outputs]
+        return (
+            pa.array(texts, pa.large_string()),
+            html_bytes,
+            pa.array(problems, pa.string()),
+            self._page_columns(outputs),
+        )
+
+    def _page_columns(self, outputs: list[PageOutput | None]) -> pa.Table:
+        """The `title`/`html_lang`/`published` columns the options ask for (none: no columns)."""
+        names = [TITLE, HTML_LANG] if self.options.page_columns else []
+        names += [PUBLISHED] if self.options.publication_date else []
+        return pa.table(
+            {
+                name: pa.array(
+                    [None if o is None else getattr(o, name) for o in outputs], pa.string()
+                )
+                for name in names
+            }
+        )
 
     @staticmethod
     def metrics(extracted: pa.Array, html_bytes: pa.Array, problems: pa.Array) -> pa.Table:
@@ -201,7 +265,7 @@ class Extract(Filter):
         )
 
     def measure(self, batch: pa.Table) -> pa.Table:
-        return self.metrics(*self.extract_column(batch))
+        return self.metrics(*self.extract_column(batch)[:3])
 
     def decide(self, metrics: pa.Table) -> Decision:
         problem = metrics["extraction_problem"]
@@ -211,7 +275,7 @@ class Extract(Filter):
         )
 
     def process(self, batch: pa.Table) -> tuple[pa.Table, Decision]:
-        extracted, html_bytes, problems = self.extract_column(batch)
+        extracted, html_bytes, problems, page_columns = self.extract_column(batch)
         decision = self.decide(self.metrics(extracted, html_bytes, problems))
         if HTML not in batch.column_names:
             return batch, decision
@@ -227,6 +291,13 @@ class Extract(Filter):
             )
         else:
             batch = batch.append_column(pa.field(TEXT, pa.large_string()), text)
+        has_html = pc.is_valid(batch[HTML])
+        for name in page_columns.column_names:
+            values = page_columns[name]
+            if name in batch.column_names:  # rows without html keep theirs
+                values = pc.if_else(has_html, values, batch[name].cast(pa.string()))
+                batch = batch.drop_columns([name])
+            batch = batch.append_column(pa.field(name, pa.string()), values)
         if not self.options.keep_html:
             batch = batch.drop_columns([HTML])
         return batch, decision

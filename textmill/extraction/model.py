@@ -1,0 +1,113 @@
+"""The main-content model: gradient-boosted trees evaluated with numpy, no learning library.
+
+`textmill.extraction.train` fits scikit-learn's HistGradientBoostingClassifier on labelled
+blocks and saves its trees as flat arrays (`model.npz`, shipped in the package); here every tree
+descends for all blocks of a page at once, one numpy step per tree level.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+MODEL_PATH = Path(__file__).with_name("model.npz")
+
+
+@dataclass(frozen=True)
+class TreeEnsemble:
+    """Trees as (trees, nodes) arrays; a leaf's children point to itself."""
+
+    feature: np.ndarray  # int32
+    threshold: np.ndarray  # float64: go left when x <= threshold
+    left: np.ndarray  # int32
+    right: np.ndarray  # int32
+    value: np.ndarray  # float64: raw score of a leaf
+    baseline: float
+    depth: int
+    features: tuple[str, ...]  # the feature names the trees were fitted on, in column order
+    keep_threshold: float  # probability above which a block is kept (chosen by cross-validation)
+
+    def probability(self, x: np.ndarray) -> np.ndarray:
+        """P(main content) for each row of `x` (blocks × features)."""
+        if len(x) == 0:
+            return np.zeros(0)
+        trees, width = self.feature.shape
+        # Flat indices (tree * width + node, row * features + feature): 1-D takes are several
+        # times faster than 2-D fancy indexing.
+        offsets = np.arange(trees, dtype=np.int64) * width
+        row_offsets = np.arange(len(x), dtype=np.int64)[:, None] * x.shape[1]
+        features, thresholds = self.feature.ravel(), self.threshold.ravel()
+        lefts = (self.left + offsets[:, None]).ravel()
+        rights = (self.right + offsets[:, None]).ravel()
+        flat_x = np.ascontiguousarray(x).ravel()
+        node = np.broadcast_to(offsets, (len(x), trees)).copy()
+        for _ in range(self.depth):
+            goes_left = flat_x.take(row_offsets + features.take(node)) <= thresholds.take(node)
+            node = np.where(goes_left, lefts.take(node), rights.take(node))
+        raw = self.value.ravel().take(node).sum(axis=1) + self.baseline
+        return 1.0 / (1.0 + np.exp(-raw))
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(
+            path,
+            feature=self.feature,
+            threshold=self.threshold,
+            left=self.left,
+            right=self.right,
+            value=self.value,
+            baseline=np.float64(self.baseline),
+            depth=np.int32(self.depth),
+            features=np.array(self.features),
+            keep_threshold=np.float64(self.keep_threshold),
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> TreeEnsemble:
+        with np.load(path, allow_pickle=False) as z:
+            return cls(
+                feature=z["feature"],
+                threshold=z["threshold"],
+                left=z["left"],
+                right=z["right"],
+                value=z["value"],
+                baseline=float(z["baseline"]),
+                depth=int(z["depth"]),
+                features=tuple(str(name) for name in z["features"]),
+                keep_threshold=float(z["keep_threshold"]),
+            )
+
+    @classmethod
+    def from_sklearn(cls, model, features: tuple[str, ...], keep_threshold: float) -> TreeEnsemble:
+        """Flatten a fitted binary HistGradientBoostingClassifier (training time only)."""
+        predictors = [tree[0].nodes for tree in model._predictors]
+        width = max(len(nodes) for nodes in predictors)
+        shape = (len(predictors), width)
+        feature = np.zeros(shape, np.int32)
+        threshold = np.zeros(shape, np.float64)
+        left = np.zeros(shape, np.int32)
+        right = np.zeros(shape, np.int32)
+        value = np.zeros(shape, np.float64)
+        depth = 0
+        for t, nodes in enumerate(predictors):
+            k = len(nodes)
+            leaf = nodes["is_leaf"].astype(bool)
+            own = np.arange(k)
+            feature[t, :k] = np.where(leaf, 0, nodes["feature_idx"])
+            threshold[t, :k] = np.where(leaf, np.inf, nodes["num_threshold"])
+            left[t, :k] = np.where(leaf, own, nodes["left"])
+            right[t, :k] = np.where(leaf, own, nodes["right"])
+            value[t, :k] = nodes["value"]
+            depth = max(depth, int(nodes["depth"].max()))
+        baseline = float(np.ravel(model._baseline_prediction)[0])
+        return cls(
+            feature, threshold, left, right, value, baseline, depth, features, keep_threshold
+        )
+
+
+@functools.cache
+def shipped_model() -> TreeEnsemble:
+    """The model in the package (trained by `python -m textmill.extraction.train`)."""
+    return TreeEnsemble.load(MODEL_PATH)
