@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from textmill.stages.safety.benchmarks import BenchmarkError, BenchmarkSpec, read_benchmark
@@ -29,3 +31,30 @@ def test_quoted_csv_cells_with_commas_still_read(tmp_path):
     path.write_text(f'question,answer\n"{QUESTION}, really","Paris, France"\n', encoding="utf-8")
     bench = read_benchmark(BenchmarkSpec(path=str(path), layout="gsm8k"))
     assert bench.texts == [f"{QUESTION}, really\nParis, France"]
+
+
+def _labelled(path, extra_lines):
+    rows = [json.dumps({"text": f"sample {i}", "toxic": bool(i % 2)}) for i in range(20)]
+    path.write_text("\n".join(rows[:10] + extra_lines + rows[10:]) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("{broken", "line 11: invalid JSON"),
+        ('{"text": null, "toxic": true}', "line 11: missing field"),
+    ],
+)
+def test_classify_train_names_an_unreadable_labelled_record(tmp_path, capsys, line, message):
+    # such records were dropped without a word: the model trained on fewer labels than given
+    from textmill.cli import main
+
+    path = _labelled(tmp_path / "labels.jsonl", [line])
+    code = main(
+        ["classify", "train", str(path), "--label-field", "toxic", "-o", str(tmp_path / "m.bin")]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "labels.jsonl" in err and message in err and "Traceback" not in err
+    assert not (tmp_path / "m.bin").exists()
