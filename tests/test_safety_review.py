@@ -58,3 +58,24 @@ def test_classify_train_names_an_unreadable_labelled_record(tmp_path, capsys, li
     err = capsys.readouterr().err
     assert "labels.jsonl" in err and message in err and "Traceback" not in err
     assert not (tmp_path / "m.bin").exists()
+
+
+def test_card_describes_the_decon_and_toxicity_columns(tmp_path):
+    # the card's column table left every decon_* and toxicity column without a description
+    from tests.conftest import reconciled_run, write_jsonl
+
+    bench = write_jsonl(tmp_path / "bench.jsonl", [{"question": QUESTION, "answer": "Paris"}])
+    corpus = write_jsonl(
+        tmp_path / "in.jsonl",
+        [{"id": "a", "text": f"Notes. {QUESTION} Paris. " + "Filler words here. " * 30}],
+    )
+    stages = [
+        ("decontaminate", {"benchmarks": [f"gsm8k:{bench}"], "mode": "cut", "margin": 0}),
+        ("toxicity", {}),
+    ]
+    stats, _ = reconciled_run(stages, [str(corpus)], tmp_path / "out")
+    assert stats["kept"] == 1
+    card = (tmp_path / "out" / "README.md").read_text("utf-8")
+    for column in ("decon_items", "decon_cut", "flagged_words", "flagged_ratio"):
+        line = next(line for line in card.splitlines() if line.startswith(f"| `{column}` |"))
+        assert not line.endswith("|  |"), line
