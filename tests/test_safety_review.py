@@ -79,3 +79,31 @@ def test_card_describes_the_decon_and_toxicity_columns(tmp_path):
     for column in ("decon_items", "decon_cut", "flagged_words", "flagged_ratio"):
         line = next(line for line in card.splitlines() if line.startswith(f"| `{column}` |"))
         assert not line.endswith("|  |"), line
+
+
+ZH_ITEM = "小明有五个苹果，他给了小红两个苹果，请问小明现在还剩下几个苹果？"
+
+
+@pytest.mark.parametrize("via_index", [False, True])
+def test_chinese_benchmark_matches_a_chinese_corpus_without_a_lang_column(tmp_path, via_index):
+    # the corpus used to be split as English (a sentence is one "word"): no item could match
+    from tests.conftest import reconciled_run, write_jsonl
+    from textmill.stages.safety.benchmarks import parse_spec
+    from textmill.stages.safety.decon_index import Normalization, build_index
+
+    bench = write_jsonl(tmp_path / "zh.jsonl", [{"question": ZH_ITEM, "answer": "三个"}])
+    spec = {"path": str(bench), "layout": "gsm8k", "lang": "zh"}
+    corpus = write_jsonl(
+        tmp_path / "in.jsonl",
+        [
+            {"id": "hit", "text": f"网络文本。{ZH_ITEM}三个。谢谢。"},
+            {"id": "miss", "text": "今天天气很好。"},
+        ],
+    )
+    options: dict = {"benchmarks": [spec], "mode": "drop", "ngram": 5}
+    if via_index:
+        index = build_index([parse_spec(spec)], Normalization(5, True, True))
+        index.save(str(tmp_path / "zh.npz"))
+        options = {"index": str(tmp_path / "zh.npz"), "mode": "drop", "ngram": 5}
+    stats, _ = reconciled_run([("decontaminate", options)], [str(corpus)], tmp_path / "out")
+    assert (stats["kept"], stats["rejected"]) == (1, 1)
