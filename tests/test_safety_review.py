@@ -107,3 +107,13 @@ def test_chinese_benchmark_matches_a_chinese_corpus_without_a_lang_column(tmp_pa
         options = {"index": str(tmp_path / "zh.npz"), "mode": "drop", "ngram": 5}
     stats, _ = reconciled_run([("decontaminate", options)], [str(corpus)], tmp_path / "out")
     assert (stats["kept"], stats["rejected"]) == (1, 1)
+
+
+def test_decon_index_names_an_unknown_layout(tmp_path, capsys):
+    # `gsm8K:FILE` used to answer "give a layout ... or --fields", hiding the typo
+    from textmill.cli import main
+
+    bench = tmp_path / "b.jsonl"
+    bench.write_text(json.dumps({"question": QUESTION, "answer": "Paris"}) + "\n", "utf-8")
+    assert main(["decon", "index", f"gsm8K:{bench}", "-o", str(tmp_path / "i.npz")]) == 2
+    assert "unknown benchmark layout 'gsm8K'" in capsys.readouterr().err
