@@ -117,3 +117,21 @@ def test_decon_index_names_an_unknown_layout(tmp_path, capsys):
     bench.write_text(json.dumps({"question": QUESTION, "answer": "Paris"}) + "\n", "utf-8")
     assert main(["decon", "index", f"gsm8K:{bench}", "-o", str(tmp_path / "i.npz")]) == 2
     assert "unknown benchmark layout 'gsm8K'" in capsys.readouterr().err
+
+
+def test_word_list_entry_without_a_word_is_one_line_not_a_traceback(tmp_path, capsys):
+    # '!!!' passed the options check and failed in setup with a traceback (a bare ValueError)
+    from tests.conftest import write_jsonl
+    from textmill.cli import main
+
+    words = tmp_path / "words.txt"
+    words.write_text("badword\n!!!\n", encoding="utf-8")
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(
+        f"stages:\n  - toxicity: {{word_lists: {{en: {words}}}, default_lists: false}}\n", "utf-8"
+    )
+    corpus = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "a badword here"}])
+    code = main(["run", str(pipeline), str(corpus), "-o", str(tmp_path / "out"), "-w", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert "words.txt, line 2: '!!!' has no word" in err
