@@ -8,7 +8,7 @@ import sys
 from collections import Counter
 from typing import Any
 
-from textmill.cli.quality import add_train_arguments, train_options
+from textmill.cli.quality import add_train_arguments, guard, train_options
 from textmill.io import InputError
 
 _TRUE = {"1", "true", "yes", "pos", "positive"}
@@ -53,19 +53,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _guard(handler):
-    """Bad input becomes a one-line message and exit code 2, not a traceback."""
-
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return handler(args)
-        except (InputError, OSError, ValueError, ImportError) as error:
-            print(f"textmill classify: {error}", file=sys.stderr)
-            return 2
-
-    return run
-
-
 def register(commands: Any) -> None:
     """Add `classify train` to the `textmill` subcommands."""
     classify = commands.add_parser("classify", help="fastText classifiers from labelled data")
@@ -85,4 +72,4 @@ def register(commands: Any) -> None:
     train.add_argument("-o", "--output", required=True, help="model path, e.g. toxicity.bin")
     add_train_arguments(train)
     train.add_argument("--text-field", default="text", help="JSONL/Parquet text field")
-    train.set_defaults(handler=_guard(cmd_train))
+    train.set_defaults(handler=guard(cmd_train))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from textmill.cli.args import whole
 
@@ -45,6 +46,11 @@ def _spec(argument: str, args: argparse.Namespace):  # noqa: ANN202 (BenchmarkSp
     try:
         if sep and layout in layout_names():
             return BenchmarkSpec(layout=layout, path=path, **extra)
+        if not args.fields and sep and "://" not in argument and not Path(argument).exists():
+            raise BenchmarkError(  # `gsm8K:file`: name the typo, not a missing --fields
+                f"{argument}: unknown benchmark layout {layout!r} (layouts: "
+                f"{', '.join(layout_names())}), or give --fields"
+            )
         if not args.fields:
             raise BenchmarkError(
                 f"{argument}: give a layout (LAYOUT:PATH, layouts: {', '.join(layout_names())}) "

@@ -174,13 +174,13 @@ def train_options(args: argparse.Namespace) -> Any:
     )  # fmt: skip
 
 
-def _guard(handler):
+def guard(handler):
     """Bad input becomes a one-line message and exit code 2, not a traceback."""
 
     def run(args: argparse.Namespace) -> int:
         try:
             return handler(args)
-        except (InputError, FileNotFoundError, ValueError, ImportError) as error:
+        except (InputError, OSError, ValueError, ImportError) as error:
             print(f"textmill {args.command}: {error}", file=sys.stderr)
             return 2
 
@@ -202,7 +202,7 @@ def register(commands: Any) -> None:
     defaults = TrainOptions()
     train.add_argument("--limit", type=whole(1), help="at most this many documents per class")
     train.add_argument("--text-field", default="text", help="JSONL/Parquet text field")
-    train.set_defaults(handler=_guard(cmd_train))
+    train.set_defaults(handler=guard(cmd_train))
 
     select = actions.add_parser(
         "select-seeds", help="verify candidate positive pools and pick the best"
@@ -213,11 +213,11 @@ def register(commands: Any) -> None:
         "--bucket", type=whole(1), default=defaults.bucket, help="classifier n-gram rows"
     )
     _add_verify_arguments(select)
-    select.set_defaults(handler=_guard(cmd_select_seeds))
+    select.set_defaults(handler=guard(cmd_select_seeds))
 
     verify = commands.add_parser(
         "verify", help="train the same small LM on each dataset; compare held-out loss"
     )
     verify.add_argument("datasets", nargs="+", metavar="NAME=PATH", help="datasets (2+)")
     _add_verify_arguments(verify)
-    verify.set_defaults(handler=_guard(cmd_verify))
+    verify.set_defaults(handler=guard(cmd_verify))

@@ -53,9 +53,10 @@ def _labels_of(docs: pa.Table, label_field: str) -> list[object]:
 def read_labelled(
     inputs: Iterable[str], *, label_field: str, text_field: str = "text"
 ) -> tuple[list[str], list[object]]:
-    """(texts, labels) of every record with a non-blank text, in input order. A record without
-    the label (or with a null, list or object there) is an InputError naming its source and id:
-    a training set with silently missing labels trains a different classifier."""
+    """(texts, labels) of every record with a non-blank text, in input order. A record the
+    reader cannot read (broken JSON, a null text), or one without the label (or with a null,
+    list or object there) is an InputError naming its source and record: a training set with
+    silently missing labels trains a different classifier."""
     inputs = [str(path) for path in inputs]
     shards, unknown = plan_shards(inputs)
     if not shards:
@@ -64,6 +65,8 @@ def read_labelled(
     labels: list[object] = []
     for shard in shards:
         for batch in read_shard(shard, ReadOptions(text_field=text_field)):
+            if batch.errors:  # a record lost to the reader is a label lost to the training set
+                raise InputError(batch.errors[0].describe())
             docs = batch.docs
             if TEXT not in docs.column_names or docs.num_rows == 0:
                 continue

@@ -53,6 +53,15 @@ COLUMN_NOTES = {
     "warc_record_id": "WARC-Record-ID of the record the document came from",
     "crawl_date": "WARC-Date: when the page was crawled",
     "license": "licence the page declares (Creative Commons link or meta tag), if any",
+    "decon_benchmarks": "benchmarks with an item whose n-grams the document holds",
+    "decon_items": "matched benchmark items (benchmark:item id)",
+    "decon_ngrams": "n-grams of the document shared with a matched item",
+    "decon_coverage": "largest share of a matched item's n-grams found in the document",
+    "decon_cut": "benchmark spans cut from the document (decontaminate mode cut)",
+    "flagged_words": "listed toxic words or phrases in the document",
+    "flagged_ratio": "share of the document's words covered by a listed toxic entry",
+    "profanity_score": "alt-profanity-check's probability of profanity",
+    "toxicity_score": "a fastText toxicity classifier's probability of the positive label",
 }
 
 

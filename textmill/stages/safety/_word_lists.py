@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from textmill.io.files import InputError
 from textmill.lang.codes import base_language
 from textmill.text import decode, spans_hashes, split_words
 from textmill.text.chars import SYMBOL
@@ -45,7 +46,7 @@ DEFAULT_LIST_LANGUAGES = (
 _CONTROL = {"Cc", "Cs", "Co", "Cn"}
 
 
-class WordListError(ValueError):
+class WordListError(InputError):
     """A word list that cannot be used, naming the file and line."""
 
 

@@ -185,7 +185,8 @@ def _read_records(path: str) -> Iterator[tuple[str, dict[str, Any]]]:
                 yield f"line {line_no}", record
             return
         text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
-        reader = csv.DictReader(text, delimiter="\t" if fmt == "tsv" else ",")
+        # strict: an unbalanced quote is an error, not a cell that swallows the lines after it
+        reader = csv.DictReader(text, delimiter="\t" if fmt == "tsv" else ",", strict=True)
         try:
             for record in reader:
                 if None in record:

@@ -65,7 +65,9 @@ class Decontaminate(Stage):
             GPT3_MAX_PIECES, ge=1, description="cut: drop documents left in more pieces"
         )
         lang: str | None = Field(
-            None, description="word splitting language of the corpus (default: `lang`, else en)"
+            None,
+            description="word splitting language of the corpus (default: the `lang` column, "
+            "else the benchmarks' language when they all declare one, else en)",
         )
         idf: bool = Field(
             False,
@@ -137,7 +139,11 @@ class Decontaminate(Stage):
             return self.options.lang
         if LANG in batch.column_names:
             return np.asarray(pc.fill_null(batch[LANG], "en").to_pylist(), dtype=object)
-        return "en"
+        # no `lang` column: split as the benchmarks were when they all declare one language
+        # (a Chinese document split as English is one "word" and would match nothing)
+        assert self.index is not None
+        languages = {benchmark.get("lang", "en") for benchmark in self.index.benchmarks}
+        return languages.pop() if len(languages) == 1 else "en"
 
     def matches(self, batch: pa.Table) -> dict[str, Any]:
         """Per row: qualifying items, and the character spans of their n-grams."""
