@@ -1,5 +1,7 @@
 """Found in review (issue 13): mixes that must be refused before they touch their inputs."""
 
+from pathlib import Path
+
 import pyarrow.parquet as pq
 from test_mix_build import text_source
 
@@ -27,3 +29,24 @@ def test_overwriting_a_source_with_its_own_mixture_is_refused(tmp_path, capsys):
     # the source is untouched: --overwrite used to delete it before reading it
     assert sorted(p.name for p in (tmp_path / "mixed" / "data").iterdir()) == before
     assert sum(pq.read_metadata(p).num_rows for p in (tmp_path / "mixed" / "data").iterdir()) == 20
+
+
+def test_a_failed_search_does_not_pin_its_settings_and_reads_run_outputs(tmp_path, capsys):
+    from test_mix_law import SEARCH_GRID, tiny_corpora
+
+    from textmill.executors.output import Layout
+
+    general, domain = tiny_corpora(tmp_path)
+    out = tmp_path / "search"
+    base = ["mix", "search", "--general", general, "-o", str(out), *SEARCH_GRID]
+    assert main([*base, "--domain", str(tmp_path / "typo.jsonl")]) == 2
+    capsys.readouterr()
+    assert not (out / "search_settings.json").exists()  # nothing to refuse the fixed command
+    # a run's OUT is read through its data/, as tokenize and mix read it
+    run = tmp_path / "run"
+    (run / "data").mkdir(parents=True)
+    (run / "data" / "part-0.jsonl").write_text(Path(domain).read_text())
+    Layout(run).manifest.parent.mkdir(parents=True)
+    Layout(run).manifest.write_text('{"shards": [], "files": []}')
+    assert main([*base, "--domain", str(run), "--forms", "power_r"]) == 0, capsys.readouterr()
+    assert (out / "search_settings.json").is_file() and (out / "law.json").is_file()
