@@ -50,3 +50,17 @@ def test_a_tokenizer_json_given_from_a_parent_folder_is_named_by_its_file(
     assert load_tokenizer(relative).name == tokenizer_path.parent.name
     monkeypatch.chdir(tokenizer_path.parent)
     assert load_tokenizer(".").name == tokenizer_path.parent.name  # was ""
+
+
+def test_the_summary_names_the_first_error_and_the_skipped_file(tmp_path, tokenizer_path, capsys):
+    from textmill.cli import main
+
+    docs = tmp_path / "docs.jsonl"
+    write_jsonl(docs, [{"id": "a", "body": "alpha"}, {"id": "b", "text": ""}])
+    argv = ["tokenize", str(docs), "-o", str(tmp_path / "tok"), "--tokenizer", str(tokenizer_path)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "read 2 = tokenized 0 + skipped 1 (empty 1) + errored 1" in out
+    assert f"errors: {tmp_path / 'tok' / 'errors.jsonl'} (first: " in out
+    assert "line 1: missing field 'text'" in out
+    assert f"skipped documents: {tmp_path / 'tok' / 'skipped.parquet'}" in out
