@@ -50,3 +50,17 @@ def test_a_failed_search_does_not_pin_its_settings_and_reads_run_outputs(tmp_pat
     Layout(run).manifest.write_text('{"shards": [], "files": []}')
     assert main([*base, "--domain", str(run), "--forms", "power_r"]) == 0, capsys.readouterr()
     assert (out / "search_settings.json").is_file() and (out / "law.json").is_file()
+
+
+def test_a_law_that_predicts_a_negative_loss_at_the_target_says_so():
+    import numpy as np
+
+    from textmill.mix.law import Tolerance, critical_ratio
+
+    class Falling:  # what a fit with E at its bound and a growing term extrapolates to
+        def predict(self, r, tokens):
+            return 3.0 - 1e-3 * tokens * (1 + np.asarray(r))
+
+    assert not critical_ratio(Falling(), 100, Tolerance.parse("1%")).extrapolated
+    far = critical_ratio(Falling(), 1e9, Tolerance.parse("1%"))
+    assert any("no loss is negative" in note for note in far.extrapolated), far.extrapolated
