@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -156,9 +157,23 @@ def summary(manifest: dict[str, Any], out: str) -> str:
         lines.append(f"time: {manifest['seconds']:.1f}s ({rate:,.0f} tokens/s)")
     lines.extend(arrange_summary(manifest))
     folder = Path(out)
+    if manifest["errored"]:
+        lines.append(f"errors: {folder / 'errors.jsonl'}{_first_error(folder / 'errors.jsonl')}")
+    if skipped:
+        lines.append(f"skipped documents: {folder / 'skipped.parquet'}")
     files = ", ".join(str(folder / name) for name in manifest["files"])
     lines.append(f"output: {files}; {folder / 'manifest.json'}, {folder / 'documents.parquet'}")
     return "\n".join(lines)
+
+
+def _first_error(path: Path) -> str:
+    """The first error's file, record and message: a missing --text-column shows here."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            error = json.loads(handle.readline())
+    except (OSError, ValueError):
+        return ""
+    return f" (first: {error.get('file')}, {error.get('record')}: {error.get('message')})"
 
 
 def cmd_tokenizer_train(args: argparse.Namespace) -> int:

@@ -243,6 +243,7 @@ def mix(
     if is_run_output(out) and not overwrite:
         raise MixError(f"{out} already holds textmill output; pass --overwrite (overwrite=True)")
     plan = plan_mix(spec)
+    _check_out_apart(out, plan)
     with output_lock(layout):
         if is_run_output(out):
             previous = json.loads(layout.manifest.read_text("utf-8"))
@@ -258,6 +259,19 @@ def mix(
                "files": [MANIFEST, BLEND]}  # fmt: skip
         _write_json(layout.manifest, run)
     return manifest
+
+
+def _check_out_apart(out: Path, plan: MixPlan) -> None:
+    """Refuse an OUT that is, holds or lies inside a source (or the spec's tokenizer):
+    --overwrite would delete the very files the mixture is read from."""
+    resolved = out.resolve()
+    named = [(f"source {s.spec.label!r}", Path(s.spec.path)) for s in plan.sources]
+    if plan.spec.tokenizer:
+        named.append(("the tokenizer", Path(plan.spec.tokenizer)))
+    for what, path in named:
+        where = path.expanduser().resolve()
+        if resolved == where or resolved in where.parents or where in resolved.parents:
+            raise MixError(f"{out} overlaps {what} ({path}); write the mixture elsewhere")
 
 
 def _write(plan: MixPlan, out: Path, command: Sequence[str] | None) -> dict[str, Any]:

@@ -479,6 +479,14 @@ def critical_ratio(
             f"ratio {ratio:.4g} outside the measured {measured_ratios[0]:g}-{measured_ratios[1]:g}"
         )
 
+    lowest = float(np.min(general.predict(grid, target_tokens)))
+    if lowest <= 0:  # a fitted form can run below zero far outside its data (E at its bound)
+        extrapolated.append(
+            f"the general-loss law predicts a loss of {lowest:.4g} nats at {target_tokens:g} "
+            "tokens: no loss is negative, so the law does not hold there and neither does "
+            "this ratio (measure nearer the target)"
+        )
+
     def at(law: FormFit | None) -> float | None:
         return None if law is None or ratio is None else float(law.predict(ratio, target_tokens))
 

@@ -29,6 +29,7 @@ import numpy as np
 from textmill.executors.output import Layout, check_output_folder, output_lock
 from textmill.mix.law import COLUMNS, DEFAULT_TOLERANCE, CmrFit, fit_cmr, write_fit
 from textmill.quality.inputs import read_texts
+from textmill.tokens.reading import input_arguments
 from textmill.train.verify import (
     VerifyOptions,
     _encode_stream,
@@ -145,7 +146,7 @@ class _Corpus:
 def _read_ordered(name: str, paths: Sequence[str], text_field: str, seed: int) -> _Corpus:
     """Texts in a seeded order that depends on the texts only, not on the file order (as
     verify orders its datasets)."""
-    texts = read_texts(paths, text_field=text_field)
+    texts = read_texts(input_arguments(paths), text_field=text_field)
     if not texts:
         raise ValueError(f"{name} corpus: no text in {', '.join(paths)}")
     texts.sort()
@@ -264,8 +265,7 @@ def _open_output(out_dir: Path, settings: dict[str, Any]) -> dict[tuple[float, i
     requested budget, seed)."""
     settings_path = out_dir / SETTINGS_NAME
     if not settings_path.is_file():
-        settings_path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
-        return {}
+        return {}  # recorded once the corpora read (_record_settings): a typo is not kept
     strangers = sorted(
         p.name for p in out_dir.iterdir() if p.name not in OWN_FILES and p.name != ".textmill"
     )
@@ -295,6 +295,12 @@ def _open_output(out_dir: Path, settings: dict[str, Any]) -> dict[tuple[float, i
                 done[key] = values
         _write_rows(measurements, list(done.values()))  # without any half-written row
     return done
+
+
+def _record_settings(out_dir: Path, settings: dict[str, Any]) -> None:
+    settings_path = out_dir / SETTINGS_NAME
+    if not settings_path.is_file():
+        settings_path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
 
 
 def _number(text: str) -> float | int:
@@ -354,7 +360,11 @@ def search_mixture(
         log(f"tokenizer: {vocab_size} BPE tokens")
         for corpus, needed in zip(corpora, _needed_tokens(options), strict=True):
             user_reference = references[corpus.name]
-            texts = read_texts(user_reference, text_field=text_field) if user_reference else None
+            texts = (
+                read_texts(input_arguments(user_reference), text_field=text_field)
+                if user_reference
+                else None
+            )
             if user_reference and not texts:
                 raise ValueError(f"{corpus.name} reference: no text in {user_reference}")
             _prepare(corpus, tokenizer, model, needed, texts)
@@ -364,6 +374,7 @@ def search_mixture(
                 f"{len(corpus.train):,} training tokens used"
             )
         general_corpus, domain_corpus = corpora
+        _record_settings(out_dir, settings)  # inputs read and large enough: now it is a search
         rows, bases = _measure_grid(
             options, general_corpus, domain_corpus, vocab_size, out_dir, done, log
         )

@@ -72,7 +72,12 @@ from textmill.tokens.manifest import (
 from textmill.tokens.pack import DEFAULT_WINDOW_TOKENS
 from textmill.tokens.reading import LANG, plan_inputs, read_documents
 from textmill.tokens.shuffle import DEFAULT_MEMORY_BYTES
-from textmill.tokens.tokenizer import TextTokenizer, TokenizerError, load_tokenizer
+from textmill.tokens.tokenizer import (
+    TextTokenizer,
+    TokenizerError,
+    load_tokenizer,
+    token_dtype_for,
+)
 
 INPUT_IDS = "input_ids"
 TOKEN_TABLE_SCHEMA = pa.schema(
@@ -491,6 +496,7 @@ def run_tokenize(
     else:
         loaded = load_tokenizer(tokenizer, engine=settings.engine)
     specials = resolve_specials(loaded, settings)
+    _check_vocabulary(loaded, settings.format)
     check_output_folder(out)
     shards, unknown = plan_inputs([str(i) for i in inputs], str(out))
     if not shards:
@@ -521,6 +527,15 @@ def run_tokenize(
             tok, shards, loaded, specials, settings, totals, unknown, command, started
         )
     return manifest
+
+
+def _check_vocabulary(tokenizer: TextTokenizer, fmt: str) -> None:
+    """A vocabulary the token files cannot hold is refused before any shard is tokenized."""
+    token_dtype_for(tokenizer.vocab_size)
+    if fmt == "megatron":
+        from textmill.tokens.formats.megatron import megatron_dtype
+
+        megatron_dtype(tokenizer.vocab_size)
 
 
 def _add(totals: ShardCounts, counts: ShardCounts) -> None:

@@ -188,12 +188,14 @@ def _load(path: Path) -> TextTokenizer:
                 "tokenizer saved with save_pretrained) or one SentencePiece .model file"
             )
         files = [path / name for name in HF_FOLDER_FILES if (path / name).is_file()]
-        return _load_huggingface(path / "tokenizer.json", path.name, files, _folder_specials(path))
+        name = path.resolve().name  # `.` and `..` say nothing
+        return _load_huggingface(path / "tokenizer.json", name, files, _folder_specials(path))
     if not path.is_file():
         raise TokenizerError(f"{path}: no such tokenizer file or folder")
     if path.suffix == ".model":
         return _load_sentencepiece(path)
-    name = path.parent.name if path.name == "tokenizer.json" and path.parent.name else path.name
+    folder = path.parent.name  # a HF folder's name says which tokenizer; `..` does not
+    name = folder if path.name == "tokenizer.json" and folder not in ("", "..") else path.name
     return _load_huggingface(path, name, [path], _folder_specials(path.parent))
 
 
