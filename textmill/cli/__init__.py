@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "textmill.cli.classify",
     "textmill.cli.plan",
     "textmill.cli.report",
+    "textmill.cli.warmup",
 )
 INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a process that Ctrl-C ended
 
