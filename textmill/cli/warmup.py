@@ -23,14 +23,12 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_warm_up(args: argparse.Namespace) -> int:
-    from textmill.cli.run import sample_path
-    from textmill.config import PipelineConfigError, load_preset
-    from textmill.warmup import warm_up
+    from textmill.api import Pipeline
+    from textmill.config import PipelineConfigError
 
     if args.workers < 0:
         raise PipelineConfigError(f"--workers must be >= 0 (got {args.workers})")
-    specs = [(spec.name, spec.options) for spec in load_preset(args.preset)]
-    result = warm_up(specs, sample_path(), workers=args.workers)
+    result = Pipeline.from_preset(args.preset).warm_up(workers=args.workers)
     slowest = sorted(result.stage_seconds.items(), key=lambda item: -item[1])[:3]
     print(
         f"textmill warm-up: {args.preset} compiled in {result.seconds:.1f} s with "
