@@ -10,8 +10,8 @@ from pathlib import Path
 from textmill.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-# two global stages with numba kernels, so the warm-up forks two processes
-PIPELINE = [("paragraph_dedup", {}), ("url_dedup", {})]
+# url_dedup runs in the parent, the other two in two forks (paragraph_dedup compiles kernels)
+PIPELINE = [("url_dedup", {}), ("exact_dedup", {}), ("paragraph_dedup", {})]
 COUNT_COMPILES = """
 import json, sys
 from numba.core import event

@@ -7,8 +7,9 @@ writable). A fresh install starts with an empty cache, so its first run paid the
 ~40 CPU-s for the fineweb preset against ~6 CPU-s for the run itself.
 
 `warm_up` runs the pipeline's stages on the first documents of the bundled sample crawl: the
-stages up to `extract`/`langid` once (they make the text and language columns the others
-read), then every later stage on that batch in its own forked process, several at a time. The
+stages up to `extract`/`langid` and the one after them once (they make the text and language
+columns the others read, and compile the shared word splitter), then every later stage on that
+batch in its own forked process, several at a time. The
 kernels compile with exactly the argument types a run passes them, and a process that reaches
 a kernel another one has already cached loads it instead of compiling it again.
 """
@@ -73,6 +74,9 @@ def warm_up(specs: Specs, sample: str | Path, workers: int = 0, docs: int = SAMP
     split = max((i + 1 for i, name in enumerate(names) if name in PREFIX_STAGES), default=0)
     seconds: dict[str, float] = {}
     batch = sample_batch(sample, docs)
+    # the first stage after them too: it compiles the kernels most stages share (the word
+    # splitter), which the forked processes then inherit instead of all compiling them at once
+    split = min(split + 1, len(stages))
     for stage in stages[:split]:
         began = time.perf_counter()
         batch = _run_stage(stage, batch)
