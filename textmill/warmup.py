@@ -4,7 +4,7 @@ numba compiles a kernel the first time it meets new argument types and, with `ca
 keeps the machine code on disk (in `__pycache__` next to the sources, or under
 NUMBA_CACHE_DIR; numba itself falls back to ~/.cache/numba when the package folder is not
 writable). A fresh install starts with an empty cache, so its first run paid the compilation:
-~40 CPU-s for the fineweb preset against ~6 CPU-s for the run itself.
+~30 CPU-s for the fineweb preset against ~6 CPU-s for the run itself (BENCHMARKS.md).
 
 `warm_up` runs the pipeline's stages on the first documents of the bundled sample crawl: the
 stages up to `extract`/`langid` and the one after them once (they make the text and language

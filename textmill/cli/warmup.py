@@ -11,7 +11,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="compile the numba kernels into numba's cache, so the first run does not",
         description="Run every stage of a preset (default: fineweb, what `textmill demo` runs) "
         "on the first documents of the bundled sample crawl, later stages in parallel "
-        "processes, so that numba compiles their kernels now (~40 CPU-s) and the first real "
+        "processes, so that numba compiles their kernels now (~30 CPU-s) and the first real "
         "run loads them from its cache. The cache is numba's: __pycache__ next to the sources, "
         "or NUMBA_CACHE_DIR.",
     )
