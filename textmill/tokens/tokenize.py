@@ -101,7 +101,7 @@ class TokenizeSettings:
     """Everything that decides the output; the CLI and the Python API build the same one."""
 
     format: str = "megatron"
-    engine: str = "tokenizers"  # or "tiktoken" (byte-level BPE only; see engines.py)
+    engine: str = "auto"  # tiktoken where it checks identical, else tokenizers (engines.py)
     bos: bool = False
     eos: bool = True
     bos_token: str | None = None  # a token name overriding the tokenizer's own BOS / EOS
