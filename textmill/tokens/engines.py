@@ -170,9 +170,8 @@ def _first_difference(encoding: Any, reference: Any, texts: list[str]) -> str | 
     if not texts:
         return None
     special = encoding.special_tokens_set
-    ours = encoding.encode_batch(
-        texts, allowed_special=special, disallowed_special=(), num_threads=1
-    )
+    # a loop, not encode_batch: its thread pool costs more than these short texts
+    ours = [encoding.encode(t, allowed_special=special, disallowed_special=()) for t in texts]
     theirs = reference.encode_batch_fast(texts, add_special_tokens=False)
     for text, a, b in zip(texts, ours, theirs, strict=True):
         if a != b.ids:
@@ -217,9 +216,14 @@ def fast_encoding(tokenizer_json: Path, reference: Any) -> tuple[Any | None, str
     special = {t["content"] for t in spec.get("added_tokens", [])}
     # tiktoken takes a piece that is a vocabulary entry whole; tokenizers' BPE must reach it
     # by its merges (run on the entry's byte-level spelling, no pre-tokenizer involved)
-    entries = [(t, r) for t, r in spec["model"]["vocab"].items() if t not in special]
+    vocab = spec["model"]["vocab"]
+    words = [t for t in vocab if t not in special] if special else list(vocab)
     # with ignore_merges, tokenizers itself takes an entry whole, as tiktoken does
-    unbuilt = None if spec["model"].get("ignore_merges") else _unbuilt_entry(reference, entries)
+    unbuilt = (
+        None
+        if spec["model"].get("ignore_merges")
+        else _unbuilt_entry(reference, words, list(map(vocab.__getitem__, words)))
+    )
     if unbuilt is not None:
         return None, f"its BPE splits the vocabulary entry {unbuilt!r}, which tiktoken keeps"
     differs = _first_difference(encoding, reference, _probe_texts(PROBE_CHARS))
@@ -228,18 +232,16 @@ def fast_encoding(tokenizer_json: Path, reference: Any) -> tuple[Any | None, str
     return encoding, "byte-level BPE; the vocabulary and the character probe encode identically"
 
 
-def _unbuilt_entry(reference: Any, entries: list[tuple[str, int]]) -> str | None:
+def _unbuilt_entry(reference: Any, words: list[str], ranks: list[int]) -> str | None:
     """The first vocabulary entry that `reference`'s BPE, run on the entry's byte-level
     spelling alone, does not give as itself; None when all are. One `tokenizers` call: the
     entries as the words of one pre-tokenized sequence, through the model alone."""
     from tokenizers import Tokenizer
 
     model_only = Tokenizer(reference.model)
-    words = [token for token, _ in entries]
-    ids = model_only.encode(words, is_pretokenized=True, add_special_tokens=False).ids
-    if ids == [rank for _, rank in entries]:
+    if model_only.encode(words, is_pretokenized=True, add_special_tokens=False).ids == ranks:
         return None
-    for (token, rank), got in zip(entries, map(model_only.model.tokenize, words), strict=True):
+    for token, rank, got in zip(words, ranks, map(model_only.model.tokenize, words), strict=True):
         if [piece.id for piece in got] != [rank]:
             return token
     return "?"  # unreachable: the sequence differs, so one word does
