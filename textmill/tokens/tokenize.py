@@ -260,25 +260,31 @@ def _assemble(
     arrays: list[np.ndarray], kept: np.ndarray, limit: np.ndarray, specials: Specials
 ) -> tuple[np.ndarray, np.ndarray]:
     """The kept documents' tokens back to back, each cut at its limit with BOS/EOS around it,
-    and each one's length: one concatenation, Python touching each document, never a token."""
-    bos = np.array([specials.bos], np.uint32) if specials.bos is not None else None
-    eos = np.array([specials.eos], np.uint32) if specials.eos is not None else None
-    pieces: list[np.ndarray] = []
-    lengths: list[int] = []
-    for index in np.flatnonzero(kept).tolist():
-        body = arrays[index]
-        if len(body) > limit[index]:
-            body = body[: limit[index]]
-        if bos is not None:
-            pieces.append(bos)
-        pieces.append(body)
-        if eos is not None:
-            pieces.append(eos)
-        lengths.append(len(body))
-    out_lengths = np.asarray(lengths, np.int64) + specials.count
-    if not pieces:
+    and each one's length: one concatenation, then BOS/EOS and the bodies placed by index
+    (no Python per token, and per document only a list item; a cut only where one is due)."""
+    index = np.flatnonzero(kept)
+    bodies = [arrays[i] for i in index.tolist()]
+    lengths = np.fromiter(map(len, bodies), dtype=np.int64, count=len(bodies))
+    for j in np.flatnonzero(lengths > limit[index]).tolist():
+        bodies[j] = bodies[j][: limit[index[j]]]
+        lengths[j] = len(bodies[j])
+    out_lengths = lengths + specials.count
+    if not bodies:
         return np.zeros(0, np.uint32), out_lengths
-    return np.concatenate(pieces).astype(np.uint32, copy=False), out_lengths
+    flat = np.concatenate(bodies).astype(np.uint32, copy=False)
+    if specials.count == 0:
+        return flat, out_lengths
+    ends = np.cumsum(out_lengths)
+    out = np.empty(int(ends[-1]), np.uint32)
+    body = np.ones(out.size, bool)
+    if specials.bos is not None:
+        out[ends - out_lengths] = specials.bos
+        body[ends - out_lengths] = False
+    if specials.eos is not None:
+        out[ends - 1] = specials.eos
+        body[ends - 1] = False
+    out[body] = flat
+    return out, out_lengths
 
 
 # ---------------------------------------------------------------- the TOK folder
