@@ -260,8 +260,9 @@ def _assemble(
     arrays: list[np.ndarray], kept: np.ndarray, limit: np.ndarray, specials: Specials
 ) -> tuple[np.ndarray, np.ndarray]:
     """The kept documents' tokens back to back, each cut at its limit with BOS/EOS around it,
-    and each one's length: one concatenation, then BOS/EOS and the bodies placed by index
-    (no Python per token, and per document only a list item; a cut only where one is due)."""
+    and each one's length: one output array, each body copied into its slot and BOS/EOS set
+    by index (no Python per token; no second copy of the tokens, as a concatenation of
+    pieces and then an insertion would make)."""
     index = np.flatnonzero(kept)
     bodies = [arrays[i] for i in index.tolist()]
     lengths = np.fromiter(map(len, bodies), dtype=np.int64, count=len(bodies))
@@ -269,21 +270,15 @@ def _assemble(
         bodies[j] = bodies[j][: limit[index[j]]]
         lengths[j] = len(bodies[j])
     out_lengths = lengths + specials.count
-    if not bodies:
-        return np.zeros(0, np.uint32), out_lengths
-    flat = np.concatenate(bodies).astype(np.uint32, copy=False)
-    if specials.count == 0:
-        return flat, out_lengths
     ends = np.cumsum(out_lengths)
-    out = np.empty(int(ends[-1]), np.uint32)
-    body = np.ones(out.size, bool)
+    out = np.empty(int(ends[-1]) if ends.size else 0, np.uint32)
+    starts = ends - out_lengths
+    for body, start in zip(bodies, (starts + (specials.bos is not None)).tolist(), strict=True):
+        out[start : start + len(body)] = body
     if specials.bos is not None:
-        out[ends - out_lengths] = specials.bos
-        body[ends - out_lengths] = False
+        out[starts] = specials.bos
     if specials.eos is not None:
         out[ends - 1] = specials.eos
-        body[ends - 1] = False
-    out[body] = flat
     return out, out_lengths
 
 
