@@ -181,3 +181,17 @@ def test_a_sentencepiece_or_word_level_tokenizer_runs_on_its_own_library(tmp_pat
     engine.save(str(tmp_path / "word.json"))
     tokenizer = load_tokenizer(tmp_path / "word.json", engine="auto")
     assert tokenizer.fast is None and "its model is 'WordLevel'" in tokenizer.engine_reason
+
+
+def test_a_first_batch_without_text_leaves_the_choice_to_the_next(tmp_path, monkeypatch):
+    path = _unreachable_merge_bpe(tmp_path)
+    monkeypatch.setattr(
+        engines,
+        "fast_encoding",
+        lambda source, reference: (engines.tiktoken_encoding(source), "ok"),
+    )
+    tokenizer = load_tokenizer(path, engine="auto")
+    assert tokenizer.encode_batch(["", ""]) == [[], []] and tokenizer.check_first_batch
+    reference = load_tokenizer(path, engine="tokenizers")
+    assert tokenizer.encode_batch(["abc"]) == reference.encode_batch(["abc"])
+    assert tokenizer.fast is None and "of the input otherwise" in tokenizer.engine_reason

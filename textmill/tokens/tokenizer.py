@@ -95,7 +95,7 @@ class TextTokenizer:
     def _settle(self, texts: list[str]) -> None:
         """`--engine auto`: before the first batch is encoded, keep tiktoken only when it gives
         tokenizers' ids on a sample of that batch (engines.check_sample)."""
-        if not self.check_first_batch or not texts:
+        if not self.check_first_batch or not any(texts):  # decided on a batch with text
             return
         from textmill.tokens.engines import check_sample
 
