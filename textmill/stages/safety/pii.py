@@ -35,12 +35,16 @@ from textmill.stages.safety.pii_kinds import (
     NATIONAL_IDS,
     ORDER,
     RULES,
+    WHOLE,
+    WINDOW_KINDS,
     Context,
     Found,
     is_public_ip,
     phone_regions,
+    window_needs,
 )
 from textmill.stages.safety.pii_ner import NerEngine, load_ner
+from textmill.stages.safety.pii_scan import Windows, digit_windows
 
 __all__ = ["Pii", "is_public_ip", "pii_column"]
 
@@ -229,16 +233,23 @@ class Pii(Stage):
 
     def redact(self, text: str, kind: str, found: list[Found]) -> tuple[str, int]:
         """Replace non-overlapping spans (earliest first, longest on a tie)."""
+        text, counts = self.redact_kinds(text, [(kind, item) for item in found])
+        return text, counts.get(kind, 0)
+
+    def redact_kinds(self, text: str, found: list[tuple[str, Found]]) -> tuple[str, dict[str, int]]:
+        """Replace the non-overlapping spans of several kinds at once; counts per kind."""
+        counts: dict[str, int] = {}
         if not found:
-            return text, 0
-        pieces, position, count = [], 0, 0
-        for item in sorted(found, key=lambda f: (f.start, -f.end)):
+            return text, counts
+        pieces, position = [], 0
+        for kind, item in sorted(found, key=lambda f: (f[1].start, -f[1].end)):
             if item.start < position:
                 continue
             pieces += [text[position : item.start], self.token(kind, item)]
-            position, count = item.end, count + 1
+            position = item.end
+            counts[kind] = counts.get(kind, 0) + 1
         pieces.append(text[position:])
-        return "".join(pieces), count
+        return "".join(pieces), counts
 
     def detect(self, text: str, lang: str | None = None) -> list[tuple[str, Found]]:
         """What the stage would redact in one text, kind by kind in its order, at positions of
@@ -246,18 +257,41 @@ class Pii(Stage):
         audits and benchmarks; `person` is left out (it needs the model's batch call)."""
         o = self.options
         regions = phone_regions(lang, o.regions) if o.regions_from_lang else tuple(o.regions)
-        context = Context(regions=regions, options=o)
+        kinds = [kind for kind in self.kinds if kind != "person"]
+        finds, _ = self._find_rows(pa.array([text], pa.string()), kinds, [regions])
+        return sorted(finds.get(0, []), key=lambda f: (f[1].start, -f[1].end))
+
+    def _screens(self, kind: str) -> dict[str, str]:
+        """The RE2 screens of one kind by part (none for the kinds found through windows)."""
+        rule = RULES[kind]
+        pattern = rule.screen(self.options) if callable(rule.screen) else rule.screen
+        return pattern if isinstance(pattern, dict) else {"": pattern} if pattern else {}
+
+    def _windows(self, text: pa.Array, kinds: list[str]) -> Windows | None:
+        """pii_scan's windows for the digit-bearing kinds among `kinds` (None: there are none)."""
+        if not WINDOW_KINDS.intersection(kinds):
+            return None
+        fewest, ip, iban = window_needs(kinds, self.options)
+        return digit_windows(text, fewest, ip=ip, iban=iban)
+
+    @staticmethod
+    def _find_in_row(
+        text: str,
+        kinds: list[str],
+        context: Context,
+        screens: dict[str, frozenset[str]],
+        windows: list[tuple[int, int]],
+    ) -> list[tuple[str, Found]]:
+        """Each kind's finds in its order; a found span is masked (same length, so positions
+        hold) before the next kind looks."""
         found: list[tuple[str, Found]] = []
-        for kind in self.kinds:
-            if kind == "person":
+        context.windows = windows
+        for kind in kinds:
+            windowed = kind in WINDOW_KINDS and bool(windows)
+            if not screens.get(kind) and not windowed:
                 continue
-            rule = RULES[kind]
-            pattern = rule.screen(o) if callable(rule.screen) else rule.screen
-            parts = pattern if isinstance(pattern, dict) else {"": pattern}
-            context.screens = frozenset(p for p, rx in parts.items() if re.search(rx, text))
-            if not context.screens:
-                continue
-            for item in rule.find(text, context):
+            context.screens = screens.get(kind, frozenset())
+            for item in RULES[kind].find(text, context):
                 found.append((kind, item))
                 text = text[: item.start] + "#" * (item.end - item.start) + text[item.end :]
         return found
@@ -352,49 +386,99 @@ class Pii(Stage):
         counts: dict[str, np.ndarray],
         regions: list[tuple[str, ...]] | None,
     ) -> pa.Array:
-        """Screen the column per kind with RE2, confirm in Python on flagged rows only."""
-        patterns: dict[tuple[str, str], str] = {}
-        for kind in kinds:
-            rule = RULES[kind]
-            pattern = rule.screen(self.options) if callable(rule.screen) else rule.screen
-            parts = pattern if isinstance(pattern, dict) else {"": pattern} if pattern else {}
-            patterns.update({(kind, part): regex for part, regex in parts.items()})
-        if not patterns:
+        """Find with _find_rows, then rebuild only the rows where something was found."""
+        finds, values = self._find_rows(text, kinds, regions)
+        if not finds:
             return text
-        # one RE2 pass with every screen finds the rows worth a look; each kind's own screens
-        # then run on those rows only (each pass costs about the same per byte)
-        anything = "|".join(f"(?:{regex})" for regex in patterns.values())
-        candidates = pc.fill_null(pc.match_substring_regex(text, anything), False)
-        rows = np.flatnonzero(candidates.to_numpy(zero_copy_only=False))
-        if not len(rows):
-            return text
-        subset = pc.take(text, pa.array(rows))
-        screens: dict[str, dict[str, np.ndarray]] = {kind: {} for kind in kinds}
-        flagged_subset = np.zeros(len(rows), dtype=bool)
-        for (kind, part), regex in patterns.items():
-            hits = pc.fill_null(pc.match_substring_regex(subset, regex), False)
-            screens[kind][part] = hits.to_numpy(zero_copy_only=False)
-            flagged_subset |= screens[kind][part]
-        keep = np.flatnonzero(flagged_subset)
-        rows = rows[keep]
-        screens = {k: {p: m[keep] for p, m in parts.items()} for k, parts in screens.items()}
+        rows = np.array(sorted(finds), dtype=np.int64)
+        missing = [row for row in rows.tolist() if row not in values]
+        if missing:
+            taken = pc.take(text, pa.array(missing, pa.int64())).to_pylist()
+            values.update(zip(missing, taken, strict=True))
+        redacted = []
+        for row in rows.tolist():
+            value, found_counts = self.redact_kinds(values[row], finds[row])
+            for kind, count in found_counts.items():
+                counts[kind][row] = count
+            redacted.append(value)
         flagged = np.zeros(len(text), dtype=bool)
         flagged[rows] = True
-        values = pc.take(subset, pa.array(keep)).to_pylist()
-        context = Context(regions=tuple(self.options.regions), options=self.options)
-        redacted = []
-        for position, (row, value) in enumerate(zip(rows, values, strict=True)):
-            if regions is not None:
-                context.regions = regions[row]
-            for kind, parts in screens.items():
-                matched = frozenset(part for part, mask in parts.items() if mask[position])
-                if matched:
-                    context.screens = matched
-                    value, counts[kind][row] = self.redact(
-                        value, kind, RULES[kind].find(value, context)
-                    )
-            redacted.append(value)
         return pc.replace_with_mask(text, pa.array(flagged), pa.array(redacted, text.type))
+
+    def _find_rows(
+        self, text: pa.Array, kinds: list[str], regions: list[tuple[str, ...]] | None
+    ) -> tuple[dict[int, list[tuple[str, Found]]], dict[int, str]]:
+        """What to redact per row (kinds in their order, no overlaps), and the rows already
+        converted to Python strings.
+
+        The digit-bearing kinds look only inside pii_scan's windows, decoded one by one from
+        the column's bytes (a row becomes a Python string only when something is found in
+        it); the other kinds' RE2 screens pick the rows their finders read whole. A span found
+        by an earlier kind wins over a later kind's overlapping one, as masking would."""
+        o = self.options
+        context = Context(regions=tuple(o.regions), options=o)
+        rank = {kind: i for i, kind in enumerate(kinds)}
+        finds: dict[int, list[tuple[int, str, Found]]] = {}
+        # digit-bearing kinds, window by window
+        windows = self._windows(text, kinds)
+        if windows is not None and len(windows.starts):
+            windowed = [kind for kind in kinds if kind in WINDOW_KINDS]
+            for row, offset, most, flags, piece in zip(
+                windows.rows().tolist(),
+                windows.starts.tolist(),
+                windows.digits.tolist(),
+                windows.flags.tolist(),
+                windows.texts(),
+                strict=True,
+            ):
+                if regions is not None:
+                    context.regions = regions[row]
+                spans = [(0, WHOLE, most, flags)]
+                for kind, item in self._find_in_row(piece, windowed, context, {}, spans):
+                    shifted = Found(offset + item.start, offset + item.end, item.value)
+                    finds.setdefault(row, []).append((rank[kind], kind, shifted))
+        # the other kinds (and IPv6), row by row where their screens match
+        values: dict[int, str] = {}
+        patterns: dict[tuple[str, str], str] = {}
+        for kind in kinds:
+            patterns.update({(kind, part): regex for part, regex in self._screens(kind).items()})
+        if patterns:
+            # one RE2 pass with every screen finds the rows worth a look; each kind's own
+            # screens then run on those rows only (each pass costs about the same per byte)
+            anything = "|".join(f"(?:{regex})" for regex in patterns.values())
+            hits = pc.fill_null(pc.match_substring_regex(text, anything), False)
+            rows = np.flatnonzero(hits.to_numpy(zero_copy_only=False))
+            if len(rows):
+                subset = pc.take(text, pa.array(rows))
+                masks = {
+                    key: pc.fill_null(pc.match_substring_regex(subset, regex), False).to_numpy(
+                        zero_copy_only=False
+                    )
+                    for key, regex in patterns.items()
+                }
+                for position, (row, value) in enumerate(
+                    zip(rows.tolist(), subset.to_pylist(), strict=True)
+                ):
+                    values[row] = value
+                    if regions is not None:
+                        context.regions = regions[row]
+                    matched: dict[str, set[str]] = {}
+                    for (kind, part), mask in masks.items():
+                        if mask[position]:
+                            matched.setdefault(kind, set()).add(part)
+                    screens = {kind: frozenset(parts) for kind, parts in matched.items()}
+                    for kind, item in self._find_in_row(value, list(matched), context, screens, []):
+                        finds.setdefault(row, []).append((rank[kind], kind, item))
+        return {row: self._resolve(found) for row, found in finds.items()}, values
+
+    @staticmethod
+    def _resolve(found: list[tuple[int, str, Found]]) -> list[tuple[str, Found]]:
+        """Kinds in their order; a span overlapping one already taken is dropped."""
+        taken: list[tuple[str, Found]] = []
+        for _, kind, item in sorted(found, key=lambda f: (f[0], f[2].start, -f[2].end)):
+            if all(item.end <= other.start or item.start >= other.end for _, other in taken):
+                taken.append((kind, item))
+        return taken
 
     def _redact_people(self, text: pa.Array, counts: np.ndarray) -> pa.Array:
         mask = pc.fill_null(pc.match_substring_regex(text, PERSON_SCREEN), False)
