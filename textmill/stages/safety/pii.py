@@ -41,6 +41,7 @@ from textmill.stages.safety.pii_kinds import (
     Found,
     is_public_ip,
     phone_regions,
+    window_fits,
     window_needs,
 )
 from textmill.stages.safety.pii_ner import NerEngine, load_ner
@@ -434,7 +435,8 @@ class Pii(Stage):
                 if regions is not None:
                     context.regions = regions[row]
                 spans = [(0, WHOLE, most, flags)]
-                for kind, item in self._find_in_row(piece, windowed, context, {}, spans):
+                looking = [kind for kind in windowed if window_fits(kind, most, flags, o)]
+                for kind, item in self._find_in_row(piece, looking, context, {}, spans):
                     shifted = Found(offset + item.start, offset + item.end, item.value)
                     finds.setdefault(row, []).append((rank[kind], kind, shifted))
         # the other kinds (and IPv6), row by row where their screens match

@@ -380,7 +380,7 @@ def phone_candidate_is_plausible(raw: str, bare_digits: bool) -> bool:
         return False  # an unformatted digit run is an order or account number far more often
     if "  " in raw or ". " in raw or "\t" in raw:
         return False  # table columns and sentence ends: a number is written with one separator
-    digits = sum(c.isdigit() for c in raw)
+    digits = sum(map(str.isdigit, raw))
     if digits > PHONE_MAX_DIGITS or (digits > 13 and not raw.startswith(("+", "(+", "00"))):
         return False
     return NOT_A_PHONE.search(raw) is None
@@ -641,6 +641,19 @@ def window_needs(kinds: Sequence[str], options: Any) -> tuple[int, bool, bool]:
     if "national_id" in kinds:
         digits += [NATIONAL_IDS[name].digits for name in options.national_ids]
     return min(digits), "ip" in kinds, "iban" in kinds
+
+
+def window_fits(kind: str, digits: int, flags: int, options: Any) -> bool:
+    """Can a window whose longest cluster has `digits` digits (and these flags) hold `kind`?"""
+    if kind == "phone":
+        return digits >= PHONE_DIGITS
+    if kind == "credit_card":
+        return digits >= CARD_DIGITS
+    if kind == "national_id":
+        return any(digits >= NATIONAL_IDS[name].digits for name in options.national_ids)
+    if kind == "ip":
+        return bool(flags & IPV4)
+    return bool(flags & IBAN)  # iban
 
 
 # Redaction order: secrets and URL credentials before e-mail (`ftp://user:pw@host.com` is not an

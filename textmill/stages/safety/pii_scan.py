@@ -145,14 +145,21 @@ def _digit_windows(offsets, data, flags, min_digits, ip, iban):
         gap = 0  # separators since its last digit
         dots = 0  # `.` separators inside it
         seed = False  # it holds an IBAN's `CCdd`
-        p1 = -1  # the three code points before this one
-        p2 = -1
-        p3 = -1
         while j < stop:
             b = np.int32(data[j])
+            width = 1
             if b < 0x80:
-                code = b
-                width = 1
+                if b < 48 or b > 57:  # the common case: an ASCII character, not a digit
+                    if digits > 0 and gap <= MAX_GAP:
+                        if _is_separator(b):
+                            gap += 1
+                            if b == 46:
+                                dots += 1
+                        else:
+                            gap = MAX_GAP + 1
+                    j += 1
+                    c += 1
+                    continue
             else:
                 if b >= 0xF0:
                     code = b & 0x07
@@ -165,13 +172,17 @@ def _digit_windows(offsets, data, flags, min_digits, ip, iban):
                     width = 2
                 else:
                     code = 0xFFFD
-                    width = 1
                 m = 1
                 while m < width and j + m < stop and (data[j + m] & 0xC0) == 0x80:
                     code = (code << 6) | (np.int32(data[j + m]) & 0x3F)
                     m += 1
                 width = m
-            is_digit = (48 <= code <= 57) if b < 0x80 else (flag(flags, code) & DECIMAL) != 0
+                if (flag(flags, code) & DECIMAL) == 0:  # no separator is outside ASCII
+                    gap = MAX_GAP + 1
+                    j += width
+                    c += 1
+                    continue
+            is_digit = True
             if is_digit:
                 if digits > 0 and gap <= MAX_GAP:
                     digits += 1
@@ -195,9 +206,15 @@ def _digit_windows(offsets, data, flags, min_digits, ip, iban):
                     dots = 0
                     first = c
                     seed = False
-                # `CCdd`: two letters then the two check digits
-                if iban and gap == 0 and digits >= 2 and _is_ascii_letter(p2):
-                    seed = seed or _is_ascii_letter(p3)
+                # `CCdd`: two ASCII letters then the two check digits
+                seed = seed or (
+                    iban
+                    and gap == 0
+                    and digits >= 2
+                    and j - 3 >= offsets[i]
+                    and _is_ascii_letter(data[j - 2])
+                    and _is_ascii_letter(data[j - 3])
+                )
                 last = c + 1
                 gap = 0
             elif digits > 0:
@@ -207,9 +224,6 @@ def _digit_windows(offsets, data, flags, min_digits, ip, iban):
                         dots += 1
                 else:
                     gap = MAX_GAP + 1
-            p3 = p2
-            p2 = p1
-            p1 = code
             j += width
             c += 1
         found = _cluster_flags(digits, dots, seed, ip)
