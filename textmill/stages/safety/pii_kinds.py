@@ -19,7 +19,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from textmill.lang.codes import base_language
-from textmill.stages.safety.pii_scan import IBAN, IPV4
+from textmill.stages.safety.pii_scan import EMAIL, IBAN, IPV4
 
 KINDS = (
     "email",
@@ -37,11 +37,12 @@ EMAIL_PATTERN = (
     r"\b[A-Za-z0-9][A-Za-z0-9._%+-]*@"
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}\b"
 )
-EMAIL_CANDIDATE = re.compile(EMAIL_PATTERN)
+# ASCII `\b`, as RE2's: `图fyzw88@126.com` is an address
+EMAIL_CANDIDATE = re.compile(EMAIL_PATTERN, re.ASCII)
 
 
 WHOLE = 1 << 62  # an end position past any text
-EVERYWHERE = ((0, WHOLE, WHOLE, IPV4 | IBAN),)  # one window over the whole text
+EVERYWHERE = ((0, WHOLE, WHOLE, IPV4 | IBAN | EMAIL),)  # one window over the whole text
 
 
 def matches(
@@ -132,7 +133,14 @@ def find_ips(text: str, context: Context) -> list[Found]:
 
 
 def find_emails(text: str, context: Context) -> list[Found]:
-    return [Found(m.start(), m.end(), m.group(0).lower()) for m in EMAIL_CANDIDATE.finditer(text)]
+    """Addresses in the `@` windows; the placeholder itself (a second run) is left alone."""
+    o = context.options
+    keep = o.email_placeholder if o is not None and o.mode != "hash" else None
+    return [
+        Found(m.start(), m.end(), m.group(0).lower())
+        for m in matches(EMAIL_CANDIDATE, text, context, flags=EMAIL)
+        if m.group(0) != keep
+    ]
 
 
 # ------------------------------------------------------------------------------ payment cards
@@ -618,7 +626,7 @@ class KindRule:
 RULES: dict[str, KindRule] = {
     "secret": KindRule(SECRET_SCREEN, find_secrets),
     "url_credentials": KindRule(URL_CREDENTIALS_SCREEN, find_url_credentials),
-    "email": KindRule("@", find_emails),
+    "email": KindRule("", find_emails),
     # the digit-bearing kinds have no RE2 screen: pii_scan's windows say where to look
     "iban": KindRule("", find_ibans),
     "credit_card": KindRule("", find_cards),
@@ -627,11 +635,11 @@ RULES: dict[str, KindRule] = {
     "phone": KindRule("", find_phones),
 }
 # the kinds found in pii_scan's windows (IPv4 addresses and IBANs through the window flags)
-WINDOW_KINDS = frozenset({"ip", "phone", "credit_card", "iban", "national_id"})
+WINDOW_KINDS = frozenset({"email", "ip", "phone", "credit_card", "iban", "national_id"})
 
 
-def window_needs(kinds: Sequence[str], options: Any) -> tuple[int, bool, bool]:
-    """(fewest digits of a cluster, IPv4 flag, IBAN flag) that pii_scan must report for
+def window_needs(kinds: Sequence[str], options: Any) -> tuple[int, bool, bool, bool]:
+    """(fewest digits of a cluster, IPv4, IBAN and e-mail flags) that pii_scan must report for
     `kinds`: the least that each kind's candidates hold in one cluster."""
     digits = [WHOLE]
     if "phone" in kinds:
@@ -640,7 +648,7 @@ def window_needs(kinds: Sequence[str], options: Any) -> tuple[int, bool, bool]:
         digits.append(CARD_DIGITS)
     if "national_id" in kinds:
         digits += [NATIONAL_IDS[name].digits for name in options.national_ids]
-    return min(digits), "ip" in kinds, "iban" in kinds
+    return min(digits), "ip" in kinds, "iban" in kinds, "email" in kinds
 
 
 def window_fits(kind: str, digits: int, flags: int, options: Any) -> bool:
@@ -653,6 +661,8 @@ def window_fits(kind: str, digits: int, flags: int, options: Any) -> bool:
         return any(digits >= NATIONAL_IDS[name].digits for name in options.national_ids)
     if kind == "ip":
         return bool(flags & IPV4)
+    if kind == "email":
+        return bool(flags & EMAIL)
     return bool(flags & IBAN)  # iban
 
 

@@ -29,6 +29,7 @@ IBAN_AFTER = 48  # after an IBAN's opening `CCdd`: 34 characters and 8 spaces at
 # window flags
 IPV4 = 1  # a cluster of 4 or more digits with 3 or more dots
 IBAN = 2  # two letters and two digits: where an IBAN can start
+EMAIL = 4  # an `@` with the local part before it and the domain after it
 
 
 class Windows(NamedTuple):
@@ -40,7 +41,7 @@ class Windows(NamedTuple):
     byte_starts: np.ndarray  # int64: the same windows as positions in `data`
     byte_ends: np.ndarray  # int64
     digits: np.ndarray  # int64: the most digits of one cluster in the window
-    flags: np.ndarray  # int64: IPV4 | IBAN
+    flags: np.ndarray  # int64: IPV4 | IBAN | EMAIL
     row_offsets: np.ndarray  # int64, num_rows + 1
     data: np.ndarray  # uint8: the column's UTF-8 bytes
 
@@ -74,31 +75,15 @@ class Windows(NamedTuple):
 
 
 @nb.njit(cache=True, inline="always")
-def _is_separator(code):
-    # space, tab, ( ) + - . / and ASCII letters
-    return (
-        code == 32
-        or code == 9
-        or code == 40
-        or code == 41
-        or code == 43
-        or code == 45
-        or code == 46
-        or code == 47
-        or (65 <= code <= 90)
-        or (97 <= code <= 122)
-    )
-
-
-@nb.njit(cache=True, inline="always")
 def _is_ascii_letter(code):
     return (65 <= code <= 90) or (97 <= code <= 122)
 
 
 @nb.njit(cache=True, inline="always")
 def _emit(starts, ends, most, flags, k, row_start_k, low, high, digits, flag_bits):
-    """Append [low, high), merged into the row's last window when they touch."""
-    if k > row_start_k and low <= ends[k - 1]:
+    """Append [low, high), merged into the row's last window when they touch (e-mail
+    windows arrive out of order: _merge_row sorts and merges the rest)."""
+    if k > row_start_k and starts[k - 1] <= low <= ends[k - 1]:
         if high > ends[k - 1]:
             ends[k - 1] = high
         if digits > most[k - 1]:
@@ -112,6 +97,53 @@ def _emit(starts, ends, most, flags, k, row_start_k, low, high, digits, flag_bit
     return k + 1
 
 
+@nb.njit(cache=True)
+def _merge_row(starts, ends, most, flags, row_k, k):
+    """Sort the row's windows by start and merge those that touch; the new end index."""
+    order = np.argsort(starts[row_k:k], kind="mergesort") + row_k
+    s = starts[order]
+    e = ends[order]
+    d = most[order]
+    f = flags[order]
+    out = row_k
+    for t in range(len(order)):
+        if out > row_k and s[t] <= ends[out - 1]:
+            if e[t] > ends[out - 1]:
+                ends[out - 1] = e[t]
+            if d[t] > most[out - 1]:
+                most[out - 1] = d[t]
+            flags[out - 1] |= f[t]
+        else:
+            starts[out] = s[t]
+            ends[out] = e[t]
+            most[out] = d[t]
+            flags[out] = f[t]
+            out += 1
+    return out
+
+
+# ASCII classes, one table lookup per byte
+SEPARATOR = 1  # between two digits of a cluster: space, tab, ( ) + - . / and ASCII letters
+LOCAL = 2  # in an e-mail's local part: A-Z a-z 0-9 . _ % + - (`_` is not the pattern's, but a
+# run that holds it must be looked at whole: the `\b` before its first character)
+DOMAIN = 4  # in an e-mail's domain: A-Z a-z 0-9 . -
+
+
+def _ascii_classes() -> np.ndarray:
+    table = np.zeros(128, dtype=np.uint8)
+    letters = [*range(65, 91), *range(97, 123)]
+    for code in [32, 9, 40, 41, 43, 45, 46, 47, *letters]:
+        table[code] |= SEPARATOR
+    for code in [*range(48, 58), *letters, 46, 95, 37, 43, 45]:
+        table[code] |= LOCAL
+    for code in [*range(48, 58), *letters, 46, 45]:
+        table[code] |= DOMAIN
+    return table
+
+
+ASCII_CLASSES = _ascii_classes()
+
+
 @nb.njit(cache=True, inline="always")
 def _cluster_flags(digits, dots, seed, ip):
     bits = 0
@@ -123,10 +155,9 @@ def _cluster_flags(digits, dots, seed, ip):
 
 
 @nb.njit(cache=True)
-def _digit_windows(offsets, data, flags, min_digits, ip, iban):
+def _digit_windows(offsets, data, flags, classes, min_digits, ip, iban, emails, capacity):
     n = len(offsets) - 1
-    capacity = n + len(data) // 2 + 16
-    starts = np.empty(capacity, dtype=np.int64)
+    starts = np.empty(capacity, dtype=np.int64)  # for each window
     ends = np.empty(capacity, dtype=np.int64)
     most = np.empty(capacity, dtype=np.int64)
     bits = np.empty(capacity, dtype=np.int64)
@@ -145,13 +176,27 @@ def _digit_windows(offsets, data, flags, min_digits, ip, iban):
         gap = 0  # separators since its last digit
         dots = 0  # `.` separators inside it
         seed = False  # it holds an IBAN's `CCdd`
+        at = -1  # the start of an open e-mail window (-1: none)
         while j < stop:
             b = np.int32(data[j])
             width = 1
             if b < 0x80:
+                kind = classes[b]
+                if emails:
+                    if at >= 0 and not kind & DOMAIN:  # the domain ends: the window too,
+                        # with the character after it (the pattern's `\b` looks at it)
+                        k = _emit(starts, ends, most, bits, k, row_k, at, c + 1, 0, EMAIL)
+                        at = -1
+                    if b == 64:  # back over the local part (ASCII: one byte a character)
+                        back = j
+                        while back > offsets[i] and data[back - 1] < 0x80:
+                            if not classes[data[back - 1]] & LOCAL:
+                                break
+                            back -= 1
+                        at = max(0, c - (j - back) - 1)  # and the character before it
                 if b < 48 or b > 57:  # the common case: an ASCII character, not a digit
                     if digits > 0 and gap <= MAX_GAP:
-                        if _is_separator(b):
+                        if kind & SEPARATOR:
                             gap += 1
                             if b == 46:
                                 dots += 1
@@ -177,6 +222,9 @@ def _digit_windows(offsets, data, flags, min_digits, ip, iban):
                     code = (code << 6) | (np.int32(data[j + m]) & 0x3F)
                     m += 1
                 width = m
+                if emails and at >= 0:
+                    k = _emit(starts, ends, most, bits, k, row_k, at, c + 1, 0, EMAIL)
+                    at = -1
                 if (flag(flags, code) & DECIMAL) == 0:  # no separator is outside ASCII
                     gap = MAX_GAP + 1
                     j += width
@@ -217,13 +265,6 @@ def _digit_windows(offsets, data, flags, min_digits, ip, iban):
                 )
                 last = c + 1
                 gap = 0
-            elif digits > 0:
-                if _is_separator(code):
-                    gap += 1
-                    if code == 46:
-                        dots += 1
-                else:
-                    gap = MAX_GAP + 1
             j += width
             c += 1
         found = _cluster_flags(digits, dots, seed, ip)
@@ -232,6 +273,10 @@ def _digit_windows(offsets, data, flags, min_digits, ip, iban):
             k = _emit(
                 starts, ends, most, bits, k, row_k, max(0, first - BEFORE), high, digits, found
             )
+        if at >= 0:
+            k = _emit(starts, ends, most, bits, k, row_k, at, c, 0, EMAIL)
+        if emails and k - row_k > 1:
+            k = _merge_row(starts, ends, most, bits, row_k, k)
         # clip to the row (an end past the text is harmless for finditer, but keep it exact)
         for w in range(row_k, k):
             if ends[w] > c:
@@ -264,10 +309,21 @@ def _digit_windows(offsets, data, flags, min_digits, ip, iban):
 
 
 def digit_windows(
-    column: pa.Array | pa.ChunkedArray, min_digits: int, ip: bool = False, iban: bool = False
+    column: pa.Array | pa.ChunkedArray,
+    min_digits: int,
+    ip: bool = False,
+    iban: bool = False,
+    emails: bool = False,
 ) -> Windows:
     """Character windows of every row around digit clusters of at least `min_digits` digits,
     with `ip` around clusters of 4+ digits and 3+ dots, with `iban` around each two letters
-    followed by two digits."""
+    followed by two digits, with `emails` around each `@` and the address it can be in."""
     offsets, data, _ = utf8_buffers(column)
-    return Windows(*_digit_windows(offsets, data, char_flags(), min_digits, ip, iban), data)
+    # a digit window holds 4 digits at least; an e-mail window one `@`
+    capacity = len(offsets) + len(data) // 4 + 16
+    if emails:
+        capacity += int(np.count_nonzero(data == 64))
+    found = _digit_windows(
+        offsets, data, char_flags(), ASCII_CLASSES, min_digits, ip, iban, emails, capacity
+    )
+    return Windows(*found, data)
