@@ -4,7 +4,11 @@ import pytest
 
 from textmill.document import make_batch
 from textmill.stages.safety.pii import Pii
-from textmill.stages.safety.pii_kinds import is_card_number, phone_regions
+from textmill.stages.safety.pii_kinds import (
+    is_card_number,
+    phone_candidate_is_plausible,
+    phone_regions,
+)
 
 pytest.importorskip("phonenumbers")
 pytest.importorskip("stdnum")
@@ -102,6 +106,14 @@ def test_phone_numbers_of_several_regions_are_found():
     assert found("phone", "Ring +44 20 7946 0958 now.") == ["+44 20 7946 0958"]
     assert found("phone", "Ruf an: 030 901820 bitte.", lang="de") == ["030 901820"]
     assert found("phone", "Appelez le 01 42 68 53 00.", lang="fr") == ["01 42 68 53 00"]
+
+
+def test_french_dotted_pairs_are_phones_but_dates_and_versions_are_not():
+    assert found("phone", "Tél. 01.42.68.53.00 le matin.", lang="fr") == ["01.42.68.53.00"]
+    # day and month above 31: not a date, so the matcher decides
+    assert phone_candidate_is_plausible("60-56-85-91", bare_digits=False)
+    for text in ("31.12.1999", "12/05/2019", "10.4.2.1", "2024-01-15", "666-33-5391"):
+        assert not phone_candidate_is_plausible(text, bare_digits=False)
 
 
 def test_the_lang_column_picks_the_region_of_national_numbers():

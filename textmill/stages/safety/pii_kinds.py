@@ -365,11 +365,19 @@ LANG_REGIONS: dict[str, tuple[str, ...]] = {  # at most three: each region is on
     "ko": ("KR",),
 }
 # timestamps, dates, decimals and year ranges have phone-like digit counts; libphonenumber is
-# never asked about a candidate holding one
+# never asked about a candidate holding one. A date's day and month are at most 31 ("60-56-85-91"
+# is a number), and a dotted run is a version unless it is five pairs, as French numbers are
+# written ("03.93.92.16.85"). The 3-2-4 grouping is an SSN's, valid or not, never a phone's.
+_DAY_OR_MONTH = r"(?:[0-2]?\d|3[01])"
 NOT_A_PHONE = re.compile(
-    r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}(?!\d)|(?<!\d)\d{4}\s?[-/]\s?\d{4}(?!\d)"
-    r"|\d\.\d{5,}|\d\.\d+\.\d+\.\d"
+    r"\d{4}[-./]\d{1,2}[-./]\d{1,2}"
+    rf"|(?<!\d){_DAY_OR_MONTH}[-./]{_DAY_OR_MONTH}[-./]\d{{2,4}}(?!\d)"
+    r"|(?<!\d)\d{4}\s?[-/]\s?\d{4}(?!\d)"
+    r"|\d\.\d{5,}"
+    r"|(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)"  # a US SSN's grouping, even outside the issued ranges
 )
+DOTTED = re.compile(r"\d\.\d+\.\d+\.\d")  # a version or an address
+FIVE_PAIRS = re.compile(r"\d\d(?:\.\d\d){4}")
 
 
 def phone_regions(lang: str | None, default_regions: Sequence[str]) -> tuple[str, ...]:
@@ -390,6 +398,8 @@ def phone_candidate_is_plausible(raw: str, bare_digits: bool) -> bool:
         return False  # table columns and sentence ends: a number is written with one separator
     digits = sum(map(str.isdigit, raw))
     if digits > PHONE_MAX_DIGITS or (digits > 13 and not raw.startswith(("+", "(+", "00"))):
+        return False
+    if DOTTED.search(raw) and not FIVE_PAIRS.fullmatch(raw):
         return False
     return NOT_A_PHONE.search(raw) is None
 
