@@ -1,12 +1,15 @@
 """PII redaction: FineWeb's step 9 (e-mail and public IP addresses) by default, and on request
 phone numbers, payment cards, IBANs, national ids, secrets, URL credentials and person names.
 
-Each kind has a cheap RE2 screen that runs over the whole column; only the rows it flags go
-through Python, where the kind's check rule (Luhn, mod-97, python-stdnum, libphonenumber,
-detect-secrets' patterns) confirms each candidate (textmill.stages.safety.pii_kinds). E-mails
-with the default placeholder are replaced column-wise with one RE2 expression, as datatrove's
-PIIFormatter does in Python. The default placeholders are reserved documentation values and the
-`<KIND>` / `<KIND:hash>` tokens match no kind, so running the stage twice changes nothing.
+E-mail, IP, phone, card, IBAN and national-id candidates are looked for only inside the windows
+one numba pass over the column's bytes finds (textmill.stages.safety.pii_scan: around each `@`
+and each cluster of digits); secrets and URL credentials have a cheap RE2 screen that picks the
+rows worth a look. The kind's check rule (Luhn, mod-97, python-stdnum, libphonenumber,
+detect-secrets' patterns) confirms each candidate (textmill.stages.safety.pii_kinds), and a row
+becomes a Python string only when something was found in it. E-mails match datatrove's
+PIIFormatter pattern with RE2's ASCII `\b`. The default placeholders are reserved
+documentation values and the `<KIND>` / `<KIND:hash>` tokens match no kind, so running the
+stage twice changes nothing.
 
 Modes: `placeholder` (one token per kind), `hash` (HMAC-SHA256 of the normalised value with a
 salt read from the environment, so one phone number written two ways becomes one token and the
@@ -251,9 +254,10 @@ class Pii(Stage):
         return "".join(pieces), counts
 
     def detect(self, text: str, lang: str | None = None) -> list[tuple[str, Found]]:
-        """What the stage would redact in one text, kind by kind in its order, at positions of
-        the original text (a redacted span is masked, so later kinds do not see it): for
-        audits and benchmarks; `person` is left out (it needs the model's batch call)."""
+        """What the stage would redact in one text, by position, at positions of the original
+        text (where two kinds overlap, the earlier kind in the stage's order wins): the same
+        path as the batch, for audits and benchmarks; `person` is left out (it needs the
+        model's batch call)."""
         o = self.options
         regions = phone_regions(lang, o.regions) if o.regions_from_lang else tuple(o.regions)
         kinds = [kind for kind in self.kinds if kind != "person"]
