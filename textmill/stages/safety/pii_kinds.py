@@ -371,7 +371,7 @@ LANG_REGIONS: dict[str, tuple[str, ...]] = {  # at most three: each region is on
 _DAY_OR_MONTH = r"(?:[0-2]?\d|3[01])"
 NOT_A_PHONE = re.compile(
     r"\d{4}[-./]\d{1,2}[-./]\d{1,2}"
-    rf"|(?<!\d){_DAY_OR_MONTH}[-./]{_DAY_OR_MONTH}[-./]\d{{2,4}}(?!\d)"
+    rf"|{_DAY_OR_MONTH}[-./]{_DAY_OR_MONTH}[-./]\d{{2,4}}(?!\d)"
     r"|(?<!\d)\d{4}\s?[-/]\s?\d{4}(?!\d)"
     r"|\d\.\d{5,}"
     r"|(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)"  # a US SSN's grouping, even outside the issued ranges
@@ -399,9 +399,9 @@ def phone_candidate_is_plausible(raw: str, bare_digits: bool) -> bool:
     digits = sum(map(str.isdigit, raw))
     if digits > PHONE_MAX_DIGITS or (digits > 13 and not raw.startswith(("+", "(+", "00"))):
         return False
-    if DOTTED.search(raw) and not FIVE_PAIRS.fullmatch(raw):
-        return False
-    return NOT_A_PHONE.search(raw) is None
+    if FIVE_PAIRS.fullmatch(raw):
+        return True  # three parts make a date, four a version: five pairs are neither
+    return DOTTED.search(raw) is None and NOT_A_PHONE.search(raw) is None
 
 
 @lru_cache(maxsize=1 << 16)
@@ -587,11 +587,31 @@ def find_tokens(text: str) -> list[Found]:
     return found
 
 
+def operators_after_names(text: str) -> list[int]:
+    """Positions of the `=` / `:` that can follow an identifier holding a secret's name: found
+    forwards from each name in the lower-cased text (a page holds thousands of operators and
+    few such names); every operator when lower-casing changes the length."""
+    lowered = text.lower()
+    if len(lowered) != len(text):
+        return [m.start() for m in ASSIGNMENT_OPERATOR.finditer(text)]
+    operators = set()
+    size = len(text)
+    for name in SECRET_NAME.finditer(lowered):
+        end = name.end()
+        while end < size and (text[end].isalnum() or text[end] in SECRET_NAME_CHARS):
+            end += 1
+        at = end
+        while at < size and at - end < 3 and text[at] in " \t\"'":
+            at += 1
+        if at < size and text[at] in "=:":
+            operators.add(at)
+    return sorted(operators)
+
+
 def find_assignments(text: str) -> list[Found]:
     found = []
     position = 0
-    for operator in ASSIGNMENT_OPERATOR.finditer(text):
-        at = operator.start()
+    for at in operators_after_names(text):
         if at < position:
             continue
         name = name_before(text, at)
