@@ -180,3 +180,10 @@ def test_url_credentials_lose_user_and_password_but_keep_the_host():
 def test_an_ipv4_address_with_a_port_is_still_an_address():
     text = "ip=193.8.232.2:193.8.232.7::255.255.255.0 and 8.8.8.8:53"
     assert redacted(["ip"], text) == "ip=192.0.2.1:192.0.2.1::255.255.255.0 and 192.0.2.1:53"
+
+
+def test_assignments_are_found_among_many_operators_and_after_length_changing_letters():
+    page = "a = 1; b: 2; " * 200 + 'DB_Password  = "s3cr3t!x"; ratio: 3'
+    assert found("secret", page) == ["s3cr3t!x"]
+    # "İ".lower() is two characters: the scan falls back to every operator
+    assert found("secret", 'İstanbul api_key: "Zk81mQpL0x"') == ["Zk81mQpL0x"]
