@@ -295,9 +295,26 @@ def _stdnum(module: str) -> Any:
     return importlib.import_module(module)
 
 
+@lru_cache(maxsize=64)
+def any_national_id(names: tuple[str, ...]) -> re.Pattern[str]:
+    """One pattern that matches wherever any of `names` can (case-insensitive, the SSN's
+    backreference loosened): a window it misses needs none of the seven patterns."""
+    parts = [
+        NATIONAL_IDS[name].candidate.pattern.removeprefix("(?i)").replace("\\1", "[- ]")
+        for name in names
+    ]
+    return re.compile("|".join(f"(?:{part})" for part in parts), re.IGNORECASE)
+
+
 def find_national_ids(text: str, context: Context) -> list[Found]:
+    names = tuple(context.options.national_ids)
+    if not names:
+        return []
+    screen = any_national_id(names)
+    if not any(screen.search(text, start, end) for start, end, _, _ in context.windows):
+        return []
     found = []
-    for name in context.options.national_ids:
+    for name in names:
         rule = NATIONAL_IDS[name]
         validator = _stdnum(rule.module)
         for match in matches(rule.candidate, text, context, rule.digits):
