@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import pyarrow.parquet as pq
 
@@ -27,7 +28,9 @@ TEXTS = {
 }
 
 
-def test_stats_carry_safety_counters_that_reconcile_with_rejects_and_columns(tmp_path):
+def safety_run_inputs(tmp_path: Path) -> tuple[list, Path]:
+    """Stages with pii (several kinds), decontaminate (two benchmarks, drop and cut) and
+    toxicity (two languages), and a two-shard corpus that triggers each of them."""
     alpha = write_jsonl(tmp_path / "alpha.jsonl", [{"question": ALPHA}])
     beta = write_jsonl(tmp_path / "beta.jsonl", [{"question": BETA}])
     english = tmp_path / "en.txt"
@@ -55,7 +58,12 @@ def test_stats_carry_safety_counters_that_reconcile_with_rejects_and_columns(tmp
     records = [{"id": name, "text": text} for name, text in TEXTS.items()]
     write_jsonl(tmp_path / "in" / "a.jsonl", records[:4])  # two shards: counters are summed
     write_jsonl(tmp_path / "in" / "b.jsonl", records[4:])
-    stats, _ = reconciled_run(stages, [str(tmp_path / "in")], tmp_path / "out")
+    return stages, tmp_path / "in"
+
+
+def test_stats_carry_safety_counters_that_reconcile_with_rejects_and_columns(tmp_path):
+    stages, inputs = safety_run_inputs(tmp_path)
+    stats, _ = reconciled_run(stages, [str(inputs)], tmp_path / "out")
     assert stats == json.loads((tmp_path / "out" / "stats.json").read_text("utf-8"))
     counters = [stage["counters"] for stage in stats["stages"]]
 
@@ -91,3 +99,17 @@ def test_stats_carry_safety_counters_that_reconcile_with_rejects_and_columns(tmp
         column = data[f"pii_{kind}"].to_pylist()
         assert counters[4][f"pii_{kind}"] == sum(column)
         assert counters[4][f"pii_{kind}_documents"] == sum(1 for n in column if n)
+
+
+def test_ray_executor_sums_the_same_counters_as_local(tmp_path, local_ray):
+    from textmill.executors.local import LocalExecutor, RunSettings
+    from textmill.executors.ray import RayExecutor
+
+    stages, inputs = safety_run_inputs(tmp_path)
+    settings = RunSettings(workers=2, progress=False, batch_size=3)
+    local = LocalExecutor(stages, settings).run([str(inputs)], tmp_path / "local")
+    distributed = RayExecutor(stages, settings, partitions=3).run([str(inputs)], tmp_path / "ray")
+    assert [s["counters"] for s in distributed["stages"]] == [
+        s["counters"] for s in local["stages"]
+    ]
+    assert local["stages"][4]["counters"]["pii_email"] == 3
