@@ -105,6 +105,21 @@ class Decision:
     def num_dropped(self) -> int:
         return int(len(self.keep) - np.count_nonzero(self.keep))
 
+    def dropped_reasons(self) -> dict[str, int]:
+        """Full reasons of the dropped rows (`benchmark=gsm8k`, not the family `benchmark`)
+        and their counts: a `Stage.counters` for stages whose reason details are few."""
+        if not self.num_dropped:
+            return {}
+        dropped = self.reasons.filter(pa.array(~self.keep)).cast(pa.string())
+        return value_counts(pc.fill_null(dropped, "dropped"))
+
+
+def value_counts(values: pa.Array) -> dict[str, int]:
+    """{value: occurrences} of a string array (nulls left out)."""
+    counts = pc.value_counts(values.drop_null())
+    pairs = zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True)
+    return dict(pairs)
+
 
 class Stage:
     """Base of every stage: a registered name, validated options, one method over a batch."""
@@ -126,6 +141,12 @@ class Stage:
     def process(self, batch: pa.Table) -> tuple[pa.Table, Decision | None]:
         """The batch as this stage leaves it, and a decision when the stage drops rows."""
         raise NotImplementedError
+
+    def counters(self, out: pa.Table, decision: Decision | None) -> dict[str, int]:
+        """Named counts over the rows this stage returned (dropped ones included), which the
+        runner sums across batches, shards and executors into stats.json's per-stage
+        `counters`: for figures the drop reasons alone do not carry (PII per kind, ...)."""
+        return {}
 
     def spec(self) -> tuple[str, dict[str, Any]]:
         """(name, options) that rebuild this stage in another process."""

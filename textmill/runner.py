@@ -135,6 +135,8 @@ def run_stages(
             counter.errored += len(errors)
             counters.errored += len(errors)
             outcome.errors.extend(errors)
+        if out.num_rows:
+            counter.counters.update(stage.counters(out, decision))
         if decision is not None and decision.num_dropped:
             keep = pa.array(decision.keep)
             outcome.rejects.append(rejects_table(out, keep, stage.name, _prefixed(stage, decision)))

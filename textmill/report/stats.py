@@ -20,6 +20,7 @@ class StageCounters:
     errored: int = 0
     seconds: float = 0.0
     reasons: Counter = field(default_factory=Counter)
+    counters: Counter = field(default_factory=Counter)  # the stage's own (Stage.counters)
 
     def add(self, other: StageCounters) -> None:
         self.docs_in += other.docs_in
@@ -30,6 +31,7 @@ class StageCounters:
         self.errored += other.errored
         self.seconds += other.seconds
         self.reasons.update(other.reasons)
+        self.counters.update(other.counters)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -42,12 +44,14 @@ class StageCounters:
             "errored": self.errored,
             "seconds": round(self.seconds, 3),
             "reasons": dict(sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "counters": dict(sorted(self.counters.items())),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StageCounters:
         data = dict(data)
         data["reasons"] = Counter(data.get("reasons", {}))
+        data["counters"] = Counter(data.get("counters", {}))
         return cls(**data)
 
 

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from pydantic import Field, field_validator, model_validator
 
 from textmill.document import TEXT
-from textmill.pipeline import Decision, Stage, StageOptions, register
+from textmill.pipeline import Decision, Stage, StageOptions, register, value_counts
 from textmill.stages.safety.benchmarks import BenchmarkError, BenchmarkSpec, parse_spec
 from textmill.stages.safety.decon_index import DeconIndex, Normalization, build_index
 from textmill.text.columns import decode
@@ -229,6 +229,25 @@ class Decontaminate(Stage):
         if o.mode == "flag":
             return batch, Decision.keep_all(n)
         return batch, Decision.from_codes(codes, labels)
+
+    def counters(self, out: pa.Table, decision: Decision | None) -> dict[str, int]:
+        """Per benchmark: documents dropped (`benchmark=<name>`, as the rejects' reasons),
+        `flagged:<name>` (matched, any mode) and `cut:<name>` (kept after a cut); and
+        `decon_cut`, `decon_cut_documents`: spans cut from, and documents cut among, the kept."""
+        counts = decision.dropped_reasons() if decision is not None else {}
+        lists = out[DECON_BENCHMARKS].combine_chunks()
+        rows = pc.list_parent_indices(lists).to_numpy()
+        names = pc.list_flatten(lists)
+        for name, n in value_counts(names).items():
+            counts[f"flagged:{name}"] = n
+        if DECON_CUT in out.column_names:
+            keep = decision.keep if decision is not None else np.ones(out.num_rows, bool)
+            cuts = out[DECON_CUT].to_numpy() * keep
+            counts[DECON_CUT] = int(cuts.sum())
+            counts[f"{DECON_CUT}_documents"] = int(np.count_nonzero(cuts))
+            for name, n in value_counts(names.filter(pa.array(cuts[rows] > 0))).items():
+                counts[f"cut:{name}"] = n
+        return counts
 
     def _cut(
         self,

@@ -311,6 +311,18 @@ class Pii(Stage):
             return out, None
         return out, self.decide_density(batch, total)
 
+    def counters(self, out: pa.Table, decision: Decision | None) -> dict[str, int]:
+        """Per listed kind, `pii_<kind>` (matches) and `pii_<kind>_documents` (documents with
+        one), over every document the stage saw, those it drops for density included."""
+        counts: dict[str, int] = {}
+        for kind in self.options.kinds:
+            column = out[pii_column(kind)]
+            counts[pii_column(kind)] = int(pc.sum(column).as_py() or 0)
+            counts[f"{pii_column(kind)}_documents"] = int(
+                pc.sum(pc.greater(column, 0)).as_py() or 0
+            )
+        return counts
+
     def decide_density(self, batch: pa.Table, total: np.ndarray) -> Decision:
         """PII found per 1,000 characters or per whitespace-separated word of the input."""
         o = self.options

@@ -284,6 +284,11 @@ class Toxicity(Filter):
         ]
         return Decision(decision.keep, pa.array(reasons, pa.string()))
 
+    def counters(self, out: pa.Table, decision: Decision | None) -> dict[str, int]:
+        """Drops by full reason: `flagged_ratio=de`, where the stage reasons collapse to
+        `flagged_ratio`."""
+        return decision.dropped_reasons() if decision is not None else {}
+
     def process(self, batch: pa.Table) -> tuple[pa.Table, Decision]:
         """The batch with the score columns added (replacing earlier ones), and the decision."""
         metrics = self.measure(batch)
