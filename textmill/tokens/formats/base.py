@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from textmill.io.writers import ParquetShardWriter, publish, temporary_path
+from textmill.tokens.tokenizer import token_dtype_for
 
 INPUT_IDS = "input_ids"
 CU_SEQLENS = "cu_seqlens"
@@ -92,6 +93,57 @@ class Sidecar:
 
     def abort(self) -> None:
         self.writer.abort()
+
+
+class FlatTokenWriter:
+    """The flat formats (Megatron, memmap, nanotron): every row's tokens back to back in one
+    file, and an index of the rows' lengths that each format writes its own way on close."""
+
+    format: str
+    BIN: str
+    INDEX_FILES: tuple[str, ...]
+
+    def __init__(self, out: Path, vocab_size: int, tokenizer_name: str):
+        self.out = out
+        self.tokenizer_name = tokenizer_name
+        self.dtype = self.token_dtype(vocab_size)
+        self.bin = BinFile(out / self.BIN, self.dtype)
+        self.lengths: list[np.ndarray] = []
+        self.sidecar = Sidecar(out)
+
+    FIXED_FILES: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.FIXED_FILES = (cls.BIN, *cls.INDEX_FILES, CU_SEQLENS_FILE)
+
+    @staticmethod
+    def token_dtype(vocab_size: int) -> np.dtype:
+        return np.dtype(token_dtype_for(vocab_size))
+
+    def write(self, table: pa.Table) -> None:
+        tokens, lengths = flat_tokens(table)
+        self.check_lengths(lengths)
+        self.bin.append(tokens)
+        self.lengths.append(lengths)
+        self.sidecar.write(table)
+
+    def check_lengths(self, lengths: np.ndarray) -> None:
+        """Refuse rows the format's index cannot hold (nothing to refuse by default)."""
+
+    def write_index(self, lengths: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def close(self) -> dict:
+        lengths = np.concatenate(self.lengths) if self.lengths else np.zeros(0, np.int64)
+        self.bin.close()
+        self.write_index(lengths)
+        files = [self.BIN, *self.INDEX_FILES, *self.sidecar.close()]
+        return {"files": files, "dtype": self.dtype.name, "sequences": int(lengths.size)}
+
+    def abort(self) -> None:
+        self.bin.abort()
+        self.sidecar.abort()
 
 
 def write_array(array: np.ndarray, final_path: Path) -> None:

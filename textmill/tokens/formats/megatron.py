@@ -12,13 +12,11 @@ Megatron has no uint32 code: a vocabulary past uint16 is stored as int32, as its
 from __future__ import annotations
 
 import struct
-from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 
 from textmill.io.writers import publish, temporary_path
-from textmill.tokens.formats.base import CU_SEQLENS_FILE, BinFile, Sidecar, flat_tokens
+from textmill.tokens.formats.base import FlatTokenWriter
 from textmill.tokens.tokenizer import UINT16_VOCAB, TokenizerError
 
 INDEX_HEADER = b"MMIDIDX\x00\x00"
@@ -37,27 +35,18 @@ def megatron_dtype(vocab_size: int) -> np.dtype:
     )
 
 
-class MegatronWriter:
+class MegatronWriter(FlatTokenWriter):
     format = "megatron"
-    FIXED_FILES = (f"{PREFIX}.bin", f"{PREFIX}.idx", CU_SEQLENS_FILE)
+    BIN = f"{PREFIX}.bin"
+    INDEX_FILES = (f"{PREFIX}.idx",)
+    token_dtype = staticmethod(megatron_dtype)
 
-    def __init__(self, out: Path, vocab_size: int, tokenizer_name: str):
-        self.out = out
-        self.dtype = megatron_dtype(vocab_size)
-        self.bin = BinFile(out / f"{PREFIX}.bin", self.dtype)
-        self.lengths: list[np.ndarray] = []
-        self.sidecar = Sidecar(out)
-
-    def write(self, table: pa.Table) -> None:
-        tokens, lengths = flat_tokens(table)
+    def check_lengths(self, lengths: np.ndarray) -> None:
         if lengths.size and int(lengths.max()) > np.iinfo(np.int32).max:
             raise ValueError("a sequence over 2**31 tokens does not fit Megatron's index")
-        self.bin.append(tokens)
-        self.lengths.append(lengths.astype(np.int32))
-        self.sidecar.write(table)
 
-    def close(self) -> dict:
-        lengths = np.concatenate(self.lengths) if self.lengths else np.zeros(0, np.int32)
+    def write_index(self, lengths: np.ndarray) -> None:
+        lengths = lengths.astype(np.int32)
         pointers = np.zeros(lengths.size, np.int64)
         np.cumsum(lengths[:-1], out=pointers[1:])
         pointers *= self.dtype.itemsize
@@ -73,11 +62,4 @@ class MegatronWriter:
             index.write(lengths.tobytes(order="C"))
             index.write(pointers.tobytes(order="C"))
             index.write(documents.tobytes(order="C"))
-        self.bin.close()
         publish(temporary, final)
-        files = [f"{PREFIX}.bin", f"{PREFIX}.idx", *self.sidecar.close()]
-        return {"files": files, "dtype": self.dtype.name, "sequences": int(lengths.size)}
-
-    def abort(self) -> None:
-        self.bin.abort()
-        self.sidecar.abort()

@@ -6,14 +6,10 @@ nanotron's `DatatroveFolderDataset` (and datatrove's merger) read the folder."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import pyarrow as pa
 
 from textmill.io.writers import publish, temporary_path, write_text_atomically
-from textmill.tokens.formats.base import CU_SEQLENS_FILE, BinFile, Sidecar, flat_tokens
-from textmill.tokens.tokenizer import token_dtype_for
+from textmill.tokens.formats.base import FlatTokenWriter
 
 DS = "tokens.ds"
 
@@ -26,26 +22,12 @@ def _metric(count: int) -> str:
     return f"{count} T"
 
 
-class NanotronWriter:
+class NanotronWriter(FlatTokenWriter):
     format = "nanotron"
-    FIXED_FILES = (DS, f"{DS}.index", f"{DS}.metadata", CU_SEQLENS_FILE)
+    BIN = DS
+    INDEX_FILES = (f"{DS}.index", f"{DS}.metadata")
 
-    def __init__(self, out: Path, vocab_size: int, tokenizer_name: str):
-        self.out = out
-        self.tokenizer_name = tokenizer_name
-        self.dtype = np.dtype(token_dtype_for(vocab_size))
-        self.bin = BinFile(out / DS, self.dtype)
-        self.lengths: list[np.ndarray] = []
-        self.sidecar = Sidecar(out)
-
-    def write(self, table: pa.Table) -> None:
-        tokens, lengths = flat_tokens(table)
-        self.bin.append(tokens)
-        self.lengths.append(lengths)
-        self.sidecar.write(table)
-
-    def close(self) -> dict:
-        lengths = np.concatenate(self.lengths) if self.lengths else np.zeros(0, np.int64)
+    def write_index(self, lengths: np.ndarray) -> None:
         ends = np.cumsum(lengths, dtype=np.uint64)
         index = self.out / f"{DS}.index"
         temporary = temporary_path(index)  # raw little-endian uint64, no .npy header
@@ -54,10 +36,3 @@ class NanotronWriter:
         total = int(ends[-1]) if ends.size else 0
         meta = f"{self.tokenizer_name}|{self.dtype.itemsize}\n{total}\n{_metric(total)}"
         write_text_atomically(meta, self.out / f"{DS}.metadata")
-        self.bin.close()
-        files = [DS, f"{DS}.index", f"{DS}.metadata", *self.sidecar.close()]
-        return {"files": files, "dtype": self.dtype.name, "sequences": int(lengths.size)}
-
-    def abort(self) -> None:
-        self.bin.abort()
-        self.sidecar.abort()
