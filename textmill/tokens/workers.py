@@ -11,14 +11,17 @@ set before the worker's first encode, so N workers do not each start a thread pe
 
 Ctrl-C reaches the whole process group: workers ignore it and the driver answers, terminating
 them as a kill would, so the folder is left as a killed single-process tokenize leaves it
-(finished shards kept, half-written files removed by the next run).
+(finished shards kept, half-written files removed by the next run); a killed driver takes its
+workers with it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -26,6 +29,7 @@ from typing import Any
 
 from textmill.executors.output import RunError
 
+PR_SET_PDEATHSIG = 1  # prctl(2)
 # the worker's job, inherited through fork: (tokenize one shard, the shards)
 _JOB: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
 
@@ -42,9 +46,26 @@ def worker_count(workers: int, pending: int) -> int:
     return max(1, min(workers or available_cores(), pending))
 
 
-def _start_worker(job: Callable[[Any], Any], shards: Sequence[Any], threads: int) -> None:
+def _die_with(driver: int) -> None:
+    """A worker must not outlive a killed driver (`kill -9`): it would go on writing into TOK
+    beside the resumed run. Linux's parent-death signal ends it; elsewhere it finishes its
+    shard and waits."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != driver:  # the driver died before the signal was set
+        os._exit(1)
+
+
+def _start_worker(
+    job: Callable[[Any], Any], shards: Sequence[Any], threads: int, driver: int
+) -> None:
     global _JOB
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with(driver)
     os.environ["RAYON_NUM_THREADS"] = str(threads)
     if threads == 1:
         os.environ["TOKENIZERS_PARALLELISM"] = "false"
@@ -69,7 +90,10 @@ def tokenize_in_workers(
     threads = max(1, available_cores() // workers)
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_start_worker, initargs=(job, shards, threads)
+        workers,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(job, shards, threads, os.getpid()),
     ) as pool:
         futures = {pool.submit(_tokenize_one, index): index for index in range(len(shards))}
         pending = set(futures)
