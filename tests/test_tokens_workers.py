@@ -188,7 +188,8 @@ def test_a_crash_in_a_worker_is_reported_and_the_rerun_resumes_with_its_rate(
     assert now["tokens"] == manifest["tokens"] - kept_tokens < manifest["tokens"]
     # the rate is of the tokens this run tokenized, not of all of them
     rate = f"{now['tokens'] / manifest['seconds']:,.0f} tokens/s"
-    assert rate in captured.out and f"{len(kept)} shards done before" in captured.out
+    shards = f"{len(kept)} shard{'s' if len(kept) != 1 else ''}"
+    assert rate in captured.out and f"{shards} done before" in captured.out
 
 
 def _live_processes(group: int) -> list[int]:

@@ -185,10 +185,14 @@ def _time_line(manifest: dict[str, Any]) -> str:
         line += f", {now['workers']} workers"
     if kept:
         line += (
-            f"; {tokens:,} tokens from the {now['shards_tokenized']:,} shards tokenized now, "
-            f"{kept:,} shards done before"
+            f"; {tokens:,} tokens from the {_shards(now['shards_tokenized'])} tokenized now, "
+            f"{_shards(kept)} done before"
         )
     return line + ")"
+
+
+def _shards(count: int) -> str:
+    return f"{count:,} shard{'s' if count != 1 else ''}"
 
 
 def _first_error(path: Path) -> str:
