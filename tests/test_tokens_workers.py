@@ -246,3 +246,39 @@ def test_ctrl_c_stops_the_workers_and_leaves_a_resumable_folder(tmp_path, tokeni
     assert main([*command[:3], "-o", str(fresh), *command[5:]]) == 0
     assert snapshot(out) == snapshot(fresh)
     assert manifest_of(out)["this_run"]["shards_kept"] == 1
+
+
+SHARED_CORES_AFTER_PARALLEL_USE = """
+import json, sys
+import textmill
+from textmill.tokens import workers
+from textmill.tokens.tokenizer import load_tokenizer
+
+workers.available_cores = lambda: 4  # two threads for each of two workers
+tokenizer = load_tokenizer(sys.argv[1])
+tokenizer.encode_batch(["alpha beta gamma"] * 2000)  # its thread pool, now used, dies in a fork
+manifest = textmill.tokenize([sys.argv[2]], sys.argv[3], tokenizer=tokenizer, workers=2)
+print(json.dumps(manifest["this_run"]))
+"""
+
+
+@pytest.mark.parametrize("parallelism", [None, "true"])
+def test_workers_with_several_threads_survive_a_parent_that_used_its_thread_pool(
+    tmp_path, corpus, tokenizer_path, parallelism
+):
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env.pop("TOKENIZERS_PARALLELISM", None)
+    env.pop("RAYON_NUM_THREADS", None)
+    if parallelism is not None:  # set: tokenizers leaves a forked child's threads on (a hang)
+        env["TOKENIZERS_PARALLELISM"] = parallelism
+    out = tmp_path / "tok"
+    done = subprocess.run(
+        [sys.executable, "-c", SHARED_CORES_AFTER_PARALLEL_USE, str(tokenizer_path),
+         str(corpus), str(out)],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1])["workers"] == 2
+    fresh = tmp_path / "fresh"
+    assert tokenize_cli([corpus], fresh, tokenizer_path, "--workers", "1") == 0
+    assert snapshot(out) == snapshot(fresh)

@@ -67,7 +67,10 @@ def _start_worker(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with(driver)
     os.environ["RAYON_NUM_THREADS"] = str(threads)
-    if threads == 1:
+    # several threads only where `tokenizers` guards the fork itself: with the variable unset it
+    # turns its threads off in a child whose parent used them (their pool did not survive the
+    # fork); TOKENIZERS_PARALLELISM=true in the parent would deadlock the worker instead
+    if threads == 1 or "TOKENIZERS_PARALLELISM" in os.environ:
         os.environ["TOKENIZERS_PARALLELISM"] = "false"
     _JOB = (job, shards)
 
