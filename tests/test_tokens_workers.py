@@ -282,3 +282,26 @@ def test_workers_with_several_threads_survive_a_parent_that_used_its_thread_pool
     fresh = tmp_path / "fresh"
     assert tokenize_cli([corpus], fresh, tokenizer_path, "--workers", "1") == 0
     assert snapshot(out) == snapshot(fresh)
+
+
+def test_a_worker_killed_outright_is_one_error_and_the_rerun_resumes(
+    tmp_path, corpus, tokenizer_path, monkeypatch, capsys
+):
+    real = job.tokenize_shard
+    driver = os.getpid()
+
+    def killed_on_shard_4(tok, shard, *args):
+        if shard.name.startswith("part-4.") and os.getpid() != driver:
+            os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer would
+        return real(tok, shard, *args)
+
+    monkeypatch.setattr(job, "tokenize_shard", killed_on_shard_4)
+    out = tmp_path / "tok"
+    capsys.readouterr()
+    assert tokenize_cli([corpus], out, tokenizer_path, "--workers", "2") == 2
+    assert "a tokenize worker died" in capsys.readouterr().err
+    monkeypatch.undo()
+    assert tokenize_cli([corpus], out, tokenizer_path, "--workers", "2") == 0
+    fresh = tmp_path / "fresh"
+    assert tokenize_cli([corpus], fresh, tokenizer_path, "--workers", "1") == 0
+    assert snapshot(out) == snapshot(fresh)
