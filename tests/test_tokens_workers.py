@@ -221,6 +221,9 @@ def test_ctrl_c_stops_the_workers_and_leaves_a_resumable_folder(tmp_path, tokeni
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        # an earlier in-process main() that caught a Ctrl-C left SIGINT ignored in this
+        # process, and a child inherits that: the one interrupted here must take it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 60
