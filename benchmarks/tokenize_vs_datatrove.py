@@ -10,7 +10,8 @@ process, in the same run:
     write the .bin/.idx, documents.parquet and manifest);
   - datatrove: JsonlReader -> DocumentTokenizer (no shuffle, EOS) in benchmarks/.venv-datatrove;
   - tiktoken built from the same vocabulary (textmill/tokens/engines.py), raw and as
-    `textmill tokenize --engine tiktoken`: a faster BPE engine, checked for identical ids.
+    `textmill tokenize --engine tiktoken`: a faster BPE engine, checked for identical ids;
+  - `textmill tokenize --engine auto`, the default: tiktoken after its checks (engines.py).
 "Per core" is tokens per CPU-second of the measured part (all threads counted; each run is one
 thread on one pinned core), so that a machine shared with other work still gives fair ratios;
 each is run --repeat times, interleaved, and the least CPU time kept. Checks that every
@@ -123,6 +124,8 @@ def child(mode: str, workdir: Path) -> None:
         manifest = run_tokenize([str(workdir / "in")], out, tokenizer_path, settings)
         result = {"seconds": time.perf_counter() - started, "cpu": time.process_time() - cpu}
         result["tokens"] = manifest["tokens"]
+        result["engine"] = manifest["tokenizer"]["engine"]
+        result["engine_reason"] = manifest["tokenizer"].get("engine_reason")
     print(json.dumps(result))
 
 
@@ -219,6 +222,7 @@ def main() -> int:
         "raw tiktoken encode_to_numpy": lambda: measure("raw-tiktoken", workdir),
         "textmill tokenize --engine tokenizers": lambda: measure("textmill-tokenizers", workdir),
         "textmill tokenize --engine tiktoken": lambda: measure("textmill-tiktoken", workdir),
+        "textmill tokenize --engine auto": lambda: measure("textmill-auto", workdir),
         "datatrove DocumentTokenizer": datatrove_run,
     }
     best: dict[str, dict] = {}
@@ -238,8 +242,11 @@ def main() -> int:
             f"{rate(name):>15,.0f}"
         )
     datatrove = rate("datatrove DocumentTokenizer")
+    print(f"--engine auto ran {best['textmill tokenize --engine auto']['engine']}: "
+          f"{best['textmill tokenize --engine auto']['engine_reason']}")  # fmt: skip
     for engine, raw in (("tokenizers", "raw tokenizers encode_batch_fast"),
-                        ("tiktoken", "raw tiktoken encode_to_numpy")):  # fmt: skip
+                        ("tiktoken", "raw tiktoken encode_to_numpy"),
+                        ("auto", "raw tiktoken encode_to_numpy")):  # fmt: skip
         ours = rate(f"textmill tokenize --engine {engine}")
         print(
             f"textmill --engine {engine}: {ours / datatrove:.2f}x datatrove per core, "
@@ -267,7 +274,18 @@ def main() -> int:
     )
     for i in fast_differ[:20]:
         print(f"  differs: {ids[i]} (tiktoken {len(fast[i])} tokens, datatrove {len(theirs[i])})")
-    same = not differ and not fast_differ and len(ours) == len(theirs) == len(fast)
+    auto = read_textmill(workdir / "textmill-auto")
+    auto_differ = [i for i, (a, b) in enumerate(zip(auto, theirs, strict=False)) if a != b]
+    print(
+        f"textmill --engine auto vs datatrove: identical ids for "
+        f"{len(auto) - len(auto_differ):,}/{len(auto):,} documents"
+    )
+    same = (
+        not differ
+        and not fast_differ
+        and not auto_differ
+        and len(ours) == len(theirs) == len(fast) == len(auto)
+    )
     return 0 if same else 1
 
 

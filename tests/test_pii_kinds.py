@@ -4,7 +4,11 @@ import pytest
 
 from textmill.document import make_batch
 from textmill.stages.safety.pii import Pii
-from textmill.stages.safety.pii_kinds import is_card_number, phone_regions
+from textmill.stages.safety.pii_kinds import (
+    is_card_number,
+    phone_candidate_is_plausible,
+    phone_regions,
+)
 
 pytest.importorskip("phonenumbers")
 pytest.importorskip("stdnum")
@@ -104,6 +108,14 @@ def test_phone_numbers_of_several_regions_are_found():
     assert found("phone", "Appelez le 01 42 68 53 00.", lang="fr") == ["01 42 68 53 00"]
 
 
+def test_french_dotted_pairs_are_phones_but_dates_and_versions_are_not():
+    assert found("phone", "Tél. 01.42.68.53.00 le matin.", lang="fr") == ["01.42.68.53.00"]
+    # day and month above 31: not a date, so the matcher decides
+    assert phone_candidate_is_plausible("60-56-85-91", bare_digits=False)
+    for text in ("31.12.1999", "12/05/2019", "10.4.2.1", "2024-01-15", "666-33-5391"):
+        assert not phone_candidate_is_plausible(text, bare_digits=False)
+
+
 def test_the_lang_column_picks_the_region_of_national_numbers():
     text = "Appelez le 01 42 68 53 00."
     assert found("phone", text, lang="en", regions=["US"]) == []
@@ -168,3 +180,10 @@ def test_url_credentials_lose_user_and_password_but_keep_the_host():
 def test_an_ipv4_address_with_a_port_is_still_an_address():
     text = "ip=193.8.232.2:193.8.232.7::255.255.255.0 and 8.8.8.8:53"
     assert redacted(["ip"], text) == "ip=192.0.2.1:192.0.2.1::255.255.255.0 and 192.0.2.1:53"
+
+
+def test_assignments_are_found_among_many_operators_and_after_length_changing_letters():
+    page = "a = 1; b: 2; " * 200 + 'DB_Password  = "s3cr3t!x"; ratio: 3'
+    assert found("secret", page) == ["s3cr3t!x"]
+    # "İ".lower() is two characters: the scan falls back to every operator
+    assert found("secret", 'İstanbul api_key: "Zk81mQpL0x"') == ["Zk81mQpL0x"]

@@ -12,7 +12,8 @@ def test_readme_starts_with_the_two_commands():
     first_block = re.search(r"```bash\n(.*?)```", README, re.S).group(1).strip().splitlines()
     assert first_block == [
         "python3 -m venv .venv && .venv/bin/pip install -e '.[dev]' && .venv/bin/pip install "
-        "--no-deps --force-reinstall fasttext-numpy2-wheel==0.9.2 && .venv/bin/textmill demo",
+        "--no-deps --force-reinstall fasttext-numpy2-wheel==0.9.2 && .venv/bin/textmill warm-up "
+        "&& .venv/bin/textmill demo",
         ".venv/bin/python -m pytest -q",
     ]
 

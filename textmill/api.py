@@ -122,6 +122,16 @@ class Pipeline:
     def to_yaml(self) -> str:
         return specs_to_yaml(self.specs)
 
+    def warm_up(self, sample: str | Path | None = None, *, workers: int = 0) -> Any:
+        """Compile the numba kernels this pipeline's stages call into numba's cache (the
+        first documents of `sample`, default the bundled crawl; textmill/warmup.py), so that
+        its first run does not. Returns a `textmill.warmup.WarmUp` (seconds per stage)."""
+        from textmill.cli.run import sample_path
+        from textmill.warmup import warm_up
+
+        specs = [(spec.name, spec.options) for spec in self.specs]
+        return warm_up(specs, sample if sample is not None else sample_path(), workers=workers)
+
     def run(
         self,
         inputs: Sequence[str | Path] | str | Path,

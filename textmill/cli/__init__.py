@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "textmill.cli.decon",
     "textmill.cli.tokens",
     "textmill.cli.mix",
+    "textmill.cli.warmup",
 )
 INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a process that Ctrl-C ended
 

@@ -34,10 +34,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     tokenize.add_argument(
         "--engine",
-        choices=("tokenizers", "tiktoken"),
-        default="tokenizers",
-        help="the BPE engine: tokenizers (the reference), or tiktoken for byte-level BPE "
-        "tokenizer.json files (the same ids, several times faster; default: %(default)s)",
+        choices=("auto", "tokenizers", "tiktoken"),
+        default="auto",
+        help="the BPE engine: tokenizers (the reference); tiktoken for byte-level BPE "
+        "tokenizer.json files (the same ids, several times faster); auto: tiktoken where the "
+        "tokenizer's shape allows it and its vocabulary, a character probe and a sample of the "
+        "input encode identically, else tokenizers (default: %(default)s)",
     )
     tokenize.add_argument(
         "--bos",

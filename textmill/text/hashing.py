@@ -52,7 +52,7 @@ def _spans_hashes(codes, starts, ends, seed):
     hashes = np.empty(n, dtype=np.uint64)
     powers = np.empty(n, dtype=np.uint64)
     for j in range(n):
-        h, p = span_hash(codes, starts[j], ends[j], seed, False)
+        h, p = span_hash(codes, starts[j], ends[j], seed, np.bool_(False))
         hashes[j] = h
         powers[j] = p
     return hashes, powers

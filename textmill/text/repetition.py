@@ -47,7 +47,7 @@ def duplicate_pieces(row_offsets, hashes, lengths):
     for i in range(n):
         a = row_offsets[i]
         b = row_offsets[i + 1]
-        u = 0
+        u = np.int64(0)
         for j in range(a, b):
             slot, seen = table_find_or_insert(keys, hashes[j])
             if seen:
@@ -90,7 +90,7 @@ def top_ngram_chars(row_offsets, hashes, powers, lengths, n):
         if b - a < n:
             continue
         best_slot = -1
-        u = 0
+        u = np.int64(0)
         for j in range(a, b - n + 1):
             slot, seen = table_find_or_insert(
                 keys, _gram_hash(hashes, powers, j, n, True, sep_hash)
@@ -130,7 +130,7 @@ def duplicated_ngram_chars(row_offsets, hashes, powers, lengths, n):
         b = row_offsets[i + 1]
         j = a
         repeated = 0
-        u = 0
+        u = np.int64(0)
         while j < b - n + 1:
             slot, seen = table_find_or_insert(
                 keys, _gram_hash(hashes, powers, j, n, False, np.uint64(0))

@@ -158,7 +158,7 @@ def _special(codes, flags, s, e, tables):
     if tail:
         if n == tail:
             return 0
-        h, _ = span_hash(codes, s, e - tail, seed, True)
+        h, _ = span_hash(codes, s, e - tail, seed, np.bool_(True))
         if _in_sorted(bases, h):
             return n - tail
     first = codes[s]
@@ -167,7 +167,7 @@ def _special(codes, flags, s, e, tables):
         if (97 <= lower <= 122) or first in (0xE4, 0xF6, 0xFC, 0xC4, 0xD6, 0xDC):
             return 0
     if n <= _MAX_SPECIAL_LEN and screen[n, min(first, 127), min(codes[e - 1], 127)]:
-        h, _ = span_hash(codes, s, e, seed, False)
+        h, _ = span_hash(codes, s, e, seed, np.bool_(False))
         i = np.searchsorted(keys, h)
         if i < len(keys) and keys[i] == h:
             return cuts[i]
@@ -533,7 +533,7 @@ def _split_words(codes, row_starts, row_ends, flags, tables, space_tokens, capac
     starts = np.empty(max(16, capacity), dtype=np.int64)
     ends = np.empty(len(starts), dtype=np.int64)
     row_offsets = np.zeros(n + 1, dtype=np.int64)
-    k = 0
+    k = np.int64(0)  # not a literal 0: callees would compile once for Literal[int](0) too
     for r in range(n):
         i = row_starts[r]
         e = row_ends[r]
@@ -705,7 +705,7 @@ def _count_sentences(codes, starts, ends, flags, tables):
         one_start[0] = starts[j]
         one_end[0] = ends[j]
         ws, we, _ = _split_words(
-            codes, one_start, one_end, flags, tables, True, ends[j] - starts[j] + 1
+            codes, one_start, one_end, flags, tables, np.bool_(True), ends[j] - starts[j] + 1
         )
         sentences = 1
         seen_terminal = False

@@ -26,7 +26,8 @@ def tokenize(
     **options: Any,
 ) -> dict[str, Any]:
     """Tokenize `inputs` (any textmill input, a run's OUT or OUT/data) into the TOK folder `out`
-    and return its manifest. Options are TokenizeSettings fields: bos, eos, bos_token,
+    and return its manifest. Options are TokenizeSettings fields: engine ("auto", the default,
+    "tokenizers" or "tiktoken"), bos, eos, bos_token,
     eos_token, text_column, max_tokens_per_doc, on_long ("skip" or "truncate"), batch_size,
     workers (shards at once, one process each; 0: one per core), overwrite. Re-running the
     same call resumes."""

@@ -4,7 +4,9 @@ the tools that build on it (mix reads only these two, and the tokens through `to
 manifest.json: `tokens`, `documents`, `tokenizer_sha256` (names scripts rely on), the tokenizer
 (name, kind, vocab size, special ids, dtype), the format and its on-disk dtype, the counts that
 reconcile (`read = documents + skipped + errored`, with `skipped` by reason), token and document
-counts per source and per language, the inputs and the command that made it.
+counts per source and per language, the inputs and the command that made it. The tokenizer
+entry's `engine` is the library that encoded (tiktoken, tokenizers, sentencepiece) and
+`engine_reason` why (what --engine auto checked, or what refused tiktoken).
 documents.parquet: one row per document in output order: id, source, lang, tokens (count) and
 offset (its first token in the flat token stream of the format's files).
 """

@@ -107,7 +107,7 @@ class TokenizeSettings:
     """Everything that decides the output; the CLI and the Python API build the same one."""
 
     format: str = "megatron"
-    engine: str = "tokenizers"  # or "tiktoken" (byte-level BPE only; see engines.py)
+    engine: str = "auto"  # tiktoken where it checks identical, else tokenizers (engines.py)
     bos: bool = False
     eos: bool = True
     bos_token: str | None = None  # a token name overriding the tokenizer's own BOS / EOS
@@ -269,25 +269,26 @@ def _assemble(
     arrays: list[np.ndarray], kept: np.ndarray, limit: np.ndarray, specials: Specials
 ) -> tuple[np.ndarray, np.ndarray]:
     """The kept documents' tokens back to back, each cut at its limit with BOS/EOS around it,
-    and each one's length: one concatenation, Python touching each document, never a token."""
-    bos = np.array([specials.bos], np.uint32) if specials.bos is not None else None
-    eos = np.array([specials.eos], np.uint32) if specials.eos is not None else None
-    pieces: list[np.ndarray] = []
-    lengths: list[int] = []
-    for index in np.flatnonzero(kept).tolist():
-        body = arrays[index]
-        if len(body) > limit[index]:
-            body = body[: limit[index]]
-        if bos is not None:
-            pieces.append(bos)
-        pieces.append(body)
-        if eos is not None:
-            pieces.append(eos)
-        lengths.append(len(body))
-    out_lengths = np.asarray(lengths, np.int64) + specials.count
-    if not pieces:
-        return np.zeros(0, np.uint32), out_lengths
-    return np.concatenate(pieces).astype(np.uint32, copy=False), out_lengths
+    and each one's length: one output array, each body copied into its slot and BOS/EOS set
+    by index (no Python per token; no second copy of the tokens, as a concatenation of
+    pieces and then an insertion would make)."""
+    index = np.flatnonzero(kept)
+    bodies = [arrays[i] for i in index.tolist()]
+    lengths = np.fromiter(map(len, bodies), dtype=np.int64, count=len(bodies))
+    for j in np.flatnonzero(lengths > limit[index]).tolist():
+        bodies[j] = bodies[j][: limit[index[j]]]
+        lengths[j] = len(bodies[j])
+    out_lengths = lengths + specials.count
+    ends = np.cumsum(out_lengths)
+    out = np.empty(int(ends[-1]) if ends.size else 0, np.uint32)
+    starts = ends - out_lengths
+    for body, start in zip(bodies, (starts + (specials.bos is not None)).tolist(), strict=True):
+        out[start : start + len(body)] = body
+    if specials.bos is not None:
+        out[starts] = specials.bos
+    if specials.eos is not None:
+        out[ends - 1] = specials.eos
+    return out, out_lengths
 
 
 # ---------------------------------------------------------------- the TOK folder

@@ -57,6 +57,8 @@ class TextTokenizer:
     pad_id: int | None
     engine: Any  # tokenizers.Tokenizer or sentencepiece.SentencePieceProcessor
     fast: Any = None  # a tiktoken Encoding giving the same ids (textmill/tokens/engines.py)
+    engine_reason: str = ""  # why this engine runs (the manifest says it)
+    check_first_batch: bool = False  # auto: compare tiktoken with tokenizers on the first batch
 
     @property
     def token_dtype(self) -> type[np.unsignedinteger]:
@@ -64,6 +66,7 @@ class TextTokenizer:
 
     def encode_batch(self, texts: list[str]) -> list[list[int]]:
         """Token ids of each text, no special tokens added (tokenize adds BOS/EOS itself)."""
+        self._settle(texts)
         if self.fast is not None:
             return [a.tolist() for a in self._fast_arrays(texts)]
         if self.kind == "sentencepiece":
@@ -74,6 +77,7 @@ class TextTokenizer:
         """Each text's ids as a uint32 array (views into one buffer where the engine gives a
         flat one): what tokenize assembles documents from, with no Python int per token on
         the tiktoken engine."""
+        self._settle(texts)
         if self.fast is not None:
             return self._fast_arrays(texts)
         ids = self.encode_batch(texts)
@@ -87,6 +91,20 @@ class TextTokenizer:
         lengths = np.fromiter(map(len, arrays), dtype=np.int64, count=len(arrays))
         flat = np.concatenate(arrays) if arrays else np.zeros(0, np.uint32)
         return flat.astype(np.uint32, copy=False), lengths
+
+    def _settle(self, texts: list[str]) -> None:
+        """`--engine auto`: before the first batch is encoded, keep tiktoken only when it gives
+        tokenizers' ids on a sample of that batch (engines.check_sample)."""
+        if not self.check_first_batch or not any(texts):  # decided on a batch with text
+            return
+        from textmill.tokens.engines import check_sample
+
+        self.check_first_batch = False
+        problem = check_sample(self.fast, self.engine, texts)
+        if problem is None:
+            self.engine_reason += "; and a sample of the input's first batch"
+        else:
+            self.fast, self.engine_reason = None, problem
 
     def _fast_arrays(self, texts: list[str]) -> list[np.ndarray]:
         special = self.fast.special_tokens_set
@@ -131,6 +149,7 @@ class TextTokenizer:
             "pad_id": self.pad_id,
             "dtype": np.dtype(self.token_dtype).name,
             "engine": "tiktoken" if self.fast is not None else _library(self.kind),
+            "engine_reason": self.engine_reason,
         }
 
 
@@ -158,12 +177,24 @@ def _chain(lists: list[list[int]]):
 def load_tokenizer(path: str | Path, engine: str = "tokenizers") -> TextTokenizer:
     """The tokenizer at `path` (tokenizer.json, a HF tokenizer folder, or a SentencePiece
     .model), loaded from local files only. `engine="tiktoken"` encodes a byte-level BPE with
-    tiktoken instead of `tokenizers` (same ids, faster: see textmill/tokens/engines.py)."""
-    from textmill.tokens.engines import ENGINES, EngineError, tiktoken_encoding
+    tiktoken instead of `tokenizers` (same ids, faster: see textmill/tokens/engines.py);
+    `engine="auto"` does so only where it checks that the ids are the same (its first batch
+    of texts included), else uses `tokenizers`."""
+    from textmill.tokens.engines import ENGINES, EngineError, fast_encoding, tiktoken_encoding
 
     if engine not in ENGINES:
         raise TokenizerError(f"unknown engine {engine!r} (have: {', '.join(ENGINES)})")
     tokenizer = _load(Path(path).expanduser())
+    tokenizer.engine_reason = f"asked for (engine {engine!r})"
+    if engine == "auto":
+        if tokenizer.kind != "huggingface":
+            tokenizer.engine_reason = "auto: tiktoken runs byte-level BPE tokenizer.json only"
+            return tokenizer
+        source = Path(path) / "tokenizer.json" if Path(path).is_dir() else Path(path)
+        tokenizer.fast, reason = fast_encoding(source, tokenizer.engine)
+        tokenizer.engine_reason = f"auto: {reason}"
+        tokenizer.check_first_batch = tokenizer.fast is not None
+        return tokenizer
     if engine == "tiktoken":
         if tokenizer.kind != "huggingface":
             raise TokenizerError(

@@ -237,8 +237,8 @@ def _edit_lines(
     kept_offsets = np.zeros(n + 1, dtype=np.int64)
     verdict = np.zeros(n, dtype=np.int8)
     removed = np.zeros(n, dtype=np.int64)
-    o = 0
-    k = 0
+    o = np.int64(0)  # not literal zeros: callees would compile once for Literal[int](0) too
+    k = np.int64(0)
     for r in range(n):
         for j in range(row_offsets[r], row_offsets[r + 1]):
             s = starts[j]

@@ -1,12 +1,15 @@
 """PII redaction: FineWeb's step 9 (e-mail and public IP addresses) by default, and on request
 phone numbers, payment cards, IBANs, national ids, secrets, URL credentials and person names.
 
-Each kind has a cheap RE2 screen that runs over the whole column; only the rows it flags go
-through Python, where the kind's check rule (Luhn, mod-97, python-stdnum, libphonenumber,
-detect-secrets' patterns) confirms each candidate (textmill.stages.safety.pii_kinds). E-mails
-with the default placeholder are replaced column-wise with one RE2 expression, as datatrove's
-PIIFormatter does in Python. The default placeholders are reserved documentation values and the
-`<KIND>` / `<KIND:hash>` tokens match no kind, so running the stage twice changes nothing.
+E-mail, IP, phone, card, IBAN and national-id candidates are looked for only inside the windows
+one numba pass over the column's bytes finds (textmill.stages.safety.pii_scan: around each `@`
+and each cluster of digits); secrets and URL credentials have a cheap RE2 screen that picks the
+rows worth a look. The kind's check rule (Luhn, mod-97, python-stdnum, libphonenumber,
+detect-secrets' patterns) confirms each candidate (textmill.stages.safety.pii_kinds), and a row
+becomes a Python string only when something was found in it. E-mails match datatrove's
+PIIFormatter pattern with RE2's ASCII `\b`. The default placeholders are reserved
+documentation values and the `<KIND>` / `<KIND:hash>` tokens match no kind, so running the
+stage twice changes nothing.
 
 Modes: `placeholder` (one token per kind), `hash` (HMAC-SHA256 of the normalised value with a
 salt read from the environment, so one phone number written two ways becomes one token and the
@@ -19,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import re
 from typing import Literal
 
 import numpy as np
@@ -31,16 +33,20 @@ from textmill.config import PipelineConfigError
 from textmill.document import TEXT
 from textmill.pipeline import Decision, Stage, StageOptions, register
 from textmill.stages.safety.pii_kinds import (
-    EMAIL_PATTERN,
     NATIONAL_IDS,
     ORDER,
     RULES,
+    WHOLE,
+    WINDOW_KINDS,
     Context,
     Found,
     is_public_ip,
     phone_regions,
+    window_fits,
+    window_needs,
 )
 from textmill.stages.safety.pii_ner import NerEngine, load_ner
+from textmill.stages.safety.pii_scan import Windows, digit_windows
 
 __all__ = ["Pii", "is_public_ip", "pii_column"]
 
@@ -229,35 +235,66 @@ class Pii(Stage):
 
     def redact(self, text: str, kind: str, found: list[Found]) -> tuple[str, int]:
         """Replace non-overlapping spans (earliest first, longest on a tie)."""
+        text, counts = self.redact_kinds(text, [(kind, item) for item in found])
+        return text, counts.get(kind, 0)
+
+    def redact_kinds(self, text: str, found: list[tuple[str, Found]]) -> tuple[str, dict[str, int]]:
+        """Replace the non-overlapping spans of several kinds at once; counts per kind."""
+        counts: dict[str, int] = {}
         if not found:
-            return text, 0
-        pieces, position, count = [], 0, 0
-        for item in sorted(found, key=lambda f: (f.start, -f.end)):
+            return text, counts
+        pieces, position = [], 0
+        for kind, item in sorted(found, key=lambda f: (f[1].start, -f[1].end)):
             if item.start < position:
                 continue
             pieces += [text[position : item.start], self.token(kind, item)]
-            position, count = item.end, count + 1
+            position = item.end
+            counts[kind] = counts.get(kind, 0) + 1
         pieces.append(text[position:])
-        return "".join(pieces), count
+        return "".join(pieces), counts
 
     def detect(self, text: str, lang: str | None = None) -> list[tuple[str, Found]]:
-        """What the stage would redact in one text, kind by kind in its order, at positions of
-        the original text (a redacted span is masked, so later kinds do not see it): for
-        audits and benchmarks; `person` is left out (it needs the model's batch call)."""
+        """What the stage would redact in one text, by position, at positions of the original
+        text (where two kinds overlap, the earlier kind in the stage's order wins): the same
+        path as the batch, for audits and benchmarks; `person` is left out (it needs the
+        model's batch call)."""
         o = self.options
         regions = phone_regions(lang, o.regions) if o.regions_from_lang else tuple(o.regions)
-        context = Context(regions=regions, options=o)
+        kinds = [kind for kind in self.kinds if kind != "person"]
+        finds, _ = self._find_rows(pa.array([text], pa.string()), kinds, [regions])
+        return sorted(finds.get(0, []), key=lambda f: (f[1].start, -f[1].end))
+
+    def _screens(self, kind: str) -> dict[str, str]:
+        """The RE2 screens of one kind by part (none for the kinds found through windows)."""
+        rule = RULES[kind]
+        pattern = rule.screen(self.options) if callable(rule.screen) else rule.screen
+        return pattern if isinstance(pattern, dict) else {"": pattern} if pattern else {}
+
+    def _windows(self, text: pa.Array, kinds: list[str]) -> Windows | None:
+        """pii_scan's windows for the digit-bearing kinds among `kinds` (None: there are none)."""
+        if not WINDOW_KINDS.intersection(kinds):
+            return None
+        fewest, ip, iban, emails = window_needs(kinds, self.options)
+        return digit_windows(text, fewest, ip=ip, iban=iban, emails=emails)
+
+    @staticmethod
+    def _find_in_row(
+        text: str,
+        kinds: list[str],
+        context: Context,
+        screens: dict[str, frozenset[str]],
+        windows: list[tuple[int, int]],
+    ) -> list[tuple[str, Found]]:
+        """Each kind's finds in its order; a found span is masked (same length, so positions
+        hold) before the next kind looks."""
         found: list[tuple[str, Found]] = []
-        for kind in self.kinds:
-            if kind == "person":
+        context.windows = windows
+        for kind in kinds:
+            windowed = kind in WINDOW_KINDS and bool(windows)
+            if not screens.get(kind) and not windowed:
                 continue
-            rule = RULES[kind]
-            pattern = rule.screen(o) if callable(rule.screen) else rule.screen
-            parts = pattern if isinstance(pattern, dict) else {"": pattern}
-            context.screens = frozenset(p for p, rx in parts.items() if re.search(rx, text))
-            if not context.screens:
-                continue
-            for item in rule.find(text, context):
+            context.screens = screens.get(kind, frozenset())
+            for item in RULES[kind].find(text, context):
                 found.append((kind, item))
                 text = text[: item.start] + "#" * (item.end - item.start) + text[item.end :]
         return found
@@ -297,15 +334,13 @@ class Pii(Stage):
         regions = self._row_regions(batch) if "phone" in kinds else None
         group: list[str] = []
         for kind in [*kinds, None]:
-            if kind is not None and kind != "person" and not self._column_wise(kind):
+            if kind is not None and kind != "person":
                 group.append(kind)
                 continue
             if group:
                 text = self._redact_rows(text, group, counts, regions)
                 group = []
-            if kind == "email":
-                text, counts["email"] = self._redact_emails_column(text)
-            elif kind == "person":
+            if kind == "person":
                 text = self._redact_people(text, counts["person"])
         text = text.cast(text_type) if text.type != text_type else text
         batch = batch.set_column(batch.column_names.index(TEXT), batch.schema.field(TEXT), text)
@@ -316,26 +351,6 @@ class Pii(Stage):
             batch = batch.append_column(name, pa.array(counts[kind], pa.int32()))
         total = sum(counts.values(), np.zeros(batch.num_rows, dtype=np.int32))
         return batch, total
-
-    def _column_wise(self, kind: str) -> bool:
-        """E-mails with a fixed placeholder need no Python: one RE2 replace on the column."""
-        return kind == "email" and self.options.mode != "hash"
-
-    def _redact_emails_column(self, text: pa.Array) -> tuple[pa.Array, np.ndarray]:
-        counts = np.zeros(len(text), dtype=np.int32)
-        # a literal `@` search is ~50x cheaper than the pattern: the rest only sees those rows
-        has_at = pc.fill_null(pc.match_substring(text, "@"), False)
-        rows = np.flatnonzero(has_at.to_numpy(zero_copy_only=False))
-        if not len(rows):
-            return text, counts
-        subset = pc.take(text, pa.array(rows))
-        placeholder = self.options.email_placeholder
-        # the placeholder itself (a second run) is not counted again
-        already = pc.count_substring_regex(subset, rf"\b{re.escape(placeholder)}\b")
-        found = pc.subtract(pc.count_substring_regex(subset, EMAIL_PATTERN), already)
-        counts[rows] = pc.fill_null(found, 0).to_numpy(zero_copy_only=False)
-        replaced = pc.replace_substring_regex(subset, EMAIL_PATTERN, placeholder)
-        return pc.replace_with_mask(text, has_at, replaced), counts
 
     def _row_regions(self, batch: pa.Table) -> list[tuple[str, ...]] | None:
         o = self.options
@@ -352,49 +367,103 @@ class Pii(Stage):
         counts: dict[str, np.ndarray],
         regions: list[tuple[str, ...]] | None,
     ) -> pa.Array:
-        """Screen the column per kind with RE2, confirm in Python on flagged rows only."""
-        patterns: dict[tuple[str, str], str] = {}
-        for kind in kinds:
-            rule = RULES[kind]
-            pattern = rule.screen(self.options) if callable(rule.screen) else rule.screen
-            parts = pattern if isinstance(pattern, dict) else {"": pattern} if pattern else {}
-            patterns.update({(kind, part): regex for part, regex in parts.items()})
-        if not patterns:
+        """Find with _find_rows, then rebuild only the rows where something was found."""
+        finds, values = self._find_rows(text, kinds, regions)
+        if not finds:
             return text
-        # one RE2 pass with every screen finds the rows worth a look; each kind's own screens
-        # then run on those rows only (each pass costs about the same per byte)
-        anything = "|".join(f"(?:{regex})" for regex in patterns.values())
-        candidates = pc.fill_null(pc.match_substring_regex(text, anything), False)
-        rows = np.flatnonzero(candidates.to_numpy(zero_copy_only=False))
-        if not len(rows):
-            return text
-        subset = pc.take(text, pa.array(rows))
-        screens: dict[str, dict[str, np.ndarray]] = {kind: {} for kind in kinds}
-        flagged_subset = np.zeros(len(rows), dtype=bool)
-        for (kind, part), regex in patterns.items():
-            hits = pc.fill_null(pc.match_substring_regex(subset, regex), False)
-            screens[kind][part] = hits.to_numpy(zero_copy_only=False)
-            flagged_subset |= screens[kind][part]
-        keep = np.flatnonzero(flagged_subset)
-        rows = rows[keep]
-        screens = {k: {p: m[keep] for p, m in parts.items()} for k, parts in screens.items()}
+        rows = np.array(sorted(finds), dtype=np.int64)
+        missing = [row for row in rows.tolist() if row not in values]
+        if missing:
+            taken = pc.take(text, pa.array(missing, pa.int64())).to_pylist()
+            values.update(zip(missing, taken, strict=True))
+        redacted = []
+        for row in rows.tolist():
+            value, found_counts = self.redact_kinds(values[row], finds[row])
+            for kind, count in found_counts.items():
+                counts[kind][row] = count
+            redacted.append(value)
         flagged = np.zeros(len(text), dtype=bool)
         flagged[rows] = True
-        values = pc.take(subset, pa.array(keep)).to_pylist()
-        context = Context(regions=tuple(self.options.regions), options=self.options)
-        redacted = []
-        for position, (row, value) in enumerate(zip(rows, values, strict=True)):
-            if regions is not None:
-                context.regions = regions[row]
-            for kind, parts in screens.items():
-                matched = frozenset(part for part, mask in parts.items() if mask[position])
-                if matched:
-                    context.screens = matched
-                    value, counts[kind][row] = self.redact(
-                        value, kind, RULES[kind].find(value, context)
-                    )
-            redacted.append(value)
         return pc.replace_with_mask(text, pa.array(flagged), pa.array(redacted, text.type))
+
+    def _find_rows(
+        self, text: pa.Array, kinds: list[str], regions: list[tuple[str, ...]] | None
+    ) -> tuple[dict[int, list[tuple[str, Found]]], dict[int, str]]:
+        """What to redact per row (kinds in their order, no overlaps), and the rows already
+        converted to Python strings.
+
+        The digit-bearing kinds look only inside pii_scan's windows, decoded one by one from
+        the column's bytes (a row becomes a Python string only when something is found in
+        it); the other kinds' RE2 screens pick the rows their finders read whole. A span found
+        by an earlier kind wins over a later kind's overlapping one, as masking would."""
+        o = self.options
+        context = Context(regions=tuple(o.regions), options=o)
+        rank = {kind: i for i, kind in enumerate(kinds)}
+        finds: dict[int, list[tuple[int, str, Found]]] = {}
+        # digit-bearing kinds, window by window
+        windows = self._windows(text, kinds)
+        if windows is not None and len(windows.starts):
+            windowed = [kind for kind in kinds if kind in WINDOW_KINDS]
+            for row, offset, most, flags, piece in zip(
+                windows.rows().tolist(),
+                windows.starts.tolist(),
+                windows.digits.tolist(),
+                windows.flags.tolist(),
+                windows.texts(),
+                strict=True,
+            ):
+                if regions is not None:
+                    context.regions = regions[row]
+                spans = [(0, WHOLE, most, flags)]
+                looking = [kind for kind in windowed if window_fits(kind, most, flags, o)]
+                for kind, item in self._find_in_row(piece, looking, context, {}, spans):
+                    shifted = Found(offset + item.start, offset + item.end, item.value)
+                    finds.setdefault(row, []).append((rank[kind], kind, shifted))
+        # the other kinds (and IPv6), row by row where their screens match
+        values: dict[int, str] = {}
+        patterns: dict[tuple[str, str], str] = {}
+        for kind in kinds:
+            patterns.update({(kind, part): regex for part, regex in self._screens(kind).items()})
+        if patterns:
+            # one RE2 pass with every screen finds the rows worth a look; each kind's own
+            # screens then run on those rows only (each pass costs about the same per byte)
+            anything = "|".join(f"(?:{regex})" for regex in patterns.values())
+            hits = pc.fill_null(pc.match_substring_regex(text, anything), False)
+            rows = np.flatnonzero(hits.to_numpy(zero_copy_only=False))
+            if len(rows):
+                subset = pc.take(text, pa.array(rows))
+                masks = {
+                    key: pc.fill_null(pc.match_substring_regex(subset, regex), False).to_numpy(
+                        zero_copy_only=False
+                    )
+                    for key, regex in patterns.items()
+                }
+                for position, (row, value) in enumerate(
+                    zip(rows.tolist(), subset.to_pylist(), strict=True)
+                ):
+                    values[row] = value
+                    if regions is not None:
+                        context.regions = regions[row]
+                    matched: dict[str, set[str]] = {}
+                    for (kind, part), mask in masks.items():
+                        if mask[position]:
+                            matched.setdefault(kind, set()).add(part)
+                    screens = {kind: frozenset(parts) for kind, parts in matched.items()}
+                    for kind, item in self._find_in_row(value, list(matched), context, screens, []):
+                        finds.setdefault(row, []).append((rank[kind], kind, item))
+        return {row: self._resolve(found) for row, found in finds.items()}, values
+
+    @staticmethod
+    def _resolve(found: list[tuple[int, str, Found]]) -> list[tuple[str, Found]]:
+        """Kinds in their order; a span overlapping one already taken is dropped."""
+        by_start = sorted(found, key=lambda f: f[2].start)
+        if all(a[2].end <= b[2].start for a, b in zip(by_start, by_start[1:], strict=False)):
+            return [(kind, item) for _, kind, item in by_start]  # nothing overlaps
+        taken: list[tuple[str, Found]] = []
+        for _, kind, item in sorted(found, key=lambda f: (f[0], f[2].start, -f[2].end)):
+            if all(item.end <= other.start or item.start >= other.end for _, other in taken):
+                taken.append((kind, item))
+        return taken
 
     def _redact_people(self, text: pa.Array, counts: np.ndarray) -> pa.Array:
         mask = pc.fill_null(pc.match_substring_regex(text, PERSON_SCREEN), False)

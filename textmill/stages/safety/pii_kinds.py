@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Any
 
 from textmill.lang.codes import base_language
+from textmill.stages.safety.pii_scan import EMAIL, IBAN, IPV4
 
 KINDS = (
     "email",
@@ -36,7 +37,22 @@ EMAIL_PATTERN = (
     r"\b[A-Za-z0-9][A-Za-z0-9._%+-]*@"
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}\b"
 )
-EMAIL_CANDIDATE = re.compile(EMAIL_PATTERN)
+# ASCII `\b`, as RE2's: `图fyzw88@126.com` is an address
+EMAIL_CANDIDATE = re.compile(EMAIL_PATTERN, re.ASCII)
+
+
+WHOLE = 1 << 62  # an end position past any text
+EVERYWHERE = ((0, WHOLE, WHOLE, IPV4 | IBAN | EMAIL),)  # one window over the whole text
+
+
+def matches(
+    pattern: re.Pattern[str], text: str, context: Context, digits: int = WHOLE, flags: int = 0
+) -> Iterator[re.Match[str]]:
+    """The pattern's matches inside the context's windows that hold a cluster of at least
+    `digits` digits or one of the window `flags` (look-behinds see the whole text)."""
+    for start, end, most, found in context.windows:
+        if most >= digits or found & flags:
+            yield from pattern.finditer(text, start, end)
 
 
 @dataclass(frozen=True)
@@ -55,11 +71,12 @@ class Context:
     regions: Sequence[str] = ("US",)
     options: Any = None
     screens: frozenset[str] = frozenset()  # the parts of a kind's screen that matched the row
+    # where digit-bearing kinds look (pii_scan's windows); by default the whole text
+    windows: Sequence[tuple[int, int, int, int]] = EVERYWHERE
     cache: dict[str, Any] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------- IP
-IPV4_SCREEN = r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}"
 IPV6_SCREEN = r"[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:.]*"
 # Python's re scans fast only for a pattern that starts with a character set, so the "not
 # inside a longer number" look-behinds come after the first character.
@@ -105,7 +122,7 @@ def is_public_ip(candidate: str) -> bool:
 
 
 def find_ips(text: str, context: Context) -> list[Found]:
-    spans = [m.span() for m in IPV4_CANDIDATE.finditer(text)] if "v4" in context.screens else []
+    spans = [m.span() for m in matches(IPV4_CANDIDATE, text, context, flags=IPV4)]
     if "v6" in context.screens:
         spans += ipv6_candidates(text)
     found = []
@@ -116,12 +133,19 @@ def find_ips(text: str, context: Context) -> list[Found]:
 
 
 def find_emails(text: str, context: Context) -> list[Found]:
-    return [Found(m.start(), m.end(), m.group(0).lower()) for m in EMAIL_CANDIDATE.finditer(text)]
+    """Addresses in the `@` windows; the placeholder itself (a second run) is left alone."""
+    o = context.options
+    keep = o.email_placeholder if o is not None and o.mode != "hash" else None
+    return [
+        Found(m.start(), m.end(), m.group(0).lower())
+        for m in matches(EMAIL_CANDIDATE, text, context, flags=EMAIL)
+        if m.group(0) != keep
+    ]
 
 
 # ------------------------------------------------------------------------------ payment cards
 # 12 to 19 digits in groups of 1-6 joined by one kind of separator (space or hyphen).
-CARD_SCREEN = r"\d{4}[ -]?\d{4}[ -]?\d{4}"
+CARD_DIGITS = 12
 CARD_CANDIDATE = re.compile(r"(?<![\w.,/-])\d(?:[ -]?\d){11,18}(?![\w]|[.,/-]\d)")
 # (prefix range, allowed lengths) from the card schemes' published IIN ranges
 _CARD_SCHEMES: tuple[tuple[int, int, frozenset[int]], ...] = (
@@ -174,7 +198,7 @@ def is_card_number(raw: str, prefix_check: bool = True) -> bool:
 
 def find_cards(text: str, context: Context) -> list[Found]:
     found = []
-    for match in CARD_CANDIDATE.finditer(text):
+    for match in matches(CARD_CANDIDATE, text, context, CARD_DIGITS):
         raw = match.group(0)
         if is_card_number(raw, context.options.card_prefix_check):
             found.append(Found(match.start(), match.end(), re.sub(r"\D", "", raw)))
@@ -182,7 +206,6 @@ def find_cards(text: str, context: Context) -> list[Found]:
 
 
 # --------------------------------------------------------------------------------------- IBAN
-IBAN_SCREEN = r"(?i)\b[a-z]{2}\d{2}[ ]?[a-z0-9]{4}"
 IBAN_CANDIDATE = re.compile(r"(?i)(?<![\w:])[a-z]{2}\d{2}(?:[ ]?[a-z0-9]{1,4}){3,9}(?!\w)")
 
 
@@ -192,7 +215,7 @@ def find_ibans(text: str, context: Context) -> list[Found]:
     from stdnum import iban
 
     found = []
-    for match in IBAN_CANDIDATE.finditer(text):
+    for match in matches(IBAN_CANDIDATE, text, context, flags=IBAN):
         raw = match.group(0)
         while len(raw.replace(" ", "")) >= 15:
             if iban.is_valid(raw):
@@ -209,9 +232,10 @@ def find_ibans(text: str, context: Context) -> list[Found]:
 # -------------------------------------------------------------------------------- national ids
 @dataclass(frozen=True)
 class NationalId:
-    """One national identifier: its RE2 screen, a candidate pattern and stdnum's validator."""
+    """One national identifier: the fewest digits in one cluster of its candidates (pii_scan),
+    a candidate pattern and stdnum's validator."""
 
-    screen: str
+    digits: int
     candidate: re.Pattern[str]
     module: str  # python-stdnum module whose is_valid/compact decide
 
@@ -220,24 +244,24 @@ NATIONAL_IDS: dict[str, NationalId] = {
     # SSA: area 001-899 except 666, group 01-99, serial 0001-9999 (no checksum); only the
     # dashed or spaced form, a bare 9-digit run is too often something else
     "us_ssn": NationalId(
-        r"\d{3}[- ]\d{2}[- ]\d{4}",
+        9,
         re.compile(r"(?<![\w-])\d{3}([- ])\d{2}\1\d{4}(?![\w]|-\d)"),
         "stdnum.us.ssn",
     ),
     # Spain DNI (8 digits + mod-23 letter) and NIE (X/Y/Z + 7 digits + letter)
     "es_dni": NationalId(
-        r"\d{8}-?[A-Za-z]\b",
+        8,
         re.compile(r"(?<![\w-])\d{8}-?[A-HJ-NP-TV-Z](?!\w)"),
         "stdnum.es.dni",
     ),
     "es_nie": NationalId(
-        r"[XYZ]-?\d{7}-?[A-Za-z]\b",
+        7,
         re.compile(r"(?<![\w-])[XYZ]-?\d{7}-?[A-HJ-NP-TV-Z](?!\w)"),
         "stdnum.es.nie",
     ),
     # Italy codice fiscale: 16 characters with a check letter
     "it_codicefiscale": NationalId(
-        r"[A-Za-z]{6}\d{2}[A-Za-z]\d{2}[A-Za-z]\d{3}[A-Za-z]",
+        7,  # 2 + 2 + 3 digits joined by single letters
         re.compile(
             r"(?i)(?<!\w)[a-z]{6}[0-9lmnp-v]{2}[a-ehlmprst][0-9lmnp-v]{2}[a-z][0-9lmnp-v]{3}[a-z](?!\w)"
         ),
@@ -245,19 +269,19 @@ NATIONAL_IDS: dict[str, NationalId] = {
     ),
     # France NIR: 13 digits + 2-digit mod-97 key
     "fr_nir": NationalId(
-        r"\b[1-478] ?\d{2} ?\d{2} ?(?:\d{2}|2[ABab]) ?\d{3} ?\d{3} ?\d{2}\b",
+        14,  # 15 digits, 14 in Corsica (2A, 2B)
         re.compile(r"(?<![\w-])[1-478] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}(?!\w)"),
         "stdnum.fr.nir",
     ),
     # Finland HETU: DDMMYY, century sign, 3 digits, mod-31 check character
     "fi_hetu": NationalId(
-        r"\d{6}[-+A-FU-Y]\d{3}[0-9A-Ya-y]",
+        9,
         re.compile(r"(?<![\w-])\d{6}[-+A-FU-Y]\d{3}[0-9A-FHJ-NPR-Y](?!\w)"),
         "stdnum.fi.hetu",
     ),
     # Sweden personnummer: (YY)YYMMDD-NNNC with a Luhn check digit; the separator is required
     "se_personnummer": NationalId(
-        r"\d{6}[-+]\d{4}",
+        10,
         re.compile(r"(?<![\w-])(?:\d{2})?\d{6}[-+]\d{4}(?![\w]|-\d)"),
         "stdnum.se.personnummer",
     ),
@@ -271,14 +295,29 @@ def _stdnum(module: str) -> Any:
     return importlib.import_module(module)
 
 
+@lru_cache(maxsize=64)
+def any_national_id(names: tuple[str, ...]) -> re.Pattern[str]:
+    """One pattern that matches wherever any of `names` can (case-insensitive, the SSN's
+    backreference loosened): a window it misses needs none of the seven patterns."""
+    parts = [
+        NATIONAL_IDS[name].candidate.pattern.removeprefix("(?i)").replace("\\1", "[- ]")
+        for name in names
+    ]
+    return re.compile("|".join(f"(?:{part})" for part in parts), re.IGNORECASE)
+
+
 def find_national_ids(text: str, context: Context) -> list[Found]:
+    names = tuple(context.options.national_ids)
+    if not names:
+        return []
+    screen = any_national_id(names)
+    if not any(screen.search(text, start, end) for start, end, _, _ in context.windows):
+        return []
     found = []
-    for name in context.options.national_ids:
+    for name in names:
         rule = NATIONAL_IDS[name]
-        if not re.search(rule.screen, text):
-            continue
         validator = _stdnum(rule.module)
-        for match in rule.candidate.finditer(text):
+        for match in matches(rule.candidate, text, context, rule.digits):
             candidate = match.group(0).replace(" ", "")  # "536 22 1234" is written with spaces
             if validator.is_valid(candidate):
                 value = f"{name}:{validator.compact(candidate)}"
@@ -286,13 +325,8 @@ def find_national_ids(text: str, context: Context) -> list[Found]:
     return found
 
 
-def national_id_screen(names: Sequence[str]) -> str:
-    return "|".join(f"(?:{NATIONAL_IDS[name].screen})" for name in names)
-
-
 # ------------------------------------------------------------------------------------- phones
-# at least 7 digits with optional +, brackets and separators between them
-PHONE_SCREEN = r"(?:\+|\b)\d[\d\s().\-/]{5,20}\d"
+PHONE_DIGITS = 7  # the candidate pattern's fewest
 PHONE_CANDIDATE = re.compile(  # +, ( or a digit not after a word character or +, 7-17 digits
     r"[+(\d](?<![\w+].)(?:(?<=\d)|(?<=\+)\d|(?<=\()\+?\d)(?:[ \t().\-/]{0,3}\d){6,16}"
     r"(?:\s?(?:x|ext\.?|#)\s?\d{1,6})?(?!\w)"  # an extension: 555-0100 x204
@@ -348,11 +382,19 @@ LANG_REGIONS: dict[str, tuple[str, ...]] = {  # at most three: each region is on
     "ko": ("KR",),
 }
 # timestamps, dates, decimals and year ranges have phone-like digit counts; libphonenumber is
-# never asked about a candidate holding one
+# never asked about a candidate holding one. A date's day and month are at most 31 ("60-56-85-91"
+# is a number), and a dotted run is a version unless it is five pairs, as French numbers are
+# written ("03.93.92.16.85"). The 3-2-4 grouping is an SSN's, valid or not, never a phone's.
+_DAY_OR_MONTH = r"(?:[0-2]?\d|3[01])"
 NOT_A_PHONE = re.compile(
-    r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}(?!\d)|(?<!\d)\d{4}\s?[-/]\s?\d{4}(?!\d)"
-    r"|\d\.\d{5,}|\d\.\d+\.\d+\.\d"
+    r"\d{4}[-./]\d{1,2}[-./]\d{1,2}"
+    rf"|{_DAY_OR_MONTH}[-./]{_DAY_OR_MONTH}[-./]\d{{2,4}}(?!\d)"
+    r"|(?<!\d)\d{4}\s?[-/]\s?\d{4}(?!\d)"
+    r"|\d\.\d{5,}"
+    r"|(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)"  # a US SSN's grouping, even outside the issued ranges
 )
+DOTTED = re.compile(r"\d\.\d+\.\d+\.\d")  # a version or an address
+FIVE_PAIRS = re.compile(r"\d\d(?:\.\d\d){4}")
 
 
 def phone_regions(lang: str | None, default_regions: Sequence[str]) -> tuple[str, ...]:
@@ -371,10 +413,12 @@ def phone_candidate_is_plausible(raw: str, bare_digits: bool) -> bool:
         return False  # an unformatted digit run is an order or account number far more often
     if "  " in raw or ". " in raw or "\t" in raw:
         return False  # table columns and sentence ends: a number is written with one separator
-    digits = sum(c.isdigit() for c in raw)
+    digits = sum(map(str.isdigit, raw))
     if digits > PHONE_MAX_DIGITS or (digits > 13 and not raw.startswith(("+", "(+", "00"))):
         return False
-    return NOT_A_PHONE.search(raw) is None
+    if FIVE_PAIRS.fullmatch(raw):
+        return True  # three parts make a date, four a version: five pairs are neither
+    return DOTTED.search(raw) is None and NOT_A_PHONE.search(raw) is None
 
 
 @lru_cache(maxsize=1 << 16)
@@ -403,7 +447,7 @@ def find_phones(text: str, context: Context) -> list[Found]:
     the matcher's leniency decides (VALID by default), but it never walks a whole document."""
     o = context.options
     found = []
-    for match in PHONE_CANDIDATE.finditer(text):
+    for match in matches(PHONE_CANDIDATE, text, context, PHONE_DIGITS):
         raw = match.group(0)
         if not phone_candidate_is_plausible(raw, o.phone_bare_digits):
             continue
@@ -560,11 +604,31 @@ def find_tokens(text: str) -> list[Found]:
     return found
 
 
+def operators_after_names(text: str) -> list[int]:
+    """Positions of the `=` / `:` that can follow an identifier holding a secret's name: found
+    forwards from each name in the lower-cased text (a page holds thousands of operators and
+    few such names); every operator when lower-casing changes the length."""
+    lowered = text.lower()
+    if len(lowered) != len(text):
+        return [m.start() for m in ASSIGNMENT_OPERATOR.finditer(text)]
+    operators = set()
+    size = len(text)
+    for name in SECRET_NAME.finditer(lowered):
+        end = name.end()
+        while end < size and (text[end].isalnum() or text[end] in SECRET_NAME_CHARS):
+            end += 1
+        at = end
+        while at < size and at - end < 3 and text[at] in " \t\"'":
+            at += 1
+        if at < size and text[at] in "=:":
+            operators.add(at)
+    return sorted(operators)
+
+
 def find_assignments(text: str) -> list[Found]:
     found = []
     position = 0
-    for operator in ASSIGNMENT_OPERATOR.finditer(text):
-        at = operator.start()
+    for at in operators_after_names(text):
         if at < position:
             continue
         name = name_before(text, at)
@@ -609,13 +673,46 @@ class KindRule:
 RULES: dict[str, KindRule] = {
     "secret": KindRule(SECRET_SCREEN, find_secrets),
     "url_credentials": KindRule(URL_CREDENTIALS_SCREEN, find_url_credentials),
-    "email": KindRule("@", find_emails),
-    "iban": KindRule(IBAN_SCREEN, find_ibans),
-    "credit_card": KindRule(CARD_SCREEN, find_cards),
-    "national_id": KindRule(lambda o: national_id_screen(o.national_ids), find_national_ids),
-    "ip": KindRule({"v4": IPV4_SCREEN, "v6": IPV6_SCREEN}, find_ips),
-    "phone": KindRule(PHONE_SCREEN, find_phones),
+    "email": KindRule("", find_emails),
+    # the digit-bearing kinds have no RE2 screen: pii_scan's windows say where to look
+    "iban": KindRule("", find_ibans),
+    "credit_card": KindRule("", find_cards),
+    "national_id": KindRule("", find_national_ids),
+    "ip": KindRule({"v6": IPV6_SCREEN}, find_ips),  # IPv4 in windows, IPv6 is hex
+    "phone": KindRule("", find_phones),
 }
+# the kinds found in pii_scan's windows (IPv4 addresses and IBANs through the window flags)
+WINDOW_KINDS = frozenset({"email", "ip", "phone", "credit_card", "iban", "national_id"})
+
+
+def window_needs(kinds: Sequence[str], options: Any) -> tuple[int, bool, bool, bool]:
+    """(fewest digits of a cluster, IPv4, IBAN and e-mail flags) that pii_scan must report for
+    `kinds`: the least that each kind's candidates hold in one cluster."""
+    digits = [WHOLE]
+    if "phone" in kinds:
+        digits.append(PHONE_DIGITS)
+    if "credit_card" in kinds:
+        digits.append(CARD_DIGITS)
+    if "national_id" in kinds:
+        digits += [NATIONAL_IDS[name].digits for name in options.national_ids]
+    return min(digits), "ip" in kinds, "iban" in kinds, "email" in kinds
+
+
+def window_fits(kind: str, digits: int, flags: int, options: Any) -> bool:
+    """Can a window whose longest cluster has `digits` digits (and these flags) hold `kind`?"""
+    if kind == "phone":
+        return digits >= PHONE_DIGITS
+    if kind == "credit_card":
+        return digits >= CARD_DIGITS
+    if kind == "national_id":
+        return any(digits >= NATIONAL_IDS[name].digits for name in options.national_ids)
+    if kind == "ip":
+        return bool(flags & IPV4)
+    if kind == "email":
+        return bool(flags & EMAIL)
+    return bool(flags & IBAN)  # iban
+
+
 # Redaction order: secrets and URL credentials before e-mail (`ftp://user:pw@host.com` is not an
 # e-mail), IBANs before card and phone numbers (their digits look like both), ids before phones.
 ORDER = ("secret", "url_credentials", "email", "iban", "credit_card", "national_id", "ip", "phone")
