@@ -258,9 +258,11 @@ from textmill.tokens import workers
 from textmill.tokens.tokenizer import load_tokenizer
 
 workers.available_cores = lambda: 4  # two threads for each of two workers
-tokenizer = load_tokenizer(sys.argv[1])
+tokenizer = load_tokenizer(sys.argv[1], engine="tokenizers")
 tokenizer.encode_batch(["alpha beta gamma"] * 2000)  # its thread pool, now used, dies in a fork
-manifest = textmill.tokenize([sys.argv[2]], sys.argv[3], tokenizer=tokenizer, workers=2)
+manifest = textmill.tokenize(
+    [sys.argv[2]], sys.argv[3], tokenizer=tokenizer, engine="tokenizers", workers=2
+)
 print(json.dumps(manifest["this_run"]))
 """
 
@@ -283,7 +285,8 @@ def test_workers_with_several_threads_survive_a_parent_that_used_its_thread_pool
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.splitlines()[-1])["workers"] == 2
     fresh = tmp_path / "fresh"
-    assert tokenize_cli([corpus], fresh, tokenizer_path, "--workers", "1") == 0
+    engine = ("--engine", "tokenizers")
+    assert tokenize_cli([corpus], fresh, tokenizer_path, "--workers", "1", *engine) == 0
     assert snapshot(out) == snapshot(fresh)
 
 

@@ -519,6 +519,7 @@ def run_tokenize(
     with output_lock(layout):
         _prepare(tok, key, settings.format, settings.overwrite)
         started = time.perf_counter()
+        _settle_engine(loaded, shards, read_options)
         by_shard: dict[str, ShardCounts] = {}
         pending: list[Shard] = []
         for number, shard in enumerate(shards, 1):
@@ -559,6 +560,23 @@ def run_tokenize(
             tok, shards, loaded, specials, settings, totals, unknown, command, started, this_run
         )
     return manifest
+
+
+def _settle_engine(
+    tokenizer: TextTokenizer, shards: Sequence[Shard], read_options: ReadOptions
+) -> None:
+    """`--engine auto` decides on the input's first batch of text, here, before any shard is
+    tokenized: the same engine (and manifest) whatever the worker count (forked workers
+    inherit the decision) and whichever shards a resume redoes."""
+    for shard in shards:
+        if tokenizer.settled:
+            return
+        for batch in read_documents(shard, read_options):
+            if batch.docs.num_rows:
+                texts = batch.docs[TEXT]
+                tokenizer.settle(texts.filter(pc.invert(pc.is_null(texts))).to_pylist())
+                if tokenizer.settled:
+                    return
 
 
 def _check_vocabulary(tokenizer: TextTokenizer, fmt: str) -> None:
