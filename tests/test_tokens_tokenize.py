@@ -127,7 +127,8 @@ def test_a_killed_tokenize_resumes_with_the_shards_it_finished(
 
     monkeypatch.setattr(job, "tokenize_shard", dies_on_the_second_shard)
     out = tmp_path / "resumed"
-    assert tokenize_cli([tmp_path / "in"], out, tokenizer_path) == 130
+    # in this process, where the calls are seen (test_tokens_workers.py kills worker runs)
+    assert tokenize_cli([tmp_path / "in"], out, tokenizer_path, "--workers", "1") == 130
     assert not (out / "manifest.json").exists() and not (out / "tokens.bin").exists()
     first = calls[0]
     calls.clear()
@@ -137,7 +138,7 @@ def test_a_killed_tokenize_resumes_with_the_shards_it_finished(
         return real(tok, shard, *args)
 
     monkeypatch.setattr(job, "tokenize_shard", counted)
-    assert tokenize_cli([tmp_path / "in"], out, tokenizer_path) == 0
+    assert tokenize_cli([tmp_path / "in"], out, tokenizer_path, "--workers", "1") == 0
     assert first not in calls and len(calls) == 2  # the finished shard is not redone
     for name in ("tokens.bin", "tokens.idx", "documents.parquet"):
         assert (out / name).read_bytes() == (fresh / name).read_bytes(), name

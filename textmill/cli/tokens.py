@@ -74,6 +74,14 @@ def register(commands: argparse._SubParsersAction) -> None:
         default=4096,
         help="documents per encode_batch call (default: %(default)s)",
     )
+    tokenize.add_argument(
+        "-w",
+        "--workers",
+        type=whole(0),
+        default=0,
+        help="input shards tokenized at once, one process each (default: one per core); "
+        "the output is the same bytes whatever the count",
+    )
     tokenize.add_argument("--overwrite", action="store_true", help="replace TOK's tokenize")
     add_arrange_arguments(tokenize)
     tokenize.set_defaults(handler=cmd_tokenize)
@@ -120,6 +128,7 @@ def cmd_tokenize(args: argparse.Namespace) -> int:
         max_tokens_per_doc=args.max_tokens_per_doc,
         on_long=args.on_long,
         batch_size=args.batch_size,
+        workers=args.workers,
         overwrite=args.overwrite,
         **arrange_settings(args),
     )
@@ -155,8 +164,7 @@ def summary(manifest: dict[str, Any], out: str) -> str:
     if manifest.get("truncated"):
         lines.append(f"truncated to --max-tokens-per-doc: {manifest['truncated']:,} documents")
     if manifest.get("seconds"):
-        rate = manifest["tokens"] / manifest["seconds"] if manifest["seconds"] else 0
-        lines.append(f"time: {manifest['seconds']:.1f}s ({rate:,.0f} tokens/s)")
+        lines.append(_time_line(manifest))
     lines.extend(arrange_summary(manifest))
     folder = Path(out)
     if manifest["errored"]:
@@ -166,6 +174,27 @@ def summary(manifest: dict[str, Any], out: str) -> str:
     files = ", ".join(str(folder / name) for name in manifest["files"])
     lines.append(f"output: {files}; {folder / 'manifest.json'}, {folder / 'documents.parquet'}")
     return "\n".join(lines)
+
+
+def _time_line(manifest: dict[str, Any]) -> str:
+    """This invocation's time and rate: a resume counts only the shards it tokenized."""
+    seconds = manifest["seconds"]
+    now = manifest.get("this_run") or {}
+    tokens = now.get("tokens", manifest["tokens"])
+    kept = now.get("shards_kept", 0)
+    line = f"time: {seconds:.1f}s ({tokens / seconds:,.0f} tokens/s"
+    if now.get("workers", 0) > 1:
+        line += f", {now['workers']} workers"
+    if kept:
+        line += (
+            f"; {tokens:,} tokens from the {_shards(now['shards_tokenized'])} tokenized now, "
+            f"{_shards(kept)} done before"
+        )
+    return line + ")"
+
+
+def _shards(count: int) -> str:
+    return f"{count:,} shard{'s' if count != 1 else ''}"
 
 
 def _first_error(path: Path) -> str:

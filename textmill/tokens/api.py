@@ -29,7 +29,8 @@ def tokenize(
     and return its manifest. Options are TokenizeSettings fields: engine ("auto", the default,
     "tokenizers" or "tiktoken"), bos, eos, bos_token,
     eos_token, text_column, max_tokens_per_doc, on_long ("skip" or "truncate"), batch_size,
-    overwrite. Re-running the same call resumes."""
+    workers (shards at once, one process each; 0: one per core), overwrite. Re-running the
+    same call resumes."""
     known = {f.name for f in fields(TokenizeSettings)} - {"format"}
     unknown = sorted(set(options) - known)
     if unknown:

@@ -78,6 +78,7 @@ from textmill.tokens.tokenizer import (
     load_tokenizer,
     token_dtype_for,
 )
+from textmill.tokens.workers import tokenize_in_workers, worker_count
 
 INPUT_IDS = "input_ids"
 TOKEN_TABLE_SCHEMA = pa.schema(
@@ -117,6 +118,7 @@ class TokenizeSettings:
     batch_size: int = 4096  # documents per encode_batch call
     overwrite: bool = False
     progress: bool = False
+    workers: int = 0  # shards tokenized at once in worker processes; 0: one per core (workers.py)
     # packing and shuffling (textmill/tokens/arrange.py)
     pack: int | None = None  # SEQ_LEN
     packing: str = "concat"
@@ -144,6 +146,8 @@ class TokenizeSettings:
             )
         if self.batch_size < 1:
             raise RunError("--batch-size must be at least 1")
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 0:
+            raise RunError(f"--workers must be a whole number >= 0 (got {self.workers!r})")
         if not self.text_column:
             raise RunError("--text-column must name a column")
 
@@ -315,8 +319,9 @@ def tokenize_settings_key(
 ) -> dict[str, Any]:
     """What makes two tokenize commands the same job (a resume must match it)."""
     options = asdict(settings)
-    # they do not change the output (the shuffle's bytes do not depend on its memory budget)
-    for name in ("overwrite", "progress", "batch_size", "shuffle_memory_bytes"):
+    # they do not change the output (the shuffle's bytes do not depend on its memory budget,
+    # nor the files on the worker count): a resume may change them
+    for name in ("overwrite", "progress", "batch_size", "shuffle_memory_bytes", "workers"):
         options.pop(name)
     return {
         "tokenizer_sha256": tokenizer.sha256,
@@ -420,6 +425,7 @@ def finish(
     unknown_files: Sequence[str],
     command: str,
     started: float,
+    this_run: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write the format files, documents.parquet, skipped.parquet, errors.jsonl and
     manifest.json from the finished shards; returns the manifest."""
@@ -469,6 +475,8 @@ def finish(
         seconds=time.perf_counter() - started,
     )
     manifest.update(arrangement.stats())
+    if this_run is not None:  # what this invocation did (a resume kept the rest): its rate
+        manifest["this_run"] = this_run
     write_json_atomically(manifest, out / MANIFEST)
     _record_files(tok, files)
     return manifest
@@ -510,24 +518,65 @@ def run_tokenize(
     key = tokenize_settings_key(loaded, settings, shards)
     with output_lock(layout):
         _prepare(tok, key, settings.format, settings.overwrite)
-        totals = ShardCounts()
         started = time.perf_counter()
+        _settle_engine(loaded, shards, read_options)
+        by_shard: dict[str, ShardCounts] = {}
+        pending: list[Shard] = []
         for number, shard in enumerate(shards, 1):
             done = tok.done(shard.name)
             if done.is_file() and tok.work(shard.name).is_file():
-                counts = ShardCounts(**json.loads(done.read_text("utf-8")))
+                by_shard[shard.name] = ShardCounts(**json.loads(done.read_text("utf-8")))
                 say(f"shard {number}/{len(shards)} {shard.name}: done before, kept")
             else:
-                counts = tokenize_shard(tok, shard, loaded, specials, settings, read_options)
-                say(
-                    f"shard {number}/{len(shards)} {shard.name}: {counts.tokenized:,} documents, "
-                    f"{counts.tokens:,} tokens"
-                )
-            _add(totals, counts)
+                pending.append(shard)
+        number_of = {shard.name: number for number, shard in enumerate(shards, 1)}
+
+        def tokenized(shard: Shard, counts: ShardCounts) -> None:
+            by_shard[shard.name] = counts
+            say(
+                f"shard {number_of[shard.name]}/{len(shards)} {shard.name}: "
+                f"{counts.tokenized:,} documents, {counts.tokens:,} tokens"
+            )
+
+        def one(shard: Shard) -> ShardCounts:
+            return tokenize_shard(tok, shard, loaded, specials, settings, read_options)
+
+        workers = worker_count(settings.workers, len(pending))
+        if workers == 1:  # in this process, the tokenizer using its own threads
+            for shard in pending:
+                tokenized(shard, one(shard))
+        else:
+            tokenize_in_workers(one, pending, workers, lambda i, c: tokenized(pending[i], c))
+        totals = ShardCounts()
+        for shard in shards:  # in input order, whatever order the workers finished in
+            _add(totals, by_shard[shard.name])
+        this_run = {
+            "workers": workers if pending else 0,
+            "shards_tokenized": len(pending),
+            "shards_kept": len(shards) - len(pending),
+            "tokens": sum(by_shard[s.name].tokens for s in pending),
+        }
         manifest = finish(
-            tok, shards, loaded, specials, settings, totals, unknown, command, started
+            tok, shards, loaded, specials, settings, totals, unknown, command, started, this_run
         )
     return manifest
+
+
+def _settle_engine(
+    tokenizer: TextTokenizer, shards: Sequence[Shard], read_options: ReadOptions
+) -> None:
+    """`--engine auto` decides on the input's first batch of text, here, before any shard is
+    tokenized: the same engine (and manifest) whatever the worker count (forked workers
+    inherit the decision) and whichever shards a resume redoes."""
+    for shard in shards:
+        if tokenizer.settled:
+            return
+        for batch in read_documents(shard, read_options):
+            if batch.docs.num_rows:
+                texts = batch.docs[TEXT]
+                tokenizer.settle(texts.filter(pc.invert(pc.is_null(texts))).to_pylist())
+                if tokenizer.settled:
+                    return
 
 
 def _check_vocabulary(tokenizer: TextTokenizer, fmt: str) -> None:

@@ -92,6 +92,15 @@ class TextTokenizer:
         flat = np.concatenate(arrays) if arrays else np.zeros(0, np.uint32)
         return flat.astype(np.uint32, copy=False), lengths
 
+    @property
+    def settled(self) -> bool:
+        """Whether the engine is decided (`--engine auto` decides on a first batch of text)."""
+        return not self.check_first_batch
+
+    def settle(self, texts: list[str]) -> None:
+        """Decide `--engine auto` on `texts` now, as the first encode would."""
+        self._settle(texts)
+
     def _settle(self, texts: list[str]) -> None:
         """`--engine auto`: before the first batch is encoded, keep tiktoken only when it gives
         tokenizers' ids on a sample of that batch (engines.check_sample)."""
