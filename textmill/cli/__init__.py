@@ -61,8 +61,9 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
         return code
     except KeyboardInterrupt:
-        # a second Ctrl-C must not interrupt the teardown (worker pools, atexit) either
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if argv is None:  # a second Ctrl-C must not interrupt the program's teardown either;
+            # a caller's `main([...])` keeps its own Ctrl-C handling
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         print("textmill: interrupted; re-run the same command to resume", file=sys.stderr)
         return INTERRUPTED
 
