@@ -36,21 +36,14 @@ from pathlib import Path  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from filters_vs_datatrove import ensure_datatrove_venv, pin_to_one_core, read_records  # noqa: E402
 
+from textmill.stages.safety.pii_kinds import KINDS  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 # ../shared/data beside the checkout; TEXTMILL_SHARED_DATA points elsewhere (a worktree)
 SHARED = Path(os.environ.get("TEXTMILL_SHARED_DATA", HERE.parents[1] / "shared" / "data"))
 PRESIDIO = SHARED / "pii" / "presidio_synth_dataset_v2.jsonl.gz"
 WEB_TEXT = SHARED / "web" / "web_text.jsonl.gz"
-ALL_KINDS = [
-    "email",
-    "ip",
-    "phone",
-    "credit_card",
-    "iban",
-    "national_id",
-    "secret",
-    "url_credentials",
-]
+ALL_KINDS = [kind for kind in KINDS if kind != "person"]  # person needs an NER model
 CHECKSUM_KINDS = ("credit_card", "iban", "national_id")
 PRESIDIO_KINDS = {
     "EMAIL_ADDRESS": "email",

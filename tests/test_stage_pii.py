@@ -7,6 +7,7 @@ import pytest
 from textmill.document import make_batch
 from textmill.pipeline import build_stage
 from textmill.stages.safety.pii import Pii, is_public_ip
+from textmill.stages.safety.pii_kinds import KINDS
 
 
 def three_rows() -> pa.Table:
@@ -62,16 +63,7 @@ def test_private_reserved_and_multicast_addresses_are_not_public():
 
 # ------------------------------------------------------------------ kinds, modes, density
 
-ALL_KINDS = [
-    "email",
-    "ip",
-    "phone",
-    "credit_card",
-    "iban",
-    "national_id",
-    "secret",
-    "url_credentials",
-]
+ALL_KINDS = [kind for kind in KINDS if kind != "person"]  # person needs an NER model
 MIXED = [
     "Call (415) 555-2671, card 4111 1111 1111 1111, IBAN GB82 WEST 1234 5698 7654 32.",
     "SSN 123-45-6789, key AKIAIOSFODNN7EXAMPLE, https://bob:s3cr3t@git.example.com/x, a@b.org",

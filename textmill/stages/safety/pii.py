@@ -40,6 +40,7 @@ from textmill.stages.safety.pii_kinds import (
     WINDOW_KINDS,
     Context,
     Found,
+    KindName,
     is_public_ip,
     phone_regions,
     window_fits,
@@ -54,17 +55,6 @@ LANG = "lang"
 PII_EMAIL = "pii_email"
 PII_IP = "pii_ip"
 PII_EXTRA = "textmill[pii]"
-KindName = Literal[
-    "email",
-    "ip",
-    "phone",
-    "credit_card",
-    "iban",
-    "national_id",
-    "secret",
-    "url_credentials",
-    "person",
-]
 NationalIdName = Literal[
     "us_ssn", "es_dni", "es_nie", "it_codicefiscale", "fr_nir", "fi_hetu", "se_personnummer"
 ]

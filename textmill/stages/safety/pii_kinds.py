@@ -16,12 +16,12 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
-from typing import Any
+from typing import Any, Literal, get_args
 
 from textmill.lang.codes import base_language
 from textmill.stages.safety.pii_scan import EMAIL, IBAN, IPV4
 
-KINDS = (
+KindName = Literal[
     "email",
     "ip",
     "phone",
@@ -31,7 +31,8 @@ KINDS = (
     "secret",
     "url_credentials",
     "person",
-)
+]
+KINDS: tuple[str, ...] = get_args(KindName)
 # datatrove's PIIFormatter: the FineWeb preset keeps its exact output
 EMAIL_PATTERN = (
     r"\b[A-Za-z0-9][A-Za-z0-9._%+-]*@"
