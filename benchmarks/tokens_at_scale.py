@@ -7,8 +7,9 @@ Two paths, in one run:
   of tokenized, to keep the run short; they go through exactly what `textmill tokenize
   --shuffle-seed S --pack N` runs after tokenizing (textmill/tokens/arrange.py: scatter per
   shard, bucket sort, best-fit packing, the Megatron writer, documents.parquet, pieces.parquet);
-- the text path (default 50k documents of ~1 KB synthetic text): the real `textmill tokenize`
-  command with a tokenizer textmill trains, shuffled and packed, in a child process.
+- the text path (default 50k documents of ~1 KB synthetic text, in JSONL shards of 250k): the
+  real `textmill tokenize --workers N` command with a tokenizer textmill trains, shuffled and
+  packed, in a child process.
 
 Peak RSS per stage: VmHWM from /proc/self/status, reset between stages through
 /proc/self/clear_refs; the whole process's peak from getrusage. Mixing is not part of this run
@@ -225,11 +226,13 @@ def text_path(args, work: Path) -> dict:
             for _ in range(5000)
         ]
     )
-    corpus = work / "corpus.jsonl"
-    with corpus.open("w") as handle:
-        for i in range(args.text_documents):
-            words = vocabulary[rng.zipf(1.3, size=rng.integers(60, 260)) % len(vocabulary)]
-            handle.write(json.dumps({"id": f"t{i}", "text": " ".join(words)}) + "\n")
+    corpus = work / "corpus"  # JSONL shards of SHARD_DOCUMENTS, so that --workers has shards
+    corpus.mkdir()
+    for first in range(0, args.text_documents, SHARD_DOCUMENTS):
+        with (corpus / f"part-{first // SHARD_DOCUMENTS:05d}.jsonl").open("w") as handle:
+            for i in range(first, min(first + SHARD_DOCUMENTS, args.text_documents)):
+                words = vocabulary[rng.zipf(1.3, size=rng.integers(60, 260)) % len(vocabulary)]
+                handle.write(json.dumps({"id": f"t{i}", "text": " ".join(words)}) + "\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     python = sys.executable
     subprocess.run(
@@ -257,7 +260,8 @@ def text_path(args, work: Path) -> dict:
     wrapper = (
         "import sys; from textmill.cli import main; code = main(sys.argv[1:]); "
         "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1]; "
-        f"open({str(rss_file)!r}, 'w').write(hwm); sys.exit(code)"
+        "import resource; worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss; "
+        f"open({str(rss_file)!r}, 'w').write(f'{{hwm}} {{worker}}'); sys.exit(code)"
     )
     command = [
         python,
@@ -277,17 +281,21 @@ def text_path(args, work: Path) -> dict:
         args.packing,
         "--shuffle-seed",
         "1",
+        "--workers",
+        str(args.workers),
     ]
     started = time.perf_counter()
     result = subprocess.run(command, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if result.returncode:
         raise SystemExit(f"tokenize failed: {result.stderr[-2000:]}")
-    peak = int(rss_file.read_text())  # kB
+    # kB: the driver's own peak, and the largest peak of any worker it forked (the workers
+    # inherit the driver's ru_maxrss at fork, so this is an upper bound for each of them)
+    peak, worker_peak = (int(value) for value in rss_file.read_text().split())
     manifest = json.loads((work / "TOK" / "manifest.json").read_text())
     return {
         "documents": manifest["documents"],
-        "text_mb": round(corpus.stat().st_size / 1e6, 1),
+        "text_mb": round(sum(f.stat().st_size for f in corpus.iterdir()) / 1e6, 1),
         "tokens": manifest["tokens"],
         "sequences": manifest["sequences"],
         "padding_pct": manifest["packing"]["padding_pct"],
@@ -295,6 +303,7 @@ def text_path(args, work: Path) -> dict:
         "wall_s": round(seconds, 1),
         "tokens_per_s": round(manifest["tokens"] / seconds),
         "peak_rss_mb": round(peak / 1024),
+        "worker_peak_rss_mb": round(worker_peak / 1024),
         "command": "textmill " + " ".join(command[3:]).replace(str(work), "WORK"),
     }
 
@@ -309,6 +318,7 @@ def main() -> None:
     parser.add_argument("--memory-mb", type=int, default=1024)
     parser.add_argument("--work", type=Path, default=Path("/tmp/textmill-tokens-at-scale"))
     parser.add_argument("--keep", action="store_true", help="keep the output folders")
+    parser.add_argument("--workers", type=int, default=0, help="tokenize workers (0: one per core)")
     args = parser.parse_args()
     report = {
         "machine": f"{os.cpu_count()} cores, shared",
