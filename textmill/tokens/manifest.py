@@ -138,7 +138,10 @@ def token_tables(tok: str | Path, batch_rows: int = 65_536) -> Iterator[pa.Table
             for batch in pq.ParquetFile(tok / name).iter_batches(batch_size=batch_rows):
                 yield pa.Table.from_batches([batch])
         return
-    tokens = np.memmap(tok / BIN_FILES[fmt], dtype=np.dtype(manifest["format_dtype"]), mode="r")
+    # plain reads, not a memory map: a map's touched pages stay resident (and in RSS) until it
+    # is closed, which for a multi-GB source is the whole file
+    tokens_path = tok / BIN_FILES[fmt]
+    dtype = np.dtype(manifest["format_dtype"])
     index = pq.ParquetFile(tok / DOCUMENTS)
     for batch in index.iter_batches(batch_size=batch_rows):
         offsets = batch.column("offset").to_numpy()
@@ -146,7 +149,9 @@ def token_tables(tok: str | Path, batch_rows: int = 65_536) -> Iterator[pa.Table
         if not len(offsets):
             continue
         start, stop = int(offsets[0]), int(offsets[-1] + lengths[-1])
-        values = np.asarray(tokens[start:stop], dtype=np.uint32)
+        values = np.fromfile(
+            tokens_path, dtype=dtype, count=stop - start, offset=start * dtype.itemsize
+        ).astype(np.uint32, copy=False)
         list_offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         yield pa.table(
             {
