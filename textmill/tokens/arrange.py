@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from textmill.document import ID, SOURCE
 from textmill.executors.output import RunError
 from textmill.io.writers import ParquetShardWriter
+from textmill.tokens.formats.base import CU_SEQLENS, INPUT_IDS
 from textmill.tokens.pack import (
     DEFAULT_WINDOW_TOKENS,
     PACKED_SCHEMA,
@@ -32,14 +33,12 @@ from textmill.tokens.pack import (
     PackError,
     PackOptions,
 )
+from textmill.tokens.reading import LANG
 from textmill.tokens.shuffle import DEFAULT_MEMORY_BYTES, GlobalShuffle, ShuffleOptions
 
 PIECES = "pieces.parquet"
 SHUFFLE_STATE = "shuffle"
-INPUT_IDS = "input_ids"
-CU_SEQLENS = "cu_seqlens"
 POSITION_IDS = "position_ids"
-LANG = "lang"
 MIN_SHUFFLE_MEMORY = 1 << 16
 
 

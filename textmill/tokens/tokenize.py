@@ -61,6 +61,7 @@ from textmill.io.writers import (
 from textmill.tokens.arrange import PIECES, Arrangement, check_arrange_settings
 from textmill.tokens.engines import ENGINES
 from textmill.tokens.formats import FORMATS, open_writer, writer_class
+from textmill.tokens.formats.base import INPUT_IDS
 from textmill.tokens.manifest import (
     DOCUMENT_INDEX_SCHEMA,
     DOCUMENTS,
@@ -80,7 +81,6 @@ from textmill.tokens.tokenizer import (
 )
 from textmill.tokens.workers import tokenize_in_workers, worker_count
 
-INPUT_IDS = "input_ids"
 TOKEN_TABLE_SCHEMA = pa.schema(
     [
         pa.field(ID, pa.string()),
