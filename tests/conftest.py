@@ -71,6 +71,8 @@ def local_ray():
     """A small local Ray for one test module (2 CPUs, a custom resource the resource tests
     ask for); workers import textmill from this checkout."""
     ray = pytest.importorskip("ray")
+    stall = os.environ.get("TEXTMILL_RAY_STALL_S")
+    os.environ["TEXTMILL_RAY_STALL_S"] = "180"  # a stuck reduce fails the test, never hangs CI
     ray.init(
         num_cpus=2,
         object_store_memory=80 * 1024**2,
@@ -81,3 +83,7 @@ def local_ray():
     )
     yield
     ray.shutdown()
+    if stall is None:
+        os.environ.pop("TEXTMILL_RAY_STALL_S", None)
+    else:
+        os.environ["TEXTMILL_RAY_STALL_S"] = stall

@@ -643,3 +643,17 @@ def test_quality_top_fraction_on_ray_keeps_the_same_documents_as_local(tmp_path,
     distributed = RayExecutor(specs, SETTINGS).run([str(folder)], tmp_path / "ray")
     assert kept_ids(tmp_path / "ray") == kept_ids(tmp_path / "local")
     assert distributed["kept"] == local["kept"] >= 23  # ceil(0.25 × 90), ties kept
+
+
+def test_a_reduce_step_that_cannot_be_scheduled_stops_with_an_error(local_ray, monkeypatch):
+    """A task asking for a resource nobody has would wait forever; the driver says so instead."""
+    import ray
+
+    from textmill.executors._ray_wait import RayStalled, get_all
+
+    monkeypatch.setenv("TEXTMILL_RAY_STALL_S", "1")
+    never = ray.remote(resources={"no_such_node": 1})(lambda: 1).remote()
+    with pytest.raises(RayStalled, match=r"dedup reduce: 1 Ray task\(s\) made no progress"):
+        get_all(never, "dedup reduce")
+    ray.cancel(never, force=True)
+    assert get_all([ray.remote(lambda x: x).remote(i) for i in range(3)], "three") == [0, 1, 2]

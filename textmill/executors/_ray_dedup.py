@@ -33,6 +33,7 @@ import xxhash
 
 from textmill.document import ID
 from textmill.document import KEY as DOC_KEY
+from textmill.executors._ray_wait import get_all
 from textmill.io.writers import ParquetShardWriter
 from textmill.pipeline import ClusterRule, GlobalStage
 from textmill.stages.dedup._keep import CLUSTER
@@ -290,7 +291,7 @@ def distributed_reduce(
     p = max(1, partitions)
     remote = ray.remote(num_cpus=1)
     if not files or offsets[-1] == 0:
-        ray.get(remote(write_decisions).remote(str(target), rule.schema))
+        get_all(remote(write_decisions).remote(str(target), rule.schema), "dedup reduce")
         return 0
 
     def many(function, count):
@@ -339,7 +340,9 @@ def distributed_reduce(
         remote(_choose_flat).remote(rule, *[members[k][q] for k in range(n_files)])
         for q in range(p)
     ]
-    return ray.get(remote(write_decisions).remote(str(target), rule.schema, *decisions))
+    return get_all(
+        remote(write_decisions).remote(str(target), rule.schema, *decisions), "dedup decisions"
+    )
 
 
 def _components(sym, p, offsets, many, as_list):
@@ -351,7 +354,9 @@ def _components(sym, p, offsets, many, as_list):
     for _ in range(MAX_ROUNDS):
         # sym[q][r]: edges with source in partition r, sent by task q
         inputs = [[sym[q][r] for q in range(len(sym))] for r in range(p)]
-        fingerprints = ray.get([remote(_fingerprint).remote(*refs) for refs in inputs])
+        fingerprints = get_all(
+            [remote(_fingerprint).remote(*refs) for refs in inputs], "connected components"
+        )
         total = (sum(c for c, _ in fingerprints), sum(s for _, s in fingerprints) % 2**64)
         if total == previous or total[0] == 0:
             return [

@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from textmill.document import KEY
 from textmill.executors._ray_dedup import node_partitions, split, write_decisions
+from textmill.executors._ray_wait import get_all
 from textmill.pipeline import GlobalStage
 from textmill.stages.dedup.paragraph import (
     DECISIONS_SCHEMA,
@@ -83,7 +84,7 @@ def paragraph_reduce(
     p = partition_count(total, partitions, stage.options.rows_per_partition)
     remote = ray.remote(num_cpus=1)
     if total == 0:
-        ray.get(remote(write_decisions).remote(str(target), DECISIONS_SCHEMA))
+        get_all(remote(write_decisions).remote(str(target), DECISIONS_SCHEMA), "paragraph reduce")
         return p
 
     def fan_out(function):
@@ -99,7 +100,10 @@ def paragraph_reduce(
         for parts in zip(*by_hash, strict=True)
     ]
     decisions = [remote(_decide).remote(*parts) for parts in zip(*by_document, strict=True)]
-    ray.get(remote(write_decisions).remote(str(target), DECISIONS_SCHEMA, *decisions))
+    get_all(
+        remote(write_decisions).remote(str(target), DECISIONS_SCHEMA, *decisions),
+        "paragraph decisions",
+    )
     return p
 
 

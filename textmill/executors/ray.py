@@ -43,6 +43,7 @@ from textmill.executors._ray_data import (
 )
 from textmill.executors._ray_dedup import cluster_rule, distributed_reduce
 from textmill.executors._ray_paragraph import paragraph_reduce, reduces_paragraphs
+from textmill.executors._ray_wait import get_all
 from textmill.executors.local import (
     LocalExecutor,
     RunSettings,
@@ -206,13 +207,14 @@ class RayExecutor(LocalExecutor):
         else:
             partitions = 1
             self._say(f"{stage.name}: reduce in one Ray task (stage has no cluster rule)")
-            ray.get(
+            get_all(
                 ray.remote(_reduce_on_worker).remote(
                     stage,
                     [str(f) for f in signature_files],
                     str(layout.reduce_dir(stage_index)),
                     str(target),
-                )
+                ),
+                f"{stage.name} reduce",
             )
         if not target.exists():
             raise RunError(f"{stage.name}: reduce produced no decision table")
