@@ -62,7 +62,7 @@ def test_classify_train_names_an_unreadable_labelled_record(tmp_path, capsys, li
 
 def test_card_describes_the_decon_and_toxicity_columns(tmp_path):
     # the card's column table left every decon_* and toxicity column without a description
-    from tests.conftest import reconciled_run, write_jsonl
+    from conftest import reconciled_run, write_jsonl
 
     bench = write_jsonl(tmp_path / "bench.jsonl", [{"question": QUESTION, "answer": "Paris"}])
     corpus = write_jsonl(
@@ -87,7 +87,8 @@ ZH_ITEM = "小明有五个苹果，他给了小红两个苹果，请问小明现
 @pytest.mark.parametrize("via_index", [False, True])
 def test_chinese_benchmark_matches_a_chinese_corpus_without_a_lang_column(tmp_path, via_index):
     # the corpus used to be split as English (a sentence is one "word"): no item could match
-    from tests.conftest import reconciled_run, write_jsonl
+    from conftest import reconciled_run, write_jsonl
+
     from textmill.stages.safety.benchmarks import parse_spec
     from textmill.stages.safety.decon_index import Normalization, build_index
 
@@ -121,7 +122,8 @@ def test_decon_index_names_an_unknown_layout(tmp_path, capsys):
 
 def test_word_list_entry_without_a_word_is_one_line_not_a_traceback(tmp_path, capsys):
     # '!!!' passed the options check and failed in setup with a traceback (a bare ValueError)
-    from tests.conftest import write_jsonl
+    from conftest import write_jsonl
+
     from textmill.cli import main
 
     words = tmp_path / "words.txt"

@@ -8,8 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import pyarrow.parquet as pq
-
-from tests.conftest import reconciled_run, write_jsonl
+from conftest import reconciled_run, write_jsonl
 
 ALPHA = " ".join(f"alpha{i:02d}" for i in range(20))
 BETA = " ".join(f"beta{i:02d}" for i in range(20))

@@ -9,8 +9,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import reconciled_run, write_jsonl
 
-from tests.conftest import reconciled_run, write_jsonl
 from textmill import Decontaminate, Pipeline
 from textmill.cli import main
 from textmill.pipeline import build_stage

@@ -147,7 +147,7 @@ def test_drop_mode_rejects_dense_documents_with_reason_and_redacts_the_rest():
 
 
 def test_a_drop_run_accounts_dense_documents_as_pii_density_rejects(tmp_path):
-    from tests.conftest import reconciled_run, write_jsonl
+    from conftest import reconciled_run, write_jsonl
 
     records = [
         {"id": "dense", "text": "a@b.org c@d.org e@f.org"},
@@ -211,7 +211,7 @@ def test_yaml_python_and_cli_name_the_same_options(tmp_path, capsys):
 
 def test_counts_of_every_kind_are_summed_in_the_report_and_the_card(tmp_path):
     pytest.importorskip("phonenumbers")
-    from tests.conftest import reconciled_run, write_jsonl
+    from conftest import reconciled_run, write_jsonl
 
     records = [{"id": str(i), "text": text} for i, text in enumerate(MIXED)]
     source = write_jsonl(tmp_path / "in.jsonl", records)
@@ -234,7 +234,8 @@ def test_a_folder_that_is_not_a_spacy_pipeline_is_a_clear_error(tmp_path):
 
 
 def test_the_cli_says_what_is_missing_and_exits_2_without_a_salt(tmp_path, monkeypatch, capsys):
-    from tests.conftest import write_jsonl
+    from conftest import write_jsonl
+
     from textmill.cli import main
 
     monkeypatch.delenv("TEXTMILL_PII_SALT", raising=False)

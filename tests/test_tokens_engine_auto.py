@@ -8,8 +8,8 @@ import json
 
 import numpy as np
 import pytest
+from conftest import write_jsonl
 
-from tests.conftest import write_jsonl
 from textmill.cli import main
 from textmill.tokens import engines
 from textmill.tokens.tokenizer import load_tokenizer, train_bpe

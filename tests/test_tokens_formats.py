@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from conftest import write_jsonl
 
-from tests.conftest import write_jsonl
 from textmill.cli import main
 from textmill.tokens.manifest import token_tables
 from textmill.tokens.tokenizer import load_tokenizer, train_bpe

@@ -6,8 +6,8 @@ import dataclasses
 import os
 
 import pytest
+from conftest import write_jsonl
 
-from tests.conftest import write_jsonl
 from textmill.tokens import tokenize as job
 from textmill.tokens.tokenizer import TokenizerError, load_tokenizer, train_bpe
 

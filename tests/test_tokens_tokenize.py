@@ -10,9 +10,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import write_jsonl
 
 import textmill
-from tests.conftest import write_jsonl
 from textmill.cli import main
 from textmill.executors.output import RunError
 from textmill.tokens import tokenize as job

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import write_jsonl
 
-from tests.conftest import write_jsonl
 from textmill.cli import main
 from textmill.tokens.tokenizer import (
     TokenizerError,

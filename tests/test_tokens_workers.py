@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import write_jsonl
 
 import textmill
-from tests.conftest import write_jsonl
 from textmill.cli import main
 from textmill.executors.output import RunError
 from textmill.tokens import tokenize as job
