@@ -25,11 +25,15 @@ from textmill.stages.books._pages import set_column, set_text, texts
 # Hyphen-like marks a line may end with: ASCII hyphen, U+2010 hyphen, U+2011 non-breaking
 # hyphen, U+00AC not sign and U+2E17 double oblique hyphen (Fraktur prints and their OCR).
 HYPHENS = "-\u2010\u2011\u00ac\u2e17"
+# Combining marks (Fraktur's "aͤ", decomposed accents) belong to the word, though not to \w.
+MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
 # A letter before the hyphen and after the break: "1880-\n1890" is a range, not a word.
-_BREAK = re.compile(rf"(\w*[^\W\d_])[{HYPHENS}][ \t]*\n[ \t]*([^\W\d_]\w*)")
+_BREAK = re.compile(
+    rf"((?:\w|[{MARKS}])*[^\W\d_][{MARKS}]*)[{HYPHENS}][ \t]*\n[ \t]*([^\W\d_](?:\w|[{MARKS}])*)"
+)
 HYPHENS_JOINED = "hyphens_joined"
 HYPHENS_KEPT = "hyphens_kept"
-_WORD = re.compile(rf"\w+(?:[{HYPHENS}]\w+)*")
+_WORD = re.compile(rf"(?:\w|[{MARKS}])+(?:[{HYPHENS}](?:\w|[{MARKS}])+)*")
 
 
 def vocabulary(text: str) -> Counter[str]:
@@ -96,7 +100,7 @@ class Dehyphenate(Mapper):
             langs = [None] * batch.num_rows
         cleaned, joined_counts, kept_counts = [], [], []
         has_break = pc.fill_null(
-            pc.match_substring_regex(batch[TEXT], rf"\pL[{HYPHENS}][ \t]*\n"), False
+            pc.match_substring_regex(batch[TEXT], rf"[\pL\pM][{HYPHENS}][ \t]*\n"), False
         ).to_pylist()
         for text, lang, candidate in zip(texts(batch), langs, has_break, strict=True):
             new_text, joined, kept = (
