@@ -11,6 +11,9 @@ Collections (../shared/data/books, read when there; nothing of it enters the rep
    footer, catch-word, signature-mark): the truth is its content regions, the furniture is what
    header removal should take out (OCR lines are matched to truth lines by edit distance).
 3. hocr-tools' sample page (hOCR) vs its ground-truth text.
+4. The real PDFs' text (pypdf's reference text, pages split on "\f"; no truth): what
+   running_headers removes, per document, by line shape, for audit (`--show-removed` prints the
+   lines), and bare numbers removed from inside a page rather than its first or last line.
 
 The clean-up is the text-changing part of the `books` preset: running_headers,
 front_back_matter, dehyphenate, unwrap_lines (pages joined, as a reader of the text sees it).
@@ -43,7 +46,7 @@ import re
 import sys
 import unicodedata
 import xml.etree.ElementTree as ET
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numba as nb
@@ -313,6 +316,7 @@ def main() -> None:
     parser.add_argument("--split", choices=["tune", "report", "both"], default="both")
     parser.add_argument("--bad-cer", type=float, default=0.2)
     parser.add_argument("--keep-share", type=float, default=0.95)
+    parser.add_argument("--show-removed", action="store_true")
     args = parser.parse_args()
     if not BOOKS.exists():
         sys.exit(f"no {BOOKS}: the benchmark needs ../shared/data/books")
@@ -368,6 +372,54 @@ def main() -> None:
         print(f"\n== {book['id']}: {rates(total)}  [{strictly_closer(total)}]")
         if "truth_lines" in book:
             print("   " + header_removal(book, removed))
+    pdf_audit(args.show_removed)
+
+
+def pdf_audit(show_removed: bool) -> None:
+    from textmill.stages.books.running_headers import line_shape
+
+    path = BOOKS / "pdfs_manifest.jsonl.gz"
+    if not path.exists():
+        return
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        rows = [json.loads(line) for line in lines]
+    rows = [r for r in rows if (r.get("reference_text_pypdf") or "").count("\f") >= 2]
+    texts = [r["reference_text_pypdf"] for r in rows]
+    table = pa.table({"id": [r["id"] for r in rows], "text": texts})
+    out = build_stage("running_headers", {"keep_removed": True}).map(table)
+    pages = sum(t.count("\f") + 1 for t in texts)
+    content = sum(1 for t in texts for line in t.split("\n") if line.strip())
+    removed_total, inner = 0, []
+    print(
+        f"\n== real PDFs (pypdf text, {len(rows)} documents of 3+ pages, {pages} pages, no truth)"
+    )
+    cleaned = out["text"].to_pylist()
+    for row, text, removed, after in zip(
+        rows, texts, out["removed_line_texts"].to_pylist(), cleaned, strict=True
+    ):
+        removed_total += len(removed)
+        for page, page_after in zip(text.split("\f"), after.split("\f"), strict=True):
+            filled = [line for line in page.split("\n") if line.strip()]
+            left = Counter(page_after.split("\n"))
+            for line in filled:
+                if left[line]:
+                    left[line] -= 1
+                elif line_shape(line) == "#" and line not in (filled[0], filled[-1]):
+                    inner.append((row["id"], line.strip()))
+        shapes: dict[str, int] = defaultdict(int)
+        for line in removed:
+            shapes[line_shape(line)] += 1
+        top = ", ".join(f"{k!r}×{v}" for k, v in sorted(shapes.items(), key=lambda kv: -kv[1])[:3])
+        print(
+            f"   {row['id'][:44]:44} pages {row['reference_text_pypdf'].count(chr(12)) + 1:3} "
+            f"removed {len(removed):3}  {top}"
+        )
+        if show_removed:
+            print("      " + " | ".join(removed))
+    print(
+        f"   removed {removed_total} of {content} non-blank lines; bare numbers removed from "
+        f"inside a page (candidates for a wrong removal): {inner}"
+    )
 
 
 if __name__ == "__main__":

@@ -26,13 +26,15 @@ _ROMAN = re.compile(r"M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3
 _ROMAN_CANDIDATE = re.compile(r"\b[MDCLXVI]{2,}\b")
 _ROMAN_LINE = re.compile(r"^\W*([MDCLXVImdclxvi]+)\W*$")
 _DIGITS = re.compile(r"\d+")
-_NOT_LETTER_OR_MARK = re.compile(r"[^\w#]|_")
+# What a shape leaves out: spaces and the decorations page numbers wear ("— 12 —", "[12]",
+# "12."); other symbols stay, so a code line "164 }%" is not a page number.
+_DECORATION = re.compile(r"[\s\-–—_.,:;·•*|\[\]()]+")
 _PAGE_NUMBER = re.compile(r"^#$")
 
 
 def line_shape(line: str) -> str:
     """What stays of a line when its page number changes: lower case, digit runs and roman
-    numerals as '#', punctuation and spaces gone ("— 12 —", "[xii]" and "12" are all '#')."""
+    numerals as '#', spaces and decorations gone ("— 12 —", "[xii]" and "12" are all '#')."""
     line = line.strip()
     whole = _ROMAN_LINE.match(line)
     numeral = whole.group(1) if whole else ""
@@ -40,7 +42,7 @@ def line_shape(line: str) -> str:
         return "#"
     line = _ROMAN_CANDIDATE.sub(lambda m: "#" if _ROMAN.fullmatch(m.group()) else m.group(), line)
     shape = _DIGITS.sub("#", line).lower()
-    shape = _NOT_LETTER_OR_MARK.sub("", shape)
+    shape = _DECORATION.sub("", shape)
     return re.sub("#+", "#", shape)
 
 
@@ -107,7 +109,13 @@ class RunningHeaders(Mapper):
             return text, [], 0
         removed, numbers = [], 0
         for lines, zone in zip(pages, candidates, strict=True):
-            drop = {index for index, shape in zone if shape in running}
+            drop = {index for index, key in zone if key in running and key[1] != "#"}
+            # One page number per zone, the outermost: a bare number further in ("1989." closing
+            # a bibliography, a code listing's line number) is text.
+            for where, pick in (("top", min), ("bottom", max)):
+                bare = [index for index, key in zone if key == (where, "#") and key in running]
+                if bare:
+                    drop.add(pick(bare))
             for index in sorted(drop):
                 removed.append(lines[index].strip())
                 numbers += bool(_PAGE_NUMBER.match(line_shape(lines[index])))
