@@ -103,6 +103,19 @@ def test_running_headers_and_page_numbers_are_removed_and_a_chapter_heading_stay
     }
 
 
+def test_a_catch_word_goes_only_where_the_next_page_begins_with_it():
+    pages = [
+        "Zu dieser Aufklärung aber wird nichts\nerfordert als Freiheit, die\nStan-",
+        "Stande der Menschen; das ist\nihr Ende.\nhim",
+        "The next page begins otherwise.\nEnde.",
+        "Ende der Welt.",
+    ]
+    out = RunningHeaders(keep_removed=True).map(table("\f".join(pages), "one page\nStan-"))
+    assert out["removed_line_texts"].to_pylist() == [["Stan-"], []]
+    assert out["text"][0].as_py().split("\f")[0].endswith("die")
+    assert out["text"][0].as_py().split("\f")[2].endswith("Ende.")  # a sentence end stays
+
+
 def test_dehyphenation_decides_with_the_volume_vocabulary_and_case():
     text = (
         "The prin-\nciple was a principle. A well-\nknown and well-known man read the Ham-\n"

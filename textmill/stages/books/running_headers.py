@@ -74,6 +74,29 @@ def recurring(
     return found
 
 
+_LETTERS = re.compile(r"[^\w]|[\d_]")
+
+
+def remove_catch_words(pages: list[list[str]]) -> list[str]:
+    """Removes the catch-word of early prints: a page's last line that is one short word (often
+    its first part, "Stan-") with which the next page's text begins. Without the next page, or
+    where it begins otherwise, or where the word ends a sentence, the line is text and stays."""
+    removed = []
+    for lines, following in zip(pages, pages[1:], strict=False):
+        filled = [i for i, line in enumerate(lines) if line.strip()]
+        first = next((line.split() for line in following if line.strip()), [])
+        if not filled or not first:
+            continue
+        last = lines[filled[-1]].strip()
+        catch = _LETTERS.sub("", last).lower()
+        if " " in last or len(last) > 24 or len(catch) < 2 or last[-1] in ".!?":
+            continue
+        if _LETTERS.sub("", first[0]).lower().startswith(catch):
+            removed.append(last)
+            del lines[filled[-1]]
+    return removed
+
+
 @register("running_headers")
 class RunningHeaders(Mapper):
     """Removes running headers, footers and page numbers; `removed_lines` counts them per
@@ -86,6 +109,7 @@ class RunningHeaders(Mapper):
         max_page_gap: int = 2  # …each within this many pages of another (2: recto/verso)
         max_line_chars: int = 120  # a longer line is text, never a header
         keep_removed: bool = False  # also write the removed lines (list column)
+        catch_words: bool = True  # early prints' catch-words (see remove_catch_words)
 
     def clean_one(self, text: str) -> tuple[str, list[str], int]:
         """The text without its running lines, the lines removed, and how many were page
@@ -105,7 +129,7 @@ class RunningHeaders(Mapper):
                     pages_by_shape[(where, shape)].append(number)
             candidates.append(zone)
         running = recurring(pages_by_shape, o.min_pages, o.max_page_gap)
-        if not running:
+        if not running and not (o.catch_words and len(pages) > 1):
             return text, [], 0
         removed, numbers = [], 0
         for lines, zone in zip(pages, candidates, strict=True):
@@ -120,6 +144,8 @@ class RunningHeaders(Mapper):
                 removed.append(lines[index].strip())
                 numbers += bool(_PAGE_NUMBER.match(line_shape(lines[index])))
             lines[:] = [line for i, line in enumerate(lines) if i not in drop]
+        if o.catch_words:
+            removed += remove_catch_words(pages)
         return join_pages(["\n".join(lines) for lines in pages]), removed, numbers
 
     def map(self, batch: pa.Table) -> pa.Table:
