@@ -62,6 +62,16 @@ COLUMN_NOTES = {
     "flagged_ratio": "share of the document's words covered by a listed toxic entry",
     "profanity_score": "alt-profanity-check's probability of profanity",
     "toxicity_score": "a fastText toxicity classifier's probability of the positive label",
+    "title": "title of the volume (reader metadata)",
+    "author": "author of the volume (reader metadata)",
+    "year": "year of the volume (metadata `year`, else the year of its creation date)",
+    "identifier": "catalogue identifier of the volume (metadata identifier, barcode, ISBN, ...)",
+    "ocr_quality": "OCR quality of the volume: word-shaped token share x (1 - garbage share) x "
+    "OCR confidence",
+    "page_ocr_quality": "the same OCR quality per page",
+    "page_langs": "language of each page (null where too short or unsure)",
+    "page_matter": "per page: toc, index, stamp (front/back matter) or null (body)",
+    "removed_lines": "running header, footer and page-number lines removed from the volume",
 }
 
 
@@ -243,6 +253,7 @@ def _provenance(report: RunReport) -> str:
     provenance_columns = [
         c
         for c in ("source", "url", "warc_record_id", "crawl_date", "license")
+        + ("title", "author", "year", "identifier")
         if c in report.columns
     ]
     in_metadata = "metadata" in report.columns
