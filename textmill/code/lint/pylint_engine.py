@@ -86,9 +86,10 @@ def _serve(args: list[str], time_limit: float) -> None:
     protocol_out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     signal.signal(signal.SIGALRM, _on_alarm)
-    import pylint.lint  # noqa: F401  (import once, before the first file's clock starts)
-
     workdir = os.getcwd()  # the pool's folder: pylint finds no user or project config there
+    # warm up before the first file's clock starts: pylint's import and its first run (which
+    # builds astroid's view of builtins) are the worker's cost, not any file's
+    _lint_one("VALUE = 1\n", os.path.join(workdir, f"textmill_warmup_{os.getpid()}.py"), args)
     for counter, line in enumerate(protocol_in):
         request = json.loads(line)
         module_path = os.path.join(workdir, f"textmill_lint_{os.getpid()}_{counter}.py")
