@@ -10,9 +10,12 @@ fits the ruff weights (per-category multipliers and unseen messages per statemen
 least squares on pylint's per-statement penalty) on the calibration half only and prints them
 for `textmill/code/lint/ruff_rules.py::RUFF_WEIGHTS`; agreement is always reported per split.
 
-Speed: pylint with `--workers` processes (default 2) after every worker has started (start-up
-is once per run, reported apart); files/s per core = files / wall seconds / workers. The ruff
-score runs in this process with one ruff thread; files/s per core = files / wall seconds.
+Speed: pylint with `--workers` processes (default 2) after every worker has started and warmed
+up (start-up is once per run, reported apart), timed on linting alone; the ruff score as the
+stage runs it (parse, statements, AST checks, the ruff binary with one thread, comment
+penalty), in this process. Files/s per core = files per CPU second (the workers' or this
+process's and its ruff children's user + system time), which a shared machine does not skew;
+wall-clock figures (pylint per worker) are printed too.
 
 usage: PYTHONPATH=. python benchmarks/lint_agreement.py [--workers 2] [--calibrate]
 """
@@ -22,6 +25,8 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
+import resource
 import sys
 import time
 import zlib
@@ -57,16 +62,31 @@ def load_python_files() -> list[dict]:
     return [r for r in records if (r.get("lang") or "").lower() == "python"]
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a live process has used (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_pylint(sources: list[str], workers: int, time_limit: float) -> tuple[list[dict], dict]:
     pool = PylintPool(workers, time_limit, SWALLOWCODE_DISABLE)
     started = time.perf_counter()
-    pool.lint(["x = 1\n"] * workers)  # every worker up and pylint imported
+    pool.lint(["x = 1\n"] * workers)  # every worker up, pylint imported and warmed up
     startup = time.perf_counter() - started
+    pids = [proc.pid for proc in pool._procs if proc is not None]
+    cpu_before = sum(_cpu_seconds(pid) for pid in pids)
     started = time.perf_counter()
     results = pool.lint(sources)
     wall = time.perf_counter() - started
+    alive = [proc.pid for proc in pool._procs if proc is not None]
+    cpu = sum(_cpu_seconds(pid) for pid in alive) - cpu_before if alive == pids else float("nan")
     pool.close()
-    return results, {"startup_s": startup, "wall_s": wall}
+    return results, {"startup_s": startup, "wall_s": wall, "cpu_s": cpu}
 
 
 def fit_weights(counts: dict[str, np.ndarray], statements: np.ndarray, target: np.ndarray):
@@ -110,6 +130,11 @@ def agreement_table(name: str, pylint: np.ndarray, ruff: np.ndarray) -> dict:
     return row
 
 
+def report_wall(files: int, timing: dict, workers: int) -> float:
+    """pylint's files per wall second per worker."""
+    return files / timing["wall_s"] / workers
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", type=int, default=2)
@@ -143,9 +168,10 @@ def main() -> None:
     ruff_raw = ruff_score(counts, statements, weights)
 
     # speed of the whole ruff path as the stage runs it (parse, ruff, AST checks, penalty)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time() + _children_cpu()
     score_python(texts, "ruff")
     ruff_wall = time.perf_counter() - started
+    ruff_cpu = time.process_time() + _children_cpu() - cpu_started
 
     ratios = np.array([comment_ratio(t) for t in texts])
     scored = ~failed & (p_statements > 0) & ~np.isnan(ruff_raw)
@@ -162,26 +188,34 @@ def main() -> None:
             rows.append(agreement_table(name, p_scores[keep], r_scores[keep]))
         report[label] = rows
 
-    pylint_per_core = len(texts) / timing["wall_s"] / args.workers
-    ruff_per_core = len(texts) / ruff_wall
+    # per core: files per CPU second (robust to a shared machine), and per wall second
+    pylint_per_core = len(texts) / timing["cpu_s"]
+    ruff_per_core = len(texts) / ruff_cpu
     report.update(
         pylint_workers=args.workers,
         pylint_startup_s=timing["startup_s"],
         pylint_wall_s=timing["wall_s"],
-        pylint_files_per_s_per_core=pylint_per_core,
+        pylint_cpu_s=timing["cpu_s"],
+        pylint_files_per_cpu_s=pylint_per_core,
+        pylint_files_per_wall_s_per_worker=len(texts) / timing["wall_s"] / args.workers,
         ruff_wall_s=ruff_wall,
-        ruff_files_per_s_per_core=ruff_per_core,
-        speed_ratio=ruff_per_core / pylint_per_core,
+        ruff_cpu_s=ruff_cpu,
+        ruff_files_per_cpu_s=ruff_per_core,
+        ruff_files_per_wall_s=len(texts) / ruff_wall,
+        speed_ratio_cpu=ruff_per_core / pylint_per_core,
+        speed_ratio_wall=(len(texts) / ruff_wall) / report_wall(len(texts), timing, args.workers),
         weights=weights,
     )
     print(
-        f"pylint: {len(texts)} files in {timing['wall_s']:.1f} s with {args.workers} workers "
-        f"(+{timing['startup_s']:.1f} s start-up), {pylint_per_core:.2f} files/s per core; "
-        f"{int(failed.sum())} failed"
+        f"pylint: {len(texts)} files in {timing['wall_s']:.1f} s wall, "
+        f"{timing['cpu_s']:.1f} CPU s, {args.workers} workers "
+        f"(+{timing['startup_s']:.1f} s start-up): "
+        f"{pylint_per_core:.2f} files per CPU second; {int(failed.sum())} failed"
     )
     print(
-        f"ruff score: {ruff_wall:.2f} s, {ruff_per_core:.0f} files/s per core; "
-        f"speed ratio {report['speed_ratio']:.0f}x"
+        f"ruff score: {ruff_wall:.2f} s wall, {ruff_cpu:.2f} CPU s: {ruff_per_core:.0f} files per "
+        f"CPU second; speed ratio per core {report['speed_ratio_cpu']:.0f}x (CPU), "
+        f"{report['speed_ratio_wall']:.0f}x (wall, pylint per worker)"
     )
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
