@@ -54,9 +54,10 @@ class LintScore(Filter):
     class Options(StageOptions):
         engine: Literal["pylint", "ruff"] = "ruff"
         threshold: float | None = 7.0  # SwallowCode keeps files at 7.0 or above; None: score only
-        time_limit: float = Field(30.0, gt=0)  # seconds per file (pylint)
-        workers: int = Field(2, ge=1)  # pylint processes per textmill worker
-        # pylint checks that do not count (SwallowCode's list); the ruff engine mirrors these
+        time_limit: float = Field(30.0, gt=0)  # seconds per file (pylint engine)
+        workers: int = Field(2, ge=1)  # pylint processes per textmill worker (pylint engine)
+        # pylint checks that do not count (SwallowCode's list; pylint engine: the ruff engine's
+        # rule table mirrors this default list, see textmill/code/lint/ruff_rules.py)
         disable: list[str] = list(SWALLOWCODE_DISABLE)
         comment_penalty: bool = True  # SwallowCode: score × (1 - share of comment tokens)
         python_suffixes: list[str] = [".py"]  # rows with a null `lang`, by `path`
