@@ -108,6 +108,9 @@ def _serve(args: list[str], time_limit: float) -> None:
         result["seconds"] = time.perf_counter() - started
         protocol_out.write(json.dumps(result).encode() + b"\n")
         protocol_out.flush()
+    # end of input: the pool is gone (a parent that exited without closing it, such as a forked
+    # executor worker, runs no atexit): the last worker out removes the shared folder
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _timeout(time_limit: float) -> str:
