@@ -141,7 +141,9 @@ def test_a_file_pylint_cannot_finish_in_time_is_a_reject_with_its_reason_not_a_h
     batch = pa.table({"id": ["slow", "c"], "text": [slow, C_CODE], "lang": ["Python", "C"]})
     stage = build_stage("lint_score", {"engine": "pylint", "time_limit": 0.01})
     out, decision = stage.process(batch)
-    assert decision.reasons.to_pylist() == ["lint_timeout", None]
+    assert decision.reasons.to_pylist() == [
+        "lint_timeout=pylint did not finish within time_limit=0.01 s", None,
+    ]  # fmt: skip
     assert out[LINT_SCORE].to_pylist() == [None, None]
 
 

@@ -10,7 +10,8 @@ Rows that are not Python pass untouched with a null score: Python is `lang` equa
 (any case; the column, or the key in `metadata`), else, where `lang` is null, a `path` ending in
 one of `python_suffixes`, else `assume_python`. A Python file without a score is dropped with
 the reason why: it does not parse (`syntax_error`), has no statement (`no_statements`), or
-pylint did not finish within `time_limit` (`lint_timeout`) or crashed on it (`lint_crashed`).
+pylint did not finish within `time_limit` (`lint_timeout=...`) or crashed on it
+(`lint_crashed=...`, with pylint's message).
 Those files are valid input that SwallowCode's rule cannot vouch for, so they are rejects
 (visible, re-lintable with a larger limit), not errors.
 """
@@ -93,8 +94,9 @@ class LintScore(Filter):
                 disable=o.disable,
             )
             scores[rows] = linted.scores
-            for row, failure in zip(rows, linted.failures, strict=True):
-                failures[row] = failure
+            # `reason=detail`: stats count the reason, rejects keep what pylint said
+            for row, failure, detail in zip(rows, linted.failures, linted.details, strict=True):
+                failures[row] = failure if detail is None else f"{failure}={detail}"
         return pa.table(
             {
                 LINT_SCORE: pa.array(scores, pa.float32(), mask=np.isnan(scores)),
