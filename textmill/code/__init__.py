@@ -1,0 +1,1 @@
+"""Code corpora: readers' helpers, filters' kernels and linters for source files."""

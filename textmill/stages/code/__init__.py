@@ -1,0 +1,1 @@
+"""Stages for code corpora (one module per stage)."""
