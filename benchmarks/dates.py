@@ -1,0 +1,117 @@
+"""Publication-date accuracy: textmill's `date` stage vs htmldate alone, same run, same pages.
+
+Pages: ../shared/data/dates/htmldate_eval_pages.jsonl.gz (htmldate's own evaluation pages with
+gold dates; a page whose gold says it has no date counts as right when no date is returned).
+Scored: the share of pages with the exact day right and with the year right. htmldate runs with
+the settings the stage gives it (fast mode, original_date) and with its defaults (extensive
+search). The pages are split by a fixed hash of their id: the stage's rules and confidences
+were tuned on the `tune` half only; `held_out` is the other half, `all` both.
+
+    python benchmarks/dates.py [--data ../shared/data/dates/htmldate_eval_pages.jsonl.gz]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from textmill.document import make_batch
+from textmill.stages.signals.date import MIN_DATE, Date, html_date
+
+ROOT = Path(__file__).resolve().parents[1]
+_RELATIVE = Path("shared/data/dates/htmldate_eval_pages.jsonl.gz")
+# ../shared beside the checkout (a worktree may sit deeper: the nearest one up)
+DEFAULT_DATA = next(
+    (p / _RELATIVE for p in ROOT.parents if (p / _RELATIVE).is_file()), ROOT.parent / _RELATIVE
+)
+
+
+def load_pages(path: Path) -> list[dict]:
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines]
+
+
+def split_of(page: dict) -> str:
+    """`tune` or `held_out`, by the first byte of sha256(id): fixed, independent of order."""
+    return "tune" if hashlib.sha256(page["id"].encode()).digest()[0] % 2 == 0 else "held_out"
+
+
+def textmill_dates(pages: list[dict]) -> list[str | None]:
+    batch = make_batch(
+        [p["id"] for p in pages],
+        [None] * len(pages),
+        urls=[p["url"] for p in pages],
+        html=[p["html"] for p in pages],
+    )
+    return Date().map(batch)["date"].to_pylist()
+
+
+def htmldate_dates(pages: list[dict], *, extensive: bool, original: bool) -> list[str | None]:
+    return [
+        html_date(p["html"], p["url"], MIN_DATE, None, extensive=extensive, original=original)
+        for p in pages
+    ]
+
+
+def scores(pages: list[dict], predicted: list[str | None]) -> dict[str, float]:
+    day = year = 0
+    for page, date in zip(pages, predicted, strict=True):
+        gold = page["date"] if page["has_date"] else None
+        day += (date if date and len(date) == 10 else None) == gold
+        year += (date[:4] if date else None) == (gold[:4] if gold else None)
+    return {"pages": len(pages), "day": day / len(pages), "year": year / len(pages)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    args = parser.parse_args()
+    pages = load_pages(args.data)
+    sides: dict[str, Callable[[list[dict]], list[str | None]]] = {
+        "textmill date": textmill_dates,
+        "htmldate (same settings: fast, original_date)": lambda p: htmldate_dates(
+            p, extensive=False, original=True
+        ),
+        "htmldate (defaults: extensive search)": lambda p: htmldate_dates(
+            p, extensive=True, original=False
+        ),
+    }
+    htmldate_dates(pages[:5], extensive=True, original=False)  # imports and caches warm
+    textmill_dates(pages[:5])
+    results = {}
+    for name, run in sides.items():
+        started = time.perf_counter()
+        predicted = run(pages)
+        seconds = time.perf_counter() - started
+        results[name] = (predicted, len(pages) / seconds)
+    splits = {
+        "tune": [i for i, p in enumerate(pages) if split_of(p) == "tune"],
+        "held_out": [i for i, p in enumerate(pages) if split_of(p) == "held_out"],
+        "all": list(range(len(pages))),
+    }
+    print(f"{len(pages)} pages ({args.data.name})")
+    print(f"{'side':48} {'split':9} {'pages':>5} {'day':>6} {'year':>6} {'docs/s':>7}")
+    table = {}
+    for name, (predicted, speed) in results.items():
+        for split, rows in splits.items():
+            s = scores([pages[i] for i in rows], [predicted[i] for i in rows])
+            table[(name, split)] = s
+            print(
+                f"{name:48} {split:9} {s['pages']:5d} {s['day']:6.3f} {s['year']:6.3f} {speed:7.1f}"
+            )
+    ours, same = "textmill date", "htmldate (same settings: fast, original_date)"
+    for split in splits:
+        a, b = table[(ours, split)], table[(same, split)]
+        print(
+            f"{split}: year {100 * (a['year'] - b['year']):+.1f} points, "
+            f"day {100 * (a['day'] - b['day']):+.1f} points vs htmldate (same settings)"
+        )
+
+
+if __name__ == "__main__":
+    main()
