@@ -119,11 +119,16 @@ class Date(Mapper):
                 datetime.date.fromisoformat(value)  # raises ValueError with the reason
             return value
 
+    @functools.cached_property
+    def today(self) -> str:
+        """The upper bound of undated rows without `max_date`: htmldate's own (today)."""
+        return datetime.date.today().isoformat()
+
     def date_one(self, html: str | None, url: str | None, text: str | None, crawl: str | None):
         """The date of one document (see the module docstring for the order of signals)."""
         o = self.options
         low = o.min_date
-        high = _crawl_day(crawl) or o.max_date
+        high = _crawl_day(crawl) or o.max_date or self.today
         if html is None and not url and not text:
             return Dated(None, None, None, "no_input")
         markup = None
@@ -132,6 +137,8 @@ class Date(Mapper):
                 html, url, low, high, extensive=o.extensive_search, original=o.original_date
             )
         from_url = url_date(url, low, high) if o.use_url else None
+        if markup is not None and markup == from_url:
+            markup = None  # htmldate reads a URL's full date before the markup: it is the URL's
         printed = year = None
         if markup is None and (from_url is None or len(from_url) < 10):  # text only as needed
             if text is None and html and (o.use_text or o.use_year_mentions):
@@ -143,7 +150,7 @@ class Date(Mapper):
             return dated
         if o.crawl_fallback and crawl and _crawl_day(crawl):
             return Dated(_crawl_day(crawl), "crawl", CONFIDENCE["crawl"])
-        if high is not None and _any_after(self, html, url, text, low, high):
+        if crawl and _any_after(self, html, url, text, low):
             return Dated(None, None, None, "after_crawl")
         return Dated(None, None, None, "no_signal")
 
@@ -217,13 +224,14 @@ def _agree(a: str, b: str) -> bool:
     return a[:n] == b[:n]
 
 
-def _any_after(stage: Date, html, url, text, low: str, high: str) -> bool:
-    """Whether a signal would have dated the row but for the upper bound."""
+def _any_after(stage: Date, html, url, text, low: str) -> bool:
+    """Whether a signal would have dated the row but for its crawl date."""
     o = stage.options
-    if url_date(url, low, o.max_date) or text_date(text, low, o.max_date, o.head_chars):
+    high = o.max_date or stage.today
+    if url_date(url, low, high) or text_date(text, low, high, o.head_chars):
         return True
     if o.use_html and html and (o.max_html_bytes is None or len(html) <= o.max_html_bytes):
-        return bool(html_date(html, url, low, o.max_date, extensive=False, original=False))
+        return bool(html_date(html, url, low, high, extensive=False, original=o.original_date))
     return False
 
 
