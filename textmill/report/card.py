@@ -181,6 +181,7 @@ def render_card(report: RunReport) -> str:
         f"{len(stats.get('sources', {})):,} input files, through {len(stats['stages'])} "
         "processing stages. Plots, per-filter audit samples, demographic-term frequencies and "
         "diversity metrics are in `report.html` next to this card.\n",
+        *([_slice(report)] if report.stats.get("slice") else []),
         _structure(report),
         _provenance(report),
         _processing(report),
@@ -190,6 +191,22 @@ def render_card(report: RunReport) -> str:
         _limitations(report),
     ]
     return "\n".join(parts)
+
+
+def _slice(report: RunReport) -> str:
+    """What a `textmill slice` folder is a slice of (textmill/slices.py)."""
+    info = report.stats["slice"]
+    what = (
+        f"{text(info['by'])} (of {code(info['column'])})"
+        if info["by"] != info["column"]
+        else code(info["column"])
+    )
+    return (
+        "## Slice\n\n"
+        f"The documents whose {what} is {code(info['value'])}: {info['docs']:,} of the "
+        f"{info['run_kept']:,} documents kept by the run in {code(info['of'])} (`textmill "
+        "slice`). The processing steps and per-stage counts below are that whole run's.\n"
+    )
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
