@@ -10,7 +10,7 @@ from conftest import reconciled_run, write_jsonl
 
 from textmill.cli import main
 from textmill.report.build import RunReport
-from textmill.slices import slice_run
+from textmill import slice_run
 
 WORDS = " Words about the garden and the weather this spring."
 RECORDS = [
