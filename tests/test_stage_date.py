@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from conftest import reconciled_run, write_jsonl
 
@@ -177,7 +178,7 @@ def test_run_end_to_end_on_warc_dates_before_extract(tmp_path):
     stages = ["provenance", ("date", {"max_date": "2026-01-01"}), ("extract", {})]
     stats, _ = reconciled_run(stages, [str(warc_fixture(tmp_path / "in"))], tmp_path / "out")
     table = pa.concat_tables(
-        pa.parquet.read_table(p) for p in sorted((tmp_path / "out" / "data").glob("*.parquet"))
+        pq.read_table(p) for p in sorted((tmp_path / "out" / "data").glob("*.parquet"))
     )
     by_url = {r["url"]: r for r in table.to_pylist()}
     assert by_url["https://news.example.org/2019/05/12/garden/"]["date"] == "2019-05-12"
@@ -199,7 +200,7 @@ def test_run_end_to_end_on_jsonl_text(tmp_path):
     ]
     inputs = [str(write_jsonl(tmp_path / "in" / "docs.jsonl", records))]
     stats, _ = reconciled_run([("date", {"max_date": "2026-01-01"})], inputs, tmp_path / "out")
-    table = pa.parquet.read_table(next((tmp_path / "out" / "data").glob("*.parquet")))
+    table = pq.read_table(next((tmp_path / "out" / "data").glob("*.parquet")))
     assert table.sort_by("id")["date"].to_pylist() == ["2021-03-04", "2017-02", None]
     assert stats["kept"] == 3
     card = (tmp_path / "out" / "README.md").read_text("utf-8")
@@ -210,3 +211,36 @@ def test_run_end_to_end_on_jsonl_text(tmp_path):
         ]
         == 1
     )
+
+
+def test_a_page_htmldate_fails_on_is_kept_with_the_reason_failed(monkeypatch):
+    import textmill.stages.signals.date as date_module
+
+    def html_date(html, *args, **kwargs):
+        if "broken" in html:
+            raise ValueError("lxml could not parse it")
+        return "2019-05-12"
+
+    monkeypatch.setattr(date_module, "html_date", html_date)
+    rows = dated(html=[page(body="broken"), page(META)], url=["https://x.org/a", "https://x.org/b"])
+    assert [(r["date"], r["no_date_reason"]) for r in rows] == [
+        (None, "failed"),
+        ("2019-05-12", None),
+    ]
+
+
+def test_after_extract_with_keep_html_the_extracted_text_is_used(tmp_path):
+    records = [
+        {
+            "id": "p",
+            "url": "https://x.org/page",
+            "html": page(body="<p>Gepostet am 3. Mai 2020.</p>" + BODY),
+        }
+    ]
+    inputs = [str(write_jsonl(tmp_path / "in" / "pages.jsonl", records))]
+    stages = [("extract", {"keep_html": True}), ("date", {"max_date": "2026-01-01"})]
+    reconciled_run(stages, inputs, tmp_path / "out")
+    table = pq.read_table(next((tmp_path / "out" / "data").glob("*.parquet")))
+    assert table.select(["date", "date_source"]).to_pylist() == [
+        {"date": "2020-05-03", "date_source": "text"}
+    ]
