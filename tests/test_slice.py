@@ -32,7 +32,7 @@ def dated_run(tmp_path_factory) -> Path:
         str(write_jsonl(tmp_path / "in" / "blogs.jsonl", RECORDS[3:])),
     ]
     out = tmp_path / "run"
-    reconciled_run([("date", {"max_date": "2026-01-01"})], inputs, out)
+    reconciled_run([("date", {"latest_date": "2026-01-01"})], inputs, out)
     return out
 
 

@@ -33,7 +33,7 @@ def dated(html=None, url=None, text=None, metadata=None, **options) -> list[dict
         html=html,
         metadata=metadata,
     )
-    out = Date(time_budget_s=None, max_date="2026-01-01", **options).map(batch)
+    out = Date(time_budget_s=None, latest_date="2026-01-01", **options).map(batch)
     return out.select(["date", "date_source", "date_confidence", "no_date_reason"]).to_pylist()
 
 
@@ -134,8 +134,8 @@ def test_crawl_fallback_dates_an_undated_page_by_its_crawl():
 
 
 def test_bad_bound_option_is_refused():
-    with pytest.raises(ValueError, match="min_date"):
-        Date(min_date="2019-13-01")
+    with pytest.raises(ValueError, match="earliest_date"):
+        Date(earliest_date="2019-13-01")
 
 
 def _warc(path: Path, pages: list[tuple[str, str, str]]) -> Path:
@@ -175,7 +175,7 @@ def warc_fixture(folder: Path) -> Path:
 
 
 def test_run_end_to_end_on_warc_dates_before_extract(tmp_path):
-    stages = ["provenance", ("date", {"max_date": "2026-01-01"}), ("extract", {})]
+    stages = ["provenance", ("date", {"latest_date": "2026-01-01"}), ("extract", {})]
     stats, _ = reconciled_run(stages, [str(warc_fixture(tmp_path / "in"))], tmp_path / "out")
     table = pa.concat_tables(
         pq.read_table(p) for p in sorted((tmp_path / "out" / "data").glob("*.parquet"))
@@ -199,7 +199,7 @@ def test_run_end_to_end_on_jsonl_text(tmp_path):
         {"id": "c", "text": "No date at all. " * 5},
     ]
     inputs = [str(write_jsonl(tmp_path / "in" / "docs.jsonl", records))]
-    stats, _ = reconciled_run([("date", {"max_date": "2026-01-01"})], inputs, tmp_path / "out")
+    stats, _ = reconciled_run([("date", {"latest_date": "2026-01-01"})], inputs, tmp_path / "out")
     table = pq.read_table(next((tmp_path / "out" / "data").glob("*.parquet")))
     assert table.sort_by("id")["date"].to_pylist() == ["2021-03-04", "2017-02", None]
     assert stats["kept"] == 3
@@ -238,9 +238,14 @@ def test_after_extract_with_keep_html_the_extracted_text_is_used(tmp_path):
         }
     ]
     inputs = [str(write_jsonl(tmp_path / "in" / "pages.jsonl", records))]
-    stages = [("extract", {"keep_html": True}), ("date", {"max_date": "2026-01-01"})]
+    stages = [("extract", {"keep_html": True}), ("date", {"latest_date": "2026-01-01"})]
     reconciled_run(stages, inputs, tmp_path / "out")
     table = pq.read_table(next((tmp_path / "out" / "data").glob("*.parquet")))
     assert table.select(["date", "date_source"]).to_pylist() == [
         {"date": "2020-05-03", "date_source": "text"}
     ]
+
+
+def test_bounds_out_of_order_are_refused():
+    with pytest.raises(ValueError, match="earliest_date .* is after latest_date"):
+        Date(earliest_date="2020-01-01", latest_date="2019-01-01")

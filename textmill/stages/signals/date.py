@@ -24,7 +24,7 @@ import logging
 from typing import NamedTuple
 
 import pyarrow as pa
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from textmill.budget import RowBudgetOptions, map_rows_within_budget
 from textmill.document import HTML, METADATA, TEXT, URL
@@ -104,10 +104,10 @@ class Date(Mapper):
         # with original_date (the first publication, not the last edit): BENCHMARKS.md, "Dates".
         extensive_search: bool = False
         original_date: bool = True
-        min_date: str = MIN_DATE
+        earliest_date: str = MIN_DATE
         # Upper bound where a row has no crawl date; None: htmldate's, today's date (the one
         # place a run depends on the clock: set it for reproducible runs of undated input).
-        max_date: str | None = None
+        latest_date: str | None = None
         # characters of text searched for printed dates and year mentions
         head_chars: int = Field(default=5000, gt=0)
         use_html: bool = True
@@ -119,23 +119,30 @@ class Date(Mapper):
         max_html_bytes: int | None = Field(default=MAX_HTML_BYTES, gt=0)
         time_budget_s: float | None = Field(default=60.0, gt=0)
 
-        @field_validator("min_date", "max_date")
+        @field_validator("earliest_date", "latest_date")
         @classmethod
         def _iso(cls, value: str | None) -> str | None:
             if value is not None:
                 datetime.date.fromisoformat(value)  # raises ValueError with the reason
             return value
 
+        @model_validator(mode="after")
+        def _bounds_in_order(self) -> Date.Options:
+            if self.latest_date is not None and self.latest_date < self.earliest_date:
+                early, late = self.earliest_date, self.latest_date
+                raise ValueError(f"earliest_date ({early}) is after latest_date ({late})")
+            return self
+
     @functools.cached_property
     def today(self) -> str:
-        """The upper bound of undated rows without `max_date`: htmldate's own (today)."""
+        """The upper bound of undated rows without `latest_date`: htmldate's own (today)."""
         return datetime.date.today().isoformat()
 
     def date_one(self, html: str | None, url: str | None, text: str | None, crawl: str | None):
         """The date of one document (see the module docstring for the order of signals)."""
         o = self.options
-        low = o.min_date
-        high = _crawl_day(crawl) or o.max_date or self.today
+        low = o.earliest_date
+        high = _crawl_day(crawl) or o.latest_date or self.today
         if html is None and not url and not text:
             return Dated(None, None, None, "no_input")
         markup = None
@@ -235,7 +242,7 @@ def _agree(a: str, b: str) -> bool:
 def _any_after(stage: Date, html, url, text, low: str) -> bool:
     """Whether a signal would have dated the row but for its crawl date."""
     o = stage.options
-    high = o.max_date or stage.today
+    high = o.latest_date or stage.today
     if url_date(url, low, high) or text_date(text, low, high, o.head_chars):
         return True
     if o.use_html and html and (o.max_html_bytes is None or len(html) <= o.max_html_bytes):
