@@ -8,9 +8,10 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import reconciled_run, write_jsonl
 
+from textmill import slice_run
 from textmill.cli import main
 from textmill.report.build import RunReport
-from textmill import slice_run
+from textmill.slices import slice_name
 
 WORDS = " Words about the garden and the weather this spring."
 RECORDS = [
@@ -101,3 +102,25 @@ def test_slice_by_a_missing_column_or_too_many_values_is_refused(dated_run, caps
     assert "no column 'crawl_date'" in capsys.readouterr().err
     assert main(["slice", str(dated_run), "--by", "id", "--max-slices", "3"]) == 2
     assert "more than 3 slices" in capsys.readouterr().err
+
+
+def test_slicing_into_the_run_itself_or_another_output_is_refused(dated_run, tmp_path, capsys):
+    assert main(["slice", str(dated_run), "--by", "year", "-o", str(dated_run), "--overwrite"]) == 2
+    assert "is or holds the run being sliced" in capsys.readouterr().err
+    other = tmp_path / "other-run"
+    write_jsonl(tmp_path / "o" / "x.jsonl", [{"id": "x", "text": "Posted May 1, 2019. Words."}])
+    reconciled_run(["normalize"], [str(tmp_path / "o")], other)
+    assert main(["slice", str(dated_run), "--by", "year", "-o", str(other), "--overwrite"]) == 2
+    assert "not of a slice" in capsys.readouterr().err
+    assert (other / "data").is_dir()  # untouched
+
+
+def test_slice_names_never_reach_the_state_folder_or_the_summary():
+    assert [slice_name(v) for v in (".textmill", "slices.json", "..", "", "a/b", None)] == [
+        "_.textmill",
+        "_slices.json",
+        "unknown",
+        "unknown",
+        "a_b",
+        "unknown",
+    ]

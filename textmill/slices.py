@@ -88,7 +88,10 @@ def slice_name(value: Any) -> str:
     if value is None:
         return UNKNOWN
     name = _UNSAFE.sub("_", str(value))[:100]
-    return name if name.strip(".") else UNKNOWN
+    if not name.strip("."):
+        return UNKNOWN
+    # never the state folder (`.textmill`), a hidden name or the summary file
+    return "_" + name if name.startswith(".") or name == MANIFEST else name
 
 
 def slice_keys(batch: pa.Table, by: str, column: str) -> pa.Array:
@@ -127,12 +130,29 @@ def slice_run(
             hint = " (run the `date` stage, or pass --date-column)" if by in GRANULARITIES else ""
             raise SliceError(f"{out}: the run's output has no column {column!r}{hint}")
     check_output_folder(dest)
-    if is_run_output(dest) and not overwrite:
-        raise SliceError(f"{dest} already holds textmill output; pass --overwrite")
+    if dest.resolve() == out.resolve() or dest.resolve() in out.resolve().parents:
+        raise SliceError(f"{dest} is or holds the run being sliced; choose another folder")
+    if is_run_output(dest):
+        if _command_of(dest) != "slice":
+            raise SliceError(
+                f"{dest} is the output of `textmill {_command_of(dest)}`, not of a slice; "
+                "choose another folder"
+            )
+        if not overwrite:
+            raise SliceError(f"{dest} already holds slices; pass --overwrite to replace them")
     with output_lock(Layout(out)), output_lock(Layout(dest)):
         _remove_previous(dest)
         slices = _write_slices(data_files, by, column, dest, max_slices)
         return _finish(out, dest, by, column, run_stats, slices)
+
+
+def _command_of(folder: Path) -> str:
+    """The command that wrote a textmill output folder (`run` when its manifest says none)."""
+    try:
+        manifest = json.loads(Layout(folder).manifest.read_text("utf-8"))
+    except (OSError, ValueError):
+        return "unknown"
+    return str(manifest.get("command", "run")) if isinstance(manifest, dict) else "unknown"
 
 
 def _remove_previous(dest: Path) -> None:
