@@ -249,3 +249,14 @@ def test_after_extract_with_keep_html_the_extracted_text_is_used(tmp_path):
 def test_bounds_out_of_order_are_refused():
     with pytest.raises(ValueError, match="earliest_date .* is after latest_date"):
         Date(earliest_date="2020-01-01", latest_date="2019-01-01")
+
+
+def test_markup_that_is_a_bare_url_is_never_downloaded(monkeypatch):
+    import htmldate.utils
+
+    def fetch_url(url):
+        raise AssertionError(f"htmldate tried to download {url}")
+
+    monkeypatch.setattr(htmldate.utils, "fetch_url", fetch_url)
+    (row,) = dated(html=["https://example.org/2019/05/12/page"], url=[None])
+    assert row["no_date_reason"] != "failed"

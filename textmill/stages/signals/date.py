@@ -67,7 +67,7 @@ def html_date(
     from htmldate import find_date
 
     return find_date(
-        html,
+        html.encode("utf-8"),  # a str that looks like a URL htmldate would download; bytes never
         url=url,
         extensive_search=extensive,
         original_date=original,
