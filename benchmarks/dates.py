@@ -20,6 +20,7 @@ import gzip
 import hashlib
 import json
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -120,6 +121,9 @@ def main() -> None:
             print(
                 f"{name:50} {split:9} {s['pages']:5d} {s['day']:6.3f} {s['year']:6.3f} {speed:7.1f}"
             )
+    web_text = args.data.parents[1] / "web" / "web_text.jsonl.gz"
+    if web_text.is_file():
+        text_only_speed(web_text, args.repeat)
     pairs = (
         ("textmill date", "htmldate (same settings: fast, original_date)"),
         ("textmill date", "htmldate (defaults: extensive search)"),
@@ -134,6 +138,30 @@ def main() -> None:
                 f"  {split:9} year {100 * (a['year'] - b['year']):+5.1f} points, "
                 f"day {100 * (a['day'] - b['day']):+5.1f} points"
             )
+
+
+def text_only_speed(path: Path, repeat: int) -> None:
+    """The stage on text without markup (no peer: htmldate needs HTML): docs/s and sources."""
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        rows = [json.loads(line) for line in lines]
+    batch = make_batch(
+        [r["id"] for r in rows],
+        [r["text"] for r in rows],
+        urls=[(r.get("metadata") or {}).get("url") for r in rows],
+    )
+    stage = Date(latest_date="2026-01-01")
+    stage.map(batch.slice(0, 20))
+    seconds = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        out = stage.map(batch)
+        seconds.append(time.perf_counter() - started)
+    megabytes = sum(len(r["text"].encode()) for r in rows) / 1e6
+    sources = Counter(out["date_source"].to_pylist())
+    print(
+        f"text only ({path.name}, {len(rows)} documents): {len(rows) / min(seconds):.0f} docs/s, "
+        f"{megabytes / min(seconds):.1f} MB/s; sources {dict(sources.most_common())}"
+    )
 
 
 if __name__ == "__main__":
