@@ -24,8 +24,6 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from htmldate.meta import reset_caches
-
 from textmill.document import make_batch
 from textmill.stages.signals.date import MIN_DATE, Date, html_date
 
@@ -35,6 +33,21 @@ _RELATIVE = Path("shared/data/dates/htmldate_eval_pages.jsonl.gz")
 DEFAULT_DATA = next(
     (p / _RELATIVE for p in ROOT.parents if (p / _RELATIVE).is_file()), ROOT.parent / _RELATIVE
 )
+
+
+def reset_caches() -> None:
+    """Empty every lru cache of htmldate's modules (its own reset_caches leaves some), so that
+    no pass or side reuses what another parsed."""
+    import htmldate.core
+    import htmldate.extractors
+    import htmldate.meta
+    import htmldate.validators
+
+    htmldate.meta.reset_caches()
+    for module in (htmldate.core, htmldate.extractors, htmldate.validators):
+        for value in vars(module).values():
+            if callable(getattr(value, "cache_clear", None)):
+                value.cache_clear()
 
 
 def load_pages(path: Path) -> list[dict]:
