@@ -33,7 +33,8 @@ def dated(html=None, url=None, text=None, metadata=None, **options) -> list[dict
         html=html,
         metadata=metadata,
     )
-    out = Date(time_budget_s=None, latest_date="2026-01-01", **options).map(batch)
+    options = {"time_budget_s": None, "latest_date": "2026-01-01", **options}
+    out = Date(**options).map(batch)
     return out.select(["date", "date_source", "date_confidence", "no_date_reason"]).to_pylist()
 
 
@@ -107,7 +108,7 @@ def test_a_date_after_the_crawl_date_is_discarded_not_clipped():
         url=["https://x.org/a", "https://x.org/2019/11/20/a", "https://x.org/a"],
         metadata=[crawled_2020, crawled_2020, {"warc_date": "2024-07-01T00:00:00Z"}],
     )
-    assert (bounded["date"], bounded["no_date_reason"]) == (None, "after_crawl")
+    assert (bounded["date"], bounded["no_date_reason"]) == (None, "after_bound")
     assert (fallback["date"], fallback["date_source"]) == ("2019-11-20", "url")
     assert kept["date"] == "2024-06-01"
 
@@ -183,12 +184,12 @@ def test_run_end_to_end_on_warc_dates_before_extract(tmp_path):
     by_url = {r["url"]: r for r in table.to_pylist()}
     assert by_url["https://news.example.org/2019/05/12/garden/"]["date"] == "2019-05-12"
     assert by_url["https://news.example.org/story"]["date_source"] == "html"
-    assert by_url["https://news.example.org/future"]["no_date_reason"] == "after_crawl"
+    assert by_url["https://news.example.org/future"]["no_date_reason"] == "after_bound"
     assert "html" not in table.column_names  # extract still drops the markup after `date`
     date_stage = stats["stages"][1]
     assert date_stage["name"] == "date" and date_stage["dropped"] == 0
     assert date_stage["counters"]["source:url"] == 1
-    assert date_stage["counters"]["no_date:after_crawl"] == 1
+    assert date_stage["counters"]["no_date:after_bound"] == 1
     assert sum(v for k, v in date_stage["counters"].items()) == date_stage["docs_in"]
 
 
@@ -260,3 +261,17 @@ def test_markup_that_is_a_bare_url_is_never_downloaded(monkeypatch):
     monkeypatch.setattr(htmldate.utils, "fetch_url", fetch_url)
     (row,) = dated(html=["https://example.org/2019/05/12/page"], url=[None])
     assert row["no_date_reason"] != "failed"
+
+
+def test_the_earlier_of_crawl_date_and_latest_date_bounds_and_big_pages_skip_the_markup():
+    crawled_2024 = {"warc_date": "2024-07-01T00:00:00Z"}
+    meta_2023 = '<meta property="article:published_time" content="2023-06-01T10:00:00+00:00">'
+    bounded, big = dated(
+        html=[page(meta_2023), page(META, body=BODY * 40)],
+        url=["https://x.org/a", "https://x.org/b"],
+        metadata=[crawled_2024, crawled_2024],
+        latest_date="2022-12-31",
+        max_html_bytes=len(page(META)) + 100,
+    )
+    assert (bounded["date"], bounded["no_date_reason"]) == (None, "after_bound")
+    assert (big["date"], big["no_date_reason"]) == (None, "no_signal")

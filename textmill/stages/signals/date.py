@@ -8,8 +8,9 @@ own floor, from below; a candidate outside the bounds is discarded, never clippe
 
 `date` is an ISO 8601 string of the precision the signal has (`2019-05-12`, `2019-05`,
 `2019`): a year mention stays a year, not a made-up 1 January, and strings compare and slice
-(`textmill slice --by year`) in date order. Rows without a date keep a null date and their
-reason is counted (`no_date:...` in stats.json), never dropped.
+(`textmill slice --by year`) in date order. Rows without a date keep a null date, the column
+`no_date_reason` says why, and the reasons are counted (`no_date:...` in stats.json); no row is
+ever dropped.
 
 The stage needs `html` for the markup signal: run it before `extract` (which drops the HTML),
 or after `extract: {keep_html: true}`. Rows without `text` (HTML before extraction) get their
@@ -38,12 +39,13 @@ NO_DATE_REASON = "no_date_reason"  # why a row has no date (null where it has on
 SIGNALS = ("html", "url", "text", "text_year")  # strongest first
 SOURCES = (*SIGNALS, "crawl")
 # Reasons a row has no date (counted as `no_date:REASON`): nothing to read, no signal at all,
-# or signals that all lie after the crawl date (or the page's time budget ran out).
-NO_DATE_REASONS = ("no_input", "no_signal", "after_crawl", "time_budget", "failed")
+# signals that all lie after the upper bound (crawl date or `latest_date`), a page past its
+# time budget or one htmldate failed on.
+NO_DATE_REASONS = ("no_input", "no_signal", "after_bound", "time_budget", "failed")
 # htmldate's MIN_DATE: before the web, a date on a page is a date in its content.
 MIN_DATE = "1995-01-01"
 
-# Confidence per source: priors a little under each signal's share right on the tune half of
+# Confidence per source: priors under each signal's share right on the tune half of
 # benchmarks/dates.py when it alone is asked (markup 54/56 days right, URL 11/14, printed text
 # dates 38/43, most-mentioned year 33/47 years right); agreement of another signal lifts it.
 CONFIDENCE = {"html": 0.9, "url": 0.75, "text": 0.75, "text_year": 0.4, "crawl": 0.1}
@@ -142,11 +144,15 @@ class Date(Mapper):
         """The date of one document (see the module docstring for the order of signals)."""
         o = self.options
         low = o.earliest_date
-        high = _crawl_day(crawl) or o.latest_date or self.today
+        crawled = _crawl_day(crawl)
+        high = min(d for d in (crawled, o.latest_date) if d) if crawled or o.latest_date else None
+        high = high or self.today
         if html is None and not url and not text:
             return Dated(None, None, None, "no_input")
         markup = None
-        if o.use_html and html and (o.max_html_bytes is None or len(html) <= o.max_html_bytes):
+        if html and o.max_html_bytes is not None and len(html) > o.max_html_bytes:
+            html = None  # past the size guard (as in `extract`): URL and text signals only
+        if o.use_html and html:
             markup = html_date(
                 html, url, low, high, extensive=o.extensive_search, original=o.original_date
             )
@@ -162,10 +168,12 @@ class Date(Mapper):
         dated = combine(markup, from_url, printed, year)
         if dated is not None:
             return dated
-        if o.crawl_fallback and crawl and _crawl_day(crawl):
-            return Dated(_crawl_day(crawl), "crawl", CONFIDENCE["crawl"])
-        if crawl and _any_after(self, html, url, text, low):
-            return Dated(None, None, None, "after_crawl")
+        if o.crawl_fallback and crawled:
+            return Dated(crawled, "crawl", CONFIDENCE["crawl"])
+        if (crawled or o.latest_date) and _any_after(
+            self, html if crawled else None, url, text, low
+        ):
+            return Dated(None, None, None, "after_bound")
         return Dated(None, None, None, "no_signal")
 
     def date_column(self, batch: pa.Table) -> list[Dated]:
@@ -249,12 +257,14 @@ def _agree(a: str, b: str) -> bool:
 
 
 def _any_after(stage: Date, html, url, text, low: str) -> bool:
-    """Whether a signal would have dated the row but for its crawl date."""
+    """Whether a signal would have dated the row but for its upper bound (crawl date or
+    `latest_date`): it is then dated after it, up to today. The markup is asked again only
+    under a crawl date (a second htmldate pass costs as much as the first)."""
     o = stage.options
-    high = o.latest_date or stage.today
+    high = max(o.latest_date or stage.today, stage.today)
     if url_date(url, low, high) or text_date(text, low, high, o.head_chars):
         return True
-    if o.use_html and html and (o.max_html_bytes is None or len(html) <= o.max_html_bytes):
+    if o.use_html and html:
         return bool(html_date(html, url, low, high, extensive=False, original=o.original_date))
     return False
 
