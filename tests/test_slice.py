@@ -124,3 +124,19 @@ def test_slice_names_never_reach_the_state_folder_or_the_summary():
         "a_b",
         "unknown",
     ]
+
+
+def test_an_interrupted_slicing_is_replaced_with_overwrite(dated_run, tmp_path, monkeypatch):
+    import textmill.slices
+
+    def broken(folder):
+        raise KeyboardInterrupt
+
+    dest = tmp_path / "interrupted"
+    monkeypatch.setattr(textmill.slices, "write_report", broken)
+    with pytest.raises(KeyboardInterrupt):
+        slice_run(dated_run, "year", dest)
+    monkeypatch.undo()
+    assert main(["slice", str(dated_run), "--by", "source", "-o", str(dest), "--overwrite"]) == 0
+    left = {p.name for p in dest.iterdir() if not p.name.startswith(".")}
+    assert left == {"slices.json", *json.loads((dest / "slices.json").read_text())["slices"]}

@@ -142,6 +142,7 @@ def slice_run(
             raise SliceError(f"{dest} already holds slices; pass --overwrite to replace them")
     with output_lock(Layout(out)), output_lock(Layout(dest)):
         _remove_previous(dest)
+        _mark(dest, [], slices=[])  # an interrupted slicing is still ours to --overwrite
         slices = _write_slices(data_files, by, column, dest, max_slices)
         return _finish(out, dest, by, column, run_stats, slices)
 
@@ -156,17 +157,19 @@ def _command_of(folder: Path) -> str:
 
 
 def _remove_previous(dest: Path) -> None:
-    """With --overwrite: the slice folders a previous `slice` wrote here (its manifest names
-    them; only folders that are textmill outputs themselves are removed)."""
-    manifest = Layout(dest).manifest
-    if not manifest.is_file():
-        return
-    previous = json.loads(manifest.read_text("utf-8"))
-    for name in previous.get("slices", []):
-        folder = dest / slice_name(name)
-        if folder.parent == dest and is_run_output(folder):
-            shutil.rmtree(folder)
+    """With --overwrite: the slice folders a previous `slice` wrote here, finished or not
+    (each is marked a slice output as soon as it is created; nothing else is touched)."""
+    for child in sorted(dest.iterdir()) if dest.is_dir() else []:
+        is_folder = child.is_dir() and not child.is_symlink()
+        if is_folder and is_run_output(child) and _command_of(child) == "slice":
+            shutil.rmtree(child)
     (dest / MANIFEST).unlink(missing_ok=True)
+
+
+def _mark(folder: Path, shards: list[str], **extra: Any) -> None:
+    """Make `folder` a textmill output of `slice` (its manifest), before anything else."""
+    manifest = {"command": "slice", "version": __version__, "shards": shards, "segments": 1}
+    write_json_atomically({**manifest, "files": [], **extra}, Layout(folder).manifest)
 
 
 def _write_slices(
@@ -200,6 +203,7 @@ def _slice_for(slices: dict[str, _Slice], name: str, dest: Path, max_slices: int
                 "a label) or raise --max-slices"
             )
         folder = dest / name
+        _mark(folder, [SHARD])
         slices[name] = _Slice(
             name,
             folder,
@@ -232,8 +236,6 @@ def _finish(
         entry.collector.save(state_path(entry.folder, SHARD, 0))
         stats = _slice_stats(run_stats, entry, out, by, column, run_kept)
         write_json_atomically(stats, entry.folder / "stats.json")
-        run = {"command": "slice", "version": __version__, "shards": [SHARD], "segments": 1}
-        write_json_atomically({**run, "files": []}, Layout(entry.folder).manifest)
         write_report(entry.folder)
     summary = {
         "of": str(out),
@@ -245,10 +247,7 @@ def _finish(
         "reconciled": total == run_kept,
     }
     write_json_atomically(summary, dest / MANIFEST)
-    manifest = {"command": "slice", "version": __version__, "shards": [], "segments": 1}
-    write_json_atomically(
-        {**manifest, "files": [MANIFEST], "slices": list(documents)}, Layout(dest).manifest
-    )
+    _mark(dest, [], files=[MANIFEST], slices=list(documents))
     if total != run_kept:
         raise SliceError(
             f"slices hold {total:,} documents but the run in {out} kept {run_kept:,}: its data "
