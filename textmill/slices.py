@@ -121,7 +121,7 @@ def slice_run(
     name) into `dest` (default OUT/slices/<by>); returns what DEST/slices.json holds."""
     out = RunReport.check(out)
     column = date_column if by in GRANULARITIES else by
-    dest = Path(dest) if dest is not None else out / "slices" / by
+    dest = Path(dest) if dest is not None else out / "slices" / slice_name(by)
     data_files = Layout(out).written("data")
     run_stats = json.loads((out / "stats.json").read_text("utf-8"))
     if data_files:
