@@ -275,3 +275,11 @@ def test_the_earlier_of_crawl_date_and_latest_date_bounds_and_big_pages_skip_the
     )
     assert (bounded["date"], bounded["no_date_reason"]) == (None, "after_bound")
     assert (big["date"], big["no_date_reason"]) == (None, "no_signal")
+
+
+def test_textmill_stages_describes_the_date_stage(capsys):
+    from textmill.cli import main
+
+    assert main(["stages", "date"]) == 0
+    described = capsys.readouterr().out
+    assert "date_source" in described and "latest_date" in described
