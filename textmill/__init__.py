@@ -18,6 +18,7 @@ _EXPORTS = {
     "Mapper": "textmill.pipeline",
     "StageOptions": "textmill.pipeline",
     "register": "textmill.pipeline",
+    "slice_run": "textmill.api",
     "tokenize": "textmill.tokens.api",
     "train_tokenizer": "textmill.tokens.api",
     "load_tokenizer": "textmill.tokens.tokenizer",

@@ -178,3 +178,14 @@ class Pipeline:
 
     def __repr__(self) -> str:
         return f"Pipeline({self.stage_names})"
+
+
+def slice_run(
+    out: str | Path, by: str, dest: str | Path | None = None, **options: Any
+) -> dict[str, Any]:
+    """`textmill slice`: the finished run in `out` split by `by` (year, month, day of the
+    `date` column, or any column name) into `dest` (default OUT/slices/BY), one textmill
+    output per slice; options: date_column, overwrite, max_slices. Returns slices.json."""
+    from textmill.slices import slice_run as write_slices
+
+    return write_slices(out, by, dest, **options)

@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "textmill.cli.classify",
     "textmill.cli.plan",
     "textmill.cli.report",
+    "textmill.cli.slice",
     "textmill.cli.decon",
     "textmill.cli.tokens",
     "textmill.cli.mix",

@@ -53,6 +53,10 @@ COLUMN_NOTES = {
     "warc_record_id": "WARC-Record-ID of the record the document came from",
     "crawl_date": "WARC-Date: when the page was crawled",
     "license": "licence the page declares (Creative Commons link or meta tag), if any",
+    "date": "publication date (ISO: YYYY-MM-DD, YYYY-MM or YYYY) from the date stage",
+    "date_source": "where the date came from: html, url, text, text_year or crawl",
+    "date_confidence": "the date stage's confidence in the date (0-1)",
+    "no_date_reason": "why the document has no date (null where it has one)",
     "decon_benchmarks": "benchmarks with an item whose n-grams the document holds",
     "decon_items": "matched benchmark items (benchmark:item id)",
     "decon_ngrams": "n-grams of the document shared with a matched item",
@@ -187,6 +191,7 @@ def render_card(report: RunReport) -> str:
         f"{len(stats.get('sources', {})):,} input files, through {len(stats['stages'])} "
         "processing stages. Plots, per-filter audit samples, demographic-term frequencies and "
         "diversity metrics are in `report.html` next to this card.\n",
+        *([_slice(report)] if report.stats.get("slice") else []),
         _structure(report),
         _provenance(report),
         _processing(report),
@@ -196,6 +201,22 @@ def render_card(report: RunReport) -> str:
         _limitations(report),
     ]
     return "\n".join(parts)
+
+
+def _slice(report: RunReport) -> str:
+    """What a `textmill slice` folder is a slice of (textmill/slices.py)."""
+    info = report.stats["slice"]
+    what = (
+        f"{text(info['by'])} (of {code(info['column'])})"
+        if info["by"] != info["column"]
+        else code(info["column"])
+    )
+    return (
+        "## Slice\n\n"
+        f"The documents whose {what} is {code(info['value'])}: {info['docs']:,} of the "
+        f"{info['run_kept']:,} documents kept by the run in {code(info['of'])} (`textmill "
+        "slice`). The processing steps and per-stage counts below are that whole run's.\n"
+    )
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> str:

@@ -102,7 +102,8 @@ def publication_date(html: str, url: str | None) -> str | None:
     """htmldate's date in its fast mode (markup and URL only, no text heuristics)."""
     from htmldate import find_date
 
-    return find_date(html, url=url, extensive_search=False)
+    # bytes: a str that looks like a URL is downloaded by htmldate
+    return find_date(html.encode("utf-8"), url=url, extensive_search=False)
 
 
 def is_deeper_than(tree: HTMLTree, max_depth: int) -> bool:

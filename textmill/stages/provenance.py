@@ -53,7 +53,8 @@ def detect_licenses(html: pa.ChunkedArray | pa.Array, patterns: tuple[str, ...])
     return pa.array(found, pa.string())
 
 
-def _metadata_field(metadata: pa.ChunkedArray, key: str) -> pa.Array:
+def metadata_field(metadata: pa.ChunkedArray, key: str) -> pa.Array:
+    """One string field of the reader's `metadata` JSON, for every row (null where absent)."""
     pattern = rf"\"{key}\":\s*\"(?P<value>[^\"]+)\""
     return pc.struct_field(pc.extract_regex(metadata, pattern), "value")
 
@@ -72,8 +73,8 @@ class Provenance(Mapper):
         n = batch.num_rows
         metadata = batch[METADATA] if METADATA in batch.column_names else pa.nulls(n, pa.string())
         columns = {
-            WARC_RECORD_ID: _metadata_field(metadata, "warc_record_id"),
-            CRAWL_DATE: _metadata_field(metadata, "warc_date"),
+            WARC_RECORD_ID: metadata_field(metadata, "warc_record_id"),
+            CRAWL_DATE: metadata_field(metadata, "warc_date"),
         }
         if HTML in batch.column_names:
             patterns = _DECLARED if self.options.require_rel_license else _ANY_LINK

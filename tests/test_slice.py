@@ -1,0 +1,142 @@
+"""`textmill slice`: a finished run's output in one textmill output folder per year, month or
+column value, with counts that add up to the run's."""
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from conftest import reconciled_run, write_jsonl
+
+from textmill import slice_run
+from textmill.cli import main
+from textmill.report.build import RunReport
+from textmill.slices import slice_name
+
+WORDS = " Words about the garden and the weather this spring."
+RECORDS = [
+    {"id": "a1", "text": "Posted March 4, 2021." + WORDS, "lang": "en"},
+    {"id": "a2", "text": "Berlin, 14.02.2021." + WORDS, "lang": "de"},
+    {"id": "b1", "text": "Posted May 1, 2019." + WORDS, "lang": "en"},
+    {"id": "c1", "text": "The 2016 harvest." + WORDS, "lang": "en"},  # year only
+    {"id": "n1", "text": "Nothing dated here." + WORDS, "lang": "en"},
+    {"id": "n2", "text": "Nor here." + WORDS, "lang": "fr"},
+]
+
+
+@pytest.fixture(scope="module")
+def dated_run(tmp_path_factory) -> Path:
+    """One run for the module (slicing never writes into the run's own files)."""
+    tmp_path = tmp_path_factory.mktemp("sliced")
+    inputs = [
+        str(write_jsonl(tmp_path / "in" / "news.jsonl", RECORDS[:3])),
+        str(write_jsonl(tmp_path / "in" / "blogs.jsonl", RECORDS[3:])),
+    ]
+    out = tmp_path / "run"
+    reconciled_run([("date", {"latest_date": "2026-01-01"})], inputs, out)
+    return out
+
+
+def ids(folder: Path) -> list[str]:
+    return sorted(
+        i
+        for p in sorted((folder / "data").glob("*.parquet"))
+        for i in pq.read_table(p)["id"].to_pylist()
+    )
+
+
+def test_slice_by_year_writes_one_reconciled_output_per_year(dated_run, capsys):
+    assert main(["slice", str(dated_run), "--by", "year"]) == 0
+    dest = dated_run / "slices" / "year"
+    summary = json.loads((dest / "slices.json").read_text())
+    assert summary["slices"] == {"2016": 1, "2019": 1, "2021": 2, "unknown": 2}
+    assert summary["total"] == summary["run_kept"] == 6 and summary["reconciled"]
+    assert ids(dest / "2021") == ["a1", "a2"] and ids(dest / "unknown") == ["n1", "n2"]
+    for name, docs in summary["slices"].items():
+        stats = json.loads((dest / name / "stats.json").read_text())
+        assert stats["read"] == stats["kept"] == docs and stats["reconciled"]
+        assert stats["slice"] == {**stats["slice"], "by": "year", "value": name, "run_kept": 6}
+        card = (dest / name / "README.md").read_text()
+        assert f"{docs:,} documents kept" in card
+        assert f"is `{name}`: {docs:,} of the 6 documents kept by the run" in card
+        assert (dest / name / "report.html").is_file()
+        RunReport.load(dest / name)  # each slice is a textmill output `report` accepts
+    sources = json.loads((dest / "unknown" / "stats.json").read_text())["sources"]
+    assert [v for k, v in sources.items() if k.endswith("blogs.jsonl")] == [{"read": 2, "kept": 2}]
+    assert "4 slices by year of 6 kept documents" in capsys.readouterr().out
+
+
+def test_slice_by_month_puts_year_only_dates_in_unknown(dated_run, tmp_path):
+    summary = slice_run(dated_run, "month", tmp_path / "months")
+    assert summary["slices"] == {"2019-05": 1, "2021-02": 1, "2021-03": 1, "unknown": 3}
+    assert summary["reconciled"]
+
+
+def test_slice_by_any_column_and_overwrite(dated_run, tmp_path):
+    dest = tmp_path / "by-lang"
+    assert slice_run(dated_run, "date_source", dest)["slices"] == {
+        "text": 3,
+        "text_year": 1,
+        "unknown": 2,
+    }
+    assert main(["slice", str(dated_run), "--by", "date_source", "-o", str(dest)]) == 2
+    assert (
+        main(["slice", str(dated_run), "--by", "date_source", "-o", str(dest), "--overwrite"]) == 0
+    )
+    summary = json.loads((dest / "slices.json").read_text())
+    assert summary["slices"] == {"text": 3, "text_year": 1, "unknown": 2}
+    assert not (dest / "en").exists()  # the previous slicing's folders are gone
+
+
+def test_slice_of_a_folder_that_is_not_a_run_output_is_a_clear_error(tmp_path, capsys):
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "notes.txt").write_text("mine")
+    assert main(["slice", str(tmp_path / "plain"), "--by", "year"]) == 2
+    err = capsys.readouterr().err
+    assert "not a textmill output folder" in err and err.count("\n") == 1
+    assert not (tmp_path / "plain" / "slices").exists()
+
+
+def test_slice_by_a_missing_column_or_too_many_values_is_refused(dated_run, capsys):
+    assert main(["slice", str(dated_run), "--by", "year", "--date-column", "crawl_date"]) == 2
+    assert "no column 'crawl_date'" in capsys.readouterr().err
+    assert main(["slice", str(dated_run), "--by", "id", "--max-slices", "3"]) == 2
+    assert "more than 3 slices" in capsys.readouterr().err
+
+
+def test_slicing_into_the_run_itself_or_another_output_is_refused(dated_run, tmp_path, capsys):
+    assert main(["slice", str(dated_run), "--by", "year", "-o", str(dated_run), "--overwrite"]) == 2
+    assert "is or holds the run being sliced" in capsys.readouterr().err
+    other = tmp_path / "other-run"
+    write_jsonl(tmp_path / "o" / "x.jsonl", [{"id": "x", "text": "Posted May 1, 2019. Words."}])
+    reconciled_run(["normalize"], [str(tmp_path / "o")], other)
+    assert main(["slice", str(dated_run), "--by", "year", "-o", str(other), "--overwrite"]) == 2
+    assert "not of a slice" in capsys.readouterr().err
+    assert (other / "data").is_dir()  # untouched
+
+
+def test_slice_names_never_reach_the_state_folder_or_the_summary():
+    assert [slice_name(v) for v in (".textmill", "slices.json", "..", "", "a/b", None)] == [
+        "_.textmill",
+        "_slices.json",
+        "unknown",
+        "unknown",
+        "a_b",
+        "unknown",
+    ]
+
+
+def test_an_interrupted_slicing_is_replaced_with_overwrite(dated_run, tmp_path, monkeypatch):
+    import textmill.slices
+
+    def broken(folder):
+        raise KeyboardInterrupt
+
+    dest = tmp_path / "interrupted"
+    monkeypatch.setattr(textmill.slices, "write_report", broken)
+    with pytest.raises(KeyboardInterrupt):
+        slice_run(dated_run, "year", dest)
+    monkeypatch.undo()
+    assert main(["slice", str(dated_run), "--by", "source", "-o", str(dest), "--overwrite"]) == 0
+    left = {p.name for p in dest.iterdir() if not p.name.startswith(".")}
+    assert left == {"slices.json", *json.loads((dest / "slices.json").read_text())["slices"]}
