@@ -22,16 +22,10 @@ import time
 from pathlib import Path
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("input", type=Path, help="folder of *.jsonl files with id and text")
-    parser.add_argument("workdir", type=Path)
-    parser.add_argument("output", type=Path)
-    parser.add_argument("--no-ids", action="store_true", help="write counts, not removed ids")
-    args = parser.parse_args()
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-
+def minhash_executors(reader, work: Path, finishing: tuple = ()) -> dict:
+    """FineWeb's four MinHash steps as LocalPipelineExecutors, one core; `reader()` makes a
+    fresh reader of the documents, `finishing` are steps run on the kept ones before writing
+    (datatrove_fineweb.py adds FineWeb's PII formatter)."""
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.dedup.minhash import (
         MinhashConfig,
@@ -40,19 +34,13 @@ def main() -> None:
         MinhashDedupFilter,
         MinhashDedupSignature,
     )
-    from datatrove.pipeline.readers import JsonlReader
     from datatrove.pipeline.writers import JsonlWriter
     from datatrove.utils.hashing import HashConfig
 
     config = MinhashConfig(
         hash_config=HashConfig(precision=64), num_buckets=14, hashes_per_bucket=8, n_grams=5
     )
-    work = args.workdir
-
-    def reader():
-        return JsonlReader(str(args.input), glob_pattern="*.jsonl", compression=None)
-
-    stages = {
+    return {
         "signature": LocalPipelineExecutor(
             [reader(), MinhashDedupSignature(output_folder=str(work / "sigs"), config=config)],
             tasks=1,
@@ -90,6 +78,7 @@ def main() -> None:
                     input_folder=str(work / "remove_ids"),
                     exclusion_writer=JsonlWriter(str(work / "removed"), compression=None),
                 ),
+                *finishing,
                 JsonlWriter(str(work / "deduplicated"), compression=None),
             ],
             tasks=1,
@@ -97,8 +86,27 @@ def main() -> None:
             logging_dir=str(work / "logs" / "filter"),
         ),
     }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("input", type=Path, help="folder of *.jsonl files with id and text")
+    parser.add_argument("workdir", type=Path)
+    parser.add_argument("output", type=Path)
+    parser.add_argument("--no-ids", action="store_true", help="write counts, not removed ids")
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+
+    from datatrove.pipeline.readers import JsonlReader
+
+    work = args.workdir
+
+    def reader():
+        return JsonlReader(str(args.input), glob_pattern="*.jsonl", compression=None)
+
     seconds = {}
-    for name, executor in stages.items():
+    for name, executor in minhash_executors(reader, work).items():
         started = time.perf_counter()
         executor.run()
         seconds[name] = time.perf_counter() - started
