@@ -1,0 +1,145 @@
+"""Does a file parse? Python through CPython's own compiler (SwallowCode's syntax filter),
+other languages through tree-sitter grammars (`tree-sitter-language-pack`, compiled grammars
+shipped in the wheel: nothing downloads), measured as the share of the parse tree's nodes that
+are ERROR or MISSING."""
+
+from __future__ import annotations
+
+import warnings
+from functools import cache
+from typing import Any
+
+# linguist name -> tree-sitter-language-pack grammar (the ones that load from the pack)
+GRAMMARS: dict[str, str] = {
+    "Assembly": "asm",
+    "C": "c",
+    "C#": "csharp",
+    "C++": "cpp",
+    "CMake": "cmake",
+    "CSS": "css",
+    "Clojure": "clojure",
+    "Cuda": "cuda",
+    "Dart": "dart",
+    "Dockerfile": "dockerfile",
+    "Elixir": "elixir",
+    "Emacs Lisp": "elisp",
+    "Erlang": "erlang",
+    "F#": "fsharp",
+    "Fortran": "fortran",
+    "GLSL": "glsl",
+    "Go": "go",
+    "GraphQL": "graphql",
+    "Groovy": "groovy",
+    "HTML": "html",
+    "Haskell": "haskell",
+    "INI": "ini",
+    "JSON": "json",
+    "Java": "java",
+    "JavaScript": "javascript",
+    "Julia": "julia",
+    "Kotlin": "kotlin",
+    "Lua": "lua",
+    "Makefile": "make",
+    "Nix": "nix",
+    "OCaml": "ocaml",
+    "Objective-C": "objc",
+    "PHP": "php",
+    "Perl": "perl",
+    "PowerShell": "powershell",
+    "Protocol Buffer": "proto",
+    "R": "r",
+    "Racket": "racket",
+    "Ruby": "ruby",
+    "Rust": "rust",
+    "SCSS": "scss",
+    "SQL": "sql",
+    "Scala": "scala",
+    "Shell": "bash",
+    "Solidity": "solidity",
+    "Svelte": "svelte",
+    "Swift": "swift",
+    "TOML": "toml",
+    "TSX": "tsx",
+    "TypeScript": "typescript",
+    "Vue": "vue",
+    "XML": "xml",
+    "YAML": "yaml",
+    "Zig": "zig",
+}
+PYTHON = "Python"
+
+
+def python_syntax_error(text: str, filename: str = "<file>") -> str | None:
+    """Why CPython cannot compile the file (`SyntaxError: ... (line N)`), or None when it can.
+    Compiles only (nothing runs); warnings such as invalid escapes are not errors."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(text, filename, "exec", dont_inherit=True)
+    except SyntaxError as exc:  # IndentationError and TabError too
+        return f"{type(exc).__name__}: {exc.msg} (line {exc.lineno})"
+    except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+HEADER_GRAMMARS = ("cpp", "objc")  # what a `.h` file that is not C may be written in
+
+
+def parser_for(lang: str) -> Any | None:
+    """A tree-sitter parser for a linguist language, or None when the pack has no grammar."""
+    name = GRAMMARS.get(lang)
+    return _parser(name) if name else None
+
+
+@cache
+def _parser(name: str) -> Any | None:
+    from tree_sitter_language_pack import get_parser
+
+    try:
+        return get_parser(name)  # type: ignore[arg-type]
+    except LookupError:
+        return None
+
+
+def error_share(text: str, lang: str, path: str | None = None) -> float | None:
+    """Share of the parse tree's nodes that are ERROR or MISSING (tokens the parser had to
+    invent); None when no grammar covers `lang`. A `.h` file that does not parse as C is
+    tried as C++ and Objective-C (linguist files every `.h` under C), and the best counts."""
+    grammar = GRAMMARS.get(lang)
+    if grammar is None:
+        return None
+    data = text.encode("utf-8")
+    share = _error_share(data, grammar)
+    if share and lang == "C" and (path or "").endswith(".h"):
+        for other in HEADER_GRAMMARS:
+            other_share = _error_share(data, other)
+            if other_share is not None:
+                share = min(share, other_share)
+    return share
+
+
+def _error_share(data: bytes, grammar: str) -> float | None:
+    parser = _parser(grammar)
+    if parser is None:
+        return None
+    if not data:
+        return 0.0
+    root = parser.parse(data).root_node
+    if not root.has_error:
+        return 0.0
+    return _error_nodes(root) / max(1, root.descendant_count)
+
+
+def _error_nodes(root: Any) -> int:
+    """ERROR and MISSING nodes, found by walking only the subtrees that hold errors (a
+    tree-sitter query walks the whole tree, and is slower on real files)."""
+    count = 0
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.is_error or node.is_missing:
+            count += 1
+        if node.has_error:
+            stack.extend(node.children)
+    return count
