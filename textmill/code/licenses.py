@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+from functools import cache
 
 LICENSE_FILE = re.compile(r"^(?:un)?licen[cs]e(?:[-_.].*)?$|^copying(?:[-_.].*)?$", re.I)
 MAX_LICENSE_BYTES = 256 * 1024  # a licence text is at most ~35 kB (AGPL-3.0); more is no licence
@@ -71,10 +72,16 @@ def identify_license(text: str) -> str | None:
     if declared:
         return declared.group(1).strip()
     folded = fold(text)
-    for spdx_id, phrases in RULES:
+    for spdx_id, phrases in _folded_rules():
         if all(phrase in folded for phrase in phrases):
             return spdx_id
     return None
+
+
+@cache
+def _folded_rules() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The rules' phrases folded as the texts are (`and/or` -> `and or`)."""
+    return tuple((spdx_id, tuple(fold(p) for p in phrases)) for spdx_id, phrases in RULES)
 
 
 def license_files(repo_dir: str) -> list[str]:

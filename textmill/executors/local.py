@@ -384,7 +384,8 @@ class LocalExecutor:
         )
         if not shards:
             raise RunError(
-                "no readable input files (formats: WARC/WET, JSONL, Parquet, .txt, .html, source trees)"
+                "no readable input files (formats: WARC/WET, JSONL, Parquet, .txt, .html, "
+                "source trees)"
                 + "".join(
                     f"; skipped {printable_path(path)}: {skip_reason(path)}" for path in skipped[:5]
                 )

@@ -14,6 +14,7 @@ with `--input-kind code` come out in the same shape, whatever the reader.
 from __future__ import annotations
 
 import configparser
+import contextlib
 import json
 import os
 import re
@@ -53,9 +54,7 @@ def _subfolders(folder: str) -> list[str]:
     except OSError:
         return []
     return [
-        e.path
-        for e in entries
-        if e.is_dir(follow_symlinks=False) and not e.name.startswith(".")
+        e.path for e in entries if e.is_dir(follow_symlinks=False) and not e.name.startswith(".")
     ]
 
 
@@ -135,10 +134,8 @@ def source_files(repo_dir: str) -> Iterator[tuple[str, str]]:
 def tree_size(repo_dir: str) -> int:
     total = 0
     for path, _ in source_files(repo_dir):
-        try:
+        with contextlib.suppress(OSError):  # a file gone since listing: its read says so
             total += os.path.getsize(path)
-        except OSError:
-            pass
     return total
 
 
@@ -193,8 +190,7 @@ def _add_file(rows: _Rows, path: str, relative: str, options: ReadOptions) -> No
         size = os.path.getsize(path)
         if size > options.max_document_bytes:
             error(
-                f"file of {size:,} bytes exceeds max_document_bytes="
-                f"{options.max_document_bytes:,}"
+                f"file of {size:,} bytes exceeds max_document_bytes={options.max_document_bytes:,}"
             )
             return
         with open(path, "rb") as handle:

@@ -149,7 +149,10 @@ class CodeHeuristics(Filter):
             ("vendored", as_bool_mask(metrics["vendored_path"]) & o.drop_vendored),
             (
                 "auto_generated",
-                (as_bool_mask(metrics["generated_path"]) | as_bool_mask(metrics["generated_header"]))
+                (
+                    as_bool_mask(metrics["generated_path"])
+                    | as_bool_mask(metrics["generated_header"])
+                )
                 & o.drop_generated,
             ),
             ("unknown_language", as_bool_mask(pc.is_null(lang)) & o.drop_unknown_language),

@@ -27,7 +27,10 @@ class CodeSyntax(Filter):
         python: bool = Field(True, description="compile Python files (SwallowCode)")
         tree_sitter: bool = Field(True, description="parse the other languages with tree-sitter")
         max_error_share: float = Field(
-            0.1, ge=0.0, le=1.0, description="share of ERROR/MISSING parse nodes above which to drop"
+            0.1,
+            ge=0.0,
+            le=1.0,
+            description="share of ERROR/MISSING parse nodes above which to drop",
         )
         languages: list[str] | None = Field(
             None, description="check only these linguist languages (default: every one known)"
