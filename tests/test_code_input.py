@@ -250,3 +250,15 @@ def test_stack_record_without_content_is_an_error_naming_the_line(tmp_path):
     docs, errors, _ = read_all([path], input_kind="code")
     assert docs.num_rows == 0
     assert errors[0].record == "line 1" and "missing field 'content'" in errors[0].message
+
+
+def test_read_code_gives_the_documents_and_the_unreadable_files(tmp_path):
+    import textmill
+
+    repo = make_repo(tmp_path, "r", {"LICENSE": MIT, "a.py": "x = 1\n", "b.bin": b"\x00\x01"})
+    docs, errors = textmill.read_code(repo)
+    assert docs.select(["path", "lang", "license"]).to_pylist() == [
+        {"path": "LICENSE", "lang": "Text", "license": "MIT"},
+        {"path": "a.py", "lang": "Python", "license": "MIT"},
+    ]
+    assert [Path(e.file).name for e in errors] == ["b.bin"]

@@ -102,14 +102,14 @@ def _parser(name: str) -> Any | None:
         return None
 
 
-def error_share(text: str, lang: str, path: str | None = None) -> float | None:
+def error_share(text: str | bytes, lang: str, path: str | None = None) -> float | None:
     """Share of the parse tree's nodes that are ERROR or MISSING (tokens the parser had to
     invent); None when no grammar covers `lang`. A `.h` file that does not parse as C is
     tried as C++ and Objective-C (linguist files every `.h` under C), and the best counts."""
     grammar = GRAMMARS.get(lang)
     if grammar is None:
         return None
-    data = text.encode("utf-8")
+    data = text.encode("utf-8") if isinstance(text, str) else text
     share = _error_share(data, grammar)
     if share and lang == "C" and (path or "").endswith(".h"):
         for other in HEADER_GRAMMARS:

@@ -48,7 +48,8 @@ class CodeSyntax(Filter):
         langs = batch[LANG].to_pylist() if LANG in batch.column_names else [None] * n
         paths = batch[PATH].to_pylist() if PATH in batch.column_names else [None] * n
         wanted = set(o.languages) if o.languages is not None else None
-        texts = batch[TEXT]
+        # UTF-8 bytes straight from Arrow's buffer: what tree-sitter parses, without a str between
+        texts = pc.cast(batch[TEXT], pa.large_binary()).to_pylist()
         errors: list[str | None] = [None] * n
         shares: list[float | None] = [None] * n
         for i, lang in enumerate(langs):
@@ -56,11 +57,11 @@ class CodeSyntax(Filter):
                 continue
             if lang == PYTHON:
                 if o.python:
-                    text = texts[i].as_py() or ""
+                    text = (texts[i] or b"").decode("utf-8")
                     errors[i] = python_syntax_error(text, paths[i] or "<file>")
                     shares[i] = 1.0 if errors[i] else 0.0
             elif o.tree_sitter and parser_for(lang) is not None:
-                shares[i] = error_share(texts[i].as_py() or "", lang, paths[i])
+                shares[i] = error_share(texts[i] or b"", lang, paths[i])
         return pa.table(
             {
                 "syntax_error": pa.array(errors, pa.string()),
