@@ -115,10 +115,13 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def time_preset(inputs: list[str], input_kind: str) -> tuple[float, float, dict]:
+def time_preset(
+    inputs: list[str], input_kind: str, stages: list[str] | None = None
+) -> tuple[float, float, dict]:
+    """The `code` preset (or `stages`) through Pipeline.run with one worker."""
     from textmill import Pipeline
 
-    pipeline = Pipeline.from_preset("code")
+    pipeline = Pipeline(stages) if stages else Pipeline.from_preset("code")
     with tempfile.TemporaryDirectory() as out:
         cpu, wall = cpu_seconds(), time.perf_counter()
         stats = pipeline.run(
@@ -216,6 +219,11 @@ def main() -> int:
         f"preset code, JSONL (--input-kind code), 1 worker: {stats['read']:,} read, "
         f"{stats['kept']:,} kept, {stats['rejected']:,} rejected, {stats['errored']:,} errored; "
         f"{cpu:.2f} CPU s ({stats['read'] / cpu:,.0f} files/s/core), {wall:.2f} s wall"
+    )
+    cpu, wall, stats = time_preset([str(args.input)], "code", ["exact_dedup"])
+    print(
+        f"  of which start-up, reading, writing, report (a run of exact_dedup alone): "
+        f"{cpu:.2f} CPU s, {wall:.2f} s wall"
     )
     with tempfile.TemporaryDirectory() as folder:
         written = write_checkouts(args.input, Path(folder))

@@ -5,6 +5,7 @@ are ERROR or MISSING."""
 
 from __future__ import annotations
 
+import re
 import warnings
 from functools import cache
 from typing import Any
@@ -83,7 +84,8 @@ def python_syntax_error(text: str, filename: str = "<file>") -> str | None:
     return None
 
 
-HEADER_GRAMMARS = ("cpp", "objc")  # what a `.h` file that is not C may be written in
+# a C++ header's tell-tales (linguist's own .h heuristics look for much the same)
+_CPP_HINT = re.compile(rb"\bnamespace\b|\btemplate\s*<|\bclass\s+\w+\s*[:{]|\bstd::|\bpublic:")
 
 
 def parser_for(lang: str) -> Any | None:
@@ -110,13 +112,18 @@ def error_share(text: str | bytes, lang: str, path: str | None = None) -> float 
     if grammar is None:
         return None
     data = text.encode("utf-8") if isinstance(text, str) else text
-    share = _error_share(data, grammar)
-    if share and lang == "C" and (path or "").endswith(".h"):
-        for other in HEADER_GRAMMARS:
-            other_share = _error_share(data, other)
-            if other_share is not None:
-                share = min(share, other_share)
-    return share
+    if lang != "C" or not (path or "").endswith(".h"):
+        return _error_share(data, grammar)
+    # a header: the grammar its content hints at first, the others only if that one fails
+    order = ("cpp", "c", "objc") if _CPP_HINT.search(data[:65536]) else ("c", "cpp", "objc")
+    best = 1.0
+    for name in order:
+        share = _error_share(data, name)
+        if share is not None:
+            best = min(best, share)
+        if best == 0.0:
+            break
+    return best
 
 
 def _error_share(data: bytes, grammar: str) -> float | None:

@@ -160,7 +160,9 @@ class _Rows:
         columns = {
             REPO: [self.repo] * len(ids),
             PATH: self.paths,
-            LANG: [language_of(path) for path in self.paths],
+            LANG: [
+                language_of(path, text) for path, text in zip(self.paths, self.texts, strict=True)
+            ],
             SIZE: self.sizes,
             LICENSE: [self.license_id] * len(ids),
         }
@@ -258,7 +260,7 @@ def stack_columns(docs: pa.Table) -> pa.Table:
         size = picked[SIZE]
         values[PATH].append(path)
         values[REPO].append(str(picked[REPO]) if picked[REPO] is not None else None)
-        values[LANG].append(lang or (language_of(path) if path else None))
+        values[LANG].append(lang or (language_of(path, text) if path else None))
         values[SIZE].append(
             int(size) if isinstance(size, int) else len((text or "").encode("utf-8"))
         )
