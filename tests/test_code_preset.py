@@ -63,3 +63,40 @@ def test_code_preset_on_repositories_reconciles_with_a_reason_for_every_file(tmp
     errors = [json.loads(line) for f in (out / "errors").glob("*.jsonl") for line in f.open()]
     assert sorted(e["file"].rsplit("/", 1)[-1] for e in errors) == ["blob.c", "logo.png"]
     assert "code_syntax" in capsys.readouterr().out
+
+
+HUMANEVAL_PROMPT = (
+    "from typing import List\n\n\ndef has_close_elements(numbers: List[float], threshold: float)"
+    " -> bool:\n"
+    '    """ Check if in given list of numbers, are any two numbers closer to each other than\n'
+    '    given threshold.\n    """\n'
+)
+HUMANEVAL_SOLUTION = (
+    "    for idx, elem in enumerate(numbers):\n        for idx2, elem2 in enumerate(numbers):\n"
+    "            if idx != idx2:\n                distance = abs(elem - elem2)\n"
+    "                if distance < threshold:\n                    return True\n"
+    "\n    return False\n"
+)
+
+
+def test_code_preset_with_humaneval_decontamination_drops_the_leaked_solution(tmp_path):
+    from textmill import Pipeline
+
+    bench = tmp_path / "HumanEval.jsonl"
+    item = {"task_id": "HumanEval/0", "prompt": HUMANEVAL_PROMPT}
+    bench.write_text(json.dumps(item | {"canonical_solution": HUMANEVAL_SOLUTION}) + "\n")
+    make_repo(
+        tmp_path / "repos",
+        "leak",
+        {"solutions.py": HUMANEVAL_PROMPT + HUMANEVAL_SOLUTION, "app.py": GOOD},
+    )
+    code = Pipeline.from_preset("code")
+    stages = [{spec.name: spec.options} for spec in code.specs]
+    decon = {"decontaminate": {"benchmarks": [f"humaneval:{bench}"], "lang": "en"}}
+    stats = Pipeline([*stages, decon]).run(
+        [tmp_path / "repos"], tmp_path / "out", progress=False, workers=1
+    )
+    assert stats["reconciled"]
+    assert stats["stages"][-1]["reasons"] == {"benchmark": 1}
+    kept = pq.read_table(tmp_path / "out" / "data")["path"].to_pylist()
+    assert kept == ["app.py"]
