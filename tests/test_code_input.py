@@ -262,3 +262,24 @@ def test_read_code_gives_the_documents_and_the_unreadable_files(tmp_path):
         {"path": "a.py", "lang": "Python", "license": "MIT"},
     ]
     assert [Path(e.file).name for e in errors] == ["b.bin"]
+
+
+def test_a_dataset_cloned_with_git_is_read_as_files_not_as_code(tmp_path):
+    dataset = make_repo(tmp_path, "hf-dataset", {"README.md": "# data\n", "package.json": "{}"})
+    (dataset / "train.jsonl").write_text(json.dumps({"text": "a document " * 50}) + "\n")
+    assert not is_source_tree(str(dataset))
+    shards, _ = plan_shards([str(dataset)])
+    assert {shard.format for shard in shards} == {"jsonl", "text"}
+    code = make_repo(tmp_path / "code", "app", {"main.py": "x = 1\n" * 100, "fixture.jsonl": "{}"})
+    assert is_source_tree(str(code))
+
+
+def test_unknown_input_kind_is_refused_before_reading(tmp_path):
+    from textmill import Pipeline
+    from textmill.executors.local import SettingsError
+    from textmill.io import InputError
+
+    with pytest.raises(SettingsError, match="input_kind must be one of auto, code, files"):
+        Pipeline(["code_heuristics"]).run([tmp_path], tmp_path / "out", input_kind="source")
+    with pytest.raises(InputError, match="unknown input kind"):
+        plan_shards([str(tmp_path)], input_kind="source")

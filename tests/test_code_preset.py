@@ -100,3 +100,20 @@ def test_code_preset_with_humaneval_decontamination_drops_the_leaked_solution(tm
     assert stats["stages"][-1]["reasons"] == {"benchmark": 1}
     kept = pq.read_table(tmp_path / "out" / "data")["path"].to_pylist()
     assert kept == ["app.py"]
+
+
+def test_input_kind_code_reads_a_plain_folder_as_one_repository(tmp_path):
+    import pytest
+
+    plain = tmp_path / "project"
+    (plain / "src").mkdir(parents=True)
+    (plain / "src" / "app.py").write_text(GOOD)
+    (plain / "LICENSE").write_text(MIT)
+    out = tmp_path / "out"
+    args = ["run", "--preset", "code", str(plain), "-o", str(out), "--no-progress", "-w", "1"]
+    assert main([*args, "--input-kind", "code"]) == 0
+    kept = pq.read_table(out / "data").select(["repo", "path", "license"]).to_pylist()
+    assert {"repo": "project", "path": "src/app.py", "license": "MIT"} in kept
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--input-kind", "source"])
+    assert exit_info.value.code == 2

@@ -70,15 +70,41 @@ def _has_loose_files(folder: str) -> bool:
 
 def is_source_tree(folder: str) -> bool:
     """Whether a folder is a repository or a folder of them (`.git` in it, its subfolders or
-    theirs, as `owner/name/` layouts have): what `--input-kind auto` reads as code."""
+    theirs, as `owner/name/` layouts have): what `--input-kind auto` reads as code. A checkout
+    whose bytes are mostly dataset files (a Hugging Face dataset cloned with git: Parquet,
+    JSONL, WARC) is a dataset, read file by file."""
     if not os.path.isdir(folder):
         return False
     if is_repository(folder):
-        return True
-    return any(
-        is_repository(child) or any(is_repository(g) for g in _subfolders(child))
+        return not holds_datasets(folder)
+    checkouts = [
+        path
         for child in _subfolders(folder)
-    )
+        for path in ([child] if is_repository(child) else _subfolders(child))
+        if is_repository(path)
+    ]
+    return bool(checkouts) and not all(holds_datasets(path) for path in checkouts)
+
+
+DATASET_FORMATS = frozenset({"jsonl", "parquet", "arrow", "warc"})
+
+
+def holds_datasets(repo_dir: str) -> bool:
+    """Whether more than half of a checkout's bytes are files in a dataset format (`.json`,
+    which code repositories are full of, does not count)."""
+    from textmill.io.files import detect_format, split_compression
+
+    data_bytes = total = 0
+    for path, _ in source_files(repo_dir):
+        try:
+            size = os.path.getsize(path)
+        except OSError:
+            continue
+        total += size
+        stem = split_compression(path.lower())[0]
+        if not stem.endswith(".json") and detect_format(path) in DATASET_FORMATS:
+            data_bytes += size
+    return total > 0 and data_bytes * 2 > total
 
 
 def find_repositories(folder: str) -> list[str]:
