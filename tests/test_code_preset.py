@@ -49,6 +49,8 @@ def test_code_preset_on_repositories_reconciles_with_a_reason_for_every_file(tmp
         "max_line_length": 1,
     }
     assert by_stage["code_syntax"] == {"python_syntax_error": 1, "parse_errors": 1}
+    syntax = next(stage for stage in stats["stages"] if stage["name"] == "code_syntax")
+    assert syntax["counters"] == {"python_compiled": 4, "tree_sitter_parsed": 3, "unchecked": 1}
     assert sum(by_stage["exact_dedup"].values()) == 1  # utils.py in both repositories
     kept = pq.read_table(out / "data").to_pylist()
     assert sorted(row["path"] for row in kept) == [

@@ -10,7 +10,7 @@ from pydantic import Field
 from textmill.code import LANG, PATH
 from textmill.code.syntax import PYTHON, error_share, parser_for, python_syntax_error
 from textmill.document import TEXT
-from textmill.pipeline import Decision, Filter, StageOptions, register
+from textmill.pipeline import Decision, Filter, StageOptions, register, value_counts
 
 
 @register("code_syntax")
@@ -69,6 +69,22 @@ class CodeSyntax(Filter):
                 LANG: pa.array(langs, pa.string()),
             }
         )
+
+    def counters(self, out: pa.Table, decision: Decision | None) -> dict[str, int]:
+        """How many files each checker saw (`python_compiled`, `tree_sitter_parsed`) and how
+        many no checker covers (`unchecked`): a drop rate means little without them."""
+        o = self.options
+        counts = {"python_compiled": 0, "tree_sitter_parsed": 0, "unchecked": 0}
+        langs = out[LANG] if LANG in out.column_names else pa.nulls(out.num_rows, pa.string())
+        for lang, n in value_counts(pc.fill_null(langs, "")).items():
+            wanted = o.languages is None or lang in o.languages
+            if lang == PYTHON and o.python and wanted:
+                counts["python_compiled"] += n
+            elif lang and o.tree_sitter and wanted and parser_for(lang) is not None:
+                counts["tree_sitter_parsed"] += n
+            else:
+                counts["unchecked"] += n
+        return counts
 
     def decide(self, metrics: pa.Table) -> Decision:
         python = pc.equal(metrics[LANG], PYTHON)
