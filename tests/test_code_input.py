@@ -152,13 +152,14 @@ def test_binary_nul_and_undecodable_files_are_errors_naming_the_file(tmp_path):
             "empty.py": b"",
         },
     )
+    (repo / "link.py").symlink_to(repo / "ok.py")
     docs, errors, skipped = read_all([repo])
     assert docs["path"].to_pylist() == ["ok.py"]
     messages = {Path(e.file).name: e.message for e in errors}
     assert set(messages) == {"logo.png", "nul.c", "latin1.c"}
     assert messages["nul.c"].startswith("binary file (a NUL byte")
     assert messages["latin1.c"].startswith("not UTF-8 text")
-    assert skipped == {"code:empty_file": 1}
+    assert skipped == {"code:empty_file": 1, "code:symlink": 1}
 
 
 def test_file_over_the_size_limit_is_an_error_without_being_read(tmp_path):

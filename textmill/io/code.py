@@ -139,22 +139,34 @@ def repository_name(repo_dir: str) -> str:
     return os.path.basename(os.path.normpath(repo_dir))
 
 
-def source_files(repo_dir: str) -> Iterator[tuple[str, str]]:
+def source_files(repo_dir: str, skipped: dict[str, int] | None = None) -> Iterator[tuple[str, str]]:
     """(absolute path, `/`-separated path in the repository) of every regular file, sorted,
-    outside version-control folders and textmill output folders; links are not followed."""
+    outside version-control folders and textmill output folders. Links are not followed
+    (a link inside a checkout points at a file it holds anyway, or outside it); they and
+    other non-files are counted in `skipped` (`code:symlink`, `code:not_a_regular_file`)."""
+
+    def skip(kind: str) -> None:
+        if skipped is not None:
+            skipped[kind] = skipped.get(kind, 0) + 1
+
     for root, dirs, files in os.walk(repo_dir):
-        dirs[:] = sorted(
-            d
-            for d in dirs
-            if d not in VCS_DIRS
-            and not os.path.islink(os.path.join(root, d))
-            and not os.path.isfile(os.path.join(root, d, ".textmill", "run.json"))
-        )
+        kept_dirs = []
+        for d in sorted(dirs):
+            if d in VCS_DIRS or os.path.isfile(os.path.join(root, d, ".textmill", "run.json")):
+                continue
+            if os.path.islink(os.path.join(root, d)):
+                skip("code:symlink")
+                continue
+            kept_dirs.append(d)
+        dirs[:] = kept_dirs
         for name in sorted(files):
             path = os.path.join(root, name)
-            if os.path.islink(path) or not os.path.isfile(path):
-                continue
-            yield path, os.path.relpath(path, repo_dir).replace(os.sep, "/")
+            if os.path.islink(path):
+                skip("code:symlink")
+            elif not os.path.isfile(path):
+                skip("code:not_a_regular_file")
+            else:
+                yield path, os.path.relpath(path, repo_dir).replace(os.sep, "/")
 
 
 def tree_size(repo_dir: str) -> int:
@@ -203,10 +215,16 @@ class _Rows:
 def read_source_tree(repo_dir: str, options: ReadOptions) -> Iterator[ReadBatch]:
     """One repository's files as code documents, `options.batch_size` rows a batch."""
     rows = _Rows(repo_dir, repository_name(repo_dir), repository_license(repo_dir))
-    for path, relative in source_files(repo_dir):
+    skipped: dict[str, int] = {}
+    for path, relative in source_files(repo_dir, skipped):
+        for kind, n in skipped.items():
+            rows.skipped[kind] = rows.skipped.get(kind, 0) + n
+        skipped.clear()
         _add_file(rows, path, relative, options)
         if len(rows) >= options.batch_size:
             yield rows.flush()
+    for kind, n in skipped.items():  # links after the last file
+        rows.skipped[kind] = rows.skipped.get(kind, 0) + n
     yield rows.flush()
 
 
