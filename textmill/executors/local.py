@@ -384,8 +384,8 @@ class LocalExecutor:
         )
         if not shards:
             raise RunError(
-                "no readable input files (formats: WARC/WET, JSONL, Parquet, .txt, .html, "
-                "source trees)"
+                "no readable input files (formats: WARC/WET, JSONL, Parquet, .txt, .html; "
+                "source code: folders of .git checkouts, or any folder with --input-kind code)"
                 + "".join(
                     f"; skipped {printable_path(path)}: {skip_reason(path)}" for path in skipped[:5]
                 )
