@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Pipeline": "textmill.api",
     "make_batch": "textmill.document",
+    "read_code": "textmill.api",
     "Decision": "textmill.pipeline",
     "Decontaminate": "textmill.stages.safety.decontaminate",
     "Filter": "textmill.pipeline",

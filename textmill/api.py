@@ -143,7 +143,8 @@ class Pipeline:
         """Run over files, directories, globs or fsspec URLs; returns what stats.json holds.
         `out` must be new, empty or a textmill output (see textmill/executors/output.py).
         Settings are RunSettings fields: workers, batch_size, max_document_bytes,
-        max_compression_ratio, jsonl,
+        max_compression_ratio, input_kind ("code": folders of repositories and The-Stack-style
+        records; default "auto" detects `.git` checkouts), jsonl,
         progress, overwrite, allow_outside_writes, text_field, id_field, url_field; with
         executor="ray" also address (None: a private local Ray), cpus_per_task,
         stage_resources (stage name or index -> Ray resources, over the stages' own
@@ -189,3 +190,23 @@ def slice_run(
     from textmill.slices import slice_run as write_slices
 
     return write_slices(out, by, dest, **options)
+
+def read_code(
+    inputs: Sequence[str | Path] | str | Path, *, input_kind: str = "code", batch_size: int = 1000
+) -> tuple[pa.Table, list[Any]]:
+    """Source files as code documents in memory (`textmill.code`'s columns: repo, path, lang,
+    size, license), and the files that could not be read (binary, not UTF-8) as ReadErrors:
+    for a notebook look at a tree of repositories or a The-Stack-style file before a run."""
+    from textmill.io import ReadOptions, plan_shards, read_shard
+    from textmill.runner import concat_tables
+
+    if isinstance(inputs, (str, Path)):
+        inputs = [inputs]
+    shards, _ = plan_shards([str(i) for i in inputs], input_kind=input_kind)
+    options = ReadOptions(batch_size=batch_size, input_kind=input_kind)
+    tables, errors = [], []
+    for shard in shards:
+        for read in read_shard(shard, options):
+            tables.append(read.docs)
+            errors.extend(read.errors)
+    return (concat_tables(tables) if tables else conform(pa.table({}))), errors

@@ -58,6 +58,13 @@ def _add_run_settings(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--text-field", default="text", help="JSONL/Parquet text field")
     parser.add_argument("--id-field", default="id", help="JSONL/Parquet id field")
     parser.add_argument("--url-field", default="url", help="JSONL/Parquet URL field")
+    parser.add_argument(
+        "--input-kind",
+        choices=("auto", "code", "files"),
+        default="auto",
+        help="code: folders are trees of repositories (one document per file) and JSONL/Parquet "
+        "are The-Stack-style records; auto (default): a folder with .git checkouts is code",
+    )
     parser.add_argument("--jsonl", action="store_true", help="also write OUT/jsonl/*.jsonl.gz")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
@@ -84,6 +91,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "text_field": args.text_field,
         "id_field": args.id_field,
         "url_field": args.url_field,
+        "input_kind": args.input_kind,
         "jsonl": args.jsonl,
         "progress": not args.no_progress,
         "overwrite": args.overwrite,

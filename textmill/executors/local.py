@@ -41,7 +41,7 @@ from textmill.executors.output import (
     resolve_output_options,
 )
 from textmill.io import ReadOptions, Shard, plan_shards, read_shard, with_keys
-from textmill.io.files import printable_path, skip_reason
+from textmill.io.files import INPUT_KINDS, printable_path, skip_reason
 from textmill.io.writers import (
     ParquetShardWriter,
     write_errors,
@@ -79,6 +79,7 @@ class RunSettings:
     text_field: str = "text"
     id_field: str = "id"
     url_field: str = "url"
+    input_kind: str = "auto"  # auto | code | files (textmill.io.files.INPUT_KINDS)
     jsonl: bool = False
     progress: bool = True
     overwrite: bool = False
@@ -94,6 +95,10 @@ class RunSettings:
                 raise SettingsError(f"{name} must be a whole number >= {low} (got {value!r})")
             if value >= 2**63:
                 raise SettingsError(f"{name} must be below 2**63 (got {value:,})")
+        if self.input_kind not in INPUT_KINDS:
+            raise SettingsError(
+                f"input_kind must be one of {', '.join(INPUT_KINDS)} (got {self.input_kind!r})"
+            )
         ratio = self.max_compression_ratio
         if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not ratio >= 0:
             raise SettingsError(f"max_compression_ratio must be a number >= 0 (got {ratio!r})")
@@ -110,6 +115,7 @@ class RunSettings:
             text_field=self.text_field,
             id_field=self.id_field,
             url_field=self.url_field,
+            input_kind=self.input_kind,
         )
 
 
@@ -373,10 +379,13 @@ class LocalExecutor:
     def run(self, inputs: Sequence[str], out: str | Path) -> dict[str, Any]:
         layout = Layout(Path(out).expanduser())
         check_output_folder(layout.out)
-        shards, skipped = plan_shards(inputs, exclude=[str(layout.out)])
+        shards, skipped = plan_shards(
+            inputs, exclude=[str(layout.out)], input_kind=self.settings.input_kind
+        )
         if not shards:
             raise RunError(
-                "no readable input files (formats: WARC/WET, JSONL, Parquet, .txt, .html)"
+                "no readable input files (formats: WARC/WET, JSONL, Parquet, .txt, .html; "
+                "source code: folders of .git checkouts, or any folder with --input-kind code)"
                 + "".join(
                     f"; skipped {printable_path(path)}: {skip_reason(path)}" for path in skipped[:5]
                 )

@@ -17,7 +17,9 @@ READERS = {
     "warc": "textmill.io.warc:read_warc",
     "text": "textmill.io.textfiles:read_text_file",
     "html": "textmill.io.textfiles:read_html_file",
+    "code": "textmill.io.code:read_source_tree",
 }
+RECORD_FORMATS = ("jsonl", "parquet", "arrow")  # what --input-kind code reads as The Stack
 
 
 def reader_for(fmt: str):
@@ -27,8 +29,22 @@ def reader_for(fmt: str):
 
 def read_shard(shard: Shard, options: ReadOptions) -> Iterator[ReadBatch]:
     reader = reader_for(shard.format)
+    if options.input_kind == "code" and shard.format in RECORD_FORMATS:
+        yield from _stack_records(reader, shard, options)
+        return
     for path in shard.paths:
         yield from read_guarded(reader, path, options)
+
+
+def _stack_records(reader: Reader, shard: Shard, options: ReadOptions) -> Iterator[ReadBatch]:
+    """The-Stack-style records as code documents (`textmill.code`'s columns)."""
+    from textmill.io.code import stack_columns, stack_read_options
+
+    options = stack_read_options(options)
+    for path in shard.paths:
+        for read in read_guarded(reader, path, options):
+            read.docs = stack_columns(read.docs)
+            yield read
 
 
 def read_guarded(reader: Reader, path: str, options: ReadOptions) -> Iterator[ReadBatch]:

@@ -70,6 +70,7 @@ class ReadOptions:
     text_field: str = "text"
     id_field: str = "id"
     url_field: str = "url"
+    input_kind: str = "auto"  # auto | code | files (textmill.io.files.INPUT_KINDS)
 
 
 class CountingReader(io.RawIOBase):

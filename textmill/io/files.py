@@ -37,6 +37,10 @@ FORMATS = {
 }
 STATE_DIR = ".textmill"  # a run's own folder inside its output folder
 RUN_MANIFEST = f"{STATE_DIR}/run.json"  # its presence makes a folder a textmill output
+INPUT_KINDS = ("auto", "code", "files")
+"""auto: a folder holding `.git` checkouts is read as source code, anything else by its format;
+code: every folder is a tree of repositories, JSONL/Parquet are The-Stack-style records;
+files: every file by its format (no source-tree detection)."""
 SMALL_FILE_FORMATS = {"text", "html"}  # one document per file: many files make one shard
 FILES_PER_SMALL_FILE_SHARD = 2000
 
@@ -350,7 +354,7 @@ def _expand_one(argument: str, exclude: tuple[str, ...]) -> tuple[list[tuple[str
 
 
 def plan_shards(
-    arguments: Iterable[str], exclude: Iterable[str] = ()
+    arguments: Iterable[str], exclude: Iterable[str] = (), input_kind: str = "auto"
 ) -> tuple[list[Shard], list[str]]:
     """Shards for every readable file under the arguments, and the files skipped (unknown
     format, or not a readable file: `skip_reason` says which).
@@ -358,12 +362,19 @@ def plan_shards(
     Big formats get a shard per file; single-document files (.txt, .html) are grouped so a
     directory of a million pages is not a million tasks. Names depend only on paths, so a
     resumed run finds the same shards whatever its worker count. `exclude` keeps a run's own
-    output directory out of its inputs when it lies inside an input directory.
+    output directory out of its inputs when it lies inside an input directory. A folder of
+    repositories (`input_kind` code, or auto and `.git` inside) is a shard per repository.
     """
+    if input_kind not in INPUT_KINDS:
+        raise InputError(f"unknown input kind {input_kind!r} (have: {', '.join(INPUT_KINDS)})")
     excluded = tuple(str(Path(p).resolve()) for p in exclude)
     files: dict[str, int] = {}
     broken: set[str] = set()
+    repositories: list[str] = []
     for argument in arguments:
+        if _is_code_folder(argument, input_kind):
+            repositories.extend(_repositories_in(argument))
+            continue
         found, unreadable = _expand_one(argument, excluded)
         for path, size in found:
             if has_text_name(path):
@@ -382,6 +393,10 @@ def plan_shards(
             small.setdefault(fmt, []).append((path, size))
         else:
             shards.append(Shard(_shard_name(path), fmt, (path,), size, len(shards)))
+    for repo in sorted(set(repositories)):
+        from textmill.io.code import tree_size
+
+        shards.append(Shard(_shard_name(repo), "code", (repo,), tree_size(repo), len(shards)))
     for fmt, entries in small.items():
         for start in range(0, len(entries), FILES_PER_SMALL_FILE_SHARD):
             group = entries[start : start + FILES_PER_SMALL_FILE_SHARD]
@@ -389,6 +404,23 @@ def plan_shards(
             size = sum(s for _, s in group)
             shards.append(Shard(_shard_name(*paths), fmt, paths, size, len(shards)))
     return shards, sorted(unknown)
+
+
+def _is_code_folder(argument: str, input_kind: str) -> bool:
+    if input_kind == "files" or "://" in argument or not os.path.isdir(argument):
+        return False
+    from textmill.io.code import is_source_tree
+
+    return input_kind == "code" or is_source_tree(argument)
+
+
+def _repositories_in(argument: str) -> list[str]:
+    from textmill.io.code import find_repositories
+
+    repositories = find_repositories(os.path.abspath(argument))
+    if not repositories:
+        raise InputError(f"no repositories found in {argument}")
+    return repositories
 
 
 def _shard_name(*paths: str) -> str:

@@ -1,1 +1,2 @@
-"""Stages for code corpora (one module per stage)."""
+"""Stages for source code: they read the columns `textmill.code` defines (`lang`, `text`,
+`path`), whatever reader made the rows."""

@@ -154,7 +154,52 @@ def _tokens(data, start, end, table, chars, out):
 
 
 @nb.njit(cache=True)
-def _signatures(offsets, data, valid, table, chars, ngram, seeds, bands, rows):
+def _code_tokens(data, start, end, table, out):
+    """Code tokens of one document into `out`; returns how many: identifiers, keywords and
+    number literals (runs of ASCII letters, digits and `_`, and of non-ASCII letters), and
+    every other printable ASCII character on its own (operators, brackets); case kept,
+    whitespace only separates. Renaming nothing, reformatting nothing: two files match when
+    their token sequences do, whatever their indentation or line breaks (BigCode's near-dedup
+    splits on non-identifier characters; operators are kept here too, so `a+b` and `a-b`
+    differ)."""
+    count = 0
+    word = _FNV_OFFSET
+    in_word = False
+    i = start
+    while i < end:
+        cp, i = _next_code_point(data, i)
+        if cp < 128:
+            ident = (
+                (cp >= 48 and cp <= 57) or (cp >= 65 and cp <= 90) or (cp >= 97 and cp <= 122)
+            ) or cp == 95
+            separator = cp <= 32 or cp == 127
+        else:
+            value = table[cp] if cp < len(table) else cp
+            ident = value != SEPARATOR
+            separator = not ident
+        if ident:
+            word = (word ^ np.uint64(cp)) * _FNV_PRIME
+            in_word = True
+            continue
+        if in_word:
+            out[count] = fmix64(word)
+            count += 1
+            in_word = False
+            word = _FNV_OFFSET
+        if not separator:  # an operator or bracket: a token of its own, apart from words
+            out[count] = fmix64(np.uint64(cp) + _GOLDEN)
+            count += 1
+    if in_word:
+        out[count] = fmix64(word)
+        count += 1
+    return count
+
+
+WORDS, CHARS, CODE = 0, 1, 2  # token modes of `_signatures`
+
+
+@nb.njit(cache=True)
+def _signatures(offsets, data, valid, table, mode, ngram, seeds, bands, rows):
     """Band hashes (bands × docs, a contiguous column per band); the low 16 bits of every
     minimum (docs × hashes); which docs have any token."""
     num_docs = len(offsets) - 1
@@ -170,7 +215,10 @@ def _signatures(offsets, data, valid, table, chars, ngram, seeds, bands, rows):
     for d in range(num_docs):
         if not valid[d]:
             continue
-        count = _tokens(data, offsets[d], offsets[d + 1], table, chars, tokens)
+        if mode == 2:
+            count = _code_tokens(data, offsets[d], offsets[d + 1], table, tokens)
+        else:
+            count = _tokens(data, offsets[d], offsets[d + 1], table, mode == 1, tokens)
         if count == 0:
             continue
         has_signature[d] = True
@@ -197,21 +245,23 @@ def _signatures(offsets, data, valid, table, chars, ngram, seeds, bands, rows):
 def band_signatures(
     texts: pa.Array | pa.ChunkedArray,
     *,
-    chars: bool,
+    chars: bool = False,
+    code: bool = False,
     ngram: int,
     bands: int,
     rows: int,
     seed: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(band hashes uint64 [bands, docs], low 16 bits of the minima uint16 [docs, bands × rows],
-    has_signature bool [docs]) for a text column."""
+    has_signature bool [docs]) for a text column; tokens are words (default), characters
+    (`chars`) or code tokens (`code`, `_code_tokens`)."""
     offsets, data, valid = utf8_buffers(texts)
     return _signatures(
         offsets,
         data,
         valid,
         normalisation_table(),
-        chars,
+        CODE if code else CHARS if chars else WORDS,
         ngram,
         permutation_seeds(bands * rows, seed),
         bands,

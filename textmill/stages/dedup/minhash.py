@@ -105,7 +105,8 @@ class MinhashDedup(GlobalStage):
     """
 
     class Options(StageOptions):
-        shingle: Literal["words", "chars"] = "words"
+        # code: identifier/operator tokens, case kept (textmill's `code` preset)
+        shingle: Literal["words", "chars", "code"] = "words"
         ngram: int = Field(5, ge=1)  # FineWeb: word 5-grams
         bands: int = Field(14, ge=1)  # FineWeb: 14 bands × 8 rows = 112 hashes
         rows: int = Field(8, ge=1)
@@ -151,6 +152,7 @@ class MinhashDedup(GlobalStage):
         hashes, low_bits, has_signature = band_signatures(
             batch[TEXT],
             chars=o.shingle == "chars",
+            code=o.shingle == "code",
             ngram=o.ngram,
             bands=bands,
             rows=rows,
