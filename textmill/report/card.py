@@ -62,6 +62,8 @@ COLUMN_NOTES = {
     "flagged_ratio": "share of the document's words covered by a listed toxic entry",
     "profanity_score": "alt-profanity-check's probability of profanity",
     "toxicity_score": "a fastText toxicity classifier's probability of the positive label",
+    "topic_id": "k-means topic of the document (textmill topic fit, the topic stage)",
+    "topic_keywords": "the topic's c-TF-IDF keywords",
 }
 
 
@@ -181,6 +183,7 @@ def render_card(report: RunReport) -> str:
         _provenance(report),
         _processing(report),
         _statistics(report),
+        _topics(report),
         _pii(report),
         _decontamination(report),
         _limitations(report),
@@ -350,6 +353,17 @@ def _statistics(report: RunReport) -> str:
         + "\n"
         + diversity
     )
+
+
+def _topics(report: RunReport) -> str:
+    rows = report.topics()
+    if not rows:
+        return ""
+    table = _table(
+        ["topic_id", "documents", "share", "keywords"],
+        [[r["topic_id"], r["docs"], f"{r['share']:.1%}", r["keywords"]] for r in rows],
+    )
+    return "## Topics\n\nDocuments per `topic_id` (the topic stage's k-means topics):\n\n" + table
 
 
 def _pii(report: RunReport) -> str:
