@@ -11,16 +11,13 @@ from textmill.cli.quality import guard
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from textmill.topics import fit_topics, read_sample
+    from textmill.api import fit_topics
 
-    texts, seen = read_sample(args.inputs, args.sample, seed=args.seed, text_field=args.text_field)
-    print(
-        f"fitting {args.k} topics on {len(texts):,} of {seen:,} documents ({args.embedder})",
-        file=sys.stderr,
-        flush=True,
-    )
-    model = fit_topics(texts, args.k, embedder=args.embedder, seed=args.seed)
-    model.save(args.output)
+    print(f"fitting {args.k} topics ({args.embedder})", file=sys.stderr, flush=True)
+    model = fit_topics(
+        args.inputs, args.output, args.k, sample=args.sample, embedder=args.embedder,
+        seed=args.seed, text_field=args.text_field,
+    )  # fmt: skip
     for topic, (size, label) in enumerate(zip(model.sample_sizes, model.labels(8), strict=True)):
         print(f"topic {topic:>3}  {size:>7,} docs  {label}")
     print(f"model: {args.output}  (use it with the topic stage: model_path: {args.output})")
