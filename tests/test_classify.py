@@ -183,3 +183,7 @@ def test_the_register_recipe_trains_core_main_registers_from_one_command(tmp_pat
     assert "1 records without a label" in capsys.readouterr().err
     metrics = json.loads((tmp_path / "register.metrics.json").read_text())
     assert set(metrics["labels"]) == {"NA", "HI", "ID"} and metrics["multi_label"] is True
+    from textmill.quality.labels import LabelModel
+
+    # the recipe reads each text's head; the stage reads the same head, from the metrics file
+    assert metrics["options"]["max_chars"] == 2000 == LabelModel.load(model).max_chars

@@ -53,6 +53,8 @@ class TrainOptions:
     # character n-gram lengths (fastText's supervised default 0/0: words only)
     minn: int = 0
     maxn: int = 0
+    # read only each text's first max_chars characters (training and scoring alike); None: all
+    max_chars: int | None = None
 
 
 @dataclass
@@ -316,7 +318,7 @@ def fit_fasttext(
     as at scoring time, one line each after its labels (`labels[i]` holds one or more
     space-separated `__label__` names), trained in a child process, saved at `model_path`.
     Returns the loaded model and the options that trained it (lr after any backoff)."""
-    prepared = preprocess_texts(list(texts)).to_pylist()
+    prepared = preprocess_texts(list(texts), options.max_chars).to_pylist()
     model_path = Path(model_path)
     model_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="textmill-classifier-") as tmp:

@@ -144,7 +144,9 @@ def train_labels(
         [texts[i] for i in train_index], [lines[i] for i in train_index], model_path, options
     )
     truth = label_matrix([label_sets[i] for i in holdout_index], names)
-    model_view = LabelModel(model, multi_label=multi_label, threshold=threshold)
+    model_view = LabelModel(
+        model, multi_label=multi_label, threshold=threshold, max_chars=options.max_chars
+    )
     predicted = model_view.label_matrix([texts[i] for i in holdout_index], names)
     majority = np.zeros_like(truth)
     majority[:, names.index(counts.most_common(1)[0][0])] = True
@@ -167,8 +169,16 @@ class LabelModel:
     """A loaded fastText classifier applied to columns: the top label and its probability per
     text and, for a multi-label (one-vs-all) model, every label at or above `threshold`."""
 
-    def __init__(self, model: Any, *, multi_label: bool | None = None, threshold: float = 0.5):
+    def __init__(
+        self,
+        model: Any,
+        *,
+        multi_label: bool | None = None,
+        threshold: float = MULTI_LABEL_THRESHOLD,
+        max_chars: int | None = None,
+    ):
         self.model = model
+        self.max_chars = max_chars
         self.labels = [name.removeprefix(LABEL_PREFIX) for name in model.get_labels()]
         if multi_label is None:  # a one-vs-all model scores each label on its own
             multi_label = model.f.getArgs().loss.name == "ova"
@@ -176,11 +186,18 @@ class LabelModel:
         self.threshold = threshold
 
     @classmethod
-    def load(cls, path: str | Path, threshold: float = MULTI_LABEL_THRESHOLD) -> LabelModel:
-        return _load_cached(str(path), threshold)
+    def load(
+        cls,
+        path: str | Path,
+        threshold: float = MULTI_LABEL_THRESHOLD,
+        max_chars: int | None = None,
+    ) -> LabelModel:
+        """A model file; `max_chars` None reads the setting it was trained with from its
+        metrics file (`textmill classify train` writes one), else the whole text."""
+        return _load_cached(str(path), threshold, max_chars)
 
     def _predict(self, texts: pa.Array | pa.ChunkedArray | Sequence[str | None], k: int) -> tuple:
-        lines = preprocess_texts(texts).to_pylist()
+        lines = preprocess_texts(texts, self.max_chars).to_pylist()
         rows = [row for row, line in enumerate(lines) if line]
         if not rows:
             return lines, rows, [], []
@@ -231,10 +248,23 @@ class LabelModel:
         return label_matrix([chosen or [] for chosen in lists.to_pylist()], names)
 
 
-@functools.cache
-def _load_cached(path: str, threshold: float) -> LabelModel:
-    model = load_fasttext_model(path)
+def trained_max_chars(path: str | Path) -> int | None:
+    """The `max_chars` a model was trained with, from its metrics file (None: whole texts)."""
+    saved = metrics_path(path)
+    if not saved.is_file():
+        return None
     try:
-        return LabelModel(model, threshold=threshold)
+        return json.loads(saved.read_text()).get("options", {}).get("max_chars")
+    except (ValueError, AttributeError):
+        return None
+
+
+@functools.cache
+def _load_cached(path: str, threshold: float, max_chars: int | None) -> LabelModel:
+    model = load_fasttext_model(path)
+    if max_chars is None:
+        max_chars = trained_max_chars(path)
+    try:
+        return LabelModel(model, threshold=threshold, max_chars=max_chars)
     except (ValueError, RuntimeError, AttributeError) as error:
         raise ModelFileError(path, str(error)) from None

@@ -39,6 +39,9 @@ class Classify(Filter):
         keep: list[str] | None = None  # a row stays only if one of its labels is here
         drop: list[str] = []  # a row goes if one of its labels is here
         min_score: float | None = Field(None, ge=0, le=1)
+        # each text's first max_chars characters; None: what the model was trained on (its
+        # metrics file), else the whole text
+        max_chars: int | None = Field(None, ge=1)
 
         @model_validator(mode="after")
         def _check(self) -> Classify.Options:
@@ -50,7 +53,7 @@ class Classify(Filter):
 
     def setup(self) -> None:
         for path in self._model_paths():
-            LabelModel.load(path, self.options.label_threshold)
+            LabelModel.load(path, self.options.label_threshold, self.options.max_chars)
 
     def _model_paths(self) -> list[str]:
         paths = list(self.options.models.values())
@@ -81,7 +84,7 @@ class Classify(Filter):
     def measure(self, batch: pa.Table) -> pa.Table:
         n = batch.num_rows
         label_col, score_col, list_col = self.columns
-        models = {path: LabelModel.load(path, self.options.label_threshold)
+        models = {path: LabelModel.load(path, self.options.label_threshold, self.options.max_chars)
                   for path in self._model_paths()}  # fmt: skip
         multi = any(model.multi_label for model in models.values())
         labels = pa.nulls(n, pa.string())
