@@ -11,7 +11,10 @@ stage would refit per run and hold the whole run back until it had. Embedders:
 - `minilm`: the all-MiniLM-L6-v2 package semantic_dedup loads (~25 docs/s per CPU core).
 - a model2vec or sentence-transformers directory (semantic_dedup's loader).
 Keywords (BERTopic's c-TF-IDF, Grootendorst 2022): the sample's word counts summed per cluster,
-tf per cluster × log(1 + average words per cluster / the word's count over all clusters).
+tf per cluster × log(1 + average words per cluster / the word's count over all clusters), without
+function words (textmill's lists for 12 languages, as BERTopic removes stop words) and without
+words in over half the documents of two clusters or more (a language's glue words, which no
+list covers: they name no topic).
 """
 
 from __future__ import annotations
@@ -38,6 +41,12 @@ KEYWORDS = 10
 TOKEN_PATTERN = r"(?u)\b[^\W\d_][^\W_]+\b"  # words of two or more characters, no numbers
 
 
+def _stop_words() -> list[str]:
+    from textmill.extraction.stop_words import function_words
+
+    return sorted(function_words(None))  # every language's list
+
+
 def _vectorizer(vocabulary: Sequence[str] | None = None) -> Any:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -45,8 +54,9 @@ def _vectorizer(vocabulary: Sequence[str] | None = None) -> Any:
         return TfidfVectorizer(token_pattern=TOKEN_PATTERN, vocabulary=list(vocabulary),
                                sublinear_tf=True)  # fmt: skip
     return TfidfVectorizer(
-        token_pattern=TOKEN_PATTERN, max_features=VOCABULARY, max_df=0.5, sublinear_tf=True
-    )
+        token_pattern=TOKEN_PATTERN, max_features=VOCABULARY, max_df=0.5, sublinear_tf=True,
+        stop_words=_stop_words(),
+    )  # fmt: skip
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
@@ -162,22 +172,27 @@ def c_tf_idf(texts: list[str], assignment: np.ndarray, k: int, count: int = KEYW
     """The `count` words that most set each cluster apart (BERTopic's class-based TF-IDF)."""
     from sklearn.feature_extraction.text import CountVectorizer
 
-    vectorizer = CountVectorizer(token_pattern=TOKEN_PATTERN, max_features=VOCABULARY)
+    vectorizer = CountVectorizer(
+        token_pattern=TOKEN_PATTERN, max_features=VOCABULARY, stop_words=_stop_words()
+    )
     try:
         counts = vectorizer.fit_transform(texts)
     except ValueError:  # no word at all
         return [[] for _ in range(k)]
     words = vectorizer.get_feature_names_out()
     per_topic = np.zeros((k, counts.shape[1]), dtype=np.float64)
+    common = np.zeros(counts.shape[1], dtype=np.int64)  # clusters where half the docs have it
     for topic in range(k):
         rows = np.flatnonzero(assignment == topic)
         if len(rows):
             per_topic[topic] = np.asarray(counts[rows].sum(axis=0)).ravel()
+            common += np.asarray((counts[rows] > 0).sum(axis=0)).ravel() > len(rows) / 2
     totals = per_topic.sum(axis=1, keepdims=True)
     tf = np.divide(per_topic, totals, out=np.zeros_like(per_topic), where=totals > 0)
     average_words = per_topic.sum() / max(k, 1)
     idf = np.log1p(average_words / np.maximum(per_topic.sum(axis=0), 1))
     scores = tf * idf
+    scores[:, common >= 2] = 0
     return [
         [str(words[j]) for j in np.argsort(-scores[topic], kind="stable")[:count]
          if scores[topic, j] > 0]
