@@ -123,8 +123,8 @@ def test_a_multilabel_model_writes_a_list_column_and_filters_on_any_label(multil
 
 def test_one_model_per_language_by_the_lang_column(tmp_path, multiclass_model):
     # a second model that only knows two labels of its own: which model ran shows in the label
-    swapped = [{**r, "register": {"story": "tale", "recipe": "howto", "forum": "tale"}[
-        r["register"]]} for r in records(90)]  # fmt: skip
+    swapped = [{**r, "lang": "sv", "register": {"story": "tale", "recipe": "howto",
+                "forum": "tale"}[r["register"]]} for r in records(90)]  # fmt: skip
     other = train(tmp_path, swapped, "other")
     out, _ = process(
         {"models": {"sv": str(other)}, "model_path": str(multiclass_model), "column": "register"},
@@ -134,6 +134,17 @@ def test_one_model_per_language_by_the_lang_column(tmp_path, multiclass_model):
     out, _ = process({"models": {"sv": str(other)}, "column": "register"},
                      three_rows(["fr", "sv", "sv"]))  # fmt: skip
     assert out["register"].to_pylist() == [None, "howto", None]  # fr has no model: null, kept
+
+
+def test_texts_in_a_language_the_model_was_not_trained_on_are_scored_and_flagged(tmp_path):
+    swedish = [{**r, "lang": "sv"} for r in records(90)]
+    model = train(tmp_path, swedish, "sv")
+    assert json.loads((tmp_path / "sv.metrics.json").read_text())["languages"] == {"sv": 90}
+    out, reasons = process({"model_path": str(model), "column": "register"},
+                           three_rows(["sv", "fr", None]))  # fmt: skip
+    assert out["register"].to_pylist()[:2] == ["story", "recipe"]  # fr is still labelled...
+    assert out["register_ood"].to_pylist() == [False, True, None]  # ...and flagged
+    assert reasons == [None, None, None]
 
 
 def test_records_without_a_label_are_counted_and_left_out(tmp_path, capsys):

@@ -58,6 +58,7 @@ class Labelled:
 
     texts: list[str] = field(default_factory=list)
     labels: list[object] = field(default_factory=list)
+    langs: list[object] = field(default_factory=list)  # each record's `lang` field, if any
     unlabelled: int = 0
     first_unlabelled: str | None = None  # "source, record id"
 
@@ -90,6 +91,7 @@ def read_labelled(inputs: Iterable[str], *, label_field: str, text_field: str = 
                 continue
             docs = docs.filter(_non_blank(docs[TEXT]))
             values = _labels_of(docs, label_field)
+            langs = _labels_of(docs, "lang")
             texts = docs[TEXT].to_pylist()
             for row, value in enumerate(values):
                 if isinstance(value, dict):
@@ -106,4 +108,5 @@ def read_labelled(inputs: Iterable[str], *, label_field: str, text_field: str = 
                     continue
                 out.texts.append(texts[row])
                 out.labels.append(value)
+                out.langs.append(langs[row])
     return out

@@ -91,9 +91,10 @@ def train_label_field(
         first = data.first_unlabelled if data.unlabelled else "one without any of --labels"
         _log(f"{unlabelled:,} records without a label in {label_field!r} left out (first: {first})")
     _log(f"training on {len(rows):,} documents")
+    languages = Counter(str(data.langs[row]) for row in rows if data.langs[row] is not None)
     return train_labels(
         [data.texts[row] for row in rows], [sets[row] for row in rows], output, options,
-        multi_label=multi_label, unlabelled=unlabelled,
+        multi_label=multi_label, unlabelled=unlabelled, languages=dict(languages),
     )  # fmt: skip
 
 

@@ -54,6 +54,9 @@ class LabelMetrics:
     majority_macro_f1: float  # the baseline: every text gets the most frequent label
     threshold: float
     unlabelled: int = 0  # records skipped for having no label
+    # training texts per `lang` of the records (empty: unknown); the stage flags other
+    # languages as out of distribution
+    languages: dict[str, int] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> str:
@@ -118,6 +121,7 @@ def train_labels(
     multi_label: bool | None = None,
     threshold: float = MULTI_LABEL_THRESHOLD,
     unlabelled: int = 0,
+    languages: dict[str, int] | None = None,
 ) -> LabelMetrics:
     """Train on all but a stratified held-out split; save the model and its per-label held-out
     metrics (`<model>.metrics.json`), and return them. `label_sets[i]` are text i's label names
@@ -158,6 +162,7 @@ def train_labels(
         threshold=threshold,
         majority_macro_f1=f1_scores(truth, majority, names)["macro_f1"],
         unlabelled=unlabelled,
+        languages=dict(sorted((languages or {}).items())),
         options=asdict(options),
         **measured,
     )
@@ -176,9 +181,11 @@ class LabelModel:
         multi_label: bool | None = None,
         threshold: float = MULTI_LABEL_THRESHOLD,
         max_chars: int | None = None,
+        languages: frozenset[str] | None = None,
     ):
         self.model = model
         self.max_chars = max_chars
+        self.languages = languages  # those it was trained on; None: unknown
         self.labels = [name.removeprefix(LABEL_PREFIX) for name in model.get_labels()]
         if multi_label is None:  # a one-vs-all model scores each label on its own
             multi_label = model.f.getArgs().loss.name == "ova"
@@ -248,23 +255,24 @@ class LabelModel:
         return label_matrix([chosen or [] for chosen in lists.to_pylist()], names)
 
 
-def trained_max_chars(path: str | Path) -> int | None:
-    """The `max_chars` a model was trained with, from its metrics file (None: whole texts)."""
+def _saved_metrics(path: str | Path) -> dict[str, Any]:
+    """The metrics file `textmill classify train` wrote beside a model ({} when none)."""
     saved = metrics_path(path)
-    if not saved.is_file():
-        return None
     try:
-        return json.loads(saved.read_text()).get("options", {}).get("max_chars")
-    except (ValueError, AttributeError):
-        return None
+        metrics = json.loads(saved.read_text()) if saved.is_file() else {}
+    except ValueError:
+        return {}
+    return metrics if isinstance(metrics, dict) else {}
 
 
 @functools.cache
 def _load_cached(path: str, threshold: float, max_chars: int | None) -> LabelModel:
     model = load_fasttext_model(path)
+    saved = _saved_metrics(path)
     if max_chars is None:
-        max_chars = trained_max_chars(path)
+        max_chars = (saved.get("options") or {}).get("max_chars")
+    languages = frozenset(saved["languages"]) if saved.get("languages") else None
     try:
-        return LabelModel(model, threshold=threshold, max_chars=max_chars)
+        return LabelModel(model, threshold=threshold, max_chars=max_chars, languages=languages)
     except (ValueError, RuntimeError, AttributeError) as error:
         raise ModelFileError(path, str(error)) from None

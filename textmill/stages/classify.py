@@ -4,8 +4,11 @@ With `column: register` the stage adds `register` (the top label), `register_sco
 probability) and, for a multi-label (one-vs-all) model, `register_labels` (every label whose
 probability is ≥ `label_threshold`, at least the top one). One model for every row
 (`model_path`) or one per language (`models: {lang: path}`, by the `lang` column langid adds);
-rows whose language has no model, and blank texts, get nulls and are never dropped. Train a model
-with `textmill classify train --label-field F` or `textmill classify recipe register`.
+rows whose language has no model, and blank texts, get nulls and are never dropped. When the
+model's metrics file lists the languages it was trained on (records with a `lang` field) and
+the batch has a `lang` column, `<column>_ood` flags rows scored in another language: labelled,
+but out of distribution. Train a model with `textmill classify train --label-field F` or
+`textmill classify recipe register`.
 
 Filtering (all optional): `keep` (a row stays only if one of its labels is listed), `drop` (a
 row goes if one of its labels is listed), `min_score` (a row goes when its top label's
@@ -64,6 +67,26 @@ class Classify(Filter):
         column = self.options.column
         return column, f"{column}_score", f"{column}_labels"
 
+    def _out_of_distribution(
+        self, batch: pa.Table, parts: list[tuple[str, np.ndarray]], models: dict
+    ) -> pa.Array | None:
+        """True where a row's `lang` is not among its model's training languages (null where
+        unscored or the language is unknown); None when no model knows its languages."""
+        if LANG not in batch.column_names or all(m.languages is None for m in models.values()):
+            return None
+        flags = np.zeros(batch.num_rows, dtype=bool)
+        known = np.zeros(batch.num_rows, dtype=bool)
+        langs = batch[LANG]
+        for path, rows in parts:
+            trained = models[path].languages
+            if trained is None:
+                continue
+            row_langs = langs.take(rows)
+            inside = pc.is_in(row_langs, value_set=pa.array(sorted(trained), pa.string()))
+            flags[rows] = ~pc.fill_null(inside, True).to_numpy(zero_copy_only=False)
+            known[rows] = pc.is_valid(row_langs).to_numpy(zero_copy_only=False)
+        return pa.array(flags, pa.bool_(), mask=~known)
+
     def _assignments(self, batch: pa.Table) -> list[tuple[str, np.ndarray]]:
         """(model path, rows) pairs: each row goes to its language's model, else the default."""
         o = self.options
@@ -91,7 +114,8 @@ class Classify(Filter):
         scores = pa.nulls(n, pa.float32())
         lists = pa.nulls(n, pa.list_(pa.string()))
         parts = []
-        for path, rows in self._assignments(batch):
+        assignments = self._assignments(batch)
+        for path, rows in assignments:
             top, score, chosen = models[path].predict(batch[TEXT].take(rows))
             if chosen is None:  # a multi-class model beside multi-label ones: its one label
                 chosen = _singletons(top)
@@ -112,6 +136,9 @@ class Classify(Filter):
         columns = {label_col: labels, score_col: scores}
         if multi:
             columns[list_col] = lists
+        ood = self._out_of_distribution(batch, assignments, models)
+        if ood is not None:
+            columns[f"{label_col}_ood"] = ood
         return pa.table(columns)
 
     def decide(self, metrics: pa.Table) -> Decision:
