@@ -8,7 +8,9 @@ rarest register); every setting is chosen on a validation split carved from the 
 (`--tune` prints that search), the test split is read once, at the end.
 
 Both classifiers decide the same way: every label whose one-vs-all probability is ≥ 0.5, at least
-the top one. Speed: prediction including preprocessing / vectorising, one process, one thread.
+the top one. Speed: prediction including preprocessing / vectorising, one process, one thread,
+best of three timings. The baseline runs twice: on whole texts, and on the first 2,000
+characters the recipe reads.
 
 usage: python benchmarks/register_classifier.py [--seed 0] [--tune] [--data DIR]
 """
@@ -99,10 +101,15 @@ def train_fasttext(texts, sets, options: TrainOptions, folder: Path) -> tuple[La
     return LabelModel.load(model), {"macro_f1": metrics.macro_f1}
 
 
-def per_core_rate(predict, texts: list[str]) -> tuple[np.ndarray, float]:
-    start = time.perf_counter()
-    predicted = predict(texts)
-    return predicted, len(texts) / (time.perf_counter() - start)
+def per_core_rate(predict, texts: list[str], repeats: int = 3) -> tuple[np.ndarray, float]:
+    """Predictions and docs/s, the best of `repeats` timings (a shared machine's load only
+    ever slows a run down)."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        predicted = predict(texts)
+        best = min(best, time.perf_counter() - start)
+    return predicted, len(texts) / best
 
 
 def tune(texts, sets, seed: int, folder: Path) -> None:
@@ -136,7 +143,8 @@ def main() -> None:
     args = parser.parse_args()
     path = args.data / FILE
     if not path.is_file():
-        raise SystemExit(f"{path} not found: this benchmark needs ../shared/data")
+        print(f"{path} not found: this benchmark needs ../shared/data; skipped")
+        return
     texts, sets, unlabelled = load(path)
     train_rows, test_rows = split(sets, 0.2, args.seed)
     train_texts, train_sets = [texts[i] for i in train_rows], [sets[i] for i in train_rows]
