@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=12)
     parser.add_argument("--minilm-docs", type=int, default=300, help="MiniLM is slow on CPU")
     parser.add_argument("--data", type=Path, default=Path("/work/shared/data"))
+    parser.add_argument("--embedders", nargs="+", default=[TFIDF, MINILM])
     args = parser.parse_args()
     path = args.data / "web" / "web_text.jsonl.gz"
     if not path.is_file():
@@ -41,7 +42,8 @@ def main() -> None:
         torch.set_num_threads(1)
     except ImportError:
         pass
-    for embedder, docs in ((TFIDF, texts), (MINILM, texts[: args.minilm_docs])):
+    runs = {TFIDF: texts, MINILM: texts[: args.minilm_docs]}
+    for embedder, docs in ((name, runs[name]) for name in args.embedders):
         start = time.perf_counter()
         model = fit_topics(docs, args.k, embedder=embedder, seed=0)
         fit_s = time.perf_counter() - start
