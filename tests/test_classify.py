@@ -198,3 +198,14 @@ def test_the_register_recipe_trains_core_main_registers_from_one_command(tmp_pat
 
     # the recipe reads each text's head; the stage reads the same head, from the metrics file
     assert metrics["options"]["max_chars"] == 2000 == LabelModel.load(model).max_chars
+
+
+def test_the_python_api_trains_what_the_cli_trains(tmp_path):
+    from textmill import train_label_classifier
+
+    source = write_jsonl(tmp_path / "l.jsonl", records(60, multi=True))
+    metrics = train_label_classifier(
+        [source], "register", tmp_path / "api.bin", bucket=20000, epoch=20
+    )
+    assert metrics.multi_label and set(metrics.per_label) == set(MARKERS)
+    assert (tmp_path / "api.metrics.json").is_file()
