@@ -188,22 +188,32 @@ def test_the_stage_scores_with_a_trained_model_and_drops_at_its_threshold(toxici
     assert reasons == ["toxicity_score", None, None]
 
 
-def test_classify_train_names_a_record_without_its_label(tmp_path, capsys):
-    records = labelled_records(6)
+def test_classify_train_counts_and_names_records_without_their_label(tmp_path, capsys):
+    records = labelled_records(40)
     del records[3]["is_toxic"]
     data = write_jsonl(tmp_path / "l.jsonl", records)
-    code = main(["classify", "train", str(data), "--label-field", "is_toxic", "-o", "m.bin"])
-    assert code == 2
-    assert "record r3: has no label field 'is_toxic'" in capsys.readouterr().err
+    model = tmp_path / "m.bin"
+    code = main(["classify", "train", str(data), "--label-field", "is_toxic", "-o", str(model),
+                 "--bucket", "20000"])  # fmt: skip
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "1 records without a label in 'is_toxic' left out (first: " in err
+    assert "record r3)" in err
+    metrics = json.loads(model.with_name("m.metrics.json").read_text())
+    assert sum(metrics["labels"].values()) == 39
 
 
-def test_classify_train_asks_for_the_positive_label_of_a_many_valued_field(tmp_path, capsys):
+def test_classify_train_on_a_many_valued_field_trains_a_multiclass_model(tmp_path, capsys):
     records = [{**r, "is_toxic": ["hate", "offensive", "neither"][i % 3]} for i, r in
-               enumerate(labelled_records(9))]  # fmt: skip
+               enumerate(labelled_records(30))]  # fmt: skip
     data = write_jsonl(tmp_path / "l.jsonl", records)
-    code = main(["classify", "train", str(data), "--label-field", "is_toxic", "-o", "m.bin"])
-    assert code == 2
-    assert "name the positive label with --positive" in capsys.readouterr().err
+    model = tmp_path / "m.bin"
+    code = main(["classify", "train", str(data), "--label-field", "is_toxic", "-o", str(model),
+                 "--bucket", "20000"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    metrics = json.loads(model.with_name("m.metrics.json").read_text())
+    assert metrics["labels"] == {"hate": 10, "neither": 10, "offensive": 10}
+    assert "positive_label" not in metrics  # no positive: per-label metrics instead
 
 
 # ---------------------------------------------------------------- bad input

@@ -23,6 +23,9 @@ _EXPORTS = {
     "tokenize": "textmill.tokens.api",
     "train_tokenizer": "textmill.tokens.api",
     "load_tokenizer": "textmill.tokens.tokenizer",
+    "train_label_classifier": "textmill.api",
+    "train_recipe": "textmill.api",
+    "fit_topics": "textmill.api",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -191,6 +191,7 @@ def slice_run(
 
     return write_slices(out, by, dest, **options)
 
+
 def read_code(
     inputs: Sequence[str | Path] | str | Path, *, input_kind: str = "code", batch_size: int = 1000
 ) -> tuple[pa.Table, list[Any]]:
@@ -210,3 +211,64 @@ def read_code(
             tables.append(read.docs)
             errors.extend(read.errors)
     return (concat_tables(tables) if tables else conform(pa.table({}))), errors
+
+
+def train_label_classifier(
+    inputs: Sequence[str | Path],
+    label_field: str,
+    output: str | Path,
+    *,
+    labels: Sequence[str] | None = None,
+    multi_label: bool | None = None,
+    positive: str | None = None,
+    text_field: str = "text",
+    **train_options: Any,
+) -> Any:
+    """`textmill classify train`: a fastText model of `label_field` (multi-label when records
+    hold lists) at `output`, for the `classify` stage; returns its held-out metrics.
+    `train_options` are TrainOptions fields (epoch, dim, lr, seed, ...)."""
+    from textmill.quality.classifier import TrainOptions
+    from textmill.quality.label_field import train_label_field
+
+    return train_label_field(
+        [str(path) for path in inputs], label_field=label_field, output=str(output),
+        options=TrainOptions(**train_options), text_field=text_field, positive=positive,
+        keep=list(labels) if labels is not None else None, multi_label=multi_label,
+    )  # fmt: skip
+
+
+def train_recipe(
+    name: str, inputs: Sequence[str | Path], output: str | Path, *, seed: int = 0
+) -> Any:
+    """`textmill classify recipe NAME`: a shipped recipe (e.g. `register`) trained on the
+    user's copy of its data; returns the held-out metrics."""
+    from textmill.quality.label_field import train_label_field
+    from textmill.quality.recipes import RECIPES
+
+    recipe = RECIPES[name]
+    return train_label_field(
+        [str(path) for path in inputs], label_field=recipe.label_field, output=str(output),
+        options=recipe.options(seed=seed), keep=list(recipe.labels),
+        multi_label=recipe.multi_label,
+    )  # fmt: skip
+
+
+def fit_topics(
+    inputs: Sequence[str | Path],
+    output: str | Path,
+    k: int,
+    *,
+    sample: int = 100_000,
+    embedder: str = "tfidf",
+    seed: int = 0,
+    text_field: str = "text",
+) -> Any:
+    """`textmill topic fit`: k topics fitted on a sample of `inputs`, saved at `output` for the
+    `topic` stage; returns the TopicModel (keywords, sample sizes)."""
+    from textmill.topics import fit_topics as fit
+    from textmill.topics import read_sample
+
+    texts, _ = read_sample([str(p) for p in inputs], sample, seed=seed, text_field=text_field)
+    model = fit(texts, k, embedder=embedder, seed=seed)
+    model.save(output)
+    return model

@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "textmill.cli.lang",
     "textmill.cli.quality",
     "textmill.cli.classify",
+    "textmill.cli.topic",
     "textmill.cli.plan",
     "textmill.cli.report",
     "textmill.cli.slice",

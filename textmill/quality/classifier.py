@@ -48,6 +48,13 @@ class TrainOptions:
     holdout_fraction: float = 0.1
     seed: int = 0
     threads: int = 1  # fastText is only deterministic with one thread
+    # softmax: one label per text; ova (one-vs-all): independent labels, for multi-label data
+    loss: str = "softmax"
+    # character n-gram lengths (fastText's supervised default 0/0: words only)
+    minn: int = 0
+    maxn: int = 0
+    # read only each text's first max_chars characters (training and scoring alike); None: all
+    max_chars: int | None = None
 
 
 @dataclass
@@ -92,6 +99,9 @@ def _train_fasttext(train_file: str, model_file: str, options: TrainOptions) -> 
         bucket=options.bucket,
         thread=options.threads,
         seed=options.seed,
+        loss=options.loss,
+        minn=options.minn,
+        maxn=options.maxn,
         verbose=0,
     )
     model.save_model(model_file)
@@ -284,6 +294,41 @@ def train_classifier(
     return train_labelled(list(positives) + list(negatives), labels, "pos", model_path, options)
 
 
+def stratified_split(
+    codes: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(train rows, held-out rows) splitting each class code on its own, so that every class
+    is represented in the held-out set; the train rows come shuffled (fastText learns online,
+    the classes must interleave)."""
+    train_rows, holdout_rows = [], []
+    for salt, code in enumerate(np.unique(codes)):
+        rows = np.flatnonzero(codes == code)
+        train, holdout = split_holdout(len(rows), fraction, seed + salt)
+        train_rows.append(rows[train])
+        holdout_rows.append(rows[holdout])
+    train_index = np.concatenate(train_rows) if train_rows else np.zeros(0, np.int64)
+    holdout_index = np.sort(np.concatenate(holdout_rows)) if holdout_rows else train_index[:0]
+    return np.random.default_rng(seed).permutation(train_index), holdout_index
+
+
+def fit_fasttext(
+    texts: Sequence[str], labels: Sequence[str], model_path: str | Path, options: TrainOptions
+) -> tuple[Any, TrainOptions]:
+    """The one fastText training every textmill classifier goes through: texts preprocessed
+    as at scoring time, one line each after its labels (`labels[i]` holds one or more
+    space-separated `__label__` names), trained in a child process, saved at `model_path`.
+    Returns the loaded model and the options that trained it (lr after any backoff)."""
+    prepared = preprocess_texts(list(texts), options.max_chars).to_pylist()
+    model_path = Path(model_path)
+    model_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="textmill-classifier-") as tmp:
+        train_file = Path(tmp) / "train.txt"
+        with train_file.open("w", encoding="utf-8") as out:
+            for label, line in zip(labels, prepared, strict=True):
+                out.write(f"{label} {line}\n")
+        return _train_with_backoff(train_file, model_path, options)
+
+
 def train_labelled(
     texts: Sequence[str],
     labels: Sequence[object],
@@ -312,27 +357,13 @@ def train_labelled(
     index_of = {name: i for i, name in enumerate(classes)}
     codes = np.array([index_of[name] for name in names], dtype=np.int64)
     is_positive = codes == 0
-    # split each class on its own so that every class is represented in the held-out set
-    train_rows, holdout_rows = [], []
-    for salt in range(len(classes)):
-        rows = np.flatnonzero(codes == salt)
-        train, holdout = split_holdout(len(rows), options.holdout_fraction, options.seed + salt)
-        train_rows.append(rows[train])
-        holdout_rows.append(rows[holdout])
-    train_index = np.concatenate(train_rows)
-    holdout_index = np.concatenate(holdout_rows)
-    # fastText learns online: shuffle so the classes interleave
-    train_index = np.random.default_rng(options.seed).permutation(train_index)
-
-    prepared = preprocess_texts([texts[i] for i in train_index]).to_pylist()
-    model_path = Path(model_path)
-    model_path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="textmill-classifier-") as tmp:
-        train_file = Path(tmp) / "train.txt"
-        with train_file.open("w", encoding="utf-8") as out:
-            for row, line in zip(train_index, prepared, strict=True):
-                out.write(f"{classes[codes[row]]} {line}\n")
-        model, options = _train_with_backoff(train_file, model_path, options)
+    train_index, holdout_index = stratified_split(codes, options.holdout_fraction, options.seed)
+    model, options = fit_fasttext(
+        [texts[i] for i in train_index],
+        [classes[codes[i]] for i in train_index],
+        model_path,
+        options,
+    )
 
     classifier = FastTextClassifier(model, positive_name)
     scores = classifier.score([texts[i] for i in holdout_index])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -50,19 +51,37 @@ def _labels_of(docs: pa.Table, label_field: str) -> list[object]:
     ]
 
 
-def read_labelled(
-    inputs: Iterable[str], *, label_field: str, text_field: str = "text"
-) -> tuple[list[str], list[object]]:
-    """(texts, labels) of every record with a non-blank text, in input order. A record the
-    reader cannot read (broken JSON, a null text), or one without the label (or with a null,
-    list or object there) is an InputError naming its source and record: a training set with
-    silently missing labels trains a different classifier."""
+@dataclass
+class Labelled:
+    """A training set: texts, each one's label (a value, or a list for multi-label data), and
+    the records left out for having no label (counted, the first one named)."""
+
+    texts: list[str] = field(default_factory=list)
+    labels: list[object] = field(default_factory=list)
+    langs: list[object] = field(default_factory=list)  # each record's `lang` field, if any
+    unlabelled: int = 0
+    first_unlabelled: str | None = None  # "source, record id"
+
+    def note(self, label_field: str) -> str | None:
+        """One line for the user about the records left out, or None."""
+        if not self.unlabelled:
+            return None
+        return (
+            f"{self.unlabelled:,} records without a label in {label_field!r} left out "
+            f"(first: {self.first_unlabelled})"
+        )
+
+
+def read_labelled(inputs: Iterable[str], *, label_field: str, text_field: str = "text") -> Labelled:
+    """Every record with a non-blank text and a label, in input order. A record the reader
+    cannot read (broken JSON, a null text) or whose label is an object is an InputError naming
+    its source and record; one without the label (absent, null, an empty list) is counted and
+    left out: partly labelled sets are common (annotators skip), and the count says how many."""
     inputs = [str(path) for path in inputs]
     shards, unknown = plan_shards(inputs)
     if not shards:
         raise InputError(f"no readable input in {', '.join(inputs)} (unknown: {unknown})")
-    texts: list[str] = []
-    labels: list[object] = []
+    out = Labelled()
     for shard in shards:
         for batch in read_shard(shard, ReadOptions(text_field=text_field)):
             if batch.errors:  # a record lost to the reader is a label lost to the training set
@@ -72,13 +91,22 @@ def read_labelled(
                 continue
             docs = docs.filter(_non_blank(docs[TEXT]))
             values = _labels_of(docs, label_field)
+            langs = _labels_of(docs, "lang")
+            texts = docs[TEXT].to_pylist()
             for row, value in enumerate(values):
-                if value is None or isinstance(value, (list, dict)):
-                    what = "has no" if value is None else "has a list or object as its"
+                if isinstance(value, dict):
                     raise InputError(
                         f"{docs[SOURCE][row].as_py()}, record {docs[ID][row].as_py()}: "
-                        f"{what} label field {label_field!r}"
+                        f"has an object as its label field {label_field!r}"
                     )
-            texts.extend(docs[TEXT].to_pylist())
-            labels.extend(values)
-    return texts, labels
+                if value is None or value == [] or (isinstance(value, list) and None in value):
+                    out.unlabelled += 1
+                    if out.first_unlabelled is None:
+                        out.first_unlabelled = (
+                            f"{docs[SOURCE][row].as_py()}, record {docs[ID][row].as_py()}"
+                        )
+                    continue
+                out.texts.append(texts[row])
+                out.labels.append(value)
+                out.langs.append(langs[row])
+    return out

@@ -22,10 +22,15 @@ _REWRITES: tuple[tuple[str, str], ...] = (
 )
 
 
-def preprocess_texts(texts: pa.Array | pa.ChunkedArray | Sequence[str | None]) -> pa.Array:
-    """The classifier's input for each text (null stays null), computed column-wise."""
+def preprocess_texts(
+    texts: pa.Array | pa.ChunkedArray | Sequence[str | None], max_chars: int | None = None
+) -> pa.Array:
+    """The classifier's input for each text (null stays null), computed column-wise; with
+    `max_chars`, of the text's first `max_chars` characters only."""
     if not isinstance(texts, (pa.Array, pa.ChunkedArray)):
         texts = pa.array(list(texts), pa.large_string())
+    if max_chars is not None:
+        texts = pc.utf8_slice_codeunits(texts, 0, max_chars)
     out = pc.replace_substring_regex(texts, r"\n{3,}", "\n\n")
     out = pc.utf8_normalize(pc.utf8_lower(out), form="NFKD")
     for pattern, replacement in _REWRITES:

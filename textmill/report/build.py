@@ -137,6 +137,12 @@ class RunReport:
         stages = self.stats["stages"]
         return stages[-1]["bytes_out"] if stages else 0
 
+    def topics(self) -> list[dict[str, Any]]:
+        """Documents per topic_id and its keywords ([] when no topic stage ran)."""
+        from textmill.report.topics import topic_sizes
+
+        return topic_sizes(self.out, self.data_files, self.columns)
+
     def audit(self) -> list[dict[str, Any]]:
         return sorted(self.state["audit"].values(), key=lambda e: (e["index"], e["reason"]))
 

@@ -76,6 +76,8 @@ COLUMN_NOTES = {
     "page_langs": "language of each page (null where too short or unsure)",
     "page_matter": "per page: toc, index, stamp (front/back matter) or null (body)",
     "removed_lines": "running header, footer and page-number lines removed from the volume",
+    "topic_id": "k-means topic of the document (textmill topic fit, the topic stage)",
+    "topic_keywords": "the topic's c-TF-IDF keywords",
 }
 
 
@@ -196,6 +198,7 @@ def render_card(report: RunReport) -> str:
         _provenance(report),
         _processing(report),
         _statistics(report),
+        _topics(report),
         _pii(report),
         _decontamination(report),
         _limitations(report),
@@ -382,6 +385,17 @@ def _statistics(report: RunReport) -> str:
         + "\n"
         + diversity
     )
+
+
+def _topics(report: RunReport) -> str:
+    rows = report.topics()
+    if not rows:
+        return ""
+    table = _table(
+        ["topic_id", "documents", "share", "keywords"],
+        [[r["topic_id"], r["docs"], f"{r['share']:.1%}", r["keywords"]] for r in rows],
+    )
+    return "## Topics\n\nDocuments per `topic_id` (the topic stage's k-means topics):\n\n" + table
 
 
 def _pii(report: RunReport) -> str:

@@ -59,6 +59,7 @@ SECTIONS = (
     ("audit", "Audit samples"),
     ("lengths", "Lengths"),
     ("sources", "Sources & domains"),
+    ("topics", "Topics"),
     ("scores", "Scores"),
     ("duplicates", "Duplicates"),
     ("pii", "PII"),
@@ -77,6 +78,7 @@ def render_html(report: RunReport) -> str:
         _audit(report),
         _lengths(report),
         _sources(report),
+        _topics(report),
         _scores(report),
         _duplicates(report),
         _pii(report),
@@ -338,6 +340,18 @@ def _sources(report: RunReport) -> str:
         domain_table if domains else "<p>No URLs.</p>",
         truncated,
     )
+
+
+def _topics(report: RunReport) -> str:
+    rows = report.topics()
+    if not rows:
+        return _section("topics", "Topics", "<p>No topic stage ran.</p>")
+    table = _table(
+        ["topic_id", "documents", "share", "keywords"],
+        [[r["topic_id"], r["docs"], _percent(r["share"]), r["keywords"]] for r in rows],
+        left=(0, 3),
+    )
+    return _section("topics", "Topics", table)
 
 
 def _scores(report: RunReport) -> str:
