@@ -49,6 +49,7 @@ class FakeOpenAI:
         self.attempts: Counter[str] = Counter()
         self.answered: Counter[str] = Counter()
         self.lock = threading.Lock()
+        ThreadingHTTPServer.request_queue_size = 1024  # a burst of connects is not refused
         self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.server.daemon_threads = True
         self.server.block_on_close = False

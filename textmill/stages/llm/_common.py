@@ -12,6 +12,7 @@ how many requests and about how many tokens a real run would cost.
 from __future__ import annotations
 
 import contextlib
+import json
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
+from textmill.document import METADATA
 from textmill.llm.cache import RequestCache, request_key
 from textmill.llm.client import Budget, EndpointError, LLMClient, Outcome, Request
 from textmill.llm.endpoint import EndpointOptions
@@ -92,9 +94,7 @@ class LLMStage(Stage):
         texts = batch[self.options.column]
         mask = pc.fill_null(pc.greater(pc.utf8_length(texts), 0), False)
         if self.options.languages is not None:
-            if LANG not in batch.column_names:
-                raise ValueError(f"option languages needs a {LANG!r} column")
-            member = pc.is_in(batch[LANG], value_set=pa.array(self.options.languages))
+            member = pc.is_in(languages(batch), value_set=pa.array(self.options.languages))
             mask = pc.and_(mask, pc.fill_null(member, False))
         return np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
 
@@ -197,6 +197,23 @@ class LLMStage(Stage):
         if client is not None:
             with contextlib.suppress(Exception):  # at interpreter exit the loop may be gone
                 client.close()
+
+
+def languages(batch: pa.Table) -> pa.Array:
+    """The `lang` of each row: its column, else the `lang` key of the metadata JSON (where
+    readers put the fields of a JSONL record beyond the base ones)."""
+    if LANG in batch.column_names:
+        return batch[LANG].combine_chunks().cast(pa.string())
+    if METADATA not in batch.column_names:
+        return pa.nulls(batch.num_rows, pa.string())
+    values = []
+    for raw in batch[METADATA].to_pylist():
+        try:
+            value = json.loads(raw).get(LANG) if raw else None
+        except (ValueError, AttributeError):
+            value = None
+        values.append(value if isinstance(value, str) else None)
+    return pa.array(values, pa.string())
 
 
 def set_column(batch: pa.Table, name: str, values: pa.Array) -> pa.Table:
