@@ -36,7 +36,9 @@ def reply_for(prompt: str) -> str:
     if "Educational score" in prompt:
         return f"Some reasoning about the extract.\nEducational score: {int(digest, 16) % 6}"
     if "```python" in prompt:
-        return f'Here it is.\n```python\ndef rewritten_{digest}() -> str:\n    return "{digest}"\n```'
+        return (
+            f'Here it is.\n```python\ndef rewritten_{digest}() -> str:\n    return "{digest}"\n```'
+        )
     return f"REWRITTEN {digest}"
 
 
@@ -52,6 +54,7 @@ class FakeOpenAI:
         ThreadingHTTPServer.request_queue_size = 1024  # a burst of connects is not refused
         self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.server.daemon_threads = True
+        self.server.handle_error = lambda request, address: None  # a killed client resets
         self.server.block_on_close = False
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from openai_server import FakeOpenAI
+
 from textmill.llm.cache import RequestCache
 from textmill.llm.client import Budget, LLMClient, Request
 from textmill.llm.endpoint import EndpointOptions

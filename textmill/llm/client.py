@@ -176,9 +176,12 @@ class LLMClient:
 
     async def _send(self, client: openai.AsyncOpenAI, request: Request) -> Outcome:
         budget = self.budget
-        if budget.limited and self.cache is not None:  # the cache file keeps the spend
-            if not self.cache.reserve(budget.scope, budget.max_requests, budget.max_tokens_total):
-                return Outcome(over_budget=True)
+        if (
+            budget.limited
+            and self.cache is not None  # the cache file keeps the spend
+            and not self.cache.reserve(budget.scope, budget.max_requests, budget.max_tokens_total)
+        ):
+            return Outcome(over_budget=True)
         progress, endpoint = self.progress, self.endpoint
         progress.sent += 1
         for attempt in range(endpoint.max_retries + 1):

@@ -46,7 +46,9 @@ def dry_run_specs(specs: Sequence[StageSpec], out: str | Path) -> list[StageSpec
     for spec in specs:
         options = dict(spec.options)
         if is_llm_stage(spec.name):
-            cache = options.get("cache", stage_class(spec.name).Options.model_fields["cache"].default)
+            cache = options.get(
+                "cache", stage_class(spec.name).Options.model_fields["cache"].default
+            )
             if cache:
                 options["cache"] = str((Path(out) / Path(cache).expanduser()).resolve())
             options["dry_run"] = True
