@@ -15,13 +15,12 @@ Run alone: python -m tests.openai_server --port 8765 --latency 1.0
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import json
 import re
 import threading
-import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MARK = re.compile(r"\[\[(\w+)(?::([\w.]+))?\]\]")
 
@@ -43,110 +42,123 @@ def reply_for(prompt: str) -> str:
 
 
 class FakeOpenAI:
-    """The server, its thread, and what it saw: every attempt (`attempts`, by prompt) and every
+    """The server (asyncio, in a thread of its own, cheap per request so that a benchmark
+    measures the client) and what it saw: every attempt (`attempts`, by prompt) and every
     request it answered with a 200 (`answered`)."""
 
     def __init__(self, latency_s: float = 0.0, port: int = 0):
         self.latency_s = latency_s
         self.attempts: Counter[str] = Counter()
         self.answered: Counter[str] = Counter()
-        self.lock = threading.Lock()
-        ThreadingHTTPServer.request_queue_size = 1024  # a burst of connects is not refused
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
-        self.server.daemon_threads = True
-        self.server.handle_error = lambda request, address: None  # a killed client resets
-        self.server.block_on_close = False
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.loop = asyncio.new_event_loop()
+        self.server = self.loop.run_until_complete(
+            asyncio.start_server(self._serve, "127.0.0.1", port, backlog=4096)
+        )
+        self.port = self.server.sockets[0].getsockname()[1]
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        return f"http://127.0.0.1:{self.port}/v1"
 
     def __enter__(self) -> FakeOpenAI:
         self.thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        async def stop() -> None:
+            self.server.close()
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()
+
+        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
 
     @property
     def total_answered(self) -> int:
         return sum(self.answered.values())
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:  # quiet
-                pass
-
-            def send(self, status: int, body: bytes, headers: dict[str, str] | None = None):
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                if self.path.rstrip("/") != "/v1/chat/completions":
-                    self.send(404, b'{"error": {"message": "no such route"}}')
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, path = lines[0].split(" ")[:2]
+                headers = dict(line.split(":", 1) for line in lines[1:] if ":" in line)
+                headers = {k.strip().lower(): v.strip() for k, v in headers.items()}
+                body = await reader.readexactly(int(headers.get("content-length", 0)))
+                reply = await self._reply(method, path, body)
+                if reply is None:  # a hang: the client's timeout must end it
                     return
-                prompt = body["messages"][-1]["content"]
-                with fake.lock:
-                    fake.attempts[prompt] += 1
-                    attempt = fake.attempts[prompt]
-                marks = dict(MARK.findall(prompt))
-                for mark, status, headers in (
-                    ("429", 429, {"retry-after-ms": "20"}),
-                    ("429s", 429, {"Retry-After": "1"}),
-                    ("500", 500, {}),
-                ):
-                    if mark in marks and attempt <= int(marks[mark]):
-                        error = {"error": {"message": f"scripted {status}", "type": "scripted"}}
-                        self.send(status, json.dumps(error).encode(), headers)
-                        return
-                if "timeout" in marks:
-                    time.sleep(5)
-                    return
-                delay = float(marks.get("slow", fake.latency_s))
-                if delay:
-                    time.sleep(delay)
-                if "junk" in marks:
-                    self.send(200, b"{this is not json")
-                    return
-                if "shape" in marks:
-                    self.send(200, b'{"object": "chat.completion", "id": "x"}')
-                    return
-                content = "" if "empty" in marks else reply_for(prompt)
-                answer = {
-                    "id": "chatcmpl-fake",
-                    "object": "chat.completion",
-                    "created": 0,
-                    "model": body.get("model", ""),
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {"role": "assistant", "content": content},
-                            "finish_reason": "length" if "truncate" in marks else "stop",
-                        }
-                    ],
-                    "usage": {
-                        "prompt_tokens": len(prompt) // 4 + 1,
-                        "completion_tokens": len(content) // 4 + 1,
-                        "total_tokens": len(prompt) // 4 + len(content) // 4 + 2,
-                    },
+                status, payload, extra = reply
+                head_lines = [
+                    f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}",
+                    "Content-Type: application/json",
+                    f"Content-Length: {len(payload)}",
+                    *(f"{k}: {v}" for k, v in extra.items()),
+                ]
+                writer.write(("\r\n".join(head_lines) + "\r\n\r\n").encode() + payload)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    async def _reply(
+        self, method: str, path: str, raw: bytes
+    ) -> tuple[int, bytes, dict[str, str]] | None:
+        if method == "GET":  # what the server saw, for the benchmark's kill test
+            counts = list(self.answered.values())
+            stats = {"answered": sum(counts), "answered_twice": sum(n > 1 for n in counts)}
+            return 200, json.dumps(stats).encode(), {}
+        if path.rstrip("/") != "/v1/chat/completions":
+            return 404, b'{"error": {"message": "no such route"}}', {}
+        body = json.loads(raw)
+        prompt = body["messages"][-1]["content"]
+        self.attempts[prompt] += 1
+        attempt = self.attempts[prompt]
+        marks = dict(MARK.findall(prompt))
+        for mark, status, headers in (
+            ("429", 429, {"retry-after-ms": "20"}),
+            ("429s", 429, {"Retry-After": "1"}),
+            ("500", 500, {}),
+        ):
+            if mark in marks and attempt <= int(marks[mark]):
+                error = {"error": {"message": f"scripted {status}", "type": "scripted"}}
+                return status, json.dumps(error).encode(), headers
+        if "timeout" in marks:
+            await asyncio.sleep(5)
+            return None
+        delay = float(marks.get("slow", self.latency_s))
+        if delay:
+            await asyncio.sleep(delay)
+        if "junk" in marks:
+            return 200, b"{this is not json", {}
+        if "shape" in marks:
+            return 200, b'{"object": "chat.completion", "id": "x"}', {}
+        content = "" if "empty" in marks else reply_for(prompt)
+        answer = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body.get("model", ""),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "finish_reason": "length" if "truncate" in marks else "stop",
                 }
-                with fake.lock:
-                    fake.answered[prompt] += 1
-                self.send(200, json.dumps(answer).encode())
-
-        return Handler
+            ],
+            "usage": {
+                "prompt_tokens": len(prompt) // 4 + 1,
+                "completion_tokens": len(content) // 4 + 1,
+                "total_tokens": len(prompt) // 4 + len(content) // 4 + 2,
+            },
+        }
+        self.answered[prompt] += 1
+        return 200, json.dumps(answer).encode(), {}
 
 
 def main() -> None:
@@ -156,7 +168,7 @@ def main() -> None:
     args = parser.parse_args()
     fake = FakeOpenAI(args.latency, args.port)
     print(f"serving {fake.base_url}", flush=True)
-    fake.server.serve_forever()
+    fake.loop.run_forever()
 
 
 if __name__ == "__main__":

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import httpx2
 import openai
 
 from textmill.llm.cache import Answer, RequestCache
@@ -93,28 +95,49 @@ def _message(error: Exception) -> str:
         return str(error)[:500]
     if isinstance(error, ValueError):  # json.JSONDecodeError: a body that is not JSON
         return f"malformed response (not JSON: {error})"[:500]
+    if isinstance(error, openai.APIConnectionError):  # say what failed (a refused connection
+        cause = error  # reads "timed out" through the aiohttp transport otherwise)
+        while cause.__cause__ is not None:
+            cause = cause.__cause__
+        if cause is not error and str(cause):
+            return f"{type(error).__name__}: {error} ({cause})"[:500]
     return f"{type(error).__name__}: {error}"[:500]
 
 
-def _answer(completion: Any) -> Answer:
-    """The reply of a chat completion; a body without one is the endpoint's error."""
-    choices = getattr(completion, "choices", None)
-    if not isinstance(choices, list) or not choices:
-        raise EndpointError(f"malformed response: no choices in {str(completion)[:200]!r}")
+def _answer(body: bytes) -> Answer:
+    """The reply of a chat completion's JSON body; a body without one is the endpoint's error."""
+    completion = json.loads(body)  # ValueError: not JSON (reported as malformed)
+    choices = completion.get("choices") if isinstance(completion, dict) else None
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise EndpointError(f"malformed response: no choices in {body[:200]!r}")
     choice = choices[0]
-    message = getattr(choice, "message", None)
-    content = getattr(message, "content", None)
+    message = choice.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
     if not isinstance(content, str):
-        raise EndpointError(f"malformed response: no message content in {str(choice)[:200]!r}")
-    usage = getattr(completion, "usage", None)
-    prompt_tokens = getattr(usage, "prompt_tokens", None)
-    completion_tokens = getattr(usage, "completion_tokens", None)
+        raise EndpointError(f"malformed response: no message content in {body[:200]!r}")
+    usage = completion.get("usage")
+    usage = usage if isinstance(usage, dict) else {}
+    prompt_tokens, completion_tokens = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    finish_reason = choice.get("finish_reason")
     return Answer(
         content,
-        getattr(choice, "finish_reason", None),
+        finish_reason if isinstance(finish_reason, str) else None,
         prompt_tokens if isinstance(prompt_tokens, int) else 0,
         completion_tokens if isinstance(completion_tokens, int) else 0,
     )
+
+
+def http_client(connections: int, timeout_s: float) -> httpx2.AsyncClient:
+    """The openai package's aiohttp transport when aiohttp is installed (the `llm` extra): its
+    connection pool costs a fraction of httpcore's per request, whose pool scans every
+    connection for each one; else openai's default transport. Pool as large as the
+    concurrency, all kept alive."""
+    limits = httpx2.Limits(max_connections=connections, max_keepalive_connections=connections)
+    try:
+        import aiohttp  # noqa: F401
+    except ImportError:
+        return openai.DefaultAsyncHttpxClient(limits=limits, timeout=timeout_s)
+    return openai.DefaultAioHttpClient(limits=limits, timeout=timeout_s)
 
 
 class LLMClient:
@@ -144,6 +167,7 @@ class LLMClient:
                 api_key=self.endpoint.api_key(),
                 timeout=self.endpoint.timeout_s,
                 max_retries=0,  # ours are the retries (counted, with Retry-After and jitter)
+                http_client=http_client(self.endpoint.concurrency, self.endpoint.timeout_s),
             )
         return self._client
 
@@ -186,10 +210,17 @@ class LLMClient:
         progress.sent += 1
         for attempt in range(endpoint.max_retries + 1):
             try:
-                completion = await client.chat.completions.create(
-                    model=endpoint.model or "", messages=request.messages, **self.params
+                # the generic POST of the official client (its base URL, key, timeout and
+                # error types): the typed `chat.completions.create` re-walks every message
+                # through its TypedDict transform and builds pydantic models of the reply,
+                # ~2 ms of CPU per request that a corpus run does not need
+                response = await client.post(
+                    "/chat/completions",
+                    body={"model": endpoint.model or "", "messages": request.messages}
+                    | self.params,
+                    cast_to=httpx2.Response,
                 )
-                answer = _answer(completion)
+                answer = _answer(response.content)
             except Exception as error:  # noqa: BLE001 - every failure is the row's outcome
                 if attempt == endpoint.max_retries or not _retried(error):
                     progress.errors += 1
