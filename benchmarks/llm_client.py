@@ -58,9 +58,12 @@ class Server:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/stats") as response:
             return json.loads(response.read())
 
-    def stop(self) -> None:
+    def stop(self) -> float:
+        """Stops the server; returns the CPU seconds it used."""
         self.process.terminate()
-        self.process.wait()
+        _, status, usage = os.wait4(self.process.pid, 0)
+        self.process.returncode = status
+        return usage.ru_utime + usage.ru_stime
 
 
 def requests(n: int, tag: str) -> list[Request]:
@@ -158,8 +161,12 @@ def main() -> None:
         wall, cpu = timed(lambda: client.complete(requests(m, "slow")))
         client.close()
     finally:
-        server.stop()
-    print(f"1 s latency, {m} requests, concurrency 256: {m / wall:,.0f} req/s sustained")
+        server_cpu = server.stop()
+    print(
+        f"1 s latency, {m} requests, concurrency 256: {m / wall:,.0f} req/s sustained "
+        f"(ideal {256 / 1.0:.0f}); client CPU {cpu / wall:.0%} of a core, server "
+        f"{server_cpu / wall:.0%}"
+    )
 
     server = Server(0.01)
     try:

@@ -50,6 +50,7 @@ class FakeOpenAI:
         self.latency_s = latency_s
         self.attempts: Counter[str] = Counter()
         self.answered: Counter[str] = Counter()
+        self.connections = self.most_connections = 0
         self.loop = asyncio.new_event_loop()
         self.server = self.loop.run_until_complete(
             asyncio.start_server(self._serve, "127.0.0.1", port, backlog=4096)
@@ -81,6 +82,8 @@ class FakeOpenAI:
         return sum(self.answered.values())
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self.most_connections = max(self.most_connections, self.connections)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -104,6 +107,7 @@ class FakeOpenAI:
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
             pass
         finally:
+            self.connections -= 1
             writer.close()
 
     async def _reply(
@@ -111,7 +115,11 @@ class FakeOpenAI:
     ) -> tuple[int, bytes, dict[str, str]] | None:
         if method == "GET":  # what the server saw, for the benchmark's kill test
             counts = list(self.answered.values())
-            stats = {"answered": sum(counts), "answered_twice": sum(n > 1 for n in counts)}
+            stats = {
+                "answered": sum(counts),
+                "answered_twice": sum(n > 1 for n in counts),
+                "most_connections": self.most_connections,
+            }
             return 200, json.dumps(stats).encode(), {}
         if path.rstrip("/") != "/v1/chat/completions":
             return 404, b'{"error": {"message": "no such route"}}', {}

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from conftest import reconciled_run, write_jsonl
 from openai_server import FakeOpenAI
 
@@ -158,3 +159,26 @@ def test_killed_run_resumes_without_resending_answers(tmp_path: Path):
     assert fake.total_answered == answered_before + counters["requests_sent"]
     assert counters["cache_hits"] >= answered_before - 4
     assert sum(1 for n in fake.answered.values() if n > 1) <= 4
+
+
+def test_endpoint_from_file_stage_and_flags():
+    from textmill.config import PipelineConfigError, parse_pipeline
+
+    text = (
+        "stages:\n  - llm_score: {}\n  - llm_rewrite: {llm: {model: own}}\n  - exact_dedup: {}\n"
+        "llm: {base_url: 'http://file/v1', model: file-model}\n"
+    )
+    specs = parse_pipeline(text, "p.yaml")
+    assert specs[0].options["llm"] == {"base_url": "http://file/v1", "model": "file-model"}
+    assert specs[1].options["llm"] == {"base_url": "http://file/v1", "model": "own"}
+    assert "llm" not in specs[2].options
+    flagged = Pipeline.from_yaml_text(text).with_endpoint("http://flag/v1", None)
+    assert [s.options.get("llm", {}).get("base_url") for s in flagged.specs] == [
+        "http://flag/v1",
+        "http://flag/v1",
+        None,
+    ]
+    with pytest.raises(PipelineConfigError, match="has no option 'llm.modle'. Did you mean 'model'"):
+        parse_pipeline("stages: [llm_score]\nllm: {modle: x}\n", "p.yaml")
+    with pytest.raises(PipelineConfigError, match="unknown prompt 'nope'"):
+        Pipeline([("llm_rewrite", {"prompt": "nope"})])

@@ -236,7 +236,16 @@ def validate_spec(
         line = (option_lines or {}).get(option or "", spec.line)
         where = f"{origin}, line {line}" if line else origin
         allowed = ", ".join(cls.Options.model_fields) or "none"
-        if error["type"] == "extra_forbidden":
+        nested = _nested_fields(cls, error["loc"])
+        if error["type"] == "extra_forbidden" and nested is not None:  # e.g. llm: {modle: x}
+            path = ".".join(str(part) for part in error["loc"])
+            close = difflib.get_close_matches(str(error["loc"][-1]), nested, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            message = (
+                f"stage {spec.name!r} has no option {path!r}.{hint} (allowed in "
+                f"{option!r}: {', '.join(nested)})"
+            )
+        elif error["type"] == "extra_forbidden":
             close = difflib.get_close_matches(option or "", list(cls.Options.model_fields), n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             message = f"stage {spec.name!r} has no option {option!r}.{hint} (allowed: {allowed})"
@@ -249,6 +258,15 @@ def validate_spec(
                 f"options: {allowed})"
             )
         raise PipelineConfigError(f"{where}: {message}") from None
+
+
+def _nested_fields(cls: type[Stage], loc: tuple) -> list[str] | None:
+    """The fields of the options model an error inside a nested option (`llm.model`) is in."""
+    if len(loc) < 2 or loc[0] not in cls.Options.model_fields:
+        return None
+    kind = cls.Options.model_fields[loc[0]].annotation
+    fields = getattr(kind, "model_fields", None)
+    return list(fields) if isinstance(fields, dict) else None
 
 
 def specs_to_yaml(specs: list[StageSpec]) -> str:
