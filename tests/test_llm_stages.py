@@ -178,7 +178,7 @@ def test_endpoint_from_file_stage_and_flags():
         "http://flag/v1",
         None,
     ]
-    with pytest.raises(PipelineConfigError, match="has no option 'llm.modle'. Did you mean 'model'"):
+    with pytest.raises(PipelineConfigError, match="'llm.modle'. Did you mean 'model'"):
         parse_pipeline("stages: [llm_score]\nllm: {modle: x}\n", "p.yaml")
     with pytest.raises(PipelineConfigError, match="unknown prompt 'nope'"):
         Pipeline([("llm_rewrite", {"prompt": "nope"})])
