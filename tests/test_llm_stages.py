@@ -182,3 +182,24 @@ def test_endpoint_from_file_stage_and_flags():
         parse_pipeline("stages: [llm_score]\nllm: {modle: x}\n", "p.yaml")
     with pytest.raises(PipelineConfigError, match="unknown prompt 'nope'"):
         Pipeline([("llm_rewrite", {"prompt": "nope"})])
+
+
+def test_swallowmath_preset_end_to_end(tmp_path: Path):
+    solution = "We factor $n^2-11n+24$ as $(n-3)(n-8)$, so $3 \\le n \\le 8$: $\\boxed{8}$."
+    records = [
+        {"id": "a", "text": solution},
+        {"id": "dup", "text": solution},  # exact dedup runs first: no request paid twice
+        {"id": "b", "text": "Posted by anon, 2014. Q: what is $2+2$? A: $4$. Share this!"},
+    ]
+    inputs = write_jsonl(tmp_path / "math.jsonl", records)
+    with FakeOpenAI() as fake:
+        pipeline = Pipeline.from_preset("swallowmath").with_endpoint(fake.base_url, "m")
+        assert pipeline.dry_run(inputs, tmp_path / "out", workers=1)[0]["requests"] == 2
+        assert fake.total_answered == 0
+        stages = [(spec.name, spec.options) for spec in pipeline.specs]
+        stats, _ = reconciled_run(stages, inputs, tmp_path / "out", workers=1)
+    rows = kept(tmp_path / "out")
+    assert sorted(rows) == ["a", "b"] and fake.total_answered == 2
+    assert rows["a"]["text"].startswith("REWRITTEN ") and rows["a"]["text_original"] == solution
+    assert stats["stages"][1]["counters"]["rewritten"] == 2
+    assert "restore missing context" in next(iter(fake.attempts)).lower()
