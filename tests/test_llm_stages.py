@@ -19,6 +19,7 @@ from conftest import reconciled_run, write_jsonl
 from openai_server import FakeOpenAI
 
 from textmill import Pipeline
+from textmill.cli import main
 
 PYTHON_ROWS = [
     {"id": f"py{i}", "text": f"def f{i}(x):\n  return x+{i}\n", "lang": "Python"} for i in range(6)
@@ -99,14 +100,7 @@ def test_llm_score_column_unparsable_and_budget(tmp_path: Path):
     assert fake.total_answered == 3
 
 
-def run_cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    return subprocess.run(
-        [sys.executable, "-m", "textmill", "run", *args], env=env, text=True, **kwargs
-    )
-
-
-def test_dry_run_prints_cost_and_sends_nothing(tmp_path: Path):
+def test_dry_run_prints_cost_and_sends_nothing(tmp_path: Path, capsys):
     inputs = write_jsonl(tmp_path / "in.jsonl", PYTHON_ROWS)
     pipeline = tmp_path / "p.yaml"
     pipeline.write_text(
@@ -114,10 +108,9 @@ def test_dry_run_prints_cost_and_sends_nothing(tmp_path: Path):
     )
     with FakeOpenAI() as fake:
         args = [str(pipeline), str(inputs), "-o", str(tmp_path / "out"), "--no-progress"]
-        done = run_cli(*args, "--dry-run", "--llm-base-url", fake.base_url, capture_output=True)
-        assert done.returncode == 0, done.stderr
+        assert main(["run", *args, "--dry-run", "--llm-base-url", fake.base_url, "-w", "1"]) == 0
         assert fake.total_answered == 0 and not (tmp_path / "out").exists()
-        lines = done.stdout.splitlines()
+        lines = capsys.readouterr().out.splitlines()
         assert lines[1].split()[:5] == ["llm_rewrite", "m", "6", "6", "0"]
         assert lines[-1].startswith("total: 12 requests, ~")
 
@@ -148,8 +141,7 @@ def test_killed_run_resumes_without_resending_answers(tmp_path: Path):
         time.sleep(0.2)  # let the server finish answering what was in flight
         answered_before = fake.total_answered
         assert 20 <= answered_before < 60
-        done = run_cli(*args, capture_output=True)
-        assert done.returncode == 0, done.stderr
+        assert main(["run", *args]) == 0  # resumed in this process
     stats = json.loads((out / "stats.json").read_text())
     assert stats["kept"] == 60 and stats["reconciled"]
     counters = stats["stages"][0]["counters"]
