@@ -34,11 +34,11 @@ SKIPPED, OVER_BUDGET, DRY_RUN = "skipped", "budget_exhausted", "dry_run"
 
 
 class LLMOptions(StageOptions):
-    llm: EndpointOptions = Field(default_factory=EndpointOptions)
+    llm: EndpointOptions = Field(default=EndpointOptions(), description="the endpoint")
     prompt: str | None = Field(default=None, description="a shipped prompt by name")
     prompt_file: str | None = Field(default=None, description="or a template file ({text})")
     system: str | None = Field(default=None, description="a system message")
-    variables: dict[str, str] = Field(default_factory=dict, description="language, style")
+    variables: dict[str, str] = Field(default={}, description="language, style")
     column: str = Field(default="text", description="the column sent")
     languages: list[str] | None = Field(
         default=None, description="only rows whose `lang` is one of these; others skipped"

@@ -28,12 +28,12 @@ class LLMRewrite(LLMStage):
     invalid rewrites keep the original and are counted."""
 
     class Options(LLMOptions):
-        prompt: str | None = "rephrase"
+        prompt: str | None = Field(default="rephrase", description="a shipped prompt by name")
         original_column: str | None = Field(
             default="text_original", description="keeps the text before the first rewrite"
         )
         validators: list[Literal["python"]] = Field(
-            default_factory=list, description="checks a rewrite must pass (python: compiles)"
+            default=[], description="checks a rewrite must pass (python: compiles)"
         )
         extract: Literal["reply", "code_block"] = Field(
             default="reply", description="code_block: the reply's longest ``` block"

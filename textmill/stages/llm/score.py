@@ -28,7 +28,7 @@ class LLMScore(LLMStage):
     completion_estimate = 150  # FineWeb-Edu's judge: a short justification, then the score
 
     class Options(LLMOptions):
-        prompt: str | None = "fineweb_edu"
+        prompt: str | None = Field(default="fineweb_edu", description="a shipped prompt by name")
         max_tokens: int | None = Field(default=512, ge=1)
         temperature: float | None = Field(default=0.0, ge=0)
         score_column: str = "llm_score"
