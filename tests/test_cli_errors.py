@@ -149,6 +149,7 @@ def test_presets_lists_and_explains_fineweb2(capsys, tmp_path):
     assert {"code", "fineweb", "multilingual"} <= set(names[:-1]) and names[:-1] == sorted(
         names[:-1]
     )
+    assert {"swallowcode", "swallowmath"} <= set(names)  # every file in textmill/presets
     fails_cleanly(["presets", "fineweb2"], capsys, "--lang", "--lang-config")
     fails_cleanly(["presets", "fineweb", "--lang", "ja"], capsys, "for fineweb2 only")
     config = tmp_path / "jpn_Jpan.yml"

@@ -167,6 +167,30 @@ class Pipeline:
             return RayExecutor(specs, RunSettings(**settings), **ray_options).run(paths, out)
         return LocalExecutor(specs, RunSettings(**settings)).run(paths, out)
 
+    def with_endpoint(self, base_url: str | None = None, model: str | None = None) -> Pipeline:
+        """This pipeline with every LLM stage (llm_rewrite, llm_score) sent to `base_url` /
+        `model`, over the pipeline's own `llm:` (textmill/llm/plan.py)."""
+        from textmill.llm.plan import with_endpoint
+
+        return type(self)._from_specs(with_endpoint(self.specs, base_url, model))
+
+    def dry_run(
+        self,
+        inputs: Sequence[str | Path] | str | Path,
+        out: str | Path,
+        *,
+        executor: str = "local",
+        **settings: Any,
+    ) -> list[dict[str, Any]]:
+        """What the LLM stages would cost: per stage, the requests a run into `out` would send
+        (its cache's answers are free), and estimated prompt and completion tokens. Runs the
+        other stages for real into a temporary folder; sends nothing."""
+        from textmill.llm.plan import dry_run
+
+        if isinstance(inputs, (str, Path)):
+            inputs = [inputs]
+        return dry_run(self, [str(i) for i in inputs], out, executor=executor, **settings)
+
     def process(self, batch: pa.Table) -> BatchOutcome:
         """Run the stages on one in-memory batch (no global stages): handy in a notebook."""
         stages = build_stages((spec.name, spec.options) for spec in self.specs)

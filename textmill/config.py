@@ -111,18 +111,32 @@ def parse_pipeline(text: str, origin: str) -> list[StageSpec]:
     if root is None or not isinstance(root, yaml.MappingNode):
         raise PipelineConfigError(f"{origin}: expected a mapping with a 'stages' list")
     _refuse_repeated_keys(root, origin)
-    stages_node = None
+    stages_node, llm = None, {}
     for key, value in root.value:
         if key.value == "stages":
             stages_node = value
+        elif key.value == LLM_KEY:  # the endpoint of every LLM stage (textmill/llm)
+            llm = _options_from_node(value, origin, key.start_mark.line + 1, LLM_KEY)
         elif key.value not in ("name", "description"):
             raise PipelineConfigError(
                 f"{origin}, line {key.start_mark.line + 1}: unknown top-level key "
-                f"{key.value!r} (allowed: stages, name, description)"
+                f"{key.value!r} (allowed: stages, name, description, llm)"
             )
     if not isinstance(stages_node, yaml.SequenceNode) or not stages_node.value:
         raise PipelineConfigError(f"{origin}: 'stages' must be a non-empty list")
-    return [_parse_stage(item, origin) for item in stages_node.value]
+    return [_parse_stage(item, origin, llm) for item in stages_node.value]
+
+
+LLM_KEY = "llm"
+
+
+def with_llm_defaults(name: str, options: dict[str, Any], llm: dict[str, Any]) -> dict[str, Any]:
+    """A stage's options with the pipeline's `llm:` endpoint under its own `llm:` keys, for
+    stages that talk to an LLM (their Options have `llm`); other stages unchanged."""
+    if not llm or LLM_KEY not in stage_class(name).Options.model_fields:
+        return options
+    own = options.get(LLM_KEY) or {}
+    return {**options, LLM_KEY: {**llm, **own} if isinstance(own, dict) else own}
 
 
 def _refuse_repeated_keys(root: yaml.Node, origin: str) -> None:
@@ -149,7 +163,7 @@ def _refuse_repeated_keys(root: yaml.Node, origin: str) -> None:
             nodes.extend(node.value)
 
 
-def _parse_stage(item: yaml.Node, origin: str) -> StageSpec:
+def _parse_stage(item: yaml.Node, origin: str, llm: dict[str, Any] | None = None) -> StageSpec:
     line = item.start_mark.line + 1
     if isinstance(item, yaml.ScalarNode):
         name, options_node = item.value, None
@@ -161,7 +175,7 @@ def _parse_stage(item: yaml.Node, origin: str) -> StageSpec:
             f"{origin}, line {line}: each stage is `name: {{options}}` (one key per list item)"
         )
     check_stage_name(name, f"{origin}, line {line}")
-    options = _options_from_node(options_node, origin, line, name)
+    options = with_llm_defaults(name, _options_from_node(options_node, origin, line, name), llm)
     where = f"{origin}, line {_option_lines(options_node).get(RESOURCES_KEY, line)}"
     spec = StageSpec(name, options, line, pop_resources(options, where))
     validate_spec(spec, origin, _option_lines(options_node))
@@ -222,7 +236,16 @@ def validate_spec(
         line = (option_lines or {}).get(option or "", spec.line)
         where = f"{origin}, line {line}" if line else origin
         allowed = ", ".join(cls.Options.model_fields) or "none"
-        if error["type"] == "extra_forbidden":
+        nested = _nested_fields(cls, error["loc"])
+        if error["type"] == "extra_forbidden" and nested is not None:  # e.g. llm: {modle: x}
+            path = ".".join(str(part) for part in error["loc"])
+            close = difflib.get_close_matches(str(error["loc"][-1]), nested, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            message = (
+                f"stage {spec.name!r} has no option {path!r}.{hint} (allowed in "
+                f"{option!r}: {', '.join(nested)})"
+            )
+        elif error["type"] == "extra_forbidden":
             close = difflib.get_close_matches(option or "", list(cls.Options.model_fields), n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             message = f"stage {spec.name!r} has no option {option!r}.{hint} (allowed: {allowed})"
@@ -235,6 +258,15 @@ def validate_spec(
                 f"options: {allowed})"
             )
         raise PipelineConfigError(f"{where}: {message}") from None
+
+
+def _nested_fields(cls: type[Stage], loc: tuple) -> list[str] | None:
+    """The fields of the options model an error inside a nested option (`llm.model`) is in."""
+    if len(loc) < 2 or loc[0] not in cls.Options.model_fields:
+        return None
+    kind = cls.Options.model_fields[loc[0]].annotation
+    fields = getattr(kind, "model_fields", None)
+    return list(fields) if isinstance(fields, dict) else None
 
 
 def specs_to_yaml(specs: list[StageSpec]) -> str:

@@ -114,6 +114,17 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--preset", help=f"a built-in pipeline: {', '.join(all_presets())}")
     _add_fineweb2_arguments(run)
     run.add_argument(
+        "--llm-base-url",
+        help="OpenAI-compatible endpoint of every LLM stage, e.g. http://localhost:8000/v1 "
+        "(over the pipeline's llm: base_url; default: OPENAI_BASE_URL)",
+    )
+    run.add_argument("--llm-model", help="model name of every LLM stage (over llm: model)")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="send no LLM request: print the requests and estimated tokens the run would cost",
+    )
+    run.add_argument(
         "-o",
         "--out",
         help="output folder (default: the last positional argument, when that is a new or "
@@ -186,6 +197,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise InputError(f"{out} {refused}; give the output folder with -o OUT")
     if not inputs:
         raise InputError("no inputs given")
+    pipeline = pipeline.with_endpoint(args.llm_base_url, args.llm_model)
+    if args.dry_run:
+        from textmill.llm.plan import cost_table
+
+        settings = _settings(args) | {"progress": False}
+        costs = pipeline.dry_run(inputs, out, executor=args.executor, **settings)
+        print(cost_table(costs) if costs else "the pipeline has no LLM stage: it sends nothing")
+        return 0
     stats = pipeline.run(inputs, out, executor=args.executor, **_settings(args))
     print_summary(stats, out)
     return 0

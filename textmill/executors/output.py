@@ -187,8 +187,9 @@ def resolve_output_options(
     resolved_specs, owned = [], []
     for name, options in specs:
         options = dict(options)
-        for option in output_file_options(stage_class(name).Options):
-            value = options.get(option)
+        stage_options = stage_class(name).Options
+        for option in output_file_options(stage_options):
+            value = options.get(option, stage_options.model_fields[option].default)
             if not value:
                 continue
             given = Path(value).expanduser()

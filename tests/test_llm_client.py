@@ -1,0 +1,110 @@
+"""The LLM client against a real OpenAI-protocol server on 127.0.0.1, through the real `openai`
+package: retries (429 with Retry-After, 500, timeouts), junk answers, the request cache, the
+budget."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from openai_server import FakeOpenAI
+
+from textmill.llm.cache import RequestCache
+from textmill.llm.client import Budget, LLMClient, Request
+from textmill.llm.endpoint import EndpointOptions
+from textmill.llm.score import parse_score
+from textmill.llm.validate import code_block, python_compiles
+
+
+def client_for(fake: FakeOpenAI, cache: RequestCache, budget: Budget | None = None, **limits):
+    endpoint = EndpointOptions(
+        base_url=fake.base_url, model="m", backoff_initial_s=0.01, **({"max_retries": 3} | limits)
+    )
+    return LLMClient(endpoint, {"max_tokens": 64}, cache, budget or Budget("test"))
+
+
+def requests(*prompts: str) -> list[Request]:
+    return [Request(p, [{"role": "user", "content": p}]) for p in prompts]
+
+
+def test_retries_429_and_500_then_answers_and_reports_what_fails(tmp_path: Path):
+    with FakeOpenAI() as fake:
+        client = client_for(fake, RequestCache(tmp_path / "c.sqlite"), timeout_s=0.3)
+        batch = requests("plain", "[[429:2]] busy", "[[500:1]] flaky", "[[500:9]] down")
+        batch += requests("[[timeout]] hangs", "[[junk]] x", "[[shape]] y", "[[truncate]] z")
+        outcomes = client.complete(batch)
+        client.close()
+    answers = [o.answer.content if o.answer else None for o in outcomes]
+    assert answers[0] == "REWRITTEN " + answers[0].split()[-1]
+    assert answers[1] and answers[2]  # retried until answered
+    assert fake.attempts["[[429:2]] busy"] == 3 and fake.attempts["[[500:1]] flaky"] == 2
+    assert fake.attempts["[[500:9]] down"] == 4  # 1 + max_retries, then its message
+    assert outcomes[3].error == "HTTP 500: Error code: 500 - scripted 500"
+    assert "timed out" in outcomes[4].error and fake.attempts["[[timeout]] hangs"] == 4
+    assert outcomes[5].error.startswith("malformed response (not JSON")
+    assert fake.attempts["[[junk]] x"] == 1  # junk is not retried
+    assert outcomes[6].error.startswith("malformed response: no choices")
+    assert outcomes[7].answer.finish_reason == "length"
+    assert client.progress.retries == 2 + 1 + 3 + 3 and client.progress.errors == 4
+
+
+def test_retry_after_seconds_is_honoured(tmp_path: Path):
+    with FakeOpenAI() as fake:
+        client = client_for(fake, RequestCache(tmp_path / "c.sqlite"), backoff_max_s=0.01)
+        started = time.perf_counter()
+        (outcome,) = client.complete(requests("[[429s:1]] wait a second"))
+        waited = time.perf_counter() - started
+        client.close()
+    assert outcome.answer is not None and waited >= 1.0  # the header, not the 10 ms backoff
+
+
+def test_endpoint_down_is_an_error_not_a_hang(tmp_path: Path):
+    with FakeOpenAI() as fake:
+        url = fake.base_url
+    endpoint = EndpointOptions(base_url=url, model="m", max_retries=1, backoff_initial_s=0.01)
+    client = LLMClient(endpoint, {}, RequestCache(tmp_path / "c.sqlite"), Budget("t"))
+    (outcome,) = client.complete(requests("anyone?"))
+    client.close()
+    assert outcome.error.startswith("API") and "connect" in outcome.error.lower()
+
+
+def test_cache_answers_without_sending_and_persists(tmp_path: Path):
+    with FakeOpenAI() as fake:
+        client = client_for(fake, RequestCache(tmp_path / "c.sqlite"))
+        first = client.complete(requests("a", "b", "a"))  # the same key twice: sent once
+        client.close()
+        assert fake.total_answered == 2
+        again = client_for(fake, RequestCache(tmp_path / "c.sqlite"))  # a new process's view
+        second = again.complete(requests("a", "b", "c"))
+        again.close()
+    assert fake.total_answered == 3
+    assert [o.cached for o in second] == [True, True, False]
+    assert second[0].answer == first[0].answer
+
+
+def test_budget_stops_sending_across_clients(tmp_path: Path):
+    with FakeOpenAI() as fake:
+        budget = Budget("scope", max_requests=3)
+        client = client_for(fake, RequestCache(tmp_path / "c.sqlite"), budget, concurrency=1)
+        outcomes = client.complete(requests(*"abcde"))
+        other = client_for(fake, RequestCache(tmp_path / "c.sqlite"), budget)
+        more = other.complete(requests("f"))
+        token_budget = Budget("t", None, 1)
+        tokens = client_for(fake, RequestCache(tmp_path / "t.sqlite"), token_budget, concurrency=1)
+        by_tokens = tokens.complete(requests("g", "h"))
+        for c in (client, other, tokens):
+            c.close()
+    assert [o.over_budget for o in outcomes] == [False] * 3 + [True] * 2
+    assert more[0].over_budget
+    assert [o.over_budget for o in by_tokens] == [False, True]  # the first answer spent it
+    assert fake.total_answered == 3 + 1
+
+
+def test_score_parsing_and_python_validation():
+    assert parse_score("reasoning...\n**Educational score:** 4", 0, 5) == 4
+    assert parse_score("Score: 3/5.", 0, 5) == 3 and parse_score(" 2 ", 0, 5) == 2
+    assert parse_score("Educational score: 9", 0, 5) is None
+    assert parse_score("no idea", 0, 5) is None
+    assert python_compiles("def f(x):\n    return x\n") and not python_compiles("def f(:\n")
+    assert python_compiles('s = "\\d"\n')  # a warning, not an error
+    assert code_block("Sure:\n```python\nx = 1\n```\nDone") == "x = 1"

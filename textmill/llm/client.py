@@ -1,0 +1,251 @@
+"""One client for every LLM step: the official `openai` package, async, against any base URL.
+
+The openai package's own retries are off (max_retries=0) so that the retries here are the only
+ones, counted and shaped: exponential backoff with jitter on 429, 408, 5xx, timeouts and
+refused connections, waiting what `Retry-After` (or `retry-after-ms`) asks when the endpoint
+says. Answers go into the request cache as they arrive; requests the cache holds are never
+sent; a budget stops sending and marks the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2
+import openai
+
+from textmill.llm.cache import Answer, RequestCache
+from textmill.llm.endpoint import EndpointOptions
+from textmill.llm.progress import LLMProgress
+
+RETRIED_STATUS = {408, 409, 429}  # and every 5xx
+MAX_RETRY_AFTER_S = 600.0  # a Retry-After beyond this is a misconfigured endpoint, not advice
+
+
+class EndpointError(RuntimeError):
+    """A request the endpoint did not answer usefully; the message is the endpoint's."""
+
+
+@dataclass(frozen=True)
+class Request:
+    key: str
+    messages: list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    answer: Answer | None = None
+    error: str | None = None  # the endpoint's message, after the last retry
+    cached: bool = False
+    over_budget: bool = False
+
+
+@dataclass(frozen=True)
+class Budget:
+    scope: str  # what the spend is counted under (one per stage)
+    max_requests: int | None = None
+    max_tokens_total: int | None = None
+
+    @property
+    def limited(self) -> bool:
+        return self.max_requests is not None or self.max_tokens_total is not None
+
+
+def retry_after_s(error: Exception) -> float | None:
+    """The wait an error response asks for: `retry-after-ms`, or `Retry-After` in seconds or
+    as an HTTP date."""
+    response = getattr(error, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    try:
+        if "retry-after-ms" in headers:
+            return max(float(headers["retry-after-ms"]) / 1000, 0.0)
+        value = headers.get("retry-after")
+        if value is None:
+            return None
+        try:
+            return max(float(value), 0.0)
+        except ValueError:
+            date = email.utils.parsedate_to_datetime(value)
+            return max(date.timestamp() - time.time(), 0.0)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _retried(error: Exception) -> bool:
+    if isinstance(error, openai.APIConnectionError):  # timeouts included
+        return True
+    if isinstance(error, openai.APIStatusError):
+        return error.status_code in RETRIED_STATUS or error.status_code >= 500
+    return False
+
+
+def _message(error: Exception) -> str:
+    if isinstance(error, openai.APIStatusError):
+        return f"HTTP {error.status_code}: {error.message}"[:500]
+    if isinstance(error, EndpointError):
+        return str(error)[:500]
+    if isinstance(error, ValueError):  # json.JSONDecodeError: a body that is not JSON
+        return f"malformed response (not JSON: {error})"[:500]
+    if isinstance(error, openai.APIConnectionError):  # say what failed (a refused connection
+        cause = error  # reads "timed out" through the aiohttp transport otherwise)
+        while cause.__cause__ is not None:
+            cause = cause.__cause__
+        if cause is not error and str(cause):
+            return f"{type(error).__name__}: {error} ({cause})"[:500]
+    return f"{type(error).__name__}: {error}"[:500]
+
+
+def _answer(body: bytes) -> Answer:
+    """The reply of a chat completion's JSON body; a body without one is the endpoint's error."""
+    completion = json.loads(body)  # ValueError: not JSON (reported as malformed)
+    choices = completion.get("choices") if isinstance(completion, dict) else None
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise EndpointError(f"malformed response: no choices in {body[:200]!r}")
+    choice = choices[0]
+    message = choice.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    if not isinstance(content, str):
+        raise EndpointError(f"malformed response: no message content in {body[:200]!r}")
+    usage = completion.get("usage")
+    usage = usage if isinstance(usage, dict) else {}
+    prompt_tokens, completion_tokens = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    finish_reason = choice.get("finish_reason")
+    return Answer(
+        content,
+        finish_reason if isinstance(finish_reason, str) else None,
+        prompt_tokens if isinstance(prompt_tokens, int) else 0,
+        completion_tokens if isinstance(completion_tokens, int) else 0,
+    )
+
+
+def http_client(connections: int, timeout_s: float) -> httpx2.AsyncClient:
+    """The openai package's aiohttp transport when aiohttp is installed (the `llm` extra): its
+    connection pool costs a fraction of httpcore's per request, whose pool scans every
+    connection for each one; else openai's default transport. Pool as large as the
+    concurrency, all kept alive."""
+    limits = httpx2.Limits(max_connections=connections, max_keepalive_connections=connections)
+    try:
+        import aiohttp  # noqa: F401
+    except ImportError:
+        return openai.DefaultAsyncHttpxClient(limits=limits, timeout=timeout_s)
+    return openai.DefaultAioHttpClient(limits=limits, timeout=timeout_s)
+
+
+class LLMClient:
+    """Sends a batch of requests with at most `concurrency` in flight, on one event loop that
+    lives as long as the client (so that connections are kept alive across batches)."""
+
+    def __init__(
+        self,
+        endpoint: EndpointOptions,
+        params: dict[str, Any],
+        cache: RequestCache | None,
+        budget: Budget,
+        progress: LLMProgress | None = None,
+    ):
+        self.endpoint = endpoint
+        self.params = params
+        self.cache = cache
+        self.budget = budget
+        self.progress = progress or LLMProgress("llm", every_s=None)
+        self._loop = asyncio.new_event_loop()
+        self._client: openai.AsyncOpenAI | None = None
+
+    def _openai(self) -> openai.AsyncOpenAI:
+        if self._client is None:
+            self._client = openai.AsyncOpenAI(
+                base_url=self.endpoint.resolved_base_url(),
+                api_key=self.endpoint.api_key(),
+                timeout=self.endpoint.timeout_s,
+                max_retries=0,  # ours are the retries (counted, with Retry-After and jitter)
+                http_client=http_client(self.endpoint.concurrency, self.endpoint.timeout_s),
+            )
+        return self._client
+
+    def complete(self, requests: Sequence[Request]) -> list[Outcome]:
+        """An outcome per request, in order; identical requests are sent once."""
+        cached = self.cache.get_many([r.key for r in requests]) if self.cache else {}
+        unique: dict[str, Request] = {}
+        for request in requests:
+            if request.key not in cached:
+                unique.setdefault(request.key, request)
+        sent = self._loop.run_until_complete(self._send_all(list(unique.values())))
+        self.progress.cached += len(requests) - sum(1 for r in requests if r.key not in cached)
+        self.progress.tick(force=bool(unique))
+        return [
+            Outcome(answer=cached[r.key], cached=True) if r.key in cached else sent[r.key]
+            for r in requests
+        ]
+
+    async def _send_all(self, requests: list[Request]) -> dict[str, Outcome]:
+        if not requests:
+            return {}
+        gate = asyncio.Semaphore(self.endpoint.concurrency)
+        client = self._openai()
+
+        async def one(request: Request) -> tuple[str, Outcome]:
+            async with gate:
+                return request.key, await self._send(client, request)
+
+        return dict(await asyncio.gather(*(one(r) for r in requests)))
+
+    async def _send(self, client: openai.AsyncOpenAI, request: Request) -> Outcome:
+        budget = self.budget
+        if (
+            budget.limited
+            and self.cache is not None  # the cache file keeps the spend
+            and not self.cache.reserve(budget.scope, budget.max_requests, budget.max_tokens_total)
+        ):
+            return Outcome(over_budget=True)
+        progress, endpoint = self.progress, self.endpoint
+        progress.sent += 1
+        for attempt in range(endpoint.max_retries + 1):
+            try:
+                # the generic POST of the official client (its base URL, key, timeout and
+                # error types): the typed `chat.completions.create` re-walks every message
+                # through its TypedDict transform and builds pydantic models of the reply,
+                # ~2 ms of CPU per request that a corpus run does not need
+                response = await client.post(
+                    "/chat/completions",
+                    body={"model": endpoint.model or "", "messages": request.messages}
+                    | self.params,
+                    cast_to=httpx2.Response,
+                )
+                answer = _answer(response.content)
+            except Exception as error:  # noqa: BLE001 - every failure is the row's outcome
+                if attempt == endpoint.max_retries or not _retried(error):
+                    progress.errors += 1
+                    progress.tick()
+                    return Outcome(error=_message(error))
+                progress.retries += 1
+                await asyncio.sleep(self._delay(error, attempt))
+                continue
+            if self.cache is not None:
+                self.cache.put(request.key, answer, self.budget.scope)
+            progress.answered += 1
+            progress.tokens += answer.prompt_tokens + answer.completion_tokens
+            progress.tick()
+            return Outcome(answer=answer)
+        raise AssertionError("unreachable")
+
+    def _delay(self, error: Exception, attempt: int) -> float:
+        asked = retry_after_s(error)
+        if asked is not None:
+            return min(asked, MAX_RETRY_AFTER_S)
+        ceiling = min(self.endpoint.backoff_max_s, self.endpoint.backoff_initial_s * 2**attempt)
+        return ceiling / 2 + random.uniform(0, ceiling / 2)  # "equal jitter"
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._loop.run_until_complete(self._client.close())
+            self._client = None
+        self._loop.close()
