@@ -4,22 +4,18 @@ rewritten program: one that does not parse is worth less than the original it re
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Callable
+
+from textmill.code.syntax import python_syntax_error
 
 # A reply's fenced block (```python ... ```); models wrap code in one even when told not to.
 FENCE = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:\n```|\Z)", re.DOTALL)
 
 
 def python_compiles(text: str) -> bool:
-    """True when `text` is a Python module CPython compiles (syntax only, nothing runs)."""
-    try:
-        with warnings.catch_warnings():  # invalid escape sequences warn, they do not fail
-            warnings.simplefilter("ignore")
-            compile(text, "<rewrite>", "exec", dont_inherit=True)
-    except (SyntaxError, ValueError, OverflowError, MemoryError, RecursionError):
-        return False
-    return True
+    """True when `text` is a Python module CPython compiles (syntax only, nothing runs): the
+    same check `code_syntax` applies to the originals."""
+    return python_syntax_error(text, "<rewrite>") is None
 
 
 VALIDATORS: dict[str, Callable[[str], bool]] = {"python": python_compiles}
