@@ -70,6 +70,30 @@ class SettingsError(RunError, ValueError):
     """A run setting out of its range (`batch_size=0`): refused before anything is read."""
 
 
+def check_reader_settings(settings: RunSettings) -> None:
+    """The book readers' settings (textmill/io/pdf.py, page_folders.py), refused up front:
+    an unknown engine or OCR without Tesseract would otherwise fail every file."""
+    from textmill.io.files import INPUT_KINDS
+    from textmill.io.pdf import PDF_ENGINES, tesseract_available
+
+    if settings.pdf_engine not in PDF_ENGINES:
+        raise SettingsError(
+            f"pdf_engine must be one of {', '.join(PDF_ENGINES)} (got {settings.pdf_engine!r})"
+        )
+    limit = settings.pdf_time_limit_s
+    if limit is not None and (isinstance(limit, bool) or not limit > 0):
+        raise SettingsError(f"pdf_time_limit_s must be > 0 seconds or None (got {limit!r})")
+    if settings.input_kind not in INPUT_KINDS:
+        raise SettingsError(
+            f"input_kind must be one of {', '.join(INPUT_KINDS)} (got {settings.input_kind!r})"
+        )
+    if settings.ocr_languages is not None and not tesseract_available():
+        raise SettingsError(
+            "ocr_languages needs Tesseract: install it (Debian: apt-get install tesseract-ocr, "
+            "plus tesseract-ocr-LANG for other languages) or run without OCR"
+        )
+
+
 @dataclass(frozen=True)
 class RunSettings:
     workers: int = 0  # 0 = one per core
@@ -83,8 +107,13 @@ class RunSettings:
     progress: bool = True
     overwrite: bool = False
     allow_outside_writes: bool = False  # stage options may write absolute paths outside OUT
+    pdf_engine: str = ReadOptions.pdf_engine  # textmill/io/pdf.py: pypdfium2, pdfplumber, pypdf
+    pdf_time_limit_s: float | None = ReadOptions.pdf_time_limit_s  # per PDF file
+    ocr_languages: str | None = None  # Tesseract languages for image-only PDF pages ("eng")
+    input_kind: str = "files"  # "pages": each folder of .txt files is one book
 
     def __post_init__(self) -> None:
+        check_reader_settings(self)
         # 0 workers means one per core; a batch or a document needs at least one row or byte
         # (batch_size=0 made the readers loop forever, max_document_bytes=-1 errored every row)
         # (and fits the 64-bit integers Arrow and the OS take: a larger one was an OverflowError)
@@ -110,6 +139,9 @@ class RunSettings:
             text_field=self.text_field,
             id_field=self.id_field,
             url_field=self.url_field,
+            pdf_engine=self.pdf_engine,
+            pdf_time_limit_s=self.pdf_time_limit_s,
+            ocr_languages=self.ocr_languages,
         )
 
 
@@ -187,6 +219,7 @@ def _input_batches(task: Task, counters: RunCounters, errors: list) -> Iterator[
             counters.read += docs.num_rows + errored
             counters.errored += errored
             counters.skipped.update(read.skipped)
+            counters.reader.update(read.counts)
             for error in read.errors:
                 errors.append(asdict(error))
                 counters.sources_read[error.file] += error.counted
@@ -373,7 +406,9 @@ class LocalExecutor:
     def run(self, inputs: Sequence[str], out: str | Path) -> dict[str, Any]:
         layout = Layout(Path(out).expanduser())
         check_output_folder(layout.out)
-        shards, skipped = plan_shards(inputs, exclude=[str(layout.out)])
+        shards, skipped = plan_shards(
+            inputs, exclude=[str(layout.out)], input_kind=self.settings.input_kind
+        )
         if not shards:
             raise RunError(
                 "no readable input files (formats: WARC/WET, JSONL, Parquet, .txt, .html)"

@@ -17,7 +17,14 @@ READERS = {
     "warc": "textmill.io.warc:read_warc",
     "text": "textmill.io.textfiles:read_text_file",
     "html": "textmill.io.textfiles:read_html_file",
+    "pdf": "textmill.io.pdf:read_pdfs",
+    "hocr": "textmill.io.ocr_xml:read_hocr",
+    "alto": "textmill.io.ocr_xml:read_alto",
+    "page_txt": "textmill.io.page_folders:read_page_folder",
 }
+SHARD_READERS = {"pdf"}
+"""Readers given all of a shard's paths at once, with one batch back per path in order: the PDF
+reader runs many files in one child process under its time limit (textmill/io/pdf.py)."""
 
 
 def reader_for(fmt: str):
@@ -27,8 +34,25 @@ def reader_for(fmt: str):
 
 def read_shard(shard: Shard, options: ReadOptions) -> Iterator[ReadBatch]:
     reader = reader_for(shard.format)
+    if shard.format in SHARD_READERS:
+        yield from read_files_guarded(reader, shard.paths, options)
+        return
     for path in shard.paths:
         yield from read_guarded(reader, path, options)
+
+
+def read_files_guarded(reader, paths: tuple[str, ...], options: ReadOptions) -> Iterator[ReadBatch]:
+    """A shard reader's batches (one per path, in order); an exception escaping it ends the
+    shard, each file it had not given yet one error."""
+    done = 0
+    try:
+        for batch in reader(paths, options):
+            done += 1
+            yield batch
+    except Exception as exc:
+        for path in paths[done:]:
+            error = ReadError(path, "file", f"reading failed ({type(exc).__name__}: {exc})")
+            yield ReadBatch(make_batch([], [], source=path), [error])
 
 
 def read_guarded(reader: Reader, path: str, options: ReadOptions) -> Iterator[ReadBatch]:
