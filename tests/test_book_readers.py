@@ -359,3 +359,19 @@ def test_a_shard_reader_that_raises_loses_only_its_files_named(tmp_path, monkeyp
     reads = list(read_shard(shard, ReadOptions()))
     assert [r.errors[0].file for r in reads] == ["a.pdf", "b.pdf"]
     assert "boom" in reads[0].errors[0].message
+
+
+def test_the_pdfplumber_engine_reads_columns_in_reading_order(tmp_path):
+    left = "Left column first line.\nLeft column second line.\nLeft column third line."
+    right = "Right column first line.\nRight column second line.\nRight column third line."
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=11)
+    pdf.add_page()
+    for x, column in ((110, right), (10, left)):  # the right column comes first in the stream
+        pdf.set_xy(x, 20)
+        pdf.multi_cell(85, 6, column)
+    pdf.output(str(tmp_path / "columns.pdf"))
+    _, [row] = read_one(tmp_path / "columns.pdf", pdf_engine="pdfplumber")
+    assert row["text"].index("Left column third") < row["text"].index("Right column first")
+    for line in (*left.splitlines(), *right.splitlines()):
+        assert line in row["text"]  # column by column, not interleaved across the page
