@@ -375,3 +375,12 @@ def test_the_pdfplumber_engine_reads_columns_in_reading_order(tmp_path):
     assert row["text"].index("Left column third") < row["text"].index("Right column first")
     for line in (*left.splitlines(), *right.splitlines()):
         assert line in row["text"]  # column by column, not interleaved across the page
+
+
+def test_a_pdf_behind_an_fsspec_url_is_read_from_its_bytes(tmp_path):
+    import fsspec
+
+    with fsspec.open("memory://books/book.pdf", "wb") as handle:
+        handle.write(write_pdf(tmp_path / "book.pdf").read_bytes())
+    (batch,) = read_pdfs(["memory://books/book.pdf"], ReadOptions())
+    assert batch.errors == [] and batch.docs["text"][0].as_py().count("\f") == 2

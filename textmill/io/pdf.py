@@ -20,12 +20,15 @@ limit or one that kills the child is that file's error only.
 from __future__ import annotations
 
 import importlib
+import io
 import re
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+
+import fsspec
 
 from textmill.budget import map_rows_within_budget
 from textmill.document import make_batch
@@ -146,7 +149,7 @@ def _open_pypdfium2(path: str) -> OpenedPdf:
     import pypdfium2.raw as pdfium_c
 
     try:
-        document = pdfium.PdfDocument(path)
+        document = pdfium.PdfDocument(_source(path))
     except pdfium.PdfiumError as exc:
         raise PdfUnreadable(_pdfium_failure(path, str(exc))) from None
 
@@ -167,9 +170,17 @@ def _open_pypdfium2(path: str) -> OpenedPdf:
     return OpenedPdf(info, len(document), page_text, document.close)
 
 
+def _source(path: str) -> str | io.BytesIO:
+    """What an engine opens: a local path as it is, a URL (s3://, ...) as its bytes."""
+    if "://" not in path or path.startswith("file://"):
+        return path.removeprefix("file://")
+    with fsspec.open(path, "rb") as handle:
+        return io.BytesIO(handle.read())
+
+
 def _declares_encryption(path: str) -> bool:
     """Whether a PDF's trailer names an /Encrypt dictionary (asked only of files that failed)."""
-    with open(path, "rb") as handle:
+    with fsspec.open(path, "rb") as handle:
         return b"/Encrypt" in handle.read()
 
 
@@ -189,7 +200,7 @@ def _open_pdfplumber(path: str) -> OpenedPdf:
     from pdfminer.layout import LTTextContainer
 
     try:
-        pdf = pdfplumber.open(path, laparams={})  # pdfminer's default LAParams: text boxes
+        pdf = pdfplumber.open(_source(path), laparams={})  # pdfminer's default LAParams: text boxes
         count = len(pdf.pages)
     except Exception as exc:  # noqa: BLE001 - pdfminer raises many types for broken files
         if _declares_encryption(path):  # pdfplumber wraps PDFPasswordIncorrect, message-less
@@ -213,7 +224,7 @@ def _open_pypdf(path: str) -> OpenedPdf:
     from pypdf.errors import FileNotDecryptedError, PdfReadError
 
     try:
-        reader = pypdf.PdfReader(path)
+        reader = pypdf.PdfReader(_source(path))
         if reader.is_encrypted and not reader.decrypt(""):
             raise PdfUnreadable("encrypted: it needs a password")
         count = len(reader.pages)
@@ -268,7 +279,7 @@ def ocr_page(path: str, number: int, languages: str) -> str:
     import pypdfium2 as pdfium
     import pytesseract
 
-    document = pdfium.PdfDocument(path)
+    document = pdfium.PdfDocument(_source(path))
     try:
         image = document[number - 1].render(scale=OCR_DPI / 72).to_pil()
     finally:
