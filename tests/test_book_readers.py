@@ -339,6 +339,7 @@ def test_textmill_run_on_a_folder_of_pdf_hocr_and_alto_reconciles(tmp_path, caps
     errors = [json.loads(x) for p in (out / "errors").glob("*.jsonl") for x in p.open()]
     assert sorted(Path(e["file"]).name for e in errors) == ["broken.pdf", "scan.pdf"]
     assert stats["errored"] == sum(e["records"] for e in errors) and stats["kept"] == 3
+    assert "Readers: alto:bad_word_confidences 0" in (out / "report.html").read_text("utf-8")
 
 
 def test_the_python_api_takes_the_reader_settings(tmp_path):
