@@ -246,15 +246,21 @@ ENGINE_MODULES = {"pypdfium2": "pypdfium2", "pdfplumber": "pdfplumber", "pypdf":
 ENGINES = {"pypdfium2": _open_pypdfium2, "pdfplumber": _open_pdfplumber, "pypdf": _open_pypdf}
 
 
-def extract_pdf(path: str, engine: str = DEFAULT_PDF_ENGINE, ocr: str | None = None) -> PdfPages:
-    """Every page's text of one PDF (in the child); raises PdfUnreadable for a file that gives
-    no document. A page that raises is left empty and named in `page_errors`."""
+def extract_pdf(
+    path: str,
+    engine: str = DEFAULT_PDF_ENGINE,
+    ocr: str | None = None,
+    max_pages: int | None = None,
+) -> PdfPages:
+    """Every page's text of one PDF (the first `max_pages`: a sample), in the child; raises
+    PdfUnreadable for a file that gives no document. A page that raises is left empty and
+    named in `page_errors`."""
     opened = ENGINES[engine](path)
     try:
         if opened.count == 0:
             raise PdfUnreadable("it has no pages")
         result = PdfPages([], info_metadata(opened.info, opened.count, engine))
-        for number in range(1, opened.count + 1):
+        for number in range(1, min(opened.count, max_pages or opened.count) + 1):
             try:
                 text, image_only = opened.page(number - 1)
             except Exception as exc:  # noqa: BLE001 - one page's failure is that page's error
