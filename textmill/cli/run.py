@@ -64,7 +64,7 @@ def _add_run_settings(parser: argparse.ArgumentParser) -> None:
         choices=PDF_ENGINES,
         default=defaults.pdf_engine,
         help="PDF text engine: pypdfium2 (fast, default), pdfplumber (layout analysis, for "
-        "multi-column pages; ~25x slower), pypdf",
+        "multi-column pages; ~50x slower), pypdf",
     )
     parser.add_argument(
         "--pdf-time-limit",

@@ -2,7 +2,7 @@
 separator: page i is `text.split("\\f")[i]`), with the PDF's metadata.
 
 Three engines (`ReadOptions.pdf_engine`): `pypdfium2` (PDFium, the default: permissive licence
-and ~25x pdfplumber's pages/s, BENCHMARKS.md), `pdfplumber` (pdfminer.six's layout analysis:
+and ~33x pdfplumber's pages/s, BENCHMARKS.md), `pdfplumber` (pdfminer.six's layout analysis:
 text boxes in reading order, so a two-column page reads column by column; slow) and `pypdf`
 (pure Python). Pages without text are never silently empty: their numbers are listed in the
 metadata (`pages_without_text`, and `pages_image_only` for the ones that hold an image: a scan
