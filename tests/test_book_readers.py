@@ -385,3 +385,12 @@ def test_a_pdf_behind_an_fsspec_url_is_read_from_its_bytes(tmp_path):
         handle.write(write_pdf(tmp_path / "book.pdf").read_bytes())
     (batch,) = read_pdfs(["memory://books/book.pdf"], ReadOptions())
     assert batch.errors == [] and batch.docs["text"][0].as_py().count("\f") == 2
+
+
+def test_ocr_xml_size_limits_hold_its_text_not_its_markup(tmp_path):
+    path = tmp_path / "book.hocr"
+    path.write_text(HOCR, "utf-8")  # ~1 KB of markup for 50 bytes of text
+    (batch,) = read_hocr(str(path), ReadOptions(max_document_bytes=100))
+    assert batch.docs.num_rows == 1 and batch.errors == []
+    (batch,) = read_hocr(str(path), ReadOptions(max_document_bytes=40))
+    assert "exceeds max_document_bytes=40" in batch.errors[0].message

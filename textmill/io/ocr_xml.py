@@ -23,6 +23,10 @@ from textmill.io.files import STREAM_ERRORS, open_input
 
 ALTO_NAMESPACES = (b"www.loc.gov/standards/alto", b"schema.ccs-gmbh.com/ALTO")
 SNIFF_BYTES = 4096
+MARKUP_PER_TEXT_BYTE = 32
+"""hOCR / ALTO carry ~10-25 bytes of markup per byte of text (coordinates, ids, confidences:
+the shared Tesseract hOCR and ALTO files hold 64 KB for 3 KB of text), so the file may be this
+many times `max_document_bytes`; its text is held to `max_document_bytes` itself."""
 HOCR_LINES = {"ocr_line", "ocrx_line", "ocr_header", "ocr_footer", "ocr_caption", "ocr_textfloat"}
 HOCR_BLOCKS = {"ocr_par", "ocr_carea", "ocrx_block"}
 _WCONF = re.compile(r"\bx_wconf\s+(-?[\d.]+)")
@@ -77,15 +81,20 @@ def _read_ocr_file(path: str, options: ReadOptions, kind: str) -> ReadBatch:
         batch.error("file", f"cannot open ({type(exc).__name__}: {exc})")
         return batch.flush()
     batch.counter = counter
+    limit = options.max_document_bytes * MARKUP_PER_TEXT_BYTE
     try:
-        data = stream.read(options.max_document_bytes + 1)
+        data = stream.read(limit + 1)
     except STREAM_ERRORS as exc:
         batch.error("file", stream_failure(exc))
         return batch.flush()
     finally:
         stream.close()
-    if len(data) > options.max_document_bytes:
-        batch.error("file", f"larger than max_document_bytes={options.max_document_bytes:,}")
+    if len(data) > limit:
+        batch.error(
+            "file",
+            f"larger than {MARKUP_PER_TEXT_BYTE} x max_document_bytes="
+            f"{options.max_document_bytes:,} (its text would exceed max_document_bytes)",
+        )
         return batch.flush()
     html_because = None
     try:
@@ -142,13 +151,17 @@ def _add_pages(batch: BatchBuilder, path: str, kind: str, pages: list[OcrPage]) 
     if len(empty) == len(pages):
         batch.error("file", f"no text on any of its {len(pages):,} pages")
         return
+    text = "\f".join(texts)
+    if batch.too_large(len(text.encode("utf-8"))):
+        batch.error("file", batch.oversize_message(len(text.encode("utf-8"))))
+        return
     metadata = {
         "reader": kind,
         "page_count": len(pages),
         "pages_without_text": empty,
         "page_word_confidence": [page.mean_confidence() for page in pages],
     }
-    batch.add(path, text="\f".join(texts), metadata=metadata)
+    batch.add(path, text=text, metadata=metadata)
 
 
 def _local(tag: object) -> str:
