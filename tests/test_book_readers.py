@@ -346,8 +346,14 @@ def test_the_python_api_takes_the_reader_settings(tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
     write_pdf(folder / "book.pdf")
-    stats, _ = reconciled_run(["normalize"], [str(folder)], tmp_path / "out", pdf_engine="pypdf")
-    assert stats["kept"] == 1 and stats["reader_counts"]["pdf:pages"] == 3
+    (folder / "vol").mkdir()
+    for number in range(1, 4):
+        (folder / "vol" / f"{number:04}.txt").write_text(f"page {number}\n", "utf-8")
+    stats, _ = reconciled_run(
+        ["normalize"], [str(folder)], tmp_path / "out", pdf_engine="pypdf", input_kind="pages"
+    )
+    assert stats["kept"] == 2 and stats["reader_counts"]["pdf:pages"] == 3
+    assert stats["reader_counts"]["page_txt:pages"] == 3
 
 
 def test_a_shard_reader_that_raises_loses_only_its_files_named(tmp_path, monkeypatch):
