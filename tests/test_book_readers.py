@@ -233,7 +233,9 @@ HOCR = """<?xml version="1.0" encoding="UTF-8"?>
  </p>
 </div>
 <div class="ocr_page" title="ppageno 1"></div>
-<div class="ocr_page"><span class="ocr_line">No confidences here</span></div>
+<div class="ocr_page"><span class="ocr_line"><span class="ocrx_word">No</span>
+ <span class="ocrx_word" title="x_wconf 300">confidences</span>
+ <span class="ocrx_word">here</span></span></div>
 </body></html>
 """
 
@@ -261,6 +263,7 @@ def test_hocr_keeps_pages_paragraphs_lines_and_word_confidences(tmp_path):
     assert meta["page_word_confidence"] == [0.8, None, None]
     assert meta["reader"] == "hocr" and meta["page_count"] == 3
     assert meta["pages_without_text"] == [2] and batch.counts["hocr:pages_without_text"] == 1
+    assert batch.counts["hocr:bad_word_confidences"] == 1  # x_wconf 300: not in 0-100
 
 
 def test_alto_is_recognised_by_namespace_and_keeps_hyphens_and_confidences(tmp_path):
@@ -339,7 +342,9 @@ def test_textmill_run_on_a_folder_of_pdf_hocr_and_alto_reconciles(tmp_path, caps
     errors = [json.loads(x) for p in (out / "errors").glob("*.jsonl") for x in p.open()]
     assert sorted(Path(e["file"]).name for e in errors) == ["broken.pdf", "scan.pdf"]
     assert stats["errored"] == sum(e["records"] for e in errors) and stats["kept"] == 3
-    assert "Readers: alto:bad_word_confidences 0" in (out / "report.html").read_text("utf-8")
+    assert "Readers: alto:pages 2, alto:pages_without_text 1" in (out / "report.html").read_text(
+        "utf-8"
+    )
 
 
 def test_the_python_api_takes_the_reader_settings(tmp_path):

@@ -142,12 +142,10 @@ def _parser() -> etree.XMLParser:
 def _add_pages(batch: BatchBuilder, path: str, kind: str, pages: list[OcrPage]) -> None:
     texts = [page.text() for page in pages]
     empty = [i for i, text in enumerate(texts, 1) if not text.strip()]
-    counts = {
-        f"{kind}:pages": len(pages),
-        f"{kind}:pages_without_text": len(empty),
-        f"{kind}:bad_word_confidences": sum(page.bad_confidences for page in pages),
-    }
-    batch.counts = counts
+    batch.counts = {f"{kind}:pages": len(pages), f"{kind}:pages_without_text": len(empty)}
+    bad = sum(page.bad_confidences for page in pages)
+    if bad:  # a confidence that is no number in its range: left out of the page's mean
+        batch.counts[f"{kind}:bad_word_confidences"] = bad
     if len(empty) == len(pages):
         batch.error("file", f"no text on any of its {len(pages):,} pages")
         return
