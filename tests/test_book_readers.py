@@ -196,9 +196,11 @@ def test_a_hanging_or_crashing_parser_is_stopped_per_file(tmp_path, monkeypatch)
     hung, _ = read_pdfs([good, good], ReadOptions(pdf_engine="pypdf", pdf_time_limit_s=0.3))
     assert time.monotonic() - started < 5
     assert "over the 0.3 s per-file limit" in hung.errors[0].message
+    assert hung.errors[0].record == "page 1"  # the page the parser hung on
     monkeypatch.setitem(ENGINES, "pypdf", _engine(lambda i: os.kill(os.getpid(), 9)))
     crashed, again = read_pdfs([good, good], ReadOptions(pdf_engine="pypdf"))
     assert "killed by SIGKILL" in crashed.errors[0].message
+    assert crashed.errors[0].record == "page 1"
     assert "killed by SIGKILL" in again.errors[0].message
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import multiprocessing
 import re
 import shutil
 from collections.abc import Callable, Iterator, Sequence
@@ -251,16 +252,22 @@ def extract_pdf(
     engine: str = DEFAULT_PDF_ENGINE,
     ocr: str | None = None,
     max_pages: int | None = None,
+    at_page: Any = None,
 ) -> PdfPages:
     """Every page's text of one PDF (the first `max_pages`: a sample), in the child; raises
     PdfUnreadable for a file that gives no document. A page that raises is left empty and
-    named in `page_errors`."""
+    named in `page_errors`. `at_page` (a shared `multiprocessing.RawValue`) is set to the page
+    being read (0 while opening), so that the parent can name the page a child hung on."""
+    if at_page is not None:
+        at_page.value = 0
     opened = ENGINES[engine](path)
     try:
         if opened.count == 0:
             raise PdfUnreadable("it has no pages")
         result = PdfPages([], info_metadata(opened.info, opened.count, engine))
         for number in range(1, min(opened.count, max_pages or opened.count) + 1):
+            if at_page is not None:
+                at_page.value = number
             try:
                 text, image_only = opened.page(number - 1)
             except Exception as exc:  # noqa: BLE001 - one page's failure is that page's error
@@ -306,34 +313,39 @@ def read_pdfs(paths: Sequence[str], options: ReadOptions) -> Iterator[ReadBatch]
                 path, f"not read: {exc}; PDF input needs pip install textmill[books]"
             )
         return
+    at_page = multiprocessing.RawValue("q", 0)  # shared memory, written by the child
     for start in range(0, len(paths), FILES_PER_CHILD):
         chunk = list(paths[start : start + FILES_PER_CHILD])
         outcomes = map_rows_within_budget(
-            lambda path: _extract_or_reason(path, options), chunk, options.pdf_time_limit_s
+            lambda path: _extract_or_reason(path, options, at_page),
+            chunk,
+            options.pdf_time_limit_s,
         )
         for path, outcome in zip(chunk, outcomes, strict=True):
             if outcome.failure is not None:
                 why = outcome.failure.message
                 if outcome.failure.timed_out:
                     why = f"reading took over the {options.pdf_time_limit_s:g} s per-file limit"
-                yield _error_batch(path, f"not read: {why}")
+                # the page the child was on when it hung or died (0: opening the file)
+                where = f"page {at_page.value:,}" if at_page.value else "file (opening it)"
+                yield _error_batch(path, f"not read: {why}", where)
             elif isinstance(outcome.value, str):
                 yield _error_batch(path, f"not read: {outcome.value}")
             else:
                 yield pdf_batch(path, outcome.value, options)
 
 
-def _extract_or_reason(path: str, options: ReadOptions) -> PdfPages | str:
+def _extract_or_reason(path: str, options: ReadOptions, at_page: Any) -> PdfPages | str:
     try:
-        return extract_pdf(path, options.pdf_engine, options.ocr_languages)
+        return extract_pdf(path, options.pdf_engine, options.ocr_languages, at_page=at_page)
     except PdfUnreadable as exc:
         return str(exc)
     except OSError as exc:
         return f"cannot open ({type(exc).__name__}: {exc})"
 
 
-def _error_batch(path: str, message: str) -> ReadBatch:
-    return ReadBatch(make_batch([], [], source=path), [ReadError(path, "file", message)])
+def _error_batch(path: str, message: str, where: str = "file") -> ReadBatch:
+    return ReadBatch(make_batch([], [], source=path), [ReadError(path, where, message)])
 
 
 def pdf_batch(path: str, pages: PdfPages, options: ReadOptions) -> ReadBatch:
