@@ -411,7 +411,8 @@ class LocalExecutor:
         )
         if not shards:
             raise RunError(
-                "no readable input files (formats: WARC/WET, JSONL, Parquet, .txt, .html)"
+                "no readable input files (formats: WARC/WET, JSONL, Parquet, Arrow, .txt, .html, "
+                ".pdf, hOCR, ALTO)"
                 + "".join(
                     f"; skipped {printable_path(path)}: {skip_reason(path)}" for path in skipped[:5]
                 )
