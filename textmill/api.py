@@ -144,8 +144,9 @@ class Pipeline:
         `out` must be new, empty or a textmill output (see textmill/executors/output.py).
         Settings are RunSettings fields: workers, batch_size, max_document_bytes,
         max_compression_ratio, input_kind ("code": folders of repositories and The-Stack-style
-        records; default "auto" detects `.git` checkouts), jsonl,
-        progress, overwrite, allow_outside_writes, text_field, id_field, url_field; with
+        records; "pages": a folder of .txt pages is one book; default "auto" detects `.git`
+        checkouts), jsonl, progress, overwrite, allow_outside_writes, text_field, id_field,
+        url_field, pdf_engine, pdf_time_limit_s, ocr_languages (README "Books"); with
         executor="ray" also address (None: a private local Ray), cpus_per_task,
         stage_resources (stage name or index -> Ray resources, over the stages' own
         `resources`), partitions, max_retries, object_store_bytes, dashboard."""

@@ -13,7 +13,8 @@ from textmill.config import PipelineConfigError, preset_names, preset_text
 from textmill.executors.local import RunError, RunSettings
 from textmill.executors.output import is_empty_folder
 from textmill.io import InputError
-from textmill.io.files import detect_format, has_magic, is_run_output
+from textmill.io.files import INPUT_KINDS, detect_format, has_magic, is_run_output
+from textmill.io.pdf import PDF_ENGINES
 from textmill.report.ids import repeated_ids_note
 
 SAMPLE = "sample.warc.gz"
@@ -59,11 +60,33 @@ def _add_run_settings(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--id-field", default="id", help="JSONL/Parquet id field")
     parser.add_argument("--url-field", default="url", help="JSONL/Parquet URL field")
     parser.add_argument(
+        "--pdf-engine",
+        choices=PDF_ENGINES,
+        default=defaults.pdf_engine,
+        help="PDF text engine: pypdfium2 (fast, default), pdfplumber (layout analysis, for "
+        "multi-column pages; ~50x slower), pypdf",
+    )
+    parser.add_argument(
+        "--pdf-time-limit",
+        type=float,
+        default=defaults.pdf_time_limit_s,
+        help="seconds one PDF may take before it is stopped and counted as errored "
+        "(default: %(default)g)",
+    )
+    parser.add_argument(
+        "--ocr",
+        metavar="LANGS",
+        help="OCR image-only PDF pages with Tesseract in these languages (eng, eng+deu); "
+        "needs the tesseract binary",
+    )
+    parser.add_argument(
         "--input-kind",
-        choices=("auto", "code", "files"),
+        choices=INPUT_KINDS,
         default="auto",
         help="code: folders are trees of repositories (one document per file) and JSONL/Parquet "
-        "are The-Stack-style records; auto (default): a folder with .git checkouts is code",
+        "are The-Stack-style records; pages: each folder of .txt files is one book, pages in "
+        "natural name order; files: every file by its format; auto (default): a folder with "
+        ".git checkouts is code, anything else by its format",
     )
     parser.add_argument("--jsonl", action="store_true", help="also write OUT/jsonl/*.jsonl.gz")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -96,6 +119,9 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "progress": not args.no_progress,
         "overwrite": args.overwrite,
         "allow_outside_writes": args.allow_outside_writes,
+        "pdf_engine": args.pdf_engine,
+        "pdf_time_limit_s": args.pdf_time_limit,
+        "ocr_languages": args.ocr,
     }
 
 
@@ -316,6 +342,8 @@ def print_summary(stats: dict[str, Any], out: str | os.PathLike) -> None:
         f"({'reconciled' if stats['reconciled'] else 'NOT RECONCILED'}; "
         f"{skipped:,} non-document records skipped)"
     )
+    if stats.get("reader_counts"):
+        print("reader: " + ", ".join(f"{k} {v:,}" for k, v in stats["reader_counts"].items()))
     repeated = repeated_ids_note(stats)
     if repeated:
         print(f"note: {repeated}")

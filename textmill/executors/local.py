@@ -70,6 +70,29 @@ class SettingsError(RunError, ValueError):
     """A run setting out of its range (`batch_size=0`): refused before anything is read."""
 
 
+def check_reader_settings(settings: RunSettings) -> None:
+    """The book readers' settings (textmill/io/pdf.py, page_folders.py), refused up front:
+    an unknown engine or OCR without Tesseract would otherwise fail every file."""
+    from textmill.io.pdf import PDF_ENGINES, tesseract_available
+
+    if settings.pdf_engine not in PDF_ENGINES:
+        raise SettingsError(
+            f"pdf_engine must be one of {', '.join(PDF_ENGINES)} (got {settings.pdf_engine!r})"
+        )
+    limit = settings.pdf_time_limit_s
+    if limit is not None and (isinstance(limit, bool) or not limit > 0):
+        raise SettingsError(f"pdf_time_limit_s must be > 0 seconds or None (got {limit!r})")
+    if settings.input_kind not in INPUT_KINDS:
+        raise SettingsError(
+            f"input_kind must be one of {', '.join(INPUT_KINDS)} (got {settings.input_kind!r})"
+        )
+    if settings.ocr_languages is not None and not tesseract_available():
+        raise SettingsError(
+            "ocr_languages needs Tesseract: install it (Debian: apt-get install tesseract-ocr, "
+            "plus tesseract-ocr-LANG for other languages) or run without OCR"
+        )
+
+
 @dataclass(frozen=True)
 class RunSettings:
     workers: int = 0  # 0 = one per core
@@ -79,13 +102,17 @@ class RunSettings:
     text_field: str = "text"
     id_field: str = "id"
     url_field: str = "url"
-    input_kind: str = "auto"  # auto | code | files (textmill.io.files.INPUT_KINDS)
+    input_kind: str = "auto"  # auto | code | files | pages (textmill.io.files.INPUT_KINDS)
     jsonl: bool = False
     progress: bool = True
     overwrite: bool = False
     allow_outside_writes: bool = False  # stage options may write absolute paths outside OUT
+    pdf_engine: str = ReadOptions.pdf_engine  # textmill/io/pdf.py: pypdfium2, pdfplumber, pypdf
+    pdf_time_limit_s: float | None = ReadOptions.pdf_time_limit_s  # per PDF file
+    ocr_languages: str | None = None  # Tesseract languages for image-only PDF pages ("eng")
 
     def __post_init__(self) -> None:
+        check_reader_settings(self)
         # 0 workers means one per core; a batch or a document needs at least one row or byte
         # (batch_size=0 made the readers loop forever, max_document_bytes=-1 errored every row)
         # (and fits the 64-bit integers Arrow and the OS take: a larger one was an OverflowError)
@@ -95,10 +122,6 @@ class RunSettings:
                 raise SettingsError(f"{name} must be a whole number >= {low} (got {value!r})")
             if value >= 2**63:
                 raise SettingsError(f"{name} must be below 2**63 (got {value:,})")
-        if self.input_kind not in INPUT_KINDS:
-            raise SettingsError(
-                f"input_kind must be one of {', '.join(INPUT_KINDS)} (got {self.input_kind!r})"
-            )
         ratio = self.max_compression_ratio
         if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not ratio >= 0:
             raise SettingsError(f"max_compression_ratio must be a number >= 0 (got {ratio!r})")
@@ -116,6 +139,9 @@ class RunSettings:
             id_field=self.id_field,
             url_field=self.url_field,
             input_kind=self.input_kind,
+            pdf_engine=self.pdf_engine,
+            pdf_time_limit_s=self.pdf_time_limit_s,
+            ocr_languages=self.ocr_languages,
         )
 
 
@@ -193,6 +219,7 @@ def _input_batches(task: Task, counters: RunCounters, errors: list) -> Iterator[
             counters.read += docs.num_rows + errored
             counters.errored += errored
             counters.skipped.update(read.skipped)
+            counters.reader.update(read.counts)
             for error in read.errors:
                 errors.append(asdict(error))
                 counters.sources_read[error.file] += error.counted
@@ -384,8 +411,9 @@ class LocalExecutor:
         )
         if not shards:
             raise RunError(
-                "no readable input files (formats: WARC/WET, JSONL, Parquet, .txt, .html; "
-                "source code: folders of .git checkouts, or any folder with --input-kind code)"
+                "no readable input files (formats: WARC/WET, JSONL, Parquet, Arrow, .txt, .html, "
+                ".pdf, hOCR, ALTO; source code: folders of .git checkouts, or any folder with "
+                "--input-kind code)"
                 + "".join(
                     f"; skipped {printable_path(path)}: {skip_reason(path)}" for path in skipped[:5]
                 )

@@ -18,7 +18,14 @@ READERS = {
     "text": "textmill.io.textfiles:read_text_file",
     "html": "textmill.io.textfiles:read_html_file",
     "code": "textmill.io.code:read_source_tree",
+    "pdf": "textmill.io.pdf:read_pdfs",
+    "hocr": "textmill.io.ocr_xml:read_hocr",
+    "alto": "textmill.io.ocr_xml:read_alto",
+    "page_txt": "textmill.io.page_folders:read_page_folder",
 }
+SHARD_READERS = {"pdf"}
+"""Readers given all of a shard's paths at once, with one batch back per path in order: the PDF
+reader runs many files in one child process under its time limit (textmill/io/pdf.py)."""
 RECORD_FORMATS = ("jsonl", "parquet", "arrow")  # what --input-kind code reads as The Stack
 
 
@@ -31,6 +38,9 @@ def read_shard(shard: Shard, options: ReadOptions) -> Iterator[ReadBatch]:
     reader = reader_for(shard.format)
     if options.input_kind == "code" and shard.format in RECORD_FORMATS:
         yield from _stack_records(reader, shard, options)
+        return
+    if shard.format in SHARD_READERS:
+        yield from read_files_guarded(reader, shard.paths, options)
         return
     for path in shard.paths:
         yield from read_guarded(reader, path, options)
@@ -45,6 +55,20 @@ def _stack_records(reader: Reader, shard: Shard, options: ReadOptions) -> Iterat
         for read in read_guarded(reader, path, options):
             read.docs = stack_columns(read.docs)
             yield read
+
+
+def read_files_guarded(reader, paths: tuple[str, ...], options: ReadOptions) -> Iterator[ReadBatch]:
+    """A shard reader's batches (one per path, in order); an exception escaping it ends the
+    shard, each file it had not given yet one error."""
+    done = 0
+    try:
+        for batch in reader(paths, options):
+            done += 1
+            yield batch
+    except Exception as exc:
+        for path in paths[done:]:
+            error = ReadError(path, "file", f"reading failed ({type(exc).__name__}: {exc})")
+            yield ReadBatch(make_batch([], [], source=path), [error])
 
 
 def read_guarded(reader: Reader, path: str, options: ReadOptions) -> Iterator[ReadBatch]:

@@ -60,6 +60,7 @@ class ReadBatch:
     errors: list[ReadError] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)  # e.g. {"warc:request": 12}
     progress_bytes: int = 0  # raw input bytes consumed since the last batch
+    counts: dict[str, int] = field(default_factory=dict)  # reader counters: {"pdf:pages": 12}
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,10 @@ class ReadOptions:
     text_field: str = "text"
     id_field: str = "id"
     url_field: str = "url"
-    input_kind: str = "auto"  # auto | code | files (textmill.io.files.INPUT_KINDS)
+    input_kind: str = "auto"  # auto | code | files | pages (textmill.io.files.INPUT_KINDS)
+    pdf_engine: str = "pypdfium2"  # textmill.io.pdf.PDF_ENGINES
+    pdf_time_limit_s: float | None = 300.0  # per PDF file, in a child process (None: no limit)
+    ocr_languages: str | None = None  # Tesseract languages ("eng+deu") for image-only pages
 
 
 class CountingReader(io.RawIOBase):
@@ -117,6 +121,7 @@ class BatchBuilder:
         self.metadata: list[dict[str, Any] | None] = []
         self.errors: list[ReadError] = []
         self.skipped: dict[str, int] = {}
+        self.counts: dict[str, int] = {}  # the reader's own counters (ReadBatch.counts)
         self.has_html = False
 
     def __len__(self) -> int:
@@ -184,6 +189,7 @@ class BatchBuilder:
             self.errors,
             self.skipped,
             self.counter.take_progress() if self.counter else 0,
+            self.counts,
         )
         self._reset()
         return batch

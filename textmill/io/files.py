@@ -29,6 +29,10 @@ FORMATS = {
     ".parquet": "parquet",
     ".arrow": "arrow",
     ".feather": "arrow",  # Feather v2 is the Arrow IPC file format
+    ".pdf": "pdf",
+    ".hocr": "hocr",
+    ".hocr.html": "hocr",  # before .html
+    ".hocr.xhtml": "hocr",
     ".txt": "text",
     ".text": "text",
     ".md": "text",
@@ -37,12 +41,15 @@ FORMATS = {
 }
 STATE_DIR = ".textmill"  # a run's own folder inside its output folder
 RUN_MANIFEST = f"{STATE_DIR}/run.json"  # its presence makes a folder a textmill output
-INPUT_KINDS = ("auto", "code", "files")
+INPUT_KINDS = ("auto", "code", "files", "pages")
 """auto: a folder holding `.git` checkouts is read as source code, anything else by its format;
 code: every folder is a tree of repositories, JSONL/Parquet are The-Stack-style records;
-files: every file by its format (no source-tree detection)."""
-SMALL_FILE_FORMATS = {"text", "html"}  # one document per file: many files make one shard
+files: every file by its format (no source-tree detection);
+pages: every folder of .txt files is one book, a page per file (textmill/io/page_folders.py)."""
+# one document per file: many files make one shard
+SMALL_FILE_FORMATS = {"text", "html", "pdf", "hocr", "alto", "page_txt"}
 FILES_PER_SMALL_FILE_SHARD = 2000
+FILES_PER_SHARD = {"pdf": 64, "page_txt": 64}  # a PDF takes ~0.1-10 s: shards of minutes, not hours
 
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
@@ -85,6 +92,10 @@ def detect_format(path: str) -> str | None:
     for suffix, fmt in FORMATS.items():
         if stem.endswith(suffix):
             return fmt
+    if stem.endswith(".xml"):  # ALTO by its namespace, not every .xml
+        from textmill.io.ocr_xml import sniff_alto
+
+        return "alto" if sniff_alto(path) else None
     return None
 
 
@@ -360,7 +371,8 @@ def plan_shards(
     format, or not a readable file: `skip_reason` says which).
 
     Big formats get a shard per file; single-document files (.txt, .html) are grouped so a
-    directory of a million pages is not a million tasks. Names depend only on paths, so a
+    directory of a million pages is not a million tasks. With `input_kind="pages"` each folder
+    holding .txt files is one book (textmill/io/page_folders.py). Names depend only on paths, so a
     resumed run finds the same shards whatever its worker count. `exclude` keeps a run's own
     output directory out of its inputs when it lies inside an input directory. A folder of
     repositories (`input_kind` code, or auto and `.git` inside) is a shard per repository.
@@ -397,9 +409,16 @@ def plan_shards(
         from textmill.io.code import tree_size
 
         shards.append(Shard(_shard_name(repo), "code", (repo,), tree_size(repo), len(shards)))
+    if input_kind == "pages" and "text" in small:
+        folders: dict[str, int] = {}
+        for path, size in small.pop("text"):
+            folder = path.rsplit("/", 1)[0]
+            folders[folder] = folders.get(folder, 0) + size
+        small["page_txt"] = sorted(folders.items())
     for fmt, entries in small.items():
-        for start in range(0, len(entries), FILES_PER_SMALL_FILE_SHARD):
-            group = entries[start : start + FILES_PER_SMALL_FILE_SHARD]
+        per_shard = FILES_PER_SHARD.get(fmt, FILES_PER_SMALL_FILE_SHARD)
+        for start in range(0, len(entries), per_shard):
+            group = entries[start : start + per_shard]
             paths = tuple(p for p, _ in group)
             size = sum(s for _, s in group)
             shards.append(Shard(_shard_name(*paths), fmt, paths, size, len(shards)))
@@ -407,7 +426,7 @@ def plan_shards(
 
 
 def _is_code_folder(argument: str, input_kind: str) -> bool:
-    if input_kind == "files" or "://" in argument or not os.path.isdir(argument):
+    if input_kind in ("files", "pages") or "://" in argument or not os.path.isdir(argument):
         return False
     from textmill.io.code import is_source_tree
 

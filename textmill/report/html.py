@@ -174,7 +174,17 @@ def _summary(report: RunReport) -> str:
         f"Output: <code>data/</code> ({len(report.data_files)} Parquet files), rejects in "
         f"<code>rejects/</code>, errors in <code>errors/</code>; dataset card in "
         f"<code>README.md</code>.</p>",
+        _reader_counts(s),
     )
+
+
+def _reader_counts(stats: dict) -> str:
+    """The readers' own counters (PDF pages without text, OCR'd pages, ...), when any."""
+    counts = stats.get("reader_counts") or {}
+    if not counts:
+        return ""
+    cells = ", ".join(f"{escape(k)} {v:,}" for k, v in counts.items())
+    return f"<p>Readers: {cells}.</p>"
 
 
 def _funnel(report: RunReport) -> str:

@@ -64,6 +64,7 @@ class RunCounters:
     rejected: int = 0
     errored: int = 0
     skipped: Counter = field(default_factory=Counter)
+    reader: Counter = field(default_factory=Counter)  # readers' own counters ("pdf:pages")
     stages: dict[int, StageCounters] = field(default_factory=dict)
     languages: Counter = field(default_factory=Counter)
     sources_read: Counter = field(default_factory=Counter)
@@ -80,6 +81,7 @@ class RunCounters:
         self.rejected += other.rejected
         self.errored += other.errored
         self.skipped.update(other.skipped)
+        self.reader.update(other.reader)
         for index, counters in other.stages.items():
             self.stage(index, counters.name).add(counters)
         self.languages.update(other.languages)
@@ -97,6 +99,7 @@ class RunCounters:
             "rejected": self.rejected,
             "errored": self.errored,
             "skipped": dict(sorted(self.skipped.items())),
+            "reader": dict(sorted(self.reader.items())),
             "stages": {str(i): s.to_json() for i, s in sorted(self.stages.items())},
             "languages": dict(self.languages.most_common()),
             "sources_read": dict(sorted(self.sources_read.items())),
@@ -111,6 +114,7 @@ class RunCounters:
             rejected=data["rejected"],
             errored=data["errored"],
             skipped=Counter(data.get("skipped", {})),
+            reader=Counter(data.get("reader", {})),
             stages={int(i): StageCounters.from_json(s) for i, s in data["stages"].items()},
             languages=Counter(data.get("languages", {})),
             sources_read=Counter(data.get("sources_read", {})),
@@ -134,6 +138,7 @@ def run_summary(counters: RunCounters, stage_names: list[str], **extra: Any) -> 
         "errored": counters.errored,
         "reconciled": counters.reconciles,
         "skipped_records": dict(sorted(counters.skipped.items())),
+        "reader_counts": dict(sorted(counters.reader.items())),
         "stages": stages,
         "languages": dict(counters.languages.most_common()),
         "sources": sources,
