@@ -70,8 +70,10 @@ def order(
 ) -> dict[str, Any]:
     """Write the documents of `inputs` (Parquet files, folders, textmill outputs) to `out`
     ordered by column `by`; returns what OUT/order.json holds."""
-    import duckdb
-
+    try:
+        import duckdb
+    except ImportError as error:
+        raise ImportError("textmill order needs duckdb: pip install 'textmill[order]'") from error
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
     if stages is not None and stages < 1:

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from textmill.cli.args import whole
+from textmill.cli.quality import guard
 
 
 def cmd_order(args: argparse.Namespace) -> int:
@@ -57,4 +58,4 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("--threads", type=whole(1), help="DuckDB threads (default: all cores)")
     parser.add_argument("--overwrite", action="store_true", help="replace OUT's earlier order")
-    parser.set_defaults(handler=cmd_order)
+    parser.set_defaults(handler=guard(cmd_order))
