@@ -213,3 +213,24 @@ def test_a_model_folder_that_does_not_load_is_exit_2(tmp_path, make, capsys):
     err = capsys.readouterr().err
     assert code == 2
     assert str(folder) in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_second_selection_reuses_the_scores_of_a_scored_run(lm_dir, tmp_path, monkeypatch):
+    rng = random.Random(6)
+    rows = [{"id": str(i), "text": prose(rng, 5 + i)} for i in range(12)]
+    source = write_jsonl(tmp_path / "pool.jsonl", rows)
+    scored = tmp_path / "scored"
+    reconciled_run([("lm_score", {"model_path": str(lm_dir)})], [source], scored)
+    direct = tmp_path / "direct"
+    select = {"model_path": str(lm_dir), "keep": "middle", "fraction": 0.5}
+    reconciled_run([("lm_score", select)], [source], direct)
+
+    def no_model_call(self, batch):
+        raise AssertionError("scored again")
+
+    monkeypatch.setattr(LmScore, "measure", no_model_call)
+    again = tmp_path / "again"
+    reconciled_run([("lm_score", {**select, "reuse_scores": True})], [scored / "data"], again)
+    ids = [pq.read_table(sorted((d / "data").glob("*.parquet")))["id"].to_pylist()
+           for d in (direct, again)]  # fmt: skip
+    assert sorted(ids[0]) == sorted(ids[1]) and len(ids[0]) == 6

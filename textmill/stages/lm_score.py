@@ -21,6 +21,7 @@ kept (`ood: keep`) or dropped (`ood: drop`, reason `lm_out_of_distribution`).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,7 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import Field
 
-from textmill.document import ID, KEY, TEXT
+from textmill.document import ID, KEY, METADATA, TEXT
 from textmill.pipeline import Decision, GlobalStage, StageOptions, apply_decisions, register
 from textmill.stages.langid import LANG
 from textmill.stages.quality_score import QUALITY_SCORE
@@ -42,6 +43,10 @@ LM_LOSS_P90 = "lm_loss_p90"
 LM_TOKENS = "lm_tokens"
 LM_OOD = "lm_ood"
 LM_COLUMNS = (LM_LOSS, LM_LOSS_P90, LM_TOKENS, LM_OOD)
+SCORES_SCHEMA = pa.schema(
+    [(LM_LOSS, pa.float32()), (LM_LOSS_P90, pa.float32()), (LM_TOKENS, pa.int32()),
+     (LM_OOD, pa.bool_())]
+)  # fmt: skip
 OUT_OF_BAND = "lm_band"
 NOISE = "lm_noise"
 OUT_OF_DISTRIBUTION = "lm_out_of_distribution"
@@ -83,6 +88,9 @@ class LmScore(GlobalStage):
         min_quality: float = Field(0.5, ge=0, le=1)  # hard: quality_score below this is junk
         noise_tail: float = Field(0.05, ge=0, lt=1)  # hard without quality_score: top losses
         ood: Literal["keep", "drop"] = "keep"
+        # select on the lm_* columns an earlier lm_score wrote, where a row has them, instead
+        # of scoring again (a second selection over a scored run costs no model call)
+        reuse_scores: bool = False
 
     def setup(self) -> None:
         self.model()
@@ -116,10 +124,29 @@ class LmScore(GlobalStage):
         )
 
     def signatures(self, batch: pa.Table) -> pa.Table:
+        stored = self.stored_scores(batch) if self.options.reuse_scores else None
+        return self._signatures(batch, stored if stored is not None else self.measure(batch))
+
+    @staticmethod
+    def stored_scores(batch: pa.Table) -> pa.Table | None:
+        """The lm_* columns an earlier lm_score wrote: columns, or (a textmill output read
+        again) fields of `metadata`; None unless every row has them."""
+        if all(name in batch.column_names for name in LM_COLUMNS):
+            table = batch.select(list(LM_COLUMNS))
+        elif METADATA in batch.column_names:
+            records = [json.loads(raw) if raw else {} for raw in batch[METADATA].to_pylist()]
+            table = pa.table({name: [r.get(name) for r in records] for name in LM_COLUMNS})
+        else:
+            return None
+        if table[LM_TOKENS].null_count:
+            return None
+        return table.cast(SCORES_SCHEMA)
+
+    def _signatures(self, batch: pa.Table, scores: pa.Table) -> pa.Table:
         columns = {
             KEY: batch[KEY],
             ID: batch[ID],
-            **dict(zip(LM_COLUMNS, self.measure(batch).columns, strict=True)),
+            **dict(zip(LM_COLUMNS, scores.columns, strict=True)),
         }
         if QUALITY_SCORE in batch.column_names:
             columns[QUALITY_SCORE] = batch[QUALITY_SCORE].cast(pa.float32())

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from textmill.quality.inputs import read_texts
+from textmill.tokens.reading import input_arguments  # a textmill output: its data/
 from textmill.tokens.tokenizer import end_of_text_id, train_bpe
 
 REPORT_NAME = "verify.json"
@@ -381,7 +382,7 @@ def verify(
 
     given_order: dict[str, tuple[list[str], list[int]]] = {}
     for dataset in datasets:
-        texts = read_texts(dataset.paths, text_field=text_field)
+        texts = read_texts(input_arguments(dataset.paths), text_field=text_field)
         if not texts:
             raise ValueError(f"dataset {dataset.name}: no text in {dataset.paths}")
         # a seeded document order that depends on the texts only, not on the file order
