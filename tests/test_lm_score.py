@@ -234,3 +234,15 @@ def test_a_second_selection_reuses_the_scores_of_a_scored_run(lm_dir, tmp_path, 
     ids = [pq.read_table(sorted((d / "data").glob("*.parquet")))["id"].to_pylist()
            for d in (direct, again)]  # fmt: skip
     assert sorted(ids[0]) == sorted(ids[1]) and len(ids[0]) == 6
+
+
+def test_the_python_api_scores_texts_like_the_stage(lm_dir, tmp_path):
+    import textmill
+
+    rng = random.Random(7)
+    texts = [prose(rng, 12), noise(rng), ""]
+    table = textmill.lm_scores(texts, lm_dir, batch_size=2)
+    stage = LmScore(model_path=str(lm_dir), batch_size=2)
+    measured = stage.measure(pa.table({"text": texts}))
+    assert table[LM_LOSS].to_pylist() == measured[LM_LOSS].to_pylist()
+    assert table[LM_TOKENS].to_pylist()[2] == 0

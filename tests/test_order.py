@@ -39,7 +39,7 @@ def read_ordered(out: Path) -> pa.Table:
 
 def test_order_easy_to_hard_with_nulls_last_and_a_report(tmp_path):
     scored_parquet(tmp_path / "in")
-    report = order(tmp_path / "in", tmp_path / "out", by="score", rows_per_file=7)
+    report = api.order(tmp_path / "in", tmp_path / "out", by="score", rows_per_file=7)
     table = read_ordered(tmp_path / "out")
     scores = table["score"].to_pylist()
     assert table.num_rows == report["documents"] == 30 and report["null_scores"] == 1

@@ -21,6 +21,9 @@ _EXPORTS = {
     "tokenize": "textmill.tokens.api",
     "train_tokenizer": "textmill.tokens.api",
     "load_tokenizer": "textmill.tokens.tokenizer",
+    "train_lm": "textmill.api",
+    "lm_scores": "textmill.api",
+    "order": "textmill.api",
 }
 
 __all__ = sorted(_EXPORTS)
