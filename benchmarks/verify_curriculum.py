@@ -10,6 +10,7 @@ reference LM is trained on a random share of the data itself (`textmill lm train
   shuffled (lm_score `keep: middle|low|hard, fraction: 0.5`);
 - curriculum: every scored document easy -> hard by `lm_loss` in 4 stages shuffled inside each
   (`textmill order --by lm_loss --stages 4`), trained in that order (`verify --ordered`);
+- anti_curriculum: the same, hard -> easy (`--descending`);
 - random: the very same ordered folder, shuffled by verify (same documents, same budget).
 
 All get the same token budget, one BPE, the same seeds; each model is scored on the CS336
@@ -107,6 +108,8 @@ def main() -> int:
     stats = Pipeline([("lm_score", lm)]).run([str(pool)], out / "all", overwrite=True,
                                              progress=False)  # fmt: skip
     kept = {"all": stats["kept"]}
+    counters = next(stage for stage in stats["stages"] if stage["name"] == "lm_score")
+    log(f"lm_score counters: {counters.get('counters')}")
     scoring_s = time.perf_counter() - scoring
     for name, keep in (("slm_middle", "middle"), ("slm_low", "low"), ("slm_hard", "hard")):
         select = {**lm, "keep": keep, "fraction": 0.5, "reuse_scores": True}  # no rescoring
@@ -117,6 +120,8 @@ def main() -> int:
         log(f"{name}: kept {stats['kept']:,} of {stats['read']:,}")
     ordered = order(out / "all", out / "curriculum", by="lm_loss", stages=4, overwrite=True)
     log(f"curriculum: {ordered['documents']:,} documents in 4 stages")
+    order(out / "all", out / "anti_curriculum", by="lm_loss", stages=4, descending=True,
+          overwrite=True)  # fmt: skip
     options = options_for_size(
         args.size, tokens_per_dataset=args.tokens, seeds=args.seeds, threads=args.threads
     )
@@ -125,12 +130,15 @@ def main() -> int:
     datasets += [
         Dataset("curriculum", [str(out / "curriculum")]),
         Dataset("random", [str(out / "curriculum")]),
+        Dataset("anti_curriculum", [str(out / "anti_curriculum")]),
     ]
     report = verify(
-        datasets, [str(reference)], out / "verify", options, ordered=["curriculum"], log=log
-    )
+        datasets, [str(reference)], out / "verify", options,
+        ordered=["curriculum", "anti_curriculum"], log=log,
+    )  # fmt: skip
     comparisons = [
         paired(report, "curriculum", "random"),
+        paired(report, "anti_curriculum", "random"),
         *(paired(report, name, "all") for name in names[1:]),
     ]
     for entry in report["datasets"]:
