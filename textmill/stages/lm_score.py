@@ -80,6 +80,7 @@ class LmScore(GlobalStage):
     class Options(StageOptions):
         model_path: str  # a `textmill lm train` folder or a Hugging Face causal LM folder
         device: str = "cpu"  # torch device: cpu, cuda, cuda:1 ...
+        threads: int | None = Field(None, ge=1)  # torch CPU threads per worker (None: torch's)
         batch_size: int = Field(16, ge=1)  # windows per forward pass
         max_tokens: int = Field(1024, ge=1)  # each document's first tokens scored
         langs: list[str] | None = None  # the model's languages (overrides the model folder's)
@@ -93,6 +94,10 @@ class LmScore(GlobalStage):
         reuse_scores: bool = False
 
     def setup(self) -> None:
+        if self.options.threads:
+            import torch
+
+            torch.set_num_threads(self.options.threads)
         self.model()
 
     def model(self):
