@@ -99,6 +99,12 @@ def test_tokenize_keeps_the_order(tmp_path):
     documents = pq.read_table(tmp_path / "tok" / "documents.parquet")
     expected = read_ordered(tmp_path / "ordered")["id"].to_pylist()
     assert documents["id"].to_pylist() == expected
+    # Megatron's format with concat packing keeps it too
+    megatron = ["--tokenizer", str(tokenizer), "--format", "megatron", "--pack", "16"]
+    assert main(["tokenize", str(tmp_path / "ordered"), "-o", str(tmp_path / "meg"), *megatron,
+                 "--workers", "1"]) == 0  # fmt: skip
+    packed = pq.read_table(tmp_path / "meg" / "documents.parquet")
+    assert packed["id"].to_pylist() == expected
     # and the tokens themselves: each document's span decodes to its text, in that order
     from tokenizers import Tokenizer
 
