@@ -62,7 +62,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--documents", type=int, default=400_000)
     parser.add_argument("--memory", default="256MB")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, help="DuckDB threads (default: the budget's)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     out = Path(args.out or tempfile.mkdtemp(prefix="textmill-order-"))
@@ -73,9 +73,10 @@ def main() -> int:
     # the in-memory side first: RUSAGE_CHILDREN's peak is the largest child so far
     arrow_s, arrow_mb = timed([sys.executable, "-c", IN_MEMORY, str(out / "in"),
                                str(out / "arrow.parquet")])  # fmt: skip
+    threads = ["--threads", str(args.threads)] if args.threads else []
     command = [sys.executable, "-m", "textmill", "order", str(out / "in"), "-o",
                str(out / "ordered"), "--by", "score", "--stages", "10", "--memory", args.memory,
-               "--threads", str(args.threads), "--overwrite"]  # fmt: skip
+               "--overwrite", *threads]  # fmt: skip
     mine_s, mine_mb = timed(command)
     ordered = pq.read_table(sorted((out / "ordered" / "data").glob("*.parquet")),
                             columns=["id", "score", "order_stage"])  # fmt: skip

@@ -70,6 +70,13 @@ def test_order_in_stages_shuffles_inside_each_stage_reproducibly(tmp_path):
     assert read_ordered(tmp_path / "b").equals(table)  # same seed, same bytes
     order(tmp_path / "in", tmp_path / "c", by="score", stages=3, seed=2)
     assert read_ordered(tmp_path / "c")["id"].to_pylist() != table["id"].to_pylist()
+    # ordering an ordered corpus again: the old stage column goes, a new one comes
+    order(tmp_path / "a", tmp_path / "again", by="score", stages=2, descending=True)
+    again = read_ordered(tmp_path / "again")
+    assert again.column_names.count(ORDER_STAGE) == 1
+    assert set(again[ORDER_STAGE].to_pylist()) == {1, 2, None}
+    order(tmp_path / "a", tmp_path / "plain", by="score")
+    assert ORDER_STAGE not in read_ordered(tmp_path / "plain").column_names
 
 
 def test_order_by_length_and_bad_columns(tmp_path, capsys):

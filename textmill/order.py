@@ -20,6 +20,8 @@ OUT is a textmill output like a run's (its data/ is what tokenize, mix and run r
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,6 +45,8 @@ ORDER_STAGE = "order_stage"
 LENGTH = "length"
 DEFAULT_MEMORY = "2GB"
 ROWS_PER_FILE = 250_000
+BATCH_ROWS = 8192  # rows DuckDB hands over at a time (its result buffer counts in the budget)
+MEMORY_PER_THREAD = 256 << 20  # DuckDB sort threads the budget affords (each holds its runs)
 _FILE, _ROW = "__textmill_file", "file_row_number"
 
 
@@ -93,8 +97,7 @@ def order(
         spill.mkdir(parents=True, exist_ok=True)
         connection = duckdb.connect(config={"memory_limit": memory, "temp_directory": str(spill),
                                             "preserve_insertion_order": True})  # fmt: skip
-        if threads:
-            connection.execute(f"SET threads = {int(threads)}")
+        connection.execute(f"SET threads = {int(threads or default_threads(memory))}")
         try:
             report = _write(connection, files, out, by, stages, descending, seed, rows_per_file)
         except duckdb.Error as error:
@@ -112,6 +115,18 @@ def order(
                "files": [ORDER_REPORT]}  # fmt: skip
         write_json_atomically(run, layout.manifest)
     return report
+
+
+def default_threads(memory: str) -> int:
+    """One DuckDB thread per MEMORY_PER_THREAD of the budget, at least 1, at most the cores:
+    each sorting thread holds its own runs, and too many for the budget run out of memory."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B)?\s*", memory, re.IGNORECASE)
+    if not match:
+        return 1
+    unit = (match.group(2) or "B").upper().replace("I", "")
+    scale = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}[unit]
+    budget = float(match.group(1)) * scale
+    return max(1, min(os.cpu_count() or 1, int(budget // MEMORY_PER_THREAD)))
 
 
 def _parquet_files(arguments: list[str], out: Path) -> list[str]:
@@ -134,19 +149,21 @@ def _parquet_files(arguments: list[str], out: Path) -> list[str]:
     return files
 
 
-def _key(connection: Any, source: str, by: str) -> str:
-    """The SQL expression to order by: the numeric column, or the text length for `length`."""
+def _key(connection: Any, source: str, by: str) -> tuple[str, list[str]]:
+    """The SQL expression to order by (the numeric column, or the text length for `length`)
+    and the input's columns."""
     columns = {
         row[0]: row[1] for row in connection.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
     }
+    names = list(columns)
     if by not in columns:
         if by == LENGTH and "text" in columns:
-            return "length(text)"
+            return "length(text)", names
         numeric = sorted(name for name, kind in columns.items() if _is_numeric(kind))
         raise InputError(f"--by {by}: no such column (numeric columns: {', '.join(numeric)})")
     if not _is_numeric(columns[by]):
         raise InputError(f"--by {by}: column is {columns[by]}, not a number")
-    return _quote(by)
+    return _quote(by), names
 
 
 def _is_numeric(kind: str) -> bool:
@@ -173,31 +190,46 @@ def _write(
         f"read_parquet({paths}, filename={_literal(_FILE)}, file_row_number=true, "
         "union_by_name=true)"
     )
-    key = _key(connection, source, by)
+    key, columns = _key(connection, source, by)
     direction = "DESC" if descending else "ASC"
     position = f"list_position({paths}, {_FILE})"
     scored = f"SELECT *, {key} AS __key, {position} AS __file_index FROM {source}"
+    # an earlier order's stage column is stale once the rows are ordered again
+    helpers = ", ".join([_FILE, _ROW, "__file_index", *([ORDER_STAGE] if ORDER_STAGE in columns
+                                                        else [])])  # fmt: skip
     if stages:
+        # the window and the shuffle run on a narrow table (file, row, key): only the final
+        # sort carries whole documents, and it spills to disk within the budget
         shuffle = f"md5({_literal(str(seed))} || '/' || __file_index || '/' || {_ROW})"
-        query = f"""
-            SELECT * EXCLUDE (__key, __file_index, {_FILE}, {_ROW}) FROM (
-                SELECT *, CASE WHEN __key IS NULL THEN NULL ELSE ntile({int(stages)}) OVER (
+        connection.execute(f"""
+            CREATE TEMP TABLE __stages AS SELECT __file_index, {_ROW},
+                CASE WHEN __key IS NULL THEN NULL ELSE ntile({int(stages)}) OVER (
                     PARTITION BY __key IS NULL ORDER BY __key {direction}, __file_index, {_ROW}
                 ) END AS {ORDER_STAGE}
-                FROM ({scored})
-            ) ORDER BY {ORDER_STAGE} NULLS LAST, CASE WHEN {ORDER_STAGE} IS NULL THEN NULL
-                ELSE {shuffle} END, __file_index, {_ROW}
+            FROM (SELECT {key} AS __key, {position} AS __file_index, {_ROW} FROM {source})
+        """)  # fmt: skip
+        connection.execute(f"""
+            CREATE TEMP TABLE __positions AS SELECT __file_index, {_ROW}, {ORDER_STAGE},
+                row_number() OVER (ORDER BY {ORDER_STAGE} NULLS LAST, CASE WHEN {ORDER_STAGE}
+                IS NULL THEN NULL ELSE {shuffle} END, __file_index, {_ROW}) AS __position
+            FROM __stages
+        """)  # fmt: skip
+        query = f"""
+            SELECT s.* EXCLUDE (__key, {helpers}), p.{ORDER_STAGE}
+            FROM ({scored}) s JOIN __positions p
+                ON s.__file_index = p.__file_index AND s.{_ROW} = p.{_ROW}
+            ORDER BY p.__position
         """
     else:
         query = f"""
-            SELECT * EXCLUDE (__key, __file_index, {_FILE}, {_ROW}) FROM ({scored})
+            SELECT * EXCLUDE (__key, {helpers}) FROM ({scored})
             ORDER BY __key {direction} NULLS LAST, __file_index, {_ROW}
         """
     written: list[str] = []
     writer: ParquetShardWriter | None = None
     total = 0
     try:
-        reader = connection.sql(query).to_arrow_reader(min(rows_per_file, 65_536))
+        reader = connection.sql(query).to_arrow_reader(min(rows_per_file, BATCH_ROWS))
         for batch in reader:
             start = 0
             while start < batch.num_rows:
