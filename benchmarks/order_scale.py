@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -46,16 +45,20 @@ def make_corpus(folder: Path, documents: int, files: int = 8) -> int:
     return total
 
 
+PEAK = """
+import resource, subprocess, sys
+subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
 def timed(command: list[str]) -> tuple[float, float]:
-    """(seconds, peak RSS in MB) of a child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """(seconds, peak RSS in MB) of a child process, measured by a fresh wrapper process so
+    that one side's peak never hides the other's."""
     started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if peak <= before:
-        print("note: peak RSS not above an earlier child's; run one side alone to compare")
-    return seconds, peak / 1024
+    done = subprocess.run([sys.executable, "-c", PEAK, *command], check=True,
+                          capture_output=True, text=True)  # fmt: skip
+    return time.perf_counter() - started, int(done.stdout.split()[-1]) / 1024
 
 
 def main() -> int:
