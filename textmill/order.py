@@ -193,36 +193,26 @@ def _write(
     key, columns = _key(connection, source, by)
     direction = "DESC" if descending else "ASC"
     position = f"list_position({paths}, {_FILE})"
-    scored = f"SELECT *, {key} AS __key, {position} AS __file_index FROM {source}"
     # an earlier order's stage column is stale once the rows are ordered again
-    helpers = ", ".join([_FILE, _ROW, "__file_index", *([ORDER_STAGE] if ORDER_STAGE in columns
-                                                        else [])])  # fmt: skip
+    rows = f"(SELECT * EXCLUDE ({ORDER_STAGE}) FROM {source})" if ORDER_STAGE in columns else source
+    scored = f"SELECT *, {key} AS __key, {position} AS __file_index FROM {rows}"
+    helpers = ", ".join([_FILE, _ROW, "__file_index", "__shuffle"])
     if stages:
-        # the window and the shuffle run on a narrow table (file, row, key): only the final
-        # sort carries whole documents, and it spills to disk within the budget
+        # stage bounds from the key column alone; then one plain sort carries the documents
+        # (DuckDB spills it to disk within the budget; a window or a join over whole documents
+        # would not)
+        stage = _stage_expression(connection, source, key, stages, descending)
         shuffle = f"md5({_literal(str(seed))} || '/' || __file_index || '/' || {_ROW})"
-        connection.execute(f"""
-            CREATE TEMP TABLE __stages AS SELECT __file_index, {_ROW},
-                CASE WHEN __key IS NULL THEN NULL ELSE ntile({int(stages)}) OVER (
-                    PARTITION BY __key IS NULL ORDER BY __key {direction}, __file_index, {_ROW}
-                ) END AS {ORDER_STAGE}
-            FROM (SELECT {key} AS __key, {position} AS __file_index, {_ROW} FROM {source})
-        """)  # fmt: skip
-        connection.execute(f"""
-            CREATE TEMP TABLE __positions AS SELECT __file_index, {_ROW}, {ORDER_STAGE},
-                row_number() OVER (ORDER BY {ORDER_STAGE} NULLS LAST, CASE WHEN {ORDER_STAGE}
-                IS NULL THEN NULL ELSE {shuffle} END, __file_index, {_ROW}) AS __position
-            FROM __stages
-        """)  # fmt: skip
         query = f"""
-            SELECT s.* EXCLUDE (__key, {helpers}), p.{ORDER_STAGE}
-            FROM ({scored}) s JOIN __positions p
-                ON s.__file_index = p.__file_index AND s.{_ROW} = p.{_ROW}
-            ORDER BY p.__position
+            SELECT * EXCLUDE (__key, {helpers}) FROM (
+                SELECT *, {stage} AS {ORDER_STAGE},
+                    CASE WHEN __key IS NULL THEN NULL ELSE {shuffle} END AS __shuffle
+                FROM ({scored})
+            ) ORDER BY {ORDER_STAGE} NULLS LAST, __shuffle, __file_index, {_ROW}
         """
     else:
         query = f"""
-            SELECT * EXCLUDE (__key, {helpers}) FROM ({scored})
+            SELECT * EXCLUDE (__key, {helpers}) FROM (SELECT *, NULL AS __shuffle FROM ({scored}))
             ORDER BY __key {direction} NULLS LAST, __file_index, {_ROW}
         """
     written: list[str] = []
@@ -245,13 +235,15 @@ def _write(
                 total += take
         if writer is not None:
             writer.close()
-    except BaseException:
+    except BaseException:  # a failed order leaves no part of itself behind
         if writer is not None:
             writer.abort()
+        for name in written:
+            (out / name).unlink(missing_ok=True)
         raise
     summary = connection.execute(
         f"SELECT count(*), count(__key), min(__key), max(__key) FROM ({scored})"
-    ).fetchone()
+    ).fetchall()[0]
     report: dict[str, Any] = {
         "by": by,
         "key": key,
@@ -272,6 +264,24 @@ def _write(
             {"stage": row[0], "documents": row[1], "min": row[2], "max": row[3]} for row in stats
         ]
     return report
+
+
+def _stage_expression(connection: Any, source: str, key: str, stages: int, descending: bool) -> str:
+    """SQL for a row's stage, 1..K (null without a score): the K-quantiles of the column
+    (`quantile_disc`, over the scored rows) cut it, equal scores always in the same stage."""
+    value = "CAST(__key AS DOUBLE)"
+    if descending:
+        value = f"-({value})"
+    if stages == 1:
+        return "CASE WHEN __key IS NULL THEN NULL ELSE 1 END"
+    quantiles = ", ".join(repr(i / stages) for i in range(1, stages))
+    bounds = connection.execute(
+        f"SELECT quantile_disc({value}, [{quantiles}]) FROM (SELECT {key} AS __key FROM {source})"
+    ).fetchall()[0][0]
+    if not bounds:  # no scored row
+        return "CASE WHEN __key IS NULL THEN NULL ELSE 1 END"
+    above = " + ".join(f"({value} > {float(b)!r}::DOUBLE)::INTEGER" for b in bounds)
+    return f"CASE WHEN __key IS NULL THEN NULL ELSE 1 + {above} END"
 
 
 def _stage_stats_query(out: Path, key: str) -> str:
