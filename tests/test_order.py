@@ -147,3 +147,24 @@ def test_readability_grades_and_order_by_it(tmp_path):
     assert grades["fr"] is None and grades.get("blank") is None  # not English; no text
     order(tmp_path / "run", tmp_path / "out", by="readability_grade")
     assert read_ordered(tmp_path / "out")["id"].to_pylist()[:2] == ["easy", "hard"]
+
+
+def test_a_failed_order_leaves_no_partial_output(tmp_path, monkeypatch):
+    import textmill.order as module
+
+    scored_parquet(tmp_path / "in")
+    calls = []
+    real = module._table
+
+    def fails_on_the_third_batch(batch):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("disk full")
+        return real(batch)
+
+    monkeypatch.setattr(module, "_table", fails_on_the_third_batch)
+    with pytest.raises(RuntimeError, match="disk full"):
+        order(tmp_path / "in", tmp_path / "out", by="score", rows_per_file=5)
+    assert not list((tmp_path / "out").rglob("*.parquet"))
+    monkeypatch.setattr(module, "_table", real)
+    assert order(tmp_path / "in", tmp_path / "out", by="score")["documents"] == 30

@@ -4,21 +4,26 @@ The sort is DuckDB's, over the Parquet files as they are, within a memory budget
 to OUT/.textmill/work), never a Python sort of rows; the result streams out as Arrow batches
 into OUT/data/part-NNNNN.parquet, whose sorted file names keep the order for every reader, so
 `textmill tokenize OUT` (without --shuffle-seed) writes the tokens in this order. Ties keep the
-input order (file, then row). With `stages=K` the documents are cut into K equal buckets by the
-column (DuckDB's ntile) and shuffled inside each (seeded: an md5 of the seed and the document's
-file and row, so the same command gives the same bytes); a `order_stage` column (1..K) says
-which. Documents with a null score come last, in input order (no stage), and are counted.
+input order (file, then row). With `stages=K` the documents are cut into K stages at the
+column's K-quantiles (equal scores always share a stage, so stages are equal up to ties) and
+shuffled inside each (seeded: an md5 of the seed and the document's file and row, so the same
+command gives the same bytes); a `order_stage` column (1..K) says which. The stage bounds come
+from the key column alone, so the one sort that carries whole documents is a plain ORDER BY,
+which DuckDB spills to disk (a window or a join over whole documents would not stay within
+the budget). Documents with a null score come last, in input order (no stage), and are counted.
 
 `--by length` with no `length` column orders by the text's length in characters; any other
 name must be a numeric column: `lm_loss` (stage lm_score), `readability_grade` (stage
 readability), `quality_score`, ...
 
 OUT is a textmill output like a run's (its data/ is what tokenize, mix and run read), with
-`order.json`: the column, the direction, per stage its documents and score range.
+`order.json`: the column, the direction, per stage its documents and score range. A failed
+order removes the files it wrote.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -105,6 +110,8 @@ def order(
         finally:
             connection.close()
             shutil.rmtree(spill, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                spill.parent.rmdir()
         report.update(
             inputs=[str(p) for p in inputs], command=list(command) if command else None,
             memory=memory, version=__version__,
@@ -240,6 +247,8 @@ def _write(
             writer.abort()
         for name in written:
             (out / name).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a folder that holds a user's file stays
+            (out / "data").rmdir()
         raise
     summary = connection.execute(
         f"SELECT count(*), count(__key), min(__key), max(__key) FROM ({scored})"
