@@ -246,3 +246,9 @@ def test_the_python_api_scores_texts_like_the_stage(lm_dir, tmp_path):
     measured = stage.measure(pa.table({"text": texts}))
     assert table[LM_LOSS].to_pylist() == measured[LM_LOSS].to_pylist()
     assert table[LM_TOKENS].to_pylist()[2] == 0
+
+
+def test_textmill_stages_describes_lm_score_and_readability(capsys):
+    assert main(["stages", "lm_score"]) == 0 and main(["stages", "readability"]) == 0
+    out = capsys.readouterr().out
+    assert "lm_loss_p90" in out and "keep = None" in out and "readability_grade" in out
