@@ -7,6 +7,7 @@ import json
 import random
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from textmill.cli.quality import register
@@ -139,3 +140,44 @@ def test_cli_reports_a_missing_input_without_a_traceback(tmp_path, capsys):
                "--reference", "/nonexistent/r.txt", "--out", str(tmp_path))  # fmt: skip
     assert code == 2
     assert "textmill verify:" in capsys.readouterr().err
+
+
+def test_in_given_order_takes_the_shuffled_documents_in_their_own_order(tmp_path):
+    from textmill.tokens.tokenizer import end_of_text_id, train_bpe
+    from textmill.train.verify import _encode_stream, _in_given_order
+
+    texts = [f"doc {i} " + " ".join(WORDS[: 1 + i % 9]) for i in range(40)]
+    tokenizer = train_bpe(texts, 300)
+    sequence = [int(i) for i in np.random.default_rng(0).permutation(len(texts))]
+    budget = 150
+    shuffled = _encode_stream(tokenizer, [texts[i] for i in sequence], budget)
+    ordered = _in_given_order(tokenizer, texts, sequence, budget)
+    assert len(ordered) == len(shuffled) == budget
+
+    def documents(stream):
+        pieces = np.split(stream, np.flatnonzero(stream == end_of_text_id(tokenizer)) + 1)
+        return [tokenizer.decode(piece.tolist()) for piece in pieces if len(piece)]
+
+    taken = documents(ordered)
+    whole = [text for text in taken if text in texts]
+    # every whole document is one the shuffled stream takes, and they come in file order
+    assert set(whole) <= set(documents(shuffled)) | {texts[sequence[len(whole)]]}
+    assert whole == sorted(whole, key=texts.index) and len(whole) >= len(taken) - 1
+
+
+def test_verify_ordered_trains_on_the_given_order(files, tmp_path, capsys):
+    # one dataset, two orders of it: prose then noise, and the same documents shuffled
+    rows = prose(3, count=60) + noise(4, count=20)
+    path = write_jsonl(tmp_path / "curriculum.jsonl", rows)
+    common = ["--reference", files["reference"], "--size", "tiny", "--seeds", "0", "1",
+              "--threads", "1", "--tokens", "3000"]  # fmt: skip
+    out = tmp_path / "v"
+    assert cli("verify", f"given={path}", f"shuffled={path}", "--ordered", "given",
+               "--out", str(out), *common) == 0  # fmt: skip
+    report = json.loads((out / "verify.json").read_text())
+    by_name = {entry["name"]: entry for entry in report["datasets"]}
+    assert by_name["given"]["order"] == "given" and by_name["shuffled"]["order"] == "shuffled"
+    assert by_name["given"]["losses"] != by_name["shuffled"]["losses"]  # same data, same seeds
+    assert cli("verify", f"a={path}", f"b={path}", "--ordered", "c", "--out", str(out),
+               *common) == 2  # fmt: skip
+    assert "--ordered c" in capsys.readouterr().err

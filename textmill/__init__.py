@@ -26,6 +26,9 @@ _EXPORTS = {
     "train_label_classifier": "textmill.api",
     "train_recipe": "textmill.api",
     "fit_topics": "textmill.api",
+    "train_lm": "textmill.api",
+    "lm_scores": "textmill.api",
+    "order": "textmill.api",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -297,3 +297,63 @@ def fit_topics(
     model = fit(texts, k, embedder=embedder, seed=seed)
     model.save(output)
     return model
+
+
+# ---------------------------------------------------------------- small-LM scores and curricula
+
+
+def train_lm(
+    reference: Sequence[str | Path] | str | Path,
+    out: str | Path,
+    *,
+    size: str = "small",
+    tokens: int | None = None,
+    seed: int = 0,
+    langs: Sequence[str] | None = None,
+    device: str | None = None,
+    threads: int | None = None,
+    text_field: str = "text",
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """`textmill lm train`: verify's GPT trained on `reference`, saved to `out` for the
+    `lm_score` stage; returns its config (held-out loss, languages)."""
+    from textmill.train.lm import train_lm as train
+    from textmill.train.verify import options_for_size
+
+    paths = [str(reference)] if isinstance(reference, (str, Path)) else [str(p) for p in reference]
+    options = options_for_size(
+        size, tokens_per_dataset=tokens, seeds=[seed], device=device, threads=threads
+    )
+    return train(paths, out, options, text_field=text_field, langs=langs, overwrite=overwrite)
+
+
+def lm_scores(
+    texts: Sequence[str | None],
+    model: str | Path,
+    *,
+    device: str = "cpu",
+    batch_size: int = 16,
+    max_tokens: int = 1024,
+) -> pa.Table:
+    """`lm_loss`, `lm_loss_p90`, `lm_tokens` of in-memory texts under a `textmill lm train`
+    folder or a Hugging Face causal LM folder (what the `lm_score` stage writes)."""
+    from textmill.stages.lm_score import LM_LOSS, LM_LOSS_P90, LM_TOKENS
+    from textmill.train.lm import load_lm
+
+    scores = load_lm(model, device).score(texts, batch_size=batch_size, max_tokens=max_tokens)
+    scored = scores.tokens > 0
+    return pa.table(
+        {
+            LM_LOSS: pa.array(scores.mean, pa.float32(), mask=~scored),
+            LM_LOSS_P90: pa.array(scores.p90, pa.float32(), mask=~scored),
+            LM_TOKENS: pa.array(scores.tokens, pa.int32()),
+        }
+    )
+
+
+def order(inputs: Sequence[str | Path] | str | Path, out: str | Path, **options: Any):
+    """`textmill order`: `by=COLUMN`, `stages=K`, `descending`, `seed`, `memory`, `overwrite`
+    (textmill/order.py); returns what OUT/order.json holds."""
+    from textmill.order import order as write_order
+
+    return write_order(inputs, out, **options)

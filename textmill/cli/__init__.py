@@ -30,6 +30,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "textmill.cli.tokens",
     "textmill.cli.mix",
     "textmill.cli.warmup",
+    "textmill.cli.lm",
+    "textmill.cli.order",
 )
 INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a process that Ctrl-C ended
 

@@ -67,7 +67,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     datasets = [parse_dataset(argument) for argument in args.datasets]
     report = verify(
         datasets, args.reference, args.out, _verify_options(args),
-        text_field=args.text_field, log=_log,
+        text_field=args.text_field, ordered=args.ordered, log=_log,
     )  # fmt: skip
     _print_verify(report)
     print(f"report: {Path(args.out) / 'verify.json'}")
@@ -220,4 +220,8 @@ def register(commands: Any) -> None:
     )
     verify.add_argument("datasets", nargs="+", metavar="NAME=PATH", help="datasets (2+)")
     _add_verify_arguments(verify)
+    verify.add_argument(
+        "--ordered", action="append", default=[], metavar="NAME",
+        help="train dataset NAME in its given order (a curriculum), not shuffled (repeatable)",
+    )  # fmt: skip
     verify.set_defaults(handler=guard(cmd_verify))

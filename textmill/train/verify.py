@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from textmill.quality.inputs import read_texts
+from textmill.tokens.reading import input_arguments  # a textmill output: its data/
 from textmill.tokens.tokenizer import end_of_text_id, train_bpe
 
 REPORT_NAME = "verify.json"
@@ -137,13 +138,20 @@ def _build_model(options: VerifyOptions, vocab_size: int) -> Any:
             if isinstance(module, nn.Linear) and module.bias is not None:
                 nn.init.zeros_(module.bias)
 
-        def forward(self, tokens: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        def forward(
+            self, tokens: torch.Tensor, targets: torch.Tensor, reduction: str = "mean"
+        ) -> torch.Tensor:
+            """Mean cross-entropy; with reduction="none" each target's loss, shaped like
+            `targets` (targets -100 are padding: loss 0, left out of the mean)."""
             positions = torch.arange(tokens.shape[1], device=tokens.device)
             x = self.token_embedding(tokens) + self.position_embedding(positions)
             for block in self.blocks:
                 x = block(x)
             logits = self.ln_f(x) @ self.token_embedding.weight.T
-            return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+            loss = F.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction=reduction
+            )
+            return loss if reduction == "mean" else loss.view(targets.shape)
 
     return GPT()
 
@@ -179,6 +187,24 @@ def _encode_stream(tokenizer: Any, texts: Sequence[str], budget: int | None) -> 
     return stream[:budget] if budget is not None else stream
 
 
+def _in_given_order(
+    tokenizer: Any, texts: list[str], sequence: list[int], budget: int
+) -> np.ndarray:
+    """The stream of the documents that fill `budget` tokens when taken in `sequence` (the
+    seeded order a shuffled dataset uses), in the texts' own order, cut at `budget`."""
+    eot_tokens = 1
+    taken, total, step = 0, 0, 256
+    while total < budget and taken < len(sequence):
+        chunk = [texts[i] for i in sequence[taken : taken + step]]
+        lengths = [len(e.ids) + eot_tokens for e in tokenizer.encode_batch(chunk)]
+        filled = np.cumsum(lengths) + total
+        count = int(np.searchsorted(filled, budget) + 1)  # documents up to the one that fills it
+        taken += min(count, len(chunk))
+        total = int(filled[min(count, len(chunk)) - 1])
+    chosen = sorted(sequence[:taken])
+    return _encode_stream(tokenizer, [texts[i] for i in chosen], budget)
+
+
 def _windows(stream: np.ndarray, seq_len: int) -> np.ndarray:
     """Non-overlapping (seq_len + 1)-token windows: inputs are [:-1], targets [1:]."""
     count = (len(stream) - 1) // seq_len
@@ -196,12 +222,14 @@ def train_and_evaluate(
     extra_references: Mapping[str, np.ndarray] | None = None,
     initial_state: Mapping[str, Any] | None = None,
     keep_state: bool = False,
+    ordered: bool = False,
 ) -> dict[str, Any]:
     """Train one model from scratch on the stream (one pass, windows in a seeded order); the
     reference loss (mean token cross-entropy, nats) at `eval_points` steps and at the end, and
     each of `extra_references` (name -> windows) at the end (`textmill mix search` scores a
     general and a domain reference with one model). `initial_state` (a `state` an earlier call
-    kept with `keep_state`) continues training that model instead: continual pre-training."""
+    kept with `keep_state`) continues training that model instead: continual pre-training.
+    `ordered` trains on the windows in stream order (a curriculum), not in a seeded order."""
     import torch
 
     if options.threads:
@@ -223,7 +251,11 @@ def train_and_evaluate(
         betas=(0.9, 0.95),
     )
     windows = _windows(train_stream, options.seq_len)
-    order = np.random.default_rng(seed).permutation(len(windows))
+    order = (
+        np.arange(len(windows))
+        if ordered
+        else np.random.default_rng(seed).permutation(len(windows))
+    )
     num_steps = len(windows) // options.batch_size
     if num_steps < 1:
         raise ValueError(
@@ -325,29 +357,41 @@ def verify(
     options: VerifyOptions | None = None,
     *,
     text_field: str = "text",
+    ordered: Collection[str] = (),
     log: Callable[[str], None] = lambda message: None,
 ) -> dict[str, Any]:
     """Run the comparison and write `verify.json` (and `loss_curve.png` when matplotlib is
-    installed) to `out_dir`; returns the report."""
+    installed) to `out_dir`; returns the report.
+
+    Datasets named in `ordered` are trained on in their given order (a curriculum that
+    `textmill order` wrote): the documents are the ones the seeded random order would take
+    into the budget, so that a shuffled copy of the same data trains on the same documents,
+    put back in the dataset's order, and the model sees its windows in that order."""
     options = options or VerifyOptions()
     if len(datasets) < 2:
         raise ValueError("verify compares two or more datasets")
     names = [d.name for d in datasets]
     if len(set(names)) != len(names):
         raise ValueError(f"dataset names must differ: {names}")
+    unknown = sorted(set(ordered) - set(names))
+    if unknown:
+        raise ValueError(f"--ordered {unknown[0]}: no dataset of that name (have: {names})")
     started = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    rng = np.random.default_rng(options.data_seed)
+    given_order: dict[str, tuple[list[str], list[int]]] = {}
     for dataset in datasets:
-        texts = read_texts(dataset.paths, text_field=text_field)
+        texts = read_texts(input_arguments(dataset.paths), text_field=text_field)
         if not texts:
             raise ValueError(f"dataset {dataset.name}: no text in {dataset.paths}")
         # a seeded document order that depends on the texts only, not on the file order
-        texts.sort()
-        dataset.texts = [texts[i] for i in rng.permutation(len(texts))]
-        rng = np.random.default_rng(options.data_seed)
+        by_text = sorted(range(len(texts)), key=texts.__getitem__)
+        permutation = np.random.default_rng(options.data_seed).permutation(len(texts))
+        sequence = [by_text[i] for i in permutation]
+        dataset.texts = [texts[i] for i in sequence]
+        if dataset.name in ordered:
+            given_order[dataset.name] = (texts, sequence)
     reference_texts = read_texts(reference_paths, text_field=text_field)
     if not reference_texts:
         raise ValueError(f"reference {list(reference_paths)} holds no text")
@@ -364,7 +408,12 @@ def verify(
             f"note: the smallest dataset has {budget:,} tokens, below tokens_per_dataset="
             f"{options.tokens_per_dataset:,}: every dataset is cut to {budget:,}"
         )
-    streams = [s[:budget] for s in streams]
+    streams = [
+        _in_given_order(tokenizer, *given_order[d.name], budget)
+        if d.name in given_order
+        else stream[:budget]
+        for d, stream in zip(datasets, streams, strict=True)
+    ]
     reference_stream = _encode_stream(tokenizer, reference_texts, None)[: options.eval_tokens + 1]
     reference_windows = _windows(reference_stream, options.seq_len)
     if len(reference_windows) == 0:
@@ -377,7 +426,10 @@ def verify(
     for dataset, stream in zip(datasets, streams, strict=True):
         runs = []
         for seed in options.seeds:
-            run = train_and_evaluate(stream, reference_windows, vocab_size, seed, options)
+            run = train_and_evaluate(
+                stream, reference_windows, vocab_size, seed, options,
+                ordered=dataset.name in given_order,
+            )  # fmt: skip
             log(f"{dataset.name} seed {seed}: reference loss {run['reference_loss']:.4f}")
             runs.append(run)
         losses = [run["reference_loss"] for run in runs]
@@ -387,6 +439,7 @@ def verify(
                 "name": dataset.name,
                 "paths": dataset.paths,
                 "documents": len(dataset.texts),
+                "order": "given" if dataset.name in given_order else "shuffled",
                 "loss_mean": float(np.mean(losses)),
                 "loss_std": _spread(losses),
                 "losses": losses,
