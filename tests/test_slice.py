@@ -195,3 +195,17 @@ def test_slicing_by_a_list_column_or_with_no_slices_allowed_is_a_one_line_error(
     assert main(["slice", str(run), "--by", "year", "--max-slices", "0"]) == 2
     assert "--max-slices must be at least 1" in capsys.readouterr().err
     assert not (run / "slices").exists()
+
+
+def test_replacing_a_run_removes_its_default_slices(tmp_path):
+    """`run --overwrite` into a sliced run used to leave OUT/slices/year describing the old
+    documents (slices.json still said reconciled); slices written elsewhere are the user's."""
+    inputs = [str(write_jsonl(tmp_path / "in.jsonl", RECORDS))]
+    out = tmp_path / "run"
+    reconciled_run([("date", {"latest_date": "2026-01-01"})], inputs, out)
+    slice_run(out, "year")
+    slice_run(out, "date_source", tmp_path / "elsewhere")
+    (out / "slices" / "notes.txt").write_text("mine")
+    reconciled_run(["normalize"], inputs, out, overwrite=True)
+    assert sorted(p.name for p in (out / "slices").iterdir()) == ["notes.txt"]
+    assert json.loads((tmp_path / "elsewhere" / "slices.json").read_text())["total"] == 6
