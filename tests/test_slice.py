@@ -209,3 +209,11 @@ def test_replacing_a_run_removes_its_default_slices(tmp_path):
     reconciled_run(["normalize"], inputs, out, overwrite=True)
     assert sorted(p.name for p in (out / "slices").iterdir()) == ["notes.txt"]
     assert json.loads((tmp_path / "elsewhere" / "slices.json").read_text())["total"] == 6
+
+
+def test_slicing_the_folder_of_slices_names_the_slices_to_pick(dated_run, tmp_path, capsys):
+    dest = tmp_path / "years"
+    slice_run(dated_run, "year", dest)
+    assert main(["slice", str(dest), "--by", "month", "-o", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert "holds the slices of" in err and str(dest / "2016") in err and err.count("\n") == 1

@@ -138,6 +138,13 @@ def slice_run(
 ) -> dict[str, Any]:
     """Write the slices of the finished run in `out` by `by` (year, month, day or a column
     name) into `dest` (default OUT/slices/<by>); returns what DEST/slices.json holds."""
+    summary = Path(out) / MANIFEST
+    if summary.is_file() and not (Path(out) / "stats.json").exists():
+        first = next(iter(json.loads(summary.read_text("utf-8")).get("slices") or {}), "VALUE")
+        raise SliceError(
+            f"{out} holds the slices of a run, not a run: slice one of them "
+            f"(e.g. {Path(out) / first})"
+        )
     out = RunReport.check(out)
     if max_slices < 1:
         raise SliceError(f"--max-slices must be at least 1, not {max_slices}")
