@@ -2,6 +2,7 @@
 column value, with counts that add up to the run's."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -55,10 +56,13 @@ def test_slice_by_year_writes_one_reconciled_output_per_year(dated_run, capsys):
     for name, docs in summary["slices"].items():
         stats = json.loads((dest / name / "stats.json").read_text())
         assert stats["read"] == stats["kept"] == docs and stats["reconciled"]
-        assert stats["slice"] == {**stats["slice"], "by": "year", "value": name, "run_kept": 6}
+        value = None if name == "unknown" else name
+        assert stats["slice"] == {**stats["slice"], "by": "year", "value": value, "run_kept": 6}
+        assert stats["slice"]["folder"] == name and stats["shards"] == 1
         card = (dest / name / "README.md").read_text()
         assert f"{docs:,} documents kept" in card
-        assert f"is `{name}`: {docs:,} of the 6 documents kept by the run" in card
+        which = f"whose year (of `date`) is `{name}`" if value else "without a year (of `date`)"
+        assert f"{which}: {docs:,} of the 6 documents kept by the run" in card
         assert (dest / name / "report.html").is_file()
         RunReport.load(dest / name)  # each slice is a textmill output `report` accepts
     sources = json.loads((dest / "unknown" / "stats.json").read_text())["sources"]
@@ -116,14 +120,17 @@ def test_slicing_into_the_run_itself_or_another_output_is_refused(dated_run, tmp
 
 
 def test_slice_names_never_reach_the_state_folder_or_the_summary():
-    assert [slice_name(v) for v in (".textmill", "slices.json", "..", "", "a/b", None)] == [
+    names = [slice_name(v) for v in (".textmill", "slices.json", "..", "", "a/b", None, "2019")]
+    assert [name.split("~")[0] for name in names] == [
         "_.textmill",
-        "_slices.json",
-        "unknown",
+        "slices.json",
+        "_..",
         "unknown",
         "a_b",
         "unknown",
+        "2019",
     ]
+    assert [len(name.split("~")) for name in names] == [2, 2, 2, 1, 2, 1, 1]
 
 
 def test_an_interrupted_slicing_is_replaced_with_overwrite(dated_run, tmp_path, monkeypatch):
@@ -140,3 +147,73 @@ def test_an_interrupted_slicing_is_replaced_with_overwrite(dated_run, tmp_path, 
     assert main(["slice", str(dated_run), "--by", "source", "-o", str(dest), "--overwrite"]) == 0
     left = {p.name for p in dest.iterdir() if not p.name.startswith(".")}
     assert left == {"slices.json", *json.loads((dest / "slices.json").read_text())["slices"]}
+
+
+def test_distinct_values_never_share_a_slice_folder(tmp_path):
+    """Values that differ only in characters a folder name cannot hold (non-ASCII, `/`, past
+    100 characters) used to be merged into one slice; each now gets its own."""
+    records = [
+        {"id": f"t{i}", "text": "Words." + WORDS, "url": url}
+        for i, url in enumerate(["日本", "中文", "a/b", "a_b", "unknown", "x" * 101, "x" * 102])
+    ]
+    out = tmp_path / "run"
+    reconciled_run(["normalize"], [str(write_jsonl(tmp_path / "in.jsonl", records))], out)
+    summary = slice_run(out, "url", tmp_path / "by-url")
+    assert len(summary["slices"]) == 7 and set(summary["slices"].values()) == {1}
+    assert summary["slices"]["a_b"] == 1 and "unknown" not in summary["slices"]
+    assert sorted(summary["values"].values()) == sorted(r["url"] for r in records)
+    for name, value in summary["values"].items():
+        stats = json.loads((tmp_path / "by-url" / name / "stats.json").read_text())
+        assert stats["slice"]["value"] == value and stats["slice"]["folder"] == name
+
+
+def test_slicing_dates_from_a_column_that_holds_no_dates_is_refused(dated_run, tmp_path, capsys):
+    """`--by year --date-column id` used to make a slice `a1`... of the ids' first characters."""
+    dest = tmp_path / "ids"
+    assert (
+        main(["slice", str(dated_run), "--by", "year", "--date-column", "id", "-o", str(dest)]) == 2
+    )
+    err = capsys.readouterr().err
+    assert "column 'id' holds '" in err and "no ISO date" in err and ".parquet:" in err
+    assert err.count("\n") == 1 and not dest.exists()
+
+
+def test_slicing_by_a_list_column_or_with_no_slices_allowed_is_a_one_line_error(
+    dated_run, tmp_path, capsys
+):
+    import pyarrow as pa
+
+    run = tmp_path / "listed"
+    shutil.copytree(dated_run, run, ignore=shutil.ignore_patterns("slices"))
+    for path in (run / "data").glob("*.parquet"):
+        table = pq.read_table(path)
+        tags = pa.array([["x"]] * table.num_rows, pa.list_(pa.string()))
+        pq.write_table(table.append_column("tags", tags), path)
+    assert main(["slice", str(run), "--by", "tags", "-o", str(tmp_path / "t")]) == 2
+    err = capsys.readouterr().err
+    assert "'tags' holds list<" in err and err.count("\n") == 1
+    assert main(["slice", str(run), "--by", "year", "--max-slices", "0"]) == 2
+    assert "--max-slices must be at least 1" in capsys.readouterr().err
+    assert not (run / "slices").exists()
+
+
+def test_replacing_a_run_removes_its_default_slices(tmp_path):
+    """`run --overwrite` into a sliced run used to leave OUT/slices/year describing the old
+    documents (slices.json still said reconciled); slices written elsewhere are the user's."""
+    inputs = [str(write_jsonl(tmp_path / "in.jsonl", RECORDS))]
+    out = tmp_path / "run"
+    reconciled_run([("date", {"latest_date": "2026-01-01"})], inputs, out)
+    slice_run(out, "year")
+    slice_run(out, "date_source", tmp_path / "elsewhere")
+    (out / "slices" / "notes.txt").write_text("mine")
+    reconciled_run(["normalize"], inputs, out, overwrite=True)
+    assert sorted(p.name for p in (out / "slices").iterdir()) == ["notes.txt"]
+    assert json.loads((tmp_path / "elsewhere" / "slices.json").read_text())["total"] == 6
+
+
+def test_slicing_the_folder_of_slices_names_the_slices_to_pick(dated_run, tmp_path, capsys):
+    dest = tmp_path / "years"
+    slice_run(dated_run, "year", dest)
+    assert main(["slice", str(dest), "--by", "month", "-o", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert "holds the slices of" in err and str(dest / "2016") in err and err.count("\n") == 1

@@ -17,6 +17,7 @@ count, or the command fails. Folder layout:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -44,6 +45,8 @@ SHARD = "part-00000"
 MANIFEST = "slices.json"
 MAX_SLICES = 1000  # a folder per value: slicing by `id` would make millions
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=+-]")
+# an ISO date or timestamp (`2019`, `2019-05`, `2019-05-12`, `2019-05-12T10:00:00Z`)
+ISO_DATE = r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01])([T ].*)?)?)?$"
 
 
 class SliceError(RunError):
@@ -55,6 +58,7 @@ class _Slice:
     """One slice being written: its folder, Parquet writer, counters and report collector."""
 
     name: str
+    value: str | None  # the column's value (None: `unknown`), which `name` may only abbreviate
     folder: Path
     writer: ParquetShardWriter
     collector: ReportCollector
@@ -84,20 +88,35 @@ class _Slice:
 
 
 def slice_name(value: Any) -> str:
-    """A value as a folder name (null, empty, `.` and `..` are `unknown`)."""
-    if value is None:
+    """A value as a folder name, one per distinct value (null and empty are `unknown`). A
+    value that is no safe name as it stands (non-ASCII, `/`, over 100 characters, hidden,
+    `unknown` itself, the summary file) keeps its safe part plus `~` and 8 hex digits of its
+    hash, so that two values never share a slice."""
+    if value is None or str(value) == "":
         return UNKNOWN
-    name = _UNSAFE.sub("_", str(value))[:100]
-    if not name.strip("."):
-        return UNKNOWN
-    # never the state folder (`.textmill`), a hidden name or the summary file
-    return "_" + name if name.startswith(".") or name == MANIFEST else name
+    text = str(value)
+    name = _UNSAFE.sub("_", text)[:100]
+    if name.startswith("."):  # never the state folder (`.textmill`) or a hidden name
+        name = "_" + name
+    if name == text and name not in (UNKNOWN, MANIFEST):
+        return name
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{name}~{digest}"
 
 
-def slice_keys(batch: pa.Table, by: str, column: str) -> pa.Array:
-    """Each row's slice value (null: `unknown`)."""
+def slice_keys(batch: pa.Table, by: str, column: str, where: str = "") -> pa.Array:
+    """Each row's slice value (null: `unknown`); dates must be ISO dates (`where` names the
+    file in the error)."""
     if by in GRANULARITIES:
         values = pc.cast(batch[column], pa.string())
+        values = pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+        bad = pc.invert(pc.match_substring_regex(values, ISO_DATE))
+        if pc.any(bad).as_py():
+            value = pc.filter(values, bad)[0].as_py()
+            raise SliceError(
+                f"{where or column}: column {column!r} holds {value[:60]!r}, no ISO date "
+                f"(YYYY, YYYY-MM, YYYY-MM-DD): pass --date-column, or --by {column}"
+            )
         width = GRANULARITIES[by]
         prefix = pc.utf8_slice_codeunits(values, 0, width)
         # a prefix shorter than asked (a year-only date sliced by month) is no value of it
@@ -119,16 +138,34 @@ def slice_run(
 ) -> dict[str, Any]:
     """Write the slices of the finished run in `out` by `by` (year, month, day or a column
     name) into `dest` (default OUT/slices/<by>); returns what DEST/slices.json holds."""
+    summary = Path(out) / MANIFEST
+    if summary.is_file() and not (Path(out) / "stats.json").exists():
+        first = next(iter(json.loads(summary.read_text("utf-8")).get("slices") or {}), "VALUE")
+        raise SliceError(
+            f"{out} holds the slices of a run, not a run: slice one of them "
+            f"(e.g. {Path(out) / first})"
+        )
     out = RunReport.check(out)
+    if max_slices < 1:
+        raise SliceError(f"--max-slices must be at least 1, not {max_slices}")
     column = date_column if by in GRANULARITIES else by
     dest = Path(dest) if dest is not None else out / "slices" / slice_name(by)
     data_files = Layout(out).written("data")
     run_stats = json.loads((out / "stats.json").read_text("utf-8"))
     if data_files:
-        names = pq.read_schema(data_files[0]).names
-        if column not in names:
+        schema = pq.read_schema(data_files[0])
+        if column not in schema.names:
             hint = " (run the `date` stage, or pass --date-column)" if by in GRANULARITIES else ""
-            raise SliceError(f"{out}: the run's output has no column {column!r}{hint}")
+            raise SliceError(
+                f"{out}: the run's output has no column {column!r}{hint}; it has "
+                + ", ".join(schema.names)
+            )
+        kind = schema.field(column).type
+        if pa.types.is_nested(kind):
+            raise SliceError(
+                f"{out}: column {column!r} holds {kind}, not one value per document; "
+                "slice by a column of single values"
+            )
     check_output_folder(dest)
     if dest.resolve() == out.resolve() or dest.resolve() in out.resolve().parents:
         raise SliceError(f"{dest} is or holds the run being sliced; choose another folder")
@@ -140,10 +177,18 @@ def slice_run(
             )
         if not overwrite:
             raise SliceError(f"{dest} already holds slices; pass --overwrite to replace them")
+    created = not dest.exists()
     with output_lock(Layout(out)), output_lock(Layout(dest)):
         _remove_previous(dest)
         _mark(dest, [], slices=[])  # an interrupted slicing is still ours to --overwrite
-        slices = _write_slices(data_files, by, column, dest, max_slices)
+        try:
+            slices = _write_slices(data_files, by, column, dest, max_slices)
+        except SliceError:  # a refused request (a value no date, too many slices) leaves nothing
+            if created:
+                shutil.rmtree(dest)
+            else:
+                _remove_previous(dest)
+            raise
         return _finish(out, dest, by, column, run_stats, slices)
 
 
@@ -180,14 +225,14 @@ def _write_slices(
         for path in data_files:
             for record_batch in pq.ParquetFile(path).iter_batches():
                 batch = pa.Table.from_batches([record_batch])
-                keys = slice_keys(batch, by, column)
+                keys = slice_keys(batch, by, column, str(path))
                 encoded = pc.dictionary_encode(keys)
                 indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
                 for code, value in [(-1, None), *enumerate(encoded.dictionary.to_pylist())]:
                     rows = (indices == code).nonzero()[0]
                     if len(rows):
                         part = batch.take(pa.array(rows))
-                        _slice_for(slices, slice_name(value), dest, max_slices).add(part)
+                        _slice_for(slices, value, dest, max_slices).add(part)
     except BaseException:
         for entry in slices.values():
             entry.writer.abort()
@@ -195,7 +240,8 @@ def _write_slices(
     return slices
 
 
-def _slice_for(slices: dict[str, _Slice], name: str, dest: Path, max_slices: int) -> _Slice:
+def _slice_for(slices: dict[str, _Slice], value: str | None, dest: Path, max_slices: int) -> _Slice:
+    name = slice_name(value)
     if name not in slices:
         if len(slices) >= max_slices:
             raise SliceError(
@@ -206,6 +252,7 @@ def _slice_for(slices: dict[str, _Slice], name: str, dest: Path, max_slices: int
         _mark(folder, [SHARD])
         slices[name] = _Slice(
             name,
+            None if name == UNKNOWN else str(value),
             folder,
             ParquetShardWriter(Layout(folder).data(SHARD)),
             ReportCollector(f"slice/{name}", 0, True),
@@ -243,6 +290,7 @@ def _finish(
         "column": column,
         "run_kept": run_kept,
         "slices": documents,
+        "values": {name: s.value for name, s in sorted(slices.items())},
         "total": total,
         "reconciled": total == run_kept,
     }
@@ -272,6 +320,7 @@ def _slice_stats(
     }
     return {
         **run_stats,
+        "shards": 1,
         "read": c.read,
         "kept": c.kept,
         "rejected": 0,
@@ -285,7 +334,8 @@ def _slice_stats(
             "of": str(out),
             "by": by,
             "column": column,
-            "value": entry.name,
+            "value": entry.value,
+            "folder": entry.name,
             "docs": c.kept,
             "run_kept": run_kept,
             "text_bytes": c.stages[0].bytes_out if c.stages else 0,

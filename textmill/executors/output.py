@@ -15,6 +15,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ from textmill.pipeline import output_file_options, stage_class
 LOCK_NAME = "lock"
 DATA_FOLDERS = ("data", "jsonl", "rejects", "errors", "rehydrated")  # textmill writes into these
 RUN_FILES = ("stats.json", "report.html", "README.md")  # and these, at the top of OUT
+SLICES_FOLDER = "slices"  # `textmill slice OUT`'s default destination: OUT/slices/BY
 
 
 class RunError(RuntimeError):
@@ -277,9 +279,28 @@ def remove_owned(layout: Layout, manifest: dict[str, Any], *, finished: bool) ->
             if finished or (path.is_file() and final_name_of(path.name) is not None):
                 _remove(path)
     if finished:
+        _remove_default_slices(layout.out / SLICES_FOLDER)
         for name in DATA_FOLDERS:
             with contextlib.suppress(OSError):  # a folder that holds a user's file stays
                 (layout.out / name).rmdir()
+
+
+def _remove_default_slices(folder: Path) -> None:
+    """The slicings `textmill slice OUT` wrote into OUT/slices: they hold and count the
+    documents of the output being replaced. Only folders whose manifest names `slice` go."""
+    if not folder.is_dir() or folder.is_symlink():
+        return
+    for child in sorted(folder.iterdir()):
+        if child.is_symlink() or not child.is_dir():
+            continue
+        try:
+            manifest = json.loads(Layout(child).manifest.read_text("utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(manifest, dict) and manifest.get("command") == "slice":
+            shutil.rmtree(child)
+    with contextlib.suppress(OSError):  # a user's file beside them stays, and its folder
+        folder.rmdir()
 
 
 def _remove_in(folder: Path, names: Iterable[str], finished: bool) -> None:

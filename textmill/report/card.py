@@ -214,9 +214,11 @@ def _slice(report: RunReport) -> str:
         if info["by"] != info["column"]
         else code(info["column"])
     )
+    value = info.get("value")
+    which = f"whose {what} is {code(value)}" if value is not None else f"without a {what}"
     return (
         "## Slice\n\n"
-        f"The documents whose {what} is {code(info['value'])}: {info['docs']:,} of the "
+        f"The documents {which}: {info['docs']:,} of the "
         f"{info['run_kept']:,} documents kept by the run in {code(info['of'])} (`textmill "
         "slice`). The processing steps and per-stage counts below are that whole run's.\n"
     )

@@ -99,7 +99,8 @@ class Date(Mapper):
     """Publication date of every document: `date` (ISO string: YYYY-MM-DD, YYYY-MM or YYYY),
     `date_source` (html, url, text, text_year, crawl) and `date_confidence` (0-1), from the
     HTML (htmldate), the URL, the text, bounded by the WARC crawl date; null with a counted
-    reason when none is found. Needs `html`: run it before `extract`."""
+    reason when none is found. The markup signal needs `html`: run it before `extract`, or after
+    `extract: {keep_html: true}`."""
 
     class Options(RowBudgetOptions):
         # htmldate settings. Fast mode (no text heuristics: textmill's own text signals follow)
