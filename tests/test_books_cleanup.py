@@ -253,6 +253,16 @@ def test_ocr_quality_scores_pages_and_documents_and_filters_below_the_threshold(
     }
 
 
+def test_ocr_quality_reads_chinese_and_japanese_punctuation_as_punctuation():
+    clean = [
+        "我们每天早上都去河边散步，看水车慢慢地转动。冬天河水结冰的时候，整个村子都在等待春天！",
+        "粉屋の主人は日の出前に起きて、川まで歩いた。「水車は一日中回っていた」と娘は言った。",
+    ]
+    out, _ = OcrQuality().process(table(*clean))
+    assert out["ocr_garbage_share"].to_pylist() == [0.0, 0.0]
+    assert out["ocr_quality"].to_pylist() == [1.0, 1.0]
+
+
 def test_ocr_quality_with_a_word_list_counts_only_known_words(tmp_path):
     words = tmp_path / "en.txt"
     words.write_text("the\nriver\nran\n", encoding="utf-8")
