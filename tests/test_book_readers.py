@@ -330,6 +330,7 @@ def test_textmill_run_on_a_folder_of_pdf_hocr_and_alto_reconciles(tmp_path, caps
     (folder / "book.hocr").write_text(HOCR, "utf-8")
     (folder / "page.xml").write_text(ALTO, "utf-8")
     (folder / "broken.pdf").write_bytes(b"%PDF-1.7 nonsense")
+    (folder / "notes.xml").write_text("<catalog><book>an .xml that is not ALTO</book></catalog>")
     out = tmp_path / "out"
     pipeline = tmp_path / "p.yaml"
     pipeline.write_text("stages:\n  - normalize\n")
@@ -344,6 +345,7 @@ def test_textmill_run_on_a_folder_of_pdf_hocr_and_alto_reconciles(tmp_path, caps
     errors = [json.loads(x) for p in (out / "errors").glob("*.jsonl") for x in p.open()]
     assert sorted(Path(e["file"]).name for e in errors) == ["broken.pdf", "scan.pdf"]
     assert stats["errored"] == sum(e["records"] for e in errors) and stats["kept"] == 3
+    assert "note: 1 file(s) of unknown format not read: notes.xml (stats.json" in printed
     assert "Readers: alto:pages 2, alto:pages_without_text 1" in (out / "report.html").read_text(
         "utf-8"
     )
