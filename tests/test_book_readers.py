@@ -307,10 +307,12 @@ def test_page_folders_are_one_book_in_natural_order_only_when_asked(tmp_path):
     for number in (1, 2, 10):
         (book / f"page_{number}.txt").write_text(f"text of page {number}\n", "utf-8")
     (book / "page_3.txt").write_text("", "utf-8")
+    (book / "README.md").write_text("about this scan\n", "utf-8")  # not a page: a document
     (tmp_path / "books" / "vol2").mkdir()
     (tmp_path / "books" / "vol2" / "0001.txt").write_bytes(b"caf\xe9\n")
     shards, _ = plan_shards([str(tmp_path / "books")], input_kind="pages")
-    assert [s.format for s in shards] == ["page_txt"] and len(shards[0].paths) == 2
+    assert [s.format for s in shards] == ["page_txt", "text"] and len(shards[0].paths) == 2
+    assert shards[1].paths == (str(book / "README.md"),)
     reads = list(read_shard(shards[0], ReadOptions()))
     [row] = reads[0].docs.select(["text", "metadata"]).to_pylist()
     assert row["text"] == "text of page 1\n\ftext of page 2\n\f\ftext of page 10\n"
