@@ -132,6 +132,19 @@ def test_ocr_setting_without_tesseract_is_refused_up_front(monkeypatch):
         RunSettings(pdf_engine="pdftotext")
 
 
+def test_an_ocr_language_tesseract_lacks_is_refused_up_front(tmp_path, monkeypatch):
+    monkeypatch.setattr("textmill.io.pdf.shutil.which", lambda name: "/usr/bin/tesseract")
+    monkeypatch.setattr("textmill.io.pdf.tesseract_languages", lambda: frozenset({"eng", "osd"}))
+    RunSettings(ocr_languages="eng")
+    with pytest.raises(SettingsError, match="no 'xyz' .installed: eng, osd; .*tesseract-ocr-xyz"):
+        RunSettings(ocr_languages="eng+xyz")
+    write_pdf(tmp_path / "book.pdf")
+    code = main(
+        ["run", "--preset", "books", str(tmp_path), "-o", str(tmp_path / "out"), "--ocr", "deu"]
+    )
+    assert code == 2 and not (tmp_path / "out").exists()
+
+
 def test_encrypted_broken_and_empty_pdfs_are_errors_with_their_reason(tmp_path):
     locked = FPDF()
     locked.set_encryption(owner_password="owner", user_password="secret")
