@@ -161,8 +161,9 @@ def test_encrypted_broken_and_empty_pdfs_are_errors_with_their_reason(tmp_path):
     # a broken xref table: PDFium rebuilds it from the objects, the text is read
     start = good.rindex(b"xref")
     (tmp_path / "badxref.pdf").write_bytes(good[:start] + b"xref\n0 9\ngarbage\n" + good[-40:])
+    (tmp_path / "empty.pdf").write_bytes(b"")
     for engine in ENGINES:
-        names = ["locked", "zero", "garbage", "truncated", "badxref"]
+        names = ["locked", "zero", "garbage", "truncated", "badxref", "empty"]
         reads = list(
             read_pdfs([str(tmp_path / f"{n}.pdf") for n in names], ReadOptions(pdf_engine=engine))
         )
@@ -173,6 +174,7 @@ def test_encrypted_broken_and_empty_pdfs_are_errors_with_their_reason(tmp_path):
         assert "no pages" in messages["zero"] or "cannot" in messages["zero"], (engine, messages)
         assert messages["garbage"].startswith("not read"), (engine, messages)
         assert messages["truncated"], (engine, messages)  # an error, never a crash
+        assert messages["empty"] == "not read: an empty file (0 bytes)", (engine, messages)
         for read in reads:  # each file: one document or file errors, nothing in between
             assert read.docs.num_rows + sum(e.counted for e in read.errors) == 1
     _, [row] = read_one(tmp_path / "badxref.pdf")

@@ -197,6 +197,11 @@ def _source(path: str) -> str | io.BytesIO:
         return io.BytesIO(handle.read())
 
 
+def _is_empty(path: str) -> bool:
+    fs, location = fsspec.core.url_to_fs(path)
+    return fs.size(location) == 0
+
+
 def _declares_encryption(path: str) -> bool:
     """Whether a PDF's trailer names an /Encrypt dictionary (asked only of files that failed)."""
     with fsspec.open(path, "rb") as handle:
@@ -278,6 +283,8 @@ def extract_pdf(
     being read (0 while opening), so that the parent can name the page a child hung on."""
     if at_page is not None:
         at_page.value = 0
+    if _is_empty(path):  # each engine words it as a parse error ("Data format error")
+        raise PdfUnreadable("an empty file (0 bytes)")
     opened = ENGINES[engine](path)
     try:
         if opened.count == 0:
