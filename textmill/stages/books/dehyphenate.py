@@ -45,11 +45,10 @@ def vocabulary(text: str) -> Counter[str]:
 
 @register("dehyphenate")
 class Dehyphenate(Mapper):
-    """Joins words hyphenated at line ends; the joined word (with its punctuation) ends the first
-    line and the rest of the second line stays a line of its own ("wa-\\nter, where" →
-    "water,\\nwhere"), so line lengths stay the typesetter's: `unwrap_lines` measures the text
-    width on them, and lines made twice as long would turn every page into "verse".
-    `hyphens_joined` and `hyphens_kept` count the decisions per document."""
+    """Joins words hyphenated at line ends. The joined word ends its line, the rest of the next
+    line stays a line ("wa-\\nter, where" → "water,\\nwhere"): line lengths stay the
+    typesetter's, which `unwrap_lines` measures the text width on. `hyphens_joined` and
+    `hyphens_kept` count the decisions per document."""
 
     class Options(StageOptions):
         word_lists: dict[str, str] = {}  # language → word-list file (one word a line)
