@@ -263,6 +263,17 @@ def test_ocr_quality_reads_chinese_and_japanese_punctuation_as_punctuation():
     assert out["ocr_quality"].to_pylist() == [1.0, 1.0]
 
 
+def test_ocr_quality_ignores_page_confidences_outside_zero_to_one():
+    metadata = json.dumps({"page_word_confidence": [87.0, -1, "high"]})
+    out, _ = OcrQuality().process(
+        table("clean words here\fmore clean words\fand more", metadata=[metadata])
+    )
+    assert out["ocr_confidence"].to_pylist() == [None]
+    assert out["ocr_quality"].to_pylist() == [1.0] and out["page_ocr_quality"].to_pylist() == [
+        [1.0] * 3
+    ]
+
+
 def test_ocr_quality_with_a_word_list_counts_only_known_words(tmp_path):
     words = tmp_path / "en.txt"
     words.write_text("the\nriver\nran\n", encoding="utf-8")

@@ -127,7 +127,8 @@ class OcrQuality(Filter):
             values = record.get("page_word_confidence")
             if isinstance(values, list) and len(values) == offsets[row + 1] - offsets[row]:
                 page_conf[offsets[row] : offsets[row + 1]] = [
-                    float(v) if isinstance(v, (int, float)) else np.nan for v in values
+                    float(v) if isinstance(v, (int, float)) and 0 <= v <= 1 else np.nan
+                    for v in values  # outside [0, 1] (a 0-100 percentage): not a confidence
                 ]
 
         with np.errstate(invalid="ignore", divide="ignore"):
