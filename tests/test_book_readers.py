@@ -15,7 +15,7 @@ from conftest import reconciled_run
 from textmill.cli import main
 from textmill.executors.local import RunSettings, SettingsError
 from textmill.io import ReadOptions, detect_format, plan_shards, read_shard
-from textmill.io.files import Shard
+from textmill.io.files import InputError, Shard
 from textmill.io.ocr_xml import read_alto, read_hocr
 from textmill.io.page_folders import read_page_folder
 from textmill.io.pdf import ENGINES, OpenedPdf, pdf_date, read_pdfs, tesseract_available
@@ -333,6 +333,8 @@ def test_page_folders_are_one_book_in_natural_order_only_when_asked(tmp_path):
     assert row["text"] == "text of page 1\n\ftext of page 2\n\f\ftext of page 10\n"
     assert json.loads(row["metadata"])["pages_without_text"] == [3]
     assert reads[1].errors[0].record == "page 1 (0001.txt)"
+    with pytest.raises(InputError, match="reads folders, one book each: give the folder of"):
+        plan_shards([str(book / "page_1.txt")], input_kind="pages")
     files, _ = plan_shards([str(tmp_path / "books")])
     assert {s.format for s in files} == {"text"}  # without the setting: a file, a document
     (batch,) = read_page_folder(str(tmp_path / "books" / "vol2"), ReadOptions())

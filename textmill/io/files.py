@@ -390,6 +390,12 @@ def plan_shards(
     broken: set[str] = set()
     repositories: list[str] = []
     for argument in arguments:
+        if input_kind == "pages" and os.path.isfile(argument) and is_page_file(argument):
+            # its folder would be read whole, pages not named included: say so instead
+            raise InputError(
+                f"--input-kind pages reads folders, one book each: give the folder of "
+                f"{argument}, not one of its pages"
+            )
         if _is_code_folder(argument, input_kind):
             repositories.extend(_repositories_in(argument))
             continue
