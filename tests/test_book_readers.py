@@ -15,7 +15,7 @@ from conftest import reconciled_run
 from textmill.cli import main
 from textmill.executors.local import RunSettings, SettingsError
 from textmill.io import ReadOptions, detect_format, plan_shards, read_shard
-from textmill.io.files import Shard
+from textmill.io.files import InputError, Shard
 from textmill.io.ocr_xml import read_alto, read_hocr
 from textmill.io.page_folders import read_page_folder
 from textmill.io.pdf import ENGINES, OpenedPdf, pdf_date, read_pdfs, tesseract_available
@@ -132,6 +132,19 @@ def test_ocr_setting_without_tesseract_is_refused_up_front(monkeypatch):
         RunSettings(pdf_engine="pdftotext")
 
 
+def test_an_ocr_language_tesseract_lacks_is_refused_up_front(tmp_path, monkeypatch):
+    monkeypatch.setattr("textmill.io.pdf.shutil.which", lambda name: "/usr/bin/tesseract")
+    monkeypatch.setattr("textmill.io.pdf.tesseract_languages", lambda: frozenset({"eng", "osd"}))
+    RunSettings(ocr_languages="eng")
+    with pytest.raises(SettingsError, match="no 'xyz' .installed: eng, osd; .*tesseract-ocr-xyz"):
+        RunSettings(ocr_languages="eng+xyz")
+    write_pdf(tmp_path / "book.pdf")
+    code = main(
+        ["run", "--preset", "books", str(tmp_path), "-o", str(tmp_path / "out"), "--ocr", "deu"]
+    )
+    assert code == 2 and not (tmp_path / "out").exists()
+
+
 def test_encrypted_broken_and_empty_pdfs_are_errors_with_their_reason(tmp_path):
     locked = FPDF()
     locked.set_encryption(owner_password="owner", user_password="secret")
@@ -148,8 +161,9 @@ def test_encrypted_broken_and_empty_pdfs_are_errors_with_their_reason(tmp_path):
     # a broken xref table: PDFium rebuilds it from the objects, the text is read
     start = good.rindex(b"xref")
     (tmp_path / "badxref.pdf").write_bytes(good[:start] + b"xref\n0 9\ngarbage\n" + good[-40:])
+    (tmp_path / "empty.pdf").write_bytes(b"")
     for engine in ENGINES:
-        names = ["locked", "zero", "garbage", "truncated", "badxref"]
+        names = ["locked", "zero", "garbage", "truncated", "badxref", "empty"]
         reads = list(
             read_pdfs([str(tmp_path / f"{n}.pdf") for n in names], ReadOptions(pdf_engine=engine))
         )
@@ -160,6 +174,7 @@ def test_encrypted_broken_and_empty_pdfs_are_errors_with_their_reason(tmp_path):
         assert "no pages" in messages["zero"] or "cannot" in messages["zero"], (engine, messages)
         assert messages["garbage"].startswith("not read"), (engine, messages)
         assert messages["truncated"], (engine, messages)  # an error, never a crash
+        assert messages["empty"] == "not read: an empty file (0 bytes)", (engine, messages)
         for read in reads:  # each file: one document or file errors, nothing in between
             assert read.docs.num_rows + sum(e.counted for e in read.errors) == 1
     _, [row] = read_one(tmp_path / "badxref.pdf")
@@ -307,15 +322,19 @@ def test_page_folders_are_one_book_in_natural_order_only_when_asked(tmp_path):
     for number in (1, 2, 10):
         (book / f"page_{number}.txt").write_text(f"text of page {number}\n", "utf-8")
     (book / "page_3.txt").write_text("", "utf-8")
+    (book / "README.md").write_text("about this scan\n", "utf-8")  # not a page: a document
     (tmp_path / "books" / "vol2").mkdir()
     (tmp_path / "books" / "vol2" / "0001.txt").write_bytes(b"caf\xe9\n")
     shards, _ = plan_shards([str(tmp_path / "books")], input_kind="pages")
-    assert [s.format for s in shards] == ["page_txt"] and len(shards[0].paths) == 2
+    assert [s.format for s in shards] == ["page_txt", "text"] and len(shards[0].paths) == 2
+    assert shards[1].paths == (str(book / "README.md"),)
     reads = list(read_shard(shards[0], ReadOptions()))
     [row] = reads[0].docs.select(["text", "metadata"]).to_pylist()
     assert row["text"] == "text of page 1\n\ftext of page 2\n\f\ftext of page 10\n"
     assert json.loads(row["metadata"])["pages_without_text"] == [3]
     assert reads[1].errors[0].record == "page 1 (0001.txt)"
+    with pytest.raises(InputError, match="reads folders, one book each: give the folder of"):
+        plan_shards([str(book / "page_1.txt")], input_kind="pages")
     files, _ = plan_shards([str(tmp_path / "books")])
     assert {s.format for s in files} == {"text"}  # without the setting: a file, a document
     (batch,) = read_page_folder(str(tmp_path / "books" / "vol2"), ReadOptions())
@@ -330,6 +349,7 @@ def test_textmill_run_on_a_folder_of_pdf_hocr_and_alto_reconciles(tmp_path, caps
     (folder / "book.hocr").write_text(HOCR, "utf-8")
     (folder / "page.xml").write_text(ALTO, "utf-8")
     (folder / "broken.pdf").write_bytes(b"%PDF-1.7 nonsense")
+    (folder / "notes.xml").write_text("<catalog><book>an .xml that is not ALTO</book></catalog>")
     out = tmp_path / "out"
     pipeline = tmp_path / "p.yaml"
     pipeline.write_text("stages:\n  - normalize\n")
@@ -344,6 +364,7 @@ def test_textmill_run_on_a_folder_of_pdf_hocr_and_alto_reconciles(tmp_path, caps
     errors = [json.loads(x) for p in (out / "errors").glob("*.jsonl") for x in p.open()]
     assert sorted(Path(e["file"]).name for e in errors) == ["broken.pdf", "scan.pdf"]
     assert stats["errored"] == sum(e["records"] for e in errors) and stats["kept"] == 3
+    assert "note: 1 file(s) of unknown format not read: notes.xml (stats.json" in printed
     assert "Readers: alto:pages 2, alto:pages_without_text 1" in (out / "report.html").read_text(
         "utf-8"
     )

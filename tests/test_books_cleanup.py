@@ -124,8 +124,8 @@ def test_dehyphenation_decides_with_the_volume_vocabulary_and_case():
     stage = Dehyphenate()
     out = stage.map(table(text, "no break here", None))
     assert out["text"][0].as_py() == (
-        "The principle was a principle. A well-known and well-known man read the "
-        "Hamburger-Artikel and the Hamburger-Zeitung; the years 1880-\n1890 passed. A market."
+        "The principle\nwas a principle. A well-known\nand well-known man read the "
+        "Hamburger-Artikel\nand the Hamburger-Zeitung;\nthe years 1880-\n1890 passed. A market."
     )
     assert out["text"].to_pylist()[1:] == ["no break here", None]
     assert out["hyphens_joined"].to_pylist() == [3, 0, 0]
@@ -133,12 +133,33 @@ def test_dehyphenation_decides_with_the_volume_vocabulary_and_case():
     assert stage.counters(out, None) == {"hyphens_joined": 3, "hyphens_kept": 2}
 
 
+def test_joined_hyphens_keep_line_lengths_so_wrapped_prose_is_not_taken_for_verse():
+    pages = [
+        "The miller rose before the sun and walked to the wa-\nter, where the wheel turned all day"
+        " long\nand the river ran fast under the stones of the bridge.",
+        "Travellers came from the town with grain and left\nwith flour and news of the world"
+        " beyond the hills,\nand the children followed them down the long road.",
+        "His daughter kept the accounts of the mill in a\ngreat book that her grand-\nfather"
+        " had bought at the fair many years before.",
+    ]
+    out = UnwrapLines().map(Dehyphenate().map(table("\f".join(pages))))
+    assert out["text"][0].as_py().split("\f") == [
+        "The miller rose before the sun and walked to the water, where the wheel turned all day"
+        " long and the river ran fast under the stones of the bridge.",
+        "Travellers came from the town with grain and left with flour and news of the world"
+        " beyond the hills, and the children followed them down the long road.",
+        "His daughter kept the accounts of the mill in a great book that her grandfather had"
+        " bought at the fair many years before.",
+    ]
+    assert out["verse_blocks"].to_pylist() == [0]
+
+
 def test_a_word_list_decides_where_the_volume_has_no_evidence(tmp_path):
     words = tmp_path / "de.txt"
     words.write_text("Nordsee\n", encoding="utf-8")
     text = "Wir fuhren an die Nord-\nSee und an die Ost-\nSee."
     out = Dehyphenate(word_lists={"de": str(words)}).map(table(text, lang=["de"]))
-    assert out["text"][0].as_py() == "Wir fuhren an die NordSee und an die Ost-See."
+    assert out["text"][0].as_py() == "Wir fuhren an die NordSee\nund an die Ost-See."
 
 
 def test_combining_marks_stay_inside_the_joined_word():
@@ -230,6 +251,27 @@ def test_ocr_quality_scores_pages_and_documents_and_filters_below_the_threshold(
         "pages_scored": 3,
         "documents_with_confidence": 1,
     }
+
+
+def test_ocr_quality_reads_chinese_and_japanese_punctuation_as_punctuation():
+    clean = [
+        "我们每天早上都去河边散步，看水车慢慢地转动。冬天河水结冰的时候，整个村子都在等待春天！",
+        "粉屋の主人は日の出前に起きて、川まで歩いた。「水車は一日中回っていた」と娘は言った。",
+    ]
+    out, _ = OcrQuality().process(table(*clean))
+    assert out["ocr_garbage_share"].to_pylist() == [0.0, 0.0]
+    assert out["ocr_quality"].to_pylist() == [1.0, 1.0]
+
+
+def test_ocr_quality_ignores_page_confidences_outside_zero_to_one():
+    metadata = json.dumps({"page_word_confidence": [87.0, -1, "high"]})
+    out, _ = OcrQuality().process(
+        table("clean words here\fmore clean words\fand more", metadata=[metadata])
+    )
+    assert out["ocr_confidence"].to_pylist() == [None]
+    assert out["ocr_quality"].to_pylist() == [1.0] and out["page_ocr_quality"].to_pylist() == [
+        [1.0] * 3
+    ]
 
 
 def test_ocr_quality_with_a_word_list_counts_only_known_words(tmp_path):

@@ -347,6 +347,14 @@ def print_summary(stats: dict[str, Any], out: str | os.PathLike) -> None:
     repeated = repeated_ids_note(stats)
     if repeated:
         print(f"note: {repeated}")
+    unknown = stats.get("unknown_files") or []
+    if unknown:  # a folder's file of no known format (a PAGE-XML, a .docx) is not read: say so
+        names = ", ".join(os.path.basename(path) for path in unknown[:3])
+        more = f" and {len(unknown) - 3:,} more" if len(unknown) > 3 else ""
+        print(
+            f"note: {len(unknown):,} file(s) of unknown format not read: {names}{more} "
+            "(stats.json unknown_files)"
+        )
     print(
         f"output: {out}/data  rejects: {out}/rejects  errors: {out}/errors\n"
         f"stats: {out}/stats.json  report: {out}/report.html  dataset card: {out}/README.md"

@@ -73,7 +73,7 @@ class SettingsError(RunError, ValueError):
 def check_reader_settings(settings: RunSettings) -> None:
     """The book readers' settings (textmill/io/pdf.py, page_folders.py), refused up front:
     an unknown engine or OCR without Tesseract would otherwise fail every file."""
-    from textmill.io.pdf import PDF_ENGINES, tesseract_available
+    from textmill.io.pdf import PDF_ENGINES, tesseract_available, tesseract_languages
 
     if settings.pdf_engine not in PDF_ENGINES:
         raise SettingsError(
@@ -91,6 +91,15 @@ def check_reader_settings(settings: RunSettings) -> None:
             "ocr_languages needs Tesseract: install it (Debian: apt-get install tesseract-ocr, "
             "plus tesseract-ocr-LANG for other languages) or run without OCR"
         )
+    installed = tesseract_languages() if settings.ocr_languages is not None else None
+    if installed is not None:
+        missing = [lang for lang in settings.ocr_languages.split("+") if lang not in installed]
+        if missing:
+            raise SettingsError(
+                f"ocr_languages: Tesseract has no {' or '.join(repr(m) for m in missing)} "
+                f"(installed: {', '.join(sorted(installed)) or 'none'}; Debian: apt-get install "
+                f"tesseract-ocr-{missing[0] or 'LANG'})"
+            )
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,12 @@ def split_compression(path: str) -> tuple[str, str | None]:
     return path, None
 
 
+def is_page_file(path: str) -> bool:
+    """A page of a page folder (`input_kind="pages"`): `.txt` or `.text`, compressed or not;
+    other text files (`.md`) beside the pages are not pages."""
+    return split_compression(path)[0].lower().endswith((".txt", ".text"))
+
+
 def sniff_compression(head: bytes) -> str | None:
     """The compression a file's first `SNIFF_BYTES` bytes show, or None: content decides, not
     the name, so a gzip file named `.jsonl` is read, not counted as a few undecodable lines.
@@ -384,6 +390,12 @@ def plan_shards(
     broken: set[str] = set()
     repositories: list[str] = []
     for argument in arguments:
+        if input_kind == "pages" and os.path.isfile(argument) and is_page_file(argument):
+            # its folder would be read whole, pages not named included: say so instead
+            raise InputError(
+                f"--input-kind pages reads folders, one book each: give the folder of "
+                f"{argument}, not one of its pages"
+            )
         if _is_code_folder(argument, input_kind):
             repositories.extend(_repositories_in(argument))
             continue
@@ -411,10 +423,14 @@ def plan_shards(
         shards.append(Shard(_shard_name(repo), "code", (repo,), tree_size(repo), len(shards)))
     if input_kind == "pages" and "text" in small:
         folders: dict[str, int] = {}
+        others = [(path, size) for path, size in small["text"] if not is_page_file(path)]
         for path, size in small.pop("text"):
-            folder = path.rsplit("/", 1)[0]
-            folders[folder] = folders.get(folder, 0) + size
+            if is_page_file(path):
+                folder = path.rsplit("/", 1)[0]
+                folders[folder] = folders.get(folder, 0) + size
         small["page_txt"] = sorted(folders.items())
+        if others:  # a README.md beside the pages is a document of its own, not a page
+            small["text"] = others
     for fmt, entries in small.items():
         per_shard = FILES_PER_SHARD.get(fmt, FILES_PER_SMALL_FILE_SHARD)
         for start in range(0, len(entries), per_shard):

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import fsspec
 
 from textmill.io.base import BatchBuilder, ReadBatch, ReadOptions, stream_failure
-from textmill.io.files import STREAM_ERRORS, detect_format, open_input
+from textmill.io.files import STREAM_ERRORS, is_page_file, open_input
 from textmill.io.textfiles import BOMS
 
 _DIGITS = re.compile(r"(\d+)")
@@ -35,7 +35,7 @@ def page_files(folder: str) -> list[str]:
     names = [
         posixpath.basename(p)
         for p in fs.ls(root, detail=False)
-        if fs.isfile(p) and detect_format(p) == "text" and not posixpath.basename(p).startswith(".")
+        if fs.isfile(p) and is_page_file(p) and not posixpath.basename(p).startswith(".")
     ]
     return [prefix + posixpath.join(root, name) for name in sorted(names, key=natural_key)]
 

@@ -19,11 +19,13 @@ limit or one that kills the child is that file's error only.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import io
 import multiprocessing
 import re
 import shutil
+import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -63,6 +65,22 @@ class PdfPages:
 
 def tesseract_available() -> bool:
     return shutil.which("tesseract") is not None
+
+
+@functools.cache
+def tesseract_languages() -> frozenset[str] | None:
+    """The language packs the installed Tesseract has (`tesseract --list-langs`), so that a
+    missing one is refused before the run; None where Tesseract cannot say."""
+    try:
+        listed = subprocess.run(
+            ["tesseract", "--list-langs"], capture_output=True, text=True, timeout=60
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    lines = listed.stdout.splitlines()
+    if listed.returncode != 0 or not lines:
+        return None
+    return frozenset(line.strip() for line in lines[1:] if line.strip())
 
 
 def clean_page_text(text: str) -> str:
@@ -179,6 +197,11 @@ def _source(path: str) -> str | io.BytesIO:
         return io.BytesIO(handle.read())
 
 
+def _is_empty(path: str) -> bool:
+    fs, location = fsspec.core.url_to_fs(path)
+    return fs.size(location) == 0
+
+
 def _declares_encryption(path: str) -> bool:
     """Whether a PDF's trailer names an /Encrypt dictionary (asked only of files that failed)."""
     with fsspec.open(path, "rb") as handle:
@@ -260,6 +283,8 @@ def extract_pdf(
     being read (0 while opening), so that the parent can name the page a child hung on."""
     if at_page is not None:
         at_page.value = 0
+    if _is_empty(path):  # each engine words it as a parse error ("Data format error")
+        raise PdfUnreadable("an empty file (0 bytes)")
     opened = ENGINES[engine](path)
     try:
         if opened.count == 0:

@@ -30,6 +30,7 @@ MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
 # A letter before the hyphen and after the break: "1880-\n1890" is a range, not a word.
 _BREAK = re.compile(
     rf"((?:\w|[{MARKS}])*[^\W\d_][{MARKS}]*)[{HYPHENS}][ \t]*\n[ \t]*([^\W\d_](?:\w|[{MARKS}])*)"
+    r"(\S*)([ \t]*)"  # the punctuation after the continuation, then the space the break takes
 )
 HYPHENS_JOINED = "hyphens_joined"
 HYPHENS_KEPT = "hyphens_kept"
@@ -44,8 +45,9 @@ def vocabulary(text: str) -> Counter[str]:
 
 @register("dehyphenate")
 class Dehyphenate(Mapper):
-    """Joins words hyphenated at line ends; the two lines become one (the rest of the second
-    line follows the joined word), for `unwrap_lines` to reflow. `hyphens_joined` and
+    """Joins words hyphenated at line ends. The joined word ends its line, the rest of the next
+    line stays a line ("wa-\\nter, where" → "water,\\nwhere"): line lengths stay the
+    typesetter's, which `unwrap_lines` measures the text width on. `hyphens_joined` and
     `hyphens_kept` count the decisions per document."""
 
     class Options(StageOptions):
@@ -77,7 +79,9 @@ class Dehyphenate(Mapper):
 
         def resolve(match: re.Match[str]) -> str:
             nonlocal joined, kept
-            left, right = match.group(1), match.group(2)
+            left, right, tail, space = match.groups()
+            rest = match.string[match.end() : match.end() + 1]
+            tail += "\n" if space and rest not in ("", "\n") else space
             whole, compound = (left + right).lower(), f"{left}-{right}".lower()
             if known(whole) and not vocab[compound]:
                 keep_hyphen = False
@@ -87,9 +91,9 @@ class Dehyphenate(Mapper):
                 keep_hyphen = right[0].isupper()
             if keep_hyphen:
                 kept += 1
-                return f"{left}-{right}"
+                return f"{left}-{right}{tail}"
             joined += 1
-            return left + right
+            return left + right + tail
 
         return _BREAK.sub(resolve, text), joined, kept
 

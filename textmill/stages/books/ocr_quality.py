@@ -36,7 +36,15 @@ _EDGE_PUNCTUATION = r"^\pP+|\pP+$"
 _WORD_LIKE = r"^(?:[\pL\pM]+(?:['’\-][\pL\pM]+)*|\pN+(?:[.,:/]\pN+)*)$"
 _CASE_SWITCH = r"\p{Ll}\p{Lu}"
 _NUMBER = r"^\pN+(?:[.,:/]\pN+)*$"
-_GARBAGE = r"[^\pL\pM\pN\s]{3,}|[^\pL\pM\pN\s.,;:!?'\"’‘“”„«»‹›()\[\]\-‐–—/&%§*]"
+# CJK punctuation (U+3000-303F: "、。「」〈〉…") and full-width forms (U+FF01-FF0F, FF1A-FF20,
+# FF3B-FF40, FF5B-FF65: "，：（）！？") are a Chinese or Japanese text's common punctuation.
+_CJK_PUNCTUATION = "\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65"
+# Tokens: split at spaces and at CJK punctuation (CJK text puts no space between sentences).
+_TOKEN_BREAK = rf"[\s{_CJK_PUNCTUATION}]+"
+_GARBAGE = (
+    rf"[^\pL\pM\pN\s{_CJK_PUNCTUATION}]{{3,}}"
+    rf"|[^\pL\pM\pN\s.,;:!?'\"’‘“”„«»‹›()\[\]\-‐–—/&%§*{_CJK_PUNCTUATION}]"
+)
 
 
 def _per_page(values: np.ndarray, page_of: np.ndarray, pages: int) -> np.ndarray:
@@ -98,7 +106,7 @@ class OcrQuality(Filter):
         pages, offsets = page_table(batch[TEXT])
         n_pages, n_rows = len(pages), batch.num_rows
         page_row = np.repeat(np.arange(n_rows), np.diff(offsets))
-        split = pc.split_pattern_regex(pages, r"\s+")
+        split = pc.split_pattern_regex(pages, _TOKEN_BREAK)
         tokens = pc.replace_substring_regex(split.flatten(), _EDGE_PUNCTUATION, "")
         token_page = pc.list_parent_indices(split).to_numpy()
         present = pc.greater(pc.utf8_length(tokens), 0).to_numpy(zero_copy_only=False)
@@ -119,7 +127,8 @@ class OcrQuality(Filter):
             values = record.get("page_word_confidence")
             if isinstance(values, list) and len(values) == offsets[row + 1] - offsets[row]:
                 page_conf[offsets[row] : offsets[row + 1]] = [
-                    float(v) if isinstance(v, (int, float)) else np.nan for v in values
+                    float(v) if isinstance(v, (int, float)) and 0 <= v <= 1 else np.nan
+                    for v in values  # outside [0, 1] (a 0-100 percentage): not a confidence
                 ]
 
         with np.errstate(invalid="ignore", divide="ignore"):
