@@ -26,7 +26,8 @@ def step_seconds(logs: Path) -> dict[str, float]:
     """Seconds per pipeline step from datatrove's own stats.json (its `time_stats`)."""
     seconds: dict[str, float] = {}
     for entry in json.loads((logs / "stats.json").read_text()):
-        total = entry.get("time_stats", {}).get("total")
+        stats = entry.get("time_stats")  # a step that saw no document has none
+        total = stats.get("total") if isinstance(stats, dict) else None
         if total is not None:
             seconds[entry["name"]] = seconds.get(entry["name"], 0.0) + float(total)
     return seconds
@@ -108,6 +109,8 @@ def main() -> None:
     executors = {"filtering": filtering, **minhash_executors(reader, work, (PIIFormatter(),))}
     wall: dict[str, float] = {}
     for name, executor in executors.items():
+        if name != "filtering" and not any((work / "filtered").glob("*.jsonl")):
+            break  # every document filtered out: datatrove's MinHash readers refuse no input
         started = time.perf_counter()
         executor.run()
         wall[name] = time.perf_counter() - started

@@ -8,7 +8,7 @@ declared charset), plus the real WARCs in ../shared/data/web/warc. textmill runs
 (datatrove_fineweb.py in its own venv). Both pinned to one core, timed in CPU seconds of the
 whole process tree. Also timed: only reading the same WARCs with FastWARC, the I/O limit.
 
-    .venv/bin/python benchmarks/fineweb_end_to_end.py [--copies 1]
+    .venv/bin/python benchmarks/fineweb_end_to_end.py [--copies 1] [--engine textmill]
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ DATATROVE_EXTRAS = (
     "tldextract==5.3.0",
     "fasteners==0.20",
 )
+DATE = "2024-05-20T00:00:00Z"
 CC_DUMP_PAGES = 3e9  # pages in one Common Crawl dump, the issue's figure
 TEXTMILL = [sys.executable, "-m", "textmill"]
 
@@ -61,7 +62,7 @@ def warc_record(url: str, html: str, encoding: str, date: str, index: int) -> by
     headers = (
         "WARC/1.0\r\nWARC-Type: response\r\n"
         f"WARC-Record-ID: <urn:uuid:{uuid.UUID(int=index + 1)}>\r\n"
-        f"WARC-Date: {date}\r\nWARC-Target-URI: {url}\r\n"
+        f"WARC-Date: {date or DATE}\r\nWARC-Target-URI: {url}\r\n"
         "WARC-Identified-Payload-Type: text/html\r\n"
         "Content-Type: application/http; msgtype=response\r\n"
         f"Content-Length: {len(http)}\r\n\r\n"
@@ -87,7 +88,7 @@ def write_warcs(folder: Path, copies: int) -> int:
                         url = f"http://example.org/{index}/{url}"
                     if copy:
                         url = f"{url}{'&' if '?' in url else '?'}copy={copy}"
-                    date = row.get("warc_date") or "2024-05-20T00:00:00Z"
+                    date = row.get("warc_date") or DATE
                     out.write(warc_record(url, row["html"], row.get("html_encoding"), date, index))
                     index += 1
     for real in sorted(REAL_WARCS.glob("*.warc.gz")):
@@ -110,8 +111,28 @@ def fastwarc_read(folder: Path) -> tuple[float, int, int]:
     return time.process_time() - started, records, payload
 
 
-def run_textmill(folder: Path, out: Path, log: Path) -> tuple[Measured, dict, set[str]]:
-    command = [*TEXTMILL, "run", "--preset", "fineweb", str(folder), "-o", str(out)]
+def fineweb_with_engine(engine: str | None, folder: Path) -> list[str]:
+    """`--preset fineweb`, or the same stages with `extract: {engine: ENGINE}` as a file."""
+    if engine is None:
+        return ["--preset", "fineweb"]
+    import yaml
+
+    from textmill.config import preset_text
+
+    preset = yaml.safe_load(preset_text("fineweb"))
+    preset["stages"] = [
+        {"extract": {"engine": engine}} if "extract" in stage else stage
+        for stage in preset["stages"]
+    ]
+    path = folder / f"fineweb-{engine}.yaml"
+    path.write_text(yaml.safe_dump(preset))
+    return [str(path)]
+
+
+def run_textmill(
+    folder: Path, out: Path, log: Path, pipeline: list[str]
+) -> tuple[Measured, dict, set[str]]:
+    command = [*TEXTMILL, "run", *pipeline, str(folder), "-o", str(out)]
     measured = run_measured([*command, "--workers", "1", "--no-progress"], log=log)
     stats = json.loads((out / "stats.json").read_text())
     urls = set()
@@ -132,6 +153,7 @@ def ensure_datatrove_extras(python: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--copies", type=int, default=1, help="copies of the generated pages")
+    parser.add_argument("--engine", help="textmill's extract engine (default: the preset's)")
     args = parser.parse_args()
     if not all(p.exists() for p in (*PAGES, REAL_WARCS)):
         print("../shared/data/web and ../shared/data/extraction are needed; nothing measured")
@@ -150,13 +172,21 @@ def main() -> None:
         print(f"FastWARC read only: {read_seconds:.2f} CPU-s, {records / read_seconds:,.0f} docs/s")
         tiny = work / "tiny"  # start-up: the same commands on a 1-record WARC
         tiny.mkdir()
-        with gzip.open(PAGES[-1], "rt", encoding="utf-8") as handle:
-            page = json.loads(handle.readline())  # one real page of the trafilatura sample
-        record = warc_record(page["url"], page["html"], page["html_encoding"], "2024-05-20", 0)
+        with gzip.open(SHARED_DATA / "extraction" / "dragnet_sample100.jsonl.gz", "rt") as handle:
+            rows = [json.loads(line) for line in handle]
+        english = [row["truth_text"] for row in rows if row.get("lang") == "en"]
+        article = sorted(english, key=len)[len(english) // 2]  # clean English prose, median size
+        paragraphs = "".join(f"<p>{p}</p>" for p in article.split("\n") if p.strip())
+        page = f"<html><head><title>One</title></head><body><article>{paragraphs}</article>"
+        record = warc_record("http://example.org/one", page + "</body></html>", "utf-8", "", 0)
         (tiny / "one.warc.gz").write_bytes(record)
-        run_textmill(warcs, work / "warm", work / "warm.log")  # numba cache and page cache warm
-        tm_start, _, _ = run_textmill(tiny, work / "tm-tiny", work / "textmill-tiny.log")
-        tm, stats, tm_urls = run_textmill(warcs, work / "tm", work / "textmill.log")
+        pipeline = fineweb_with_engine(args.engine, work)
+        print(
+            f"textmill pipeline: {' '.join(pipeline)} (extract engine: {args.engine or 'default'})"
+        )
+        run_textmill(warcs, work / "warm", work / "warm.log", pipeline)  # numba and page cache
+        tm_start, _, _ = run_textmill(tiny, work / "tm-tiny", work / "tm-tiny.log", pipeline)
+        tm, stats, tm_urls = run_textmill(warcs, work / "tm", work / "textmill.log", pipeline)
 
         def datatrove(folder: Path, name: str) -> tuple[Measured, dict]:
             output = work / f"{name}.json"
