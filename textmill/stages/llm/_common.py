@@ -11,7 +11,6 @@ how many requests and about how many tokens a real run would cost.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from typing import Any
 
@@ -191,12 +190,6 @@ class LLMStage(Stage):
         if self.status_column in out.column_names:
             counts |= value_counts(out[self.status_column].combine_chunks())
         return counts
-
-    def __del__(self) -> None:
-        client = getattr(self, "_client", None)
-        if client is not None:
-            with contextlib.suppress(Exception):  # at interpreter exit the loop may be gone
-                client.close()
 
 
 def languages(batch: pa.Table) -> pa.Array:
