@@ -195,3 +195,19 @@ def test_swallowmath_preset_end_to_end(tmp_path: Path):
     assert rows["a"]["text"].startswith("REWRITTEN ") and rows["a"]["text_original"] == solution
     assert stats["stages"][1]["counters"]["rewritten"] == 2
     assert "restore missing context" in next(iter(fake.attempts)).lower()
+
+
+def test_an_endpoint_that_cannot_work_is_refused_before_the_run(tmp_path: Path, capsys):
+    """No model, or a base URL that is no http(s) URL, could only fail row by row after every
+    retry: one line, exit code 2, nothing written."""
+    inputs = write_jsonl(tmp_path / "in.jsonl", PYTHON_ROWS[:1])
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text("stages:\n  - llm_rewrite: {prompt: rephrase}\n")
+    args = ["run", str(pipeline), str(inputs), "-o", str(tmp_path / "out"), "--no-progress"]
+    assert main([*args, "--llm-base-url", "http://127.0.0.1:9/v1"]) == 2
+    assert "line 2): no model: give --llm-model" in capsys.readouterr().err
+    assert main([*args, "--llm-base-url", "localhost:8000/v1", "--llm-model", "m"]) == 2
+    assert "'localhost:8000/v1' is not an http(s) URL" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(ValueError, match="no model"):
+        Pipeline([("llm_score", {})]).run(inputs, tmp_path / "out")

@@ -11,11 +11,14 @@ its input, a judge's reply ~150 tokens), since no tokenizer of the served model 
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
 
 from textmill.config import LLM_KEY, StageSpec, with_llm_defaults
 from textmill.pipeline import stage_class
@@ -38,6 +41,34 @@ def with_endpoint(
             options = {**options, LLM_KEY: {**own, **given}}
         out.append(StageSpec(spec.name, options, spec.line, spec.resources))
     return out
+
+
+def check_endpoints(specs: Sequence[StageSpec]) -> None:
+    """Refuse, before any data is read, LLM stages that could only fail row by row: no model
+    name (servers answer every request with an error), or an OPENAI_BASE_URL that is no URL.
+    A dry run sends nothing and needs neither."""
+    from textmill.config import PipelineConfigError
+    from textmill.llm.endpoint import BASE_URL_ENV, EndpointOptions, check_base_url
+
+    for spec in specs:
+        if not is_llm_stage(spec.name) or spec.options.get("dry_run"):
+            continue
+        where = f"stage {spec.name}" + (f" (line {spec.line})" if spec.line else "")
+        try:
+            endpoint = EndpointOptions(**(spec.options.get(LLM_KEY) or {}))
+        except ValidationError as error:  # --llm-base-url is set after the file's validation
+            message = "; ".join(e["msg"].removeprefix("Value error, ") for e in error.errors())
+            raise PipelineConfigError(f"{where}: {message}") from None
+        if not endpoint.model:
+            raise PipelineConfigError(
+                f"{where}: no model: give --llm-model NAME or `llm: {{model: NAME}}` "
+                "(the name the server serves)"
+            )
+        if endpoint.base_url is None and os.environ.get(BASE_URL_ENV):
+            try:
+                check_base_url(os.environ[BASE_URL_ENV], BASE_URL_ENV)
+            except ValueError as error:
+                raise PipelineConfigError(f"{where}: {error}") from None
 
 
 def dry_run_specs(specs: Sequence[StageSpec], out: str | Path) -> list[StageSpec]:
