@@ -119,3 +119,19 @@ def test_input_kind_code_reads_a_plain_folder_as_one_repository(tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         main([*args, "--input-kind", "source"])
     assert exit_info.value.code == 2
+
+
+def test_source_files_in_a_folder_without_git_are_not_silently_ignored(tmp_path, capsys):
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    (folder / "a.py").write_text(GOOD)
+    (folder / "notes.txt").write_text("some notes\n")
+    out = tmp_path / "out"
+    assert main(["run", "--preset", "code", str(folder), "-o", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "note: 1 file not read (no format textmill reads: " in printed
+    assert (
+        "a.py; stats.json unknown_files); to read source code from a folder without .git" in printed
+    )
+    assert printed.rstrip().count("--input-kind code") == 1
+    assert json.loads((out / "stats.json").read_text())["unknown_files"] == [str(folder / "a.py")]

@@ -322,6 +322,23 @@ def cmd_rehydrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def unread_files_note(paths: list[str]) -> str | None:
+    """Files under the inputs that were not read (no format textmill reads): said on the
+    terminal, not only in stats.json, since source files in a folder without `.git` are
+    among them unless the run reads code."""
+    if not paths:
+        return None
+    from textmill.code.languages import language_of
+
+    shown = ", ".join(paths[:3]) + (", ..." if len(paths) > 3 else "")
+    files = f"{len(paths):,} file{'s' if len(paths) != 1 else ''}"
+    note = f"{files} not read (no format textmill reads: {shown}"
+    note += "; stats.json unknown_files)"
+    if any(language_of(path) for path in paths):
+        note += "; to read source code from a folder without .git: --input-kind code"
+    return note
+
+
 def print_summary(stats: dict[str, Any], out: str | os.PathLike) -> None:
     """The per-stage funnel and the reconciliation line, as a terminal table."""
     print()
@@ -347,6 +364,9 @@ def print_summary(stats: dict[str, Any], out: str | os.PathLike) -> None:
     repeated = repeated_ids_note(stats)
     if repeated:
         print(f"note: {repeated}")
+    unread = unread_files_note(stats.get("unknown_files") or [])
+    if unread:
+        print(f"note: {unread}")
     print(
         f"output: {out}/data  rejects: {out}/rejects  errors: {out}/errors\n"
         f"stats: {out}/stats.json  report: {out}/report.html  dataset card: {out}/README.md"
