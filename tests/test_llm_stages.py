@@ -211,3 +211,14 @@ def test_an_endpoint_that_cannot_work_is_refused_before_the_run(tmp_path: Path, 
     assert not (tmp_path / "out").exists()
     with pytest.raises(ValueError, match="no model"):
         Pipeline([("llm_score", {})]).run(inputs, tmp_path / "out")
+
+
+def test_dry_run_says_when_records_error_before_the_llm(tmp_path: Path, capsys):
+    """A wrong text field errors every record: the dry run must say so, not just cost 0."""
+    inputs = write_jsonl(tmp_path / "math.jsonl", [{"id": "a", "solution": "x = 2"}])
+    args = ["run", "--preset", "swallowmath", str(inputs), "-o", str(tmp_path / "out")]
+    assert main([*args, "--dry-run", "--llm-model", "m", "--no-progress"]) == 0
+    note = capsys.readouterr().out.splitlines()[-1]
+    assert note.startswith("note: 1 of 1 records errored") and "missing field 'text'" in note
+    assert main([*args, "--dry-run", "--llm-model", "m", "--text-field", "solution"]) == 0
+    assert "note:" not in capsys.readouterr().out
