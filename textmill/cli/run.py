@@ -56,7 +56,10 @@ def _add_run_settings(parser: argparse.ArgumentParser) -> None:
         help="a compressed input expanding more than this many times is an error, a "
         "decompression bomb (0: no limit; default: %(default)g)",
     )
-    parser.add_argument("--text-field", default="text", help="JSONL/Parquet text field")
+    parser.add_argument(
+        "--text-field",
+        help="JSONL/Parquet text field (default text; content with --input-kind code)",
+    )
     parser.add_argument("--id-field", default="id", help="JSONL/Parquet id field")
     parser.add_argument("--url-field", default="url", help="JSONL/Parquet URL field")
     parser.add_argument(
