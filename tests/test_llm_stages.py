@@ -27,6 +27,7 @@ PYTHON_ROWS = [
 CODE_ROWS = [
     *PYTHON_ROWS,
     {"id": "js", "text": "function a() { return 1 }", "lang": "JavaScript"},
+    {"id": "lower", "text": "def g(x):\n  return x\n", "lang": "python"},  # any case
     {"id": "bad", "text": "[[badpython]] x = 1\n", "lang": "Python"},
     {"id": "cut", "text": "[[truncate]] x = 1\n", "lang": "Python"},
     {"id": "down", "text": "[[500:99]] x = 1\n", "lang": "Python"},
@@ -75,10 +76,10 @@ def test_swallowcode_rewrites_validate_and_count(tmp_path: Path):
     assert rows["cut"]["sgcr_status"] == "invalid_truncated"
     assert rows["js"]["sgcr_status"] == "skipped" and rows["js"]["text"] == CODE_ROWS[6]["text"]
     sgcr, scor = stats["stages"]
-    assert sgcr["errored"] == 2 and stats["errored"] == 2 and stats["kept"] == 9
-    assert sgcr["counters"]["rewritten"] == 6 and sgcr["counters"]["invalid_python"] == 1
-    assert sgcr["counters"]["requests_sent"] == 8  # the failed two are not answers
-    assert scor["counters"]["rewritten"] == 6 and scor["counters"]["invalid_python"] == 1
+    assert sgcr["errored"] == 2 and stats["errored"] == 2 and stats["kept"] == 10
+    assert sgcr["counters"]["rewritten"] == 7 and sgcr["counters"]["invalid_python"] == 1
+    assert sgcr["counters"]["requests_sent"] == 9  # the failed two are not answers
+    assert scor["counters"]["rewritten"] == 7 and scor["counters"]["invalid_python"] == 1
     assert fake.attempts["[[500:99]] x = 1"] == 0  # the marker sits inside the code prompt
     assert max(fake.answered.values()) == 1  # bisection re-sent nothing
 

@@ -22,7 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from textmill.code import LANG, PATH
+from textmill.code import LANG
+from textmill.code.columns import code_languages, code_paths
 from textmill.code.files import (
     BINARY_SNIFF_BYTES,
     GENERATED_HEADER,
@@ -91,8 +92,8 @@ class CodeHeuristics(Filter):
             pc.utf8_length(pc.replace_substring_regex(texts, ENCODED_DATA, "")), 0
         )
         encoded = pc.subtract(chars, encoded_left)
-        lang = batch[LANG] if LANG in batch.column_names else pa.nulls(n, pa.string())
-        path = batch[PATH] if PATH in batch.column_names else pa.nulls(n, pa.string())
+        lang = code_languages(batch)
+        path = code_paths(batch)
         header = pc.utf8_slice_codeunits(texts, 0, HEADER_CHARS)
         sniffed = pc.utf8_slice_codeunits(texts, 0, BINARY_SNIFF_BYTES)
         in_first_lines = f"(?i)^(?:[^\\n]*\\n){{0,{GENERATED_HEADER_LINES - 1}}}[^\\n]*"

@@ -89,11 +89,13 @@ class LLMStage(Stage):
         return [user]
 
     def selected(self, batch: pa.Table) -> np.ndarray:
-        """Rows this stage sends: a non-empty text, and a listed `lang` when `languages`."""
+        """Rows this stage sends: a non-empty text, and a listed `lang` (any case, as
+        lint_score reads it: a JSONL's "python" is Python) when `languages`."""
         texts = batch[self.options.column]
         mask = pc.fill_null(pc.greater(pc.utf8_length(texts), 0), False)
         if self.options.languages is not None:
-            member = pc.is_in(languages(batch), value_set=pa.array(self.options.languages))
+            wanted = pa.array([lang.lower() for lang in self.options.languages], pa.string())
+            member = pc.is_in(pc.utf8_lower(languages(batch)), value_set=wanted)  # any case
             mask = pc.and_(mask, pc.fill_null(member, False))
         return np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
 
