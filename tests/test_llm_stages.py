@@ -223,3 +223,16 @@ def test_dry_run_says_when_records_error_before_the_llm(tmp_path: Path, capsys):
     assert note.startswith("note: 1 of 1 records errored") and "missing field 'text'" in note
     assert main([*args, "--dry-run", "--llm-model", "m", "--text-field", "solution"]) == 0
     assert "note:" not in capsys.readouterr().out
+
+
+def test_dry_run_after_a_run_counts_chained_rewrites_as_cached(tmp_path: Path):
+    """SCOR's prompts hold SGCR's rewrites: the dry run must apply SGCR's cached answers, or it
+    prices SCOR on the original code and asks to pay again for a finished run."""
+    inputs = write_jsonl(tmp_path / "in.jsonl", PYTHON_ROWS)
+    with FakeOpenAI() as fake:
+        pipeline = Pipeline(code_stages(fake.base_url))
+        pipeline.run(inputs, tmp_path / "out", progress=False, workers=1)
+        answered = fake.total_answered
+        costs = pipeline.dry_run(inputs, tmp_path / "out", workers=1)
+    assert answered == 12 and fake.total_answered == 12
+    assert [(c["requests"], c["cached"]) for c in costs] == [(0, 6), (0, 6)]

@@ -165,18 +165,20 @@ class LLMStage(Stage):
         self, batch: pa.Table, rows: np.ndarray, texts: list, requests: list[Request]
     ) -> tuple[pa.Table, Decision | None]:
         cached = self.client().cache.get_many([r.key for r in requests])
+        statuses = [SKIPPED] * batch.num_rows
+        results: list[Outcome | None] = [None] * batch.num_rows
         for i, request in zip(rows, requests, strict=True):
-            if request.key in cached:
+            if request.key in cached:  # applied as a real run would: later stages see it
                 self._count("dry_cached")
+                results[i], statuses[i] = Outcome(answer=cached[request.key], cached=True), ""
                 continue
+            statuses[i] = DRY_RUN
             prompt_chars = sum(len(m["content"]) for m in request.messages)
             expected = self.completion_estimate or len(texts[i]) // CHARS_PER_TOKEN + 1
             self._count("dry_requests")
             self._count("dry_prompt_tokens", prompt_chars // CHARS_PER_TOKEN + 1)
             self._count("dry_completion_tokens", min(expected, self.options.max_tokens or expected))
-        statuses = np.full(batch.num_rows, SKIPPED, dtype=object)
-        statuses[rows] = DRY_RUN
-        return self.with_status(batch, statuses.tolist()), None
+        return self.apply(batch, texts, results, statuses)
 
     # -- counting
 
