@@ -76,6 +76,8 @@ class FakeOpenAI:
         asyncio.run_coroutine_threadsafe(stop(), self.loop).result(5)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+        if not self.thread.is_alive():
+            self.loop.close()
 
     @property
     def total_answered(self) -> int:

@@ -364,7 +364,8 @@ def test_textmill_run_on_a_folder_of_pdf_hocr_and_alto_reconciles(tmp_path, caps
     errors = [json.loads(x) for p in (out / "errors").glob("*.jsonl") for x in p.open()]
     assert sorted(Path(e["file"]).name for e in errors) == ["broken.pdf", "scan.pdf"]
     assert stats["errored"] == sum(e["records"] for e in errors) and stats["kept"] == 3
-    assert "note: 1 file(s) of unknown format not read: notes.xml (stats.json" in printed
+    assert "note: 1 file not read (no format textmill reads: " in printed
+    assert "notes.xml; stats.json unknown_files)" in printed
     assert "Readers: alto:pages 2, alto:pages_without_text 1" in (out / "report.html").read_text(
         "utf-8"
     )

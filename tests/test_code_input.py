@@ -284,3 +284,17 @@ def test_unknown_input_kind_is_refused_before_reading(tmp_path):
         Pipeline(["code_heuristics"]).run([tmp_path], tmp_path / "out", input_kind="source")
     with pytest.raises(InputError, match="unknown input kind"):
         plan_shards([str(tmp_path)], input_kind="source")
+
+
+def test_text_field_text_is_honoured_for_records_read_as_code(tmp_path):
+    """`--text-field text` with `--input-kind code` reads `text`, not The Stack's `content`."""
+    from textmill.cli import main
+
+    path = tmp_path / "code.jsonl"
+    path.write_text(json.dumps({"id": "a", "text": "x = 1\n", "path": "a.py"}) + "\n")
+    args = ["run", "--preset", "code", str(path), "--input-kind", "code", "--no-progress"]
+    assert main([*args, "-o", str(tmp_path / "out"), "--text-field", "text"]) == 0
+    stats = json.loads((tmp_path / "out" / "stats.json").read_text())
+    assert (stats["kept"], stats["errored"]) == (1, 0)
+    assert main([*args, "-o", str(tmp_path / "default")]) == 0  # default: `content`
+    assert json.loads((tmp_path / "default" / "stats.json").read_text())["errored"] == 1

@@ -119,3 +119,39 @@ def test_input_kind_code_reads_a_plain_folder_as_one_repository(tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         main([*args, "--input-kind", "source"])
     assert exit_info.value.code == 2
+
+
+def test_source_files_in_a_folder_without_git_are_not_silently_ignored(tmp_path, capsys):
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    (folder / "a.py").write_text(GOOD)
+    (folder / "notes.txt").write_text("some notes\n")
+    out = tmp_path / "out"
+    assert main(["run", "--preset", "code", str(folder), "-o", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "note: 1 file not read (no format textmill reads: " in printed
+    assert (
+        "a.py; stats.json unknown_files); to read source code from a folder without .git" in printed
+    )
+    assert printed.rstrip().count("--input-kind code") == 1
+    assert json.loads((out / "stats.json").read_text())["unknown_files"] == [str(folder / "a.py")]
+
+
+def test_code_preset_reads_lang_and_path_a_plain_jsonl_keeps_in_metadata(tmp_path):
+    """Records read without --input-kind code keep `lang`/`path` in metadata: the code stages
+    read them there (as lint_score does) instead of rejecting every row as unknown_language."""
+    rows = [
+        {"id": "a", "text": GOOD, "lang": "python"},  # any case, as lint_score reads it
+        {"id": "b", "text": "def f(:\n    pass\n", "path": "src/b.py"},  # the path's language
+        {"id": "c", "text": "some words", "lang": "Klingon"},
+    ]
+    path = tmp_path / "code.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    out = tmp_path / "out"
+    assert main(["run", "--preset", "code", str(path), "-o", str(out), "--no-progress"]) == 0
+    stats = json.loads((out / "stats.json").read_text())
+    by_stage = {stage["name"]: stage for stage in stats["stages"]}
+    assert by_stage["code_heuristics"]["reasons"] == {"unknown_language": 1}
+    assert by_stage["code_syntax"]["reasons"] == {"python_syntax_error": 1}
+    assert by_stage["code_syntax"]["counters"]["python_compiled"] == 2
+    assert stats["kept"] == 1

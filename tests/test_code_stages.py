@@ -133,3 +133,16 @@ def test_code_shingles_find_reformatted_copies_that_word_shingles_also_merge(tmp
     words = MinhashDedup(shingle="words", ngram=5, threshold=0.7, num_perm=256)
     _, decision, _ = run_global_stage(words, [batch], tmp_path / "words")
     assert decision.keep.tolist() == [True, False, False]  # words drop the operators
+
+
+def test_heuristics_reject_records_with_nul_bytes_as_binary():
+    """The tree reader turns NUL files into errors; a Stack-style record carries them in text."""
+    batch = code_batch(
+        [
+            ("img.md", "PNG\x00\x00IHDR", "Markdown"),
+            ("t.go", "package main\x00", "Go"),
+            ("late.py", GOOD_PY * 500 + "\x00", "Python"),  # past the first 8,000 characters
+        ]
+    )
+    assert reasons("code_heuristics", batch) == ["binary", "binary", None]
+    assert reasons("code_heuristics", batch, drop_binary=False) == [None, None, None]

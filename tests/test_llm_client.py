@@ -108,3 +108,19 @@ def test_score_parsing_and_python_validation():
     assert python_compiles("def f(x):\n    return x\n") and not python_compiles("def f(:\n")
     assert python_compiles('s = "\\d"\n')  # a warning, not an error
     assert code_block("Sure:\n```python\nx = 1\n```\nDone") == "x = 1"
+
+
+def test_nothing_stays_open_after_a_batch(tmp_path: Path):
+    """An aiohttp session left open until interpreter exit prints "Exception ignored ...
+    connector __del__" there: each batch closes its HTTP client before its loop ends."""
+    import gc
+
+    import aiohttp
+
+    with FakeOpenAI() as fake:
+        client = client_for(fake, RequestCache(tmp_path / "c.sqlite"))
+        assert all(o.answer for o in client.complete(requests("one", "two")))
+        gc.collect()
+        sessions = [o for o in gc.get_objects() if isinstance(o, aiohttp.ClientSession)]
+        assert [s for s in sessions if not s.closed] == []
+        assert client.complete(requests("three"))[0].answer  # a later batch opens its own

@@ -27,6 +27,7 @@ PYTHON_ROWS = [
 CODE_ROWS = [
     *PYTHON_ROWS,
     {"id": "js", "text": "function a() { return 1 }", "lang": "JavaScript"},
+    {"id": "lower", "text": "def g(x):\n  return x\n", "lang": "python"},  # any case
     {"id": "bad", "text": "[[badpython]] x = 1\n", "lang": "Python"},
     {"id": "cut", "text": "[[truncate]] x = 1\n", "lang": "Python"},
     {"id": "down", "text": "[[500:99]] x = 1\n", "lang": "Python"},
@@ -75,10 +76,10 @@ def test_swallowcode_rewrites_validate_and_count(tmp_path: Path):
     assert rows["cut"]["sgcr_status"] == "invalid_truncated"
     assert rows["js"]["sgcr_status"] == "skipped" and rows["js"]["text"] == CODE_ROWS[6]["text"]
     sgcr, scor = stats["stages"]
-    assert sgcr["errored"] == 2 and stats["errored"] == 2 and stats["kept"] == 9
-    assert sgcr["counters"]["rewritten"] == 6 and sgcr["counters"]["invalid_python"] == 1
-    assert sgcr["counters"]["requests_sent"] == 8  # the failed two are not answers
-    assert scor["counters"]["rewritten"] == 6 and scor["counters"]["invalid_python"] == 1
+    assert sgcr["errored"] == 2 and stats["errored"] == 2 and stats["kept"] == 10
+    assert sgcr["counters"]["rewritten"] == 7 and sgcr["counters"]["invalid_python"] == 1
+    assert sgcr["counters"]["requests_sent"] == 9  # the failed two are not answers
+    assert scor["counters"]["rewritten"] == 7 and scor["counters"]["invalid_python"] == 1
     assert fake.attempts["[[500:99]] x = 1"] == 0  # the marker sits inside the code prompt
     assert max(fake.answered.values()) == 1  # bisection re-sent nothing
 
@@ -195,3 +196,43 @@ def test_swallowmath_preset_end_to_end(tmp_path: Path):
     assert rows["a"]["text"].startswith("REWRITTEN ") and rows["a"]["text_original"] == solution
     assert stats["stages"][1]["counters"]["rewritten"] == 2
     assert "restore missing context" in next(iter(fake.attempts)).lower()
+
+
+def test_an_endpoint_that_cannot_work_is_refused_before_the_run(tmp_path: Path, capsys):
+    """No model, or a base URL that is no http(s) URL, could only fail row by row after every
+    retry: one line, exit code 2, nothing written."""
+    inputs = write_jsonl(tmp_path / "in.jsonl", PYTHON_ROWS[:1])
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text("stages:\n  - llm_rewrite: {prompt: rephrase}\n")
+    args = ["run", str(pipeline), str(inputs), "-o", str(tmp_path / "out"), "--no-progress"]
+    assert main([*args, "--llm-base-url", "http://127.0.0.1:9/v1"]) == 2
+    assert "line 2): no model: give --llm-model" in capsys.readouterr().err
+    assert main([*args, "--llm-base-url", "localhost:8000/v1", "--llm-model", "m"]) == 2
+    assert "'localhost:8000/v1' is not an http(s) URL" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(ValueError, match="no model"):
+        Pipeline([("llm_score", {})]).run(inputs, tmp_path / "out")
+
+
+def test_dry_run_says_when_records_error_before_the_llm(tmp_path: Path, capsys):
+    """A wrong text field errors every record: the dry run must say so, not just cost 0."""
+    inputs = write_jsonl(tmp_path / "math.jsonl", [{"id": "a", "solution": "x = 2"}])
+    args = ["run", "--preset", "swallowmath", str(inputs), "-o", str(tmp_path / "out")]
+    assert main([*args, "--dry-run", "--llm-model", "m", "--no-progress"]) == 0
+    note = capsys.readouterr().out.splitlines()[-1]
+    assert note.startswith("note: 1 of 1 records errored") and "missing field 'text'" in note
+    assert main([*args, "--dry-run", "--llm-model", "m", "--text-field", "solution"]) == 0
+    assert "note:" not in capsys.readouterr().out
+
+
+def test_dry_run_after_a_run_counts_chained_rewrites_as_cached(tmp_path: Path):
+    """SCOR's prompts hold SGCR's rewrites: the dry run must apply SGCR's cached answers, or it
+    prices SCOR on the original code and asks to pay again for a finished run."""
+    inputs = write_jsonl(tmp_path / "in.jsonl", PYTHON_ROWS)
+    with FakeOpenAI() as fake:
+        pipeline = Pipeline(code_stages(fake.base_url))
+        pipeline.run(inputs, tmp_path / "out", progress=False, workers=1)
+        answered = fake.total_answered
+        costs = pipeline.dry_run(inputs, tmp_path / "out", workers=1)
+    assert answered == 12 and fake.total_answered == 12
+    assert [(c["requests"], c["cached"]) for c in costs] == [(0, 6), (0, 6)]

@@ -153,6 +153,9 @@ class Pipeline:
         if isinstance(inputs, (str, Path)):
             inputs = [inputs]
         check_settings(executor, settings)
+        from textmill.llm.plan import check_endpoints
+
+        check_endpoints(self.specs)
         specs = [(spec.name, spec.options) for spec in self.specs]
         paths = [str(i) for i in inputs]
         if executor == "ray":

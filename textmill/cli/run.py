@@ -56,7 +56,10 @@ def _add_run_settings(parser: argparse.ArgumentParser) -> None:
         help="a compressed input expanding more than this many times is an error, a "
         "decompression bomb (0: no limit; default: %(default)g)",
     )
-    parser.add_argument("--text-field", default="text", help="JSONL/Parquet text field")
+    parser.add_argument(
+        "--text-field",
+        help="JSONL/Parquet text field (default text; content with --input-kind code)",
+    )
     parser.add_argument("--id-field", default="id", help="JSONL/Parquet id field")
     parser.add_argument("--url-field", default="url", help="JSONL/Parquet URL field")
     parser.add_argument(
@@ -322,6 +325,23 @@ def cmd_rehydrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def unread_files_note(paths: list[str]) -> str | None:
+    """Files under the inputs that were not read (no format textmill reads): said on the
+    terminal, not only in stats.json, since source files in a folder without `.git` are
+    among them unless the run reads code."""
+    if not paths:
+        return None
+    from textmill.code.languages import language_of
+
+    shown = ", ".join(paths[:3]) + (", ..." if len(paths) > 3 else "")
+    files = f"{len(paths):,} file{'s' if len(paths) != 1 else ''}"
+    note = f"{files} not read (no format textmill reads: {shown}"
+    note += "; stats.json unknown_files)"
+    if any(language_of(path) for path in paths):
+        note += "; to read source code from a folder without .git: --input-kind code"
+    return note
+
+
 def print_summary(stats: dict[str, Any], out: str | os.PathLike) -> None:
     """The per-stage funnel and the reconciliation line, as a terminal table."""
     print()
@@ -347,14 +367,9 @@ def print_summary(stats: dict[str, Any], out: str | os.PathLike) -> None:
     repeated = repeated_ids_note(stats)
     if repeated:
         print(f"note: {repeated}")
-    unknown = stats.get("unknown_files") or []
-    if unknown:  # a folder's file of no known format (a PAGE-XML, a .docx) is not read: say so
-        names = ", ".join(os.path.basename(path) for path in unknown[:3])
-        more = f" and {len(unknown) - 3:,} more" if len(unknown) > 3 else ""
-        print(
-            f"note: {len(unknown):,} file(s) of unknown format not read: {names}{more} "
-            "(stats.json unknown_files)"
-        )
+    unread = unread_files_note(stats.get("unknown_files") or [])
+    if unread:
+        print(f"note: {unread}")
     print(
         f"output: {out}/data  rejects: {out}/rejects  errors: {out}/errors\n"
         f"stats: {out}/stats.json  report: {out}/report.html  dataset card: {out}/README.md"

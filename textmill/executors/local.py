@@ -108,7 +108,7 @@ class RunSettings:
     batch_size: int = 1000
     max_document_bytes: int = ReadOptions.max_document_bytes
     max_compression_ratio: float = ReadOptions.max_compression_ratio
-    text_field: str = "text"
+    text_field: str | None = None  # None: `text`, or `content` for records read as code
     id_field: str = "id"
     url_field: str = "url"
     input_kind: str = "auto"  # auto | code | files | pages (textmill.io.files.INPUT_KINDS)
@@ -144,7 +144,8 @@ class RunSettings:
             batch_size=self.batch_size,
             max_document_bytes=self.max_document_bytes,
             max_compression_ratio=self.max_compression_ratio,
-            text_field=self.text_field,
+            text_field=self.text_field or ReadOptions.text_field,
+            code_text_field=self.text_field or ReadOptions.code_text_field,
             id_field=self.id_field,
             url_field=self.url_field,
             input_kind=self.input_kind,

@@ -69,6 +69,7 @@ class ReadOptions:
     max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
     max_compression_ratio: float = DEFAULT_MAX_COMPRESSION_RATIO  # 0: no limit
     text_field: str = "text"
+    code_text_field: str = "content"  # The-Stack-style records' text (input_kind "code")
     id_field: str = "id"
     url_field: str = "url"
     input_kind: str = "auto"  # auto | code | files | pages (textmill.io.files.INPUT_KINDS)

@@ -31,7 +31,6 @@ from textmill.document import METADATA, TEXT, make_batch
 from textmill.io.base import ReadBatch, ReadError, ReadOptions
 
 VCS_DIRS = frozenset({".git", ".hg", ".svn"})
-STACK_TEXT_FIELD = "content"
 # The-Stack-style field names per column, first present wins (v1, v2 and plain spellings)
 STACK_FIELDS: dict[str, tuple[str, ...]] = {
     PATH: ("path", "max_stars_repo_path", "max_forks_repo_path", "max_issues_repo_path"),
@@ -265,12 +264,13 @@ def _add_file(rows: _Rows, path: str, relative: str, options: ReadOptions) -> No
 
 
 def stack_read_options(options: ReadOptions) -> ReadOptions:
-    """The-Stack records keep the file in `content`: the text field unless one was given."""
-    if options.text_field != "text":
-        return options
+    """The-Stack records keep the file in `content`: the text field unless one was given
+    (`--text-field text` included: RunSettings passes it as `code_text_field`)."""
     from dataclasses import replace
 
-    return replace(options, text_field=STACK_TEXT_FIELD)
+    if options.text_field != ReadOptions.text_field:
+        return options
+    return replace(options, text_field=options.code_text_field)
 
 
 def _canonical_languages() -> dict[str, str]:

@@ -141,8 +141,10 @@ def http_client(connections: int, timeout_s: float) -> httpx2.AsyncClient:
 
 
 class LLMClient:
-    """Sends a batch of requests with at most `concurrency` in flight, on one event loop that
-    lives as long as the client (so that connections are kept alive across batches)."""
+    """Sends a batch of requests with at most `concurrency` in flight. Each batch runs on an
+    event loop of its own with an HTTP client of its own, closed before the loop ends: nothing
+    is left open between batches for the interpreter to tear down at exit (where an unclosed
+    aiohttp connector prints an ignored exception), and a stage needs no close hook."""
 
     def __init__(
         self,
@@ -157,19 +159,15 @@ class LLMClient:
         self.cache = cache
         self.budget = budget
         self.progress = progress or LLMProgress("llm", every_s=None)
-        self._loop = asyncio.new_event_loop()
-        self._client: openai.AsyncOpenAI | None = None
 
     def _openai(self) -> openai.AsyncOpenAI:
-        if self._client is None:
-            self._client = openai.AsyncOpenAI(
-                base_url=self.endpoint.resolved_base_url(),
-                api_key=self.endpoint.api_key(),
-                timeout=self.endpoint.timeout_s,
-                max_retries=0,  # ours are the retries (counted, with Retry-After and jitter)
-                http_client=http_client(self.endpoint.concurrency, self.endpoint.timeout_s),
-            )
-        return self._client
+        return openai.AsyncOpenAI(
+            base_url=self.endpoint.resolved_base_url(),
+            api_key=self.endpoint.api_key(),
+            timeout=self.endpoint.timeout_s,
+            max_retries=0,  # ours are the retries (counted, with Retry-After and jitter)
+            http_client=http_client(self.endpoint.concurrency, self.endpoint.timeout_s),
+        )
 
     def complete(self, requests: Sequence[Request]) -> list[Outcome]:
         """An outcome per request, in order; identical requests are sent once."""
@@ -178,7 +176,7 @@ class LLMClient:
         for request in requests:
             if request.key not in cached:
                 unique.setdefault(request.key, request)
-        sent = self._loop.run_until_complete(self._send_all(list(unique.values())))
+        sent = asyncio.run(self._send_all(list(unique.values()))) if unique else {}
         self.progress.cached += len(requests) - sum(1 for r in requests if r.key not in cached)
         self.progress.tick(force=bool(unique))
         return [
@@ -196,7 +194,10 @@ class LLMClient:
             async with gate:
                 return request.key, await self._send(client, request)
 
-        return dict(await asyncio.gather(*(one(r) for r in requests)))
+        try:
+            return dict(await asyncio.gather(*(one(r) for r in requests)))
+        finally:
+            await client.close()  # its aiohttp session and connector, on this loop
 
     async def _send(self, client: openai.AsyncOpenAI, request: Request) -> Outcome:
         budget = self.budget
@@ -245,7 +246,4 @@ class LLMClient:
         return ceiling / 2 + random.uniform(0, ceiling / 2)  # "equal jitter"
 
     def close(self) -> None:
-        if self._client is not None:
-            self._loop.run_until_complete(self._client.close())
-            self._client = None
-        self._loop.close()
+        """Nothing stays open between batches; kept so that callers may close what they open."""

@@ -9,8 +9,9 @@ SGLang, llama.cpp's server, Ollama, a hosted API.
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 BASE_URL_ENV = "OPENAI_BASE_URL"
 LOCAL_SERVERS_KEY = "EMPTY"  # vLLM and SGLang accept any key; the openai client insists on one
@@ -30,9 +31,23 @@ class EndpointOptions(BaseModel):
     backoff_initial_s: float = Field(default=0.5, ge=0)
     backoff_max_s: float = Field(default=60.0, ge=0)
 
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        return value if value is None else check_base_url(value)
+
     def resolved_base_url(self) -> str | None:
         """The base URL requests go to (None: the openai package's default, api.openai.com)."""
         return self.base_url or os.environ.get(BASE_URL_ENV) or None
 
     def api_key(self) -> str:
         return os.environ.get(self.api_key_env) or LOCAL_SERVERS_KEY
+
+
+def check_base_url(value: str, where: str = "base_url") -> str:
+    """An http(s) URL with a host: anything else cannot be an endpoint, and would only show up
+    as every row's connection error after the retries."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{where} {value!r} is not an http(s) URL such as http://gpu:8000/v1")
+    return value

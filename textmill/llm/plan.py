@@ -11,11 +11,15 @@ its input, a judge's reply ~150 tokens), since no tokenizer of the served model 
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
 
 from textmill.config import LLM_KEY, StageSpec, with_llm_defaults
 from textmill.pipeline import stage_class
@@ -40,6 +44,34 @@ def with_endpoint(
     return out
 
 
+def check_endpoints(specs: Sequence[StageSpec]) -> None:
+    """Refuse, before any data is read, LLM stages that could only fail row by row: no model
+    name (servers answer every request with an error), or an OPENAI_BASE_URL that is no URL.
+    A dry run sends nothing and needs neither."""
+    from textmill.config import PipelineConfigError
+    from textmill.llm.endpoint import BASE_URL_ENV, EndpointOptions, check_base_url
+
+    for spec in specs:
+        if not is_llm_stage(spec.name) or spec.options.get("dry_run"):
+            continue
+        where = f"stage {spec.name}" + (f" (line {spec.line})" if spec.line else "")
+        try:
+            endpoint = EndpointOptions(**(spec.options.get(LLM_KEY) or {}))
+        except ValidationError as error:  # --llm-base-url is set after the file's validation
+            message = "; ".join(e["msg"].removeprefix("Value error, ") for e in error.errors())
+            raise PipelineConfigError(f"{where}: {message}") from None
+        if not endpoint.model:
+            raise PipelineConfigError(
+                f"{where}: no model: give --llm-model NAME or `llm: {{model: NAME}}` "
+                "(the name the server serves)"
+            )
+        if endpoint.base_url is None and os.environ.get(BASE_URL_ENV):
+            try:
+                check_base_url(os.environ[BASE_URL_ENV], BASE_URL_ENV)
+            except ValueError as error:
+                raise PipelineConfigError(f"{where}: {error}") from None
+
+
 def dry_run_specs(specs: Sequence[StageSpec], out: str | Path) -> list[StageSpec]:
     """LLM stages in dry mode, reading (never writing) the cache the real run in `out` uses."""
     result = []
@@ -59,7 +91,10 @@ def dry_run_specs(specs: Sequence[StageSpec], out: str | Path) -> list[StageSpec
 
 def dry_run(pipeline: Any, inputs: Sequence[str], out: str | Path, **run: Any) -> list[dict]:
     """Per LLM stage: requests a run would send, requests already cached, and estimated prompt
-    and completion tokens. Runs the pipeline into a temporary folder, removed afterwards."""
+    and completion tokens; with the run's `read` and `errored` counts and its `first_error`
+    (records a real run would put in OUT/errors instead of sending them: a wrong
+    --text-field errors every one). Runs the pipeline into a temporary folder, removed
+    afterwards."""
     from textmill.api import Pipeline
 
     specs = dry_run_specs(pipeline.specs, out)
@@ -67,6 +102,7 @@ def dry_run(pipeline: Any, inputs: Sequence[str], out: str | Path, **run: Any) -
     try:
         settings = {**run, "allow_outside_writes": True, "overwrite": False}
         stats = Pipeline._from_specs(specs).run(inputs, scratch / "out", **settings)
+        first_error = _first_error(scratch / "out" / "errors")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     costs = []
@@ -83,9 +119,21 @@ def dry_run(pipeline: Any, inputs: Sequence[str], out: str | Path, **run: Any) -
                 "cached": counters.get("dry_cached", 0),
                 "prompt_tokens": counters.get("dry_prompt_tokens", 0),
                 "completion_tokens": counters.get("dry_completion_tokens", 0),
+                "read": stats["read"],
+                "errored": stats["errored"],
+                "first_error": first_error,
             }
         )
     return costs
+
+
+def _first_error(folder: Path) -> str | None:
+    for path in sorted(folder.glob("*.jsonl")):
+        with path.open(encoding="utf-8") as lines:
+            for line in lines:
+                error = json.loads(line)
+                return f"{error.get('file')} {error.get('record')}: {error.get('message')}"
+    return None
 
 
 def cost_table(costs: list[dict]) -> str:
@@ -102,6 +150,12 @@ def cost_table(costs: list[dict]) -> str:
     total = sum(c["requests"] for c in costs)
     tokens = sum(c["prompt_tokens"] + c["completion_tokens"] for c in costs)
     lines.append(f"total: {total:,} requests, ~{tokens:,} tokens (nothing was sent)")
+    if costs and costs[0].get("errored"):
+        first = costs[0]
+        lines.append(
+            f"note: {first['errored']:,} of {first['read']:,} records errored (a real run puts "
+            f"them in OUT/errors and sends nothing for them); first: {first['first_error']}"
+        )
     return "\n".join(lines)
 
 

@@ -22,8 +22,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from textmill.code import LANG, PATH
+from textmill.code import LANG
+from textmill.code.columns import code_languages, code_paths
 from textmill.code.files import (
+    BINARY_SNIFF_BYTES,
     GENERATED_HEADER,
     GENERATED_HEADER_LINES,
     GENERATED_PATH,
@@ -76,6 +78,9 @@ class CodeHeuristics(Filter):
         min_data_chars: int | None = Field(50, ge=0, description="StarCoder: 50")
         max_data_chars: int | None = Field(5000, ge=1, description="StarCoder: 5,000")
         drop_unknown_language: bool = Field(True, description="lang null: not in the table")
+        drop_binary: bool = Field(
+            True, description="a NUL in the first 8,000 characters (git's test; records)"
+        )
 
     def measure(self, batch: pa.Table) -> pa.Table:
         """One column per metric; paths and headers through RE2 over the whole column."""
@@ -87,9 +92,10 @@ class CodeHeuristics(Filter):
             pc.utf8_length(pc.replace_substring_regex(texts, ENCODED_DATA, "")), 0
         )
         encoded = pc.subtract(chars, encoded_left)
-        lang = batch[LANG] if LANG in batch.column_names else pa.nulls(n, pa.string())
-        path = batch[PATH] if PATH in batch.column_names else pa.nulls(n, pa.string())
+        lang = code_languages(batch)
+        path = code_paths(batch)
         header = pc.utf8_slice_codeunits(texts, 0, HEADER_CHARS)
+        sniffed = pc.utf8_slice_codeunits(texts, 0, BINARY_SNIFF_BYTES)
         in_first_lines = f"(?i)^(?:[^\\n]*\\n){{0,{GENERATED_HEADER_LINES - 1}}}[^\\n]*"
         chars_np = np.asarray(chars.to_numpy(zero_copy_only=False), dtype=np.float64)
         return pa.table(
@@ -108,6 +114,7 @@ class CodeHeuristics(Filter):
                 "generated_path": pc.fill_null(
                     pc.match_substring_regex(path, GENERATED_PATH), False
                 ),
+                "binary": pc.fill_null(pc.match_substring(sniffed, "\x00"), False),
                 "generated_header": pc.fill_null(
                     pc.match_substring_regex(header, in_first_lines + GENERATED_HEADER), False
                 ),
@@ -146,6 +153,7 @@ class CodeHeuristics(Filter):
         if o.min_alphanumeric_fraction is not None:
             low_alnum = metrics["alphanumeric_fraction"].to_numpy() < o.min_alphanumeric_fraction
         return Decision.first_failing(
+            ("binary", as_bool_mask(metrics["binary"]) & o.drop_binary),
             ("vendored", as_bool_mask(metrics["vendored_path"]) & o.drop_vendored),
             (
                 "auto_generated",

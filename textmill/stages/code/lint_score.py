@@ -25,9 +25,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
+from textmill.code.columns import string_field
 from textmill.code.lint.measure import score_python
 from textmill.code.lint.pylint_engine import SWALLOWCODE_DISABLE
-from textmill.document import METADATA, TEXT
+from textmill.document import TEXT
 from textmill.pipeline import Decision, Filter, StageOptions, as_bool_mask, register
 from textmill.stages.langid import LANG
 
@@ -35,16 +36,6 @@ LINT_SCORE = "lint_score"
 LOW_LINT_SCORE = "low_lint_score"
 PATH = "path"
 _FAILURE = "lint_failure"  # a metric column of `measure`, never written to the output
-
-
-def _string_field(batch: pa.Table, name: str) -> pa.ChunkedArray | pa.Array:
-    """A column, or where the reader kept it in `metadata`, that JSON object's string field."""
-    if name in batch.column_names:
-        return pc.cast(batch[name], pa.string())
-    if METADATA not in batch.column_names:
-        return pa.nulls(batch.num_rows, pa.string())
-    found = pc.extract_regex(batch[METADATA], rf"\"{name}\":\s*\"(?P<value>[^\"]*)\"")
-    return pc.struct_field(found, "value")
 
 
 @register("lint_score")
@@ -67,8 +58,8 @@ class LintScore(Filter):
     def python_rows(self, batch: pa.Table) -> np.ndarray:
         """Mask of the rows this stage lints."""
         o = self.options
-        lang = _string_field(batch, LANG)
-        path = _string_field(batch, PATH)
+        lang = string_field(batch, LANG)
+        path = string_field(batch, PATH)
         by_lang = pc.equal(pc.utf8_lower(lang), "python")
         suffixes = [pc.ends_with(path, suffix) for suffix in o.python_suffixes]
         by_path = pa.array(np.zeros(batch.num_rows, bool))

@@ -7,7 +7,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from textmill.code import LANG, PATH
+from textmill.code import LANG
+from textmill.code.columns import code_languages, code_paths
 from textmill.code.syntax import PYTHON, error_share, parser_for, python_syntax_error
 from textmill.document import TEXT
 from textmill.pipeline import Decision, Filter, StageOptions, register, value_counts
@@ -45,8 +46,8 @@ class CodeSyntax(Filter):
         checked. Per file in Python: the compiler and the parser are libraries' loops."""
         o = self.options
         n = batch.num_rows
-        langs = batch[LANG].to_pylist() if LANG in batch.column_names else [None] * n
-        paths = batch[PATH].to_pylist() if PATH in batch.column_names else [None] * n
+        langs = code_languages(batch).to_pylist()
+        paths = code_paths(batch).to_pylist()
         wanted = set(o.languages) if o.languages is not None else None
         # UTF-8 bytes straight from Arrow's buffer: what tree-sitter parses, without a str between
         texts = pc.cast(batch[TEXT], pa.large_binary()).to_pylist()
@@ -75,7 +76,7 @@ class CodeSyntax(Filter):
         many no checker covers (`unchecked`): a drop rate means little without them."""
         o = self.options
         counts = {"python_compiled": 0, "tree_sitter_parsed": 0, "unchecked": 0}
-        langs = out[LANG] if LANG in out.column_names else pa.nulls(out.num_rows, pa.string())
+        langs = code_languages(out)
         for lang, n in value_counts(pc.fill_null(langs, "")).items():
             wanted = o.languages is None or lang in o.languages
             if lang == PYTHON and o.python and wanted:

@@ -11,7 +11,6 @@ how many requests and about how many tokens a real run would cost.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from typing import Any
 
@@ -90,11 +89,13 @@ class LLMStage(Stage):
         return [user]
 
     def selected(self, batch: pa.Table) -> np.ndarray:
-        """Rows this stage sends: a non-empty text, and a listed `lang` when `languages`."""
+        """Rows this stage sends: a non-empty text, and a listed `lang` (any case, as
+        lint_score reads it: a JSONL's "python" is Python) when `languages`."""
         texts = batch[self.options.column]
         mask = pc.fill_null(pc.greater(pc.utf8_length(texts), 0), False)
         if self.options.languages is not None:
-            member = pc.is_in(languages(batch), value_set=pa.array(self.options.languages))
+            wanted = pa.array([lang.lower() for lang in self.options.languages], pa.string())
+            member = pc.is_in(pc.utf8_lower(languages(batch)), value_set=wanted)  # any case
             mask = pc.and_(mask, pc.fill_null(member, False))
         return np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
 
@@ -164,18 +165,20 @@ class LLMStage(Stage):
         self, batch: pa.Table, rows: np.ndarray, texts: list, requests: list[Request]
     ) -> tuple[pa.Table, Decision | None]:
         cached = self.client().cache.get_many([r.key for r in requests])
+        statuses = [SKIPPED] * batch.num_rows
+        results: list[Outcome | None] = [None] * batch.num_rows
         for i, request in zip(rows, requests, strict=True):
-            if request.key in cached:
+            if request.key in cached:  # applied as a real run would: later stages see it
                 self._count("dry_cached")
+                results[i], statuses[i] = Outcome(answer=cached[request.key], cached=True), ""
                 continue
+            statuses[i] = DRY_RUN
             prompt_chars = sum(len(m["content"]) for m in request.messages)
             expected = self.completion_estimate or len(texts[i]) // CHARS_PER_TOKEN + 1
             self._count("dry_requests")
             self._count("dry_prompt_tokens", prompt_chars // CHARS_PER_TOKEN + 1)
             self._count("dry_completion_tokens", min(expected, self.options.max_tokens or expected))
-        statuses = np.full(batch.num_rows, SKIPPED, dtype=object)
-        statuses[rows] = DRY_RUN
-        return self.with_status(batch, statuses.tolist()), None
+        return self.apply(batch, texts, results, statuses)
 
     # -- counting
 
@@ -191,12 +194,6 @@ class LLMStage(Stage):
         if self.status_column in out.column_names:
             counts |= value_counts(out[self.status_column].combine_chunks())
         return counts
-
-    def __del__(self) -> None:
-        client = getattr(self, "_client", None)
-        if client is not None:
-            with contextlib.suppress(Exception):  # at interpreter exit the loop may be gone
-                client.close()
 
 
 def languages(batch: pa.Table) -> pa.Array:
