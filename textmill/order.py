@@ -166,7 +166,8 @@ def _key(connection: Any, source: str, by: str) -> tuple[str, list[str]]:
     if by not in columns:
         if by == LENGTH and "text" in columns:
             return "length(text)", names
-        numeric = sorted(name for name, kind in columns.items() if _is_numeric(kind))
+        own = (_FILE, _ROW)  # the reader's columns, no input column
+        numeric = sorted(n for n, kind in columns.items() if _is_numeric(kind) and n not in own)
         raise InputError(f"--by {by}: no such column (numeric columns: {', '.join(numeric)})")
     if not _is_numeric(columns[by]):
         raise InputError(f"--by {by}: column is {columns[by]}, not a number")
@@ -289,7 +290,9 @@ def _stage_expression(connection: Any, source: str, key: str, stages: int, desce
     ).fetchall()[0][0]
     if not bounds:  # no scored row
         return "CASE WHEN __key IS NULL THEN NULL ELSE 1 END"
-    above = " + ".join(f"({value} > {float(b)!r}::DOUBLE)::INTEGER" for b in bounds)
+    # one list, not a sum of K terms: thousands of stages stay within DuckDB's expression depth
+    listed = "[" + ", ".join(f"'{float(b)!r}'::DOUBLE" for b in bounds) + "]"  # inf, nan too
+    above = f"len(list_filter({listed}, lambda bound: {value} > bound))"
     return f"CASE WHEN __key IS NULL THEN NULL ELSE 1 + {above} END"
 
 
