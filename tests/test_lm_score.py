@@ -252,3 +252,9 @@ def test_textmill_stages_describes_lm_score_and_readability(capsys):
     assert main(["stages", "lm_score"]) == 0 and main(["stages", "readability"]) == 0
     out = capsys.readouterr().out
     assert "lm_loss_p90" in out and "keep = None" in out and "readability_grade" in out
+
+
+def test_textmill_stages_marks_a_required_option(capsys):
+    assert main(["stages", "lm_score"]) == 0 and main(["stages", "topic"]) == 0
+    out = capsys.readouterr().out
+    assert "model_path (required)" in out and "PydanticUndefined" not in out
