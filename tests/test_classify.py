@@ -231,3 +231,16 @@ def test_a_label_field_of_whole_numbers_trains_a_multiclass_model(tmp_path):
     model = train(tmp_path, data, "stars")
     metrics = json.loads(model.with_name("stars.metrics.json").read_text())
     assert sorted(metrics["labels"]) == ["1", "2", "3"]
+
+
+def test_keep_or_drop_naming_no_label_of_the_model_is_a_one_line_error(tmp_path, capsys):
+    """A typo in `keep` would otherwise drop every labelled document."""
+    data = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "once upon yesterday"}])
+    model = train(tmp_path, records(60), "typo")
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(f"stages:\n  - classify: {{model_path: {model}, keep: [storyy]}}\n")
+    code = main(["run", str(pipeline), str(data), "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "'storyy' is no label of" in err and "forum, recipe, story" in err
+    assert "Traceback" not in err

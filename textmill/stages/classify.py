@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
+from textmill.config import PipelineConfigError
 from textmill.document import TEXT
 from textmill.pipeline import Decision, Filter, StageOptions, register
 from textmill.quality.labels import MULTI_LABEL_THRESHOLD, LabelModel
@@ -55,8 +56,17 @@ class Classify(Filter):
             return self
 
     def setup(self) -> None:
+        known: set[str] = set()
         for path in self._model_paths():
-            LabelModel.load(path, self.options.label_threshold, self.options.max_chars)
+            model = LabelModel.load(path, self.options.label_threshold, self.options.max_chars)
+            known.update(model.labels)
+        for option in ("keep", "drop"):
+            for name in getattr(self.options, option) or []:
+                if name not in known:  # a typo in keep would drop every labelled document
+                    raise PipelineConfigError(
+                        f"classify {option}: {name!r} is no label of "
+                        f"{', '.join(self._model_paths())} (labels: {', '.join(sorted(known))})"
+                    )
 
     def _model_paths(self) -> list[str]:
         paths = list(self.options.models.values())
