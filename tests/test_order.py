@@ -187,3 +187,13 @@ def test_a_missing_column_lists_only_the_input_columns(tmp_path, capsys):
     assert main(["order", str(tmp_path / "in"), "-o", str(tmp_path / "x"), "--by", "nope"]) == 2
     err = capsys.readouterr().err
     assert "numeric columns: score)" in err and "file_row_number" not in err
+
+
+def test_a_memory_budget_that_is_no_size_is_a_one_line_error(tmp_path, capsys):
+    scored_parquet(tmp_path / "in")
+    args = ["order", str(tmp_path / "in"), "-o", str(tmp_path / "x"), "--by", "score"]
+    assert main([*args, "--memory", "256"]) == 2  # DuckDB wants a unit
+    assert main([*args, "--memory", "lots"]) == 2
+    err = capsys.readouterr().err
+    assert "--memory lots" in err and "Traceback" not in err
+    assert main([*args, "--memory", "64MB"]) == 0  # the refused run left nothing in the way

@@ -89,6 +89,8 @@ def order(
         raise InputError(f"--stages {stages}: at least 1")
     if seed < 0:
         raise InputError(f"--seed {seed}: a seed is 0 or more")
+    if _memory_bytes(memory) is None:
+        raise InputError(f"--memory {memory}: a size such as 256MB or 2GB")
     out = Path(out)
     check_output_folder(out)
     if is_run_output(out) and not overwrite:
@@ -124,15 +126,22 @@ def order(
     return report
 
 
+def _memory_bytes(memory: str) -> float | None:
+    """A DuckDB memory limit (256MB, 2GB, 1.5GiB) in bytes; None when it is no size."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B)\s*", memory, re.IGNORECASE)
+    if not match:
+        return None
+    unit = match.group(2).upper().replace("I", "")
+    scale = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}[unit]
+    return float(match.group(1)) * scale
+
+
 def default_threads(memory: str) -> int:
     """One DuckDB thread per MEMORY_PER_THREAD of the budget, at least 1, at most the cores:
     each sorting thread holds its own runs, and too many for the budget run out of memory."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B)?\s*", memory, re.IGNORECASE)
-    if not match:
+    budget = _memory_bytes(memory)
+    if budget is None:
         return 1
-    unit = (match.group(2) or "B").upper().replace("I", "")
-    scale = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}[unit]
-    budget = float(match.group(1)) * scale
     return max(1, min(os.cpu_count() or 1, int(budget // MEMORY_PER_THREAD)))
 
 
