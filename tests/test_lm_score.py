@@ -258,3 +258,13 @@ def test_textmill_stages_marks_a_required_option(capsys):
     assert main(["stages", "lm_score"]) == 0 and main(["stages", "topic"]) == 0
     out = capsys.readouterr().out
     assert "model_path (required)" in out and "PydanticUndefined" not in out
+
+
+def test_a_non_empty_model_folder_is_refused_in_plain_words(tmp_path, capsys):
+    (tmp_path / "slm").mkdir()
+    (tmp_path / "slm" / "notes.txt").write_text("mine")
+    (tmp_path / "ref.txt").write_text("one text\n")
+    assert main(["lm", "train", str(tmp_path / "ref.txt"), "-o", str(tmp_path / "slm")]) == 2
+    err = capsys.readouterr().err.strip()
+    folder = tmp_path / "slm"
+    assert err == f"textmill lm: {folder}: exists and is not empty; pass --overwrite to replace it"
