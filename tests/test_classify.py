@@ -231,6 +231,11 @@ def test_a_label_field_of_whole_numbers_trains_a_multiclass_model(tmp_path):
     model = train(tmp_path, data, "stars")
     metrics = json.loads(model.with_name("stars.metrics.json").read_text())
     assert sorted(metrics["labels"]) == ["1", "2", "3"]
+    # the stage's filters take the labels as the field held them: numbers
+    out, reasons = process({"model_path": str(model), "keep": [1, 2]}, three_rows())
+    assert out["label"].to_pylist() == ["1", "2", None] and reasons == [None, None, None]
+    _, reasons = process({"model_path": str(model), "drop": [2]}, three_rows())
+    assert reasons == [None, "label_label", None]
 
 
 def test_keep_or_drop_naming_no_label_of_the_model_is_a_one_line_error(tmp_path, capsys):

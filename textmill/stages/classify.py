@@ -20,12 +20,12 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from textmill.config import PipelineConfigError
 from textmill.document import TEXT
 from textmill.pipeline import Decision, Filter, StageOptions, register
-from textmill.quality.labels import MULTI_LABEL_THRESHOLD, LabelModel
+from textmill.quality.labels import MULTI_LABEL_THRESHOLD, LabelModel, label_name
 from textmill.stages.langid import LANG
 
 
@@ -46,6 +46,14 @@ class Classify(Filter):
         # each text's first max_chars characters; None: what the model was trained on (its
         # metrics file), else the whole text
         max_chars: int | None = Field(None, ge=1)
+
+        @field_validator("keep", "drop", mode="before")
+        @classmethod
+        def _label_names(cls, value: object) -> object:
+            """Labels as training named them: a field of numbers gave labels "1", "2", ..."""
+            if isinstance(value, list):
+                return [v if isinstance(v, str) else label_name(v) for v in value]
+            return value
 
         @model_validator(mode="after")
         def _check(self) -> Classify.Options:
