@@ -209,3 +209,43 @@ def test_the_python_api_trains_what_the_cli_trains(tmp_path):
     )
     assert metrics.multi_label and set(metrics.per_label) == set(MARKERS)
     assert (tmp_path / "api.metrics.json").is_file()
+
+
+def test_a_label_field_of_fractional_numbers_is_a_one_line_error(tmp_path, capsys):
+    """A score column is no category: training on 300 one-record labels would report macro-F1
+    0 on an empty held-out split and save a useless model."""
+    data = [{"id": f"r{i}", "text": f"word{i} filler", "score": i / 7} for i in range(30)]
+    source = write_jsonl(tmp_path / "scores.jsonl", data)
+    code = main(["classify", "train", str(source), "--label-field", "score",
+                 "-o", str(tmp_path / "m.bin")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "'score' holds fractional numbers" in err and "Traceback" not in err
+    assert not (tmp_path / "m.bin").exists()
+
+
+def test_a_label_field_of_whole_numbers_trains_a_multiclass_model(tmp_path):
+    data = records(90)
+    for record in data:
+        record["register"] = list(MARKERS).index(record["register"]) + 1
+    model = train(tmp_path, data, "stars")
+    metrics = json.loads(model.with_name("stars.metrics.json").read_text())
+    assert sorted(metrics["labels"]) == ["1", "2", "3"]
+    # the stage's filters take the labels as the field held them: numbers
+    out, reasons = process({"model_path": str(model), "keep": [1, 2]}, three_rows())
+    assert out["label"].to_pylist() == ["1", "2", None] and reasons == [None, None, None]
+    _, reasons = process({"model_path": str(model), "drop": [2]}, three_rows())
+    assert reasons == [None, "label_label", None]
+
+
+def test_keep_or_drop_naming_no_label_of_the_model_is_a_one_line_error(tmp_path, capsys):
+    """A typo in `keep` would otherwise drop every labelled document."""
+    data = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "once upon yesterday"}])
+    model = train(tmp_path, records(60), "typo")
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(f"stages:\n  - classify: {{model_path: {model}, keep: [storyy]}}\n")
+    code = main(["run", str(pipeline), str(data), "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "'storyy' is no label of" in err and "forum, recipe, story" in err
+    assert "Traceback" not in err

@@ -252,3 +252,38 @@ def test_textmill_stages_describes_lm_score_and_readability(capsys):
     assert main(["stages", "lm_score"]) == 0 and main(["stages", "readability"]) == 0
     out = capsys.readouterr().out
     assert "lm_loss_p90" in out and "keep = None" in out and "readability_grade" in out
+
+
+def test_textmill_stages_marks_a_required_option(capsys):
+    assert main(["stages", "lm_score"]) == 0 and main(["stages", "topic"]) == 0
+    out = capsys.readouterr().out
+    assert "model_path (required)" in out and "PydanticUndefined" not in out
+
+
+def test_a_non_empty_model_folder_is_refused_in_plain_words(tmp_path, capsys):
+    (tmp_path / "slm").mkdir()
+    (tmp_path / "slm" / "notes.txt").write_text("mine")
+    (tmp_path / "ref.txt").write_text("one text\n")
+    assert main(["lm", "train", str(tmp_path / "ref.txt"), "-o", str(tmp_path / "slm")]) == 2
+    err = capsys.readouterr().err.strip()
+    folder = tmp_path / "slm"
+    assert err == f"textmill lm: {folder}: exists and is not empty; pass --overwrite to replace it"
+
+
+def test_a_device_torch_cannot_use_is_a_one_line_error(tmp_path, lm_dir, capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # as on a CPU-only build
+    data = tmp_path / "in.jsonl"
+    data.write_text('{"id": "a", "text": "some words to score"}\n')
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(f"stages:\n  - lm_score: {{model_path: {lm_dir}, device: cuda}}\n")
+    code = main(["run", str(pipeline), str(data), "-o", str(tmp_path / "out"), "--workers", "1"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "device cuda: this torch has no CUDA device" in err and "Traceback" not in err
+    ref = tmp_path / "ref.jsonl"
+    ref.write_text('{"text": "one text here"}\n{"text": "another text there"}\n')
+    args = ["lm", "train", str(ref), "-o", str(tmp_path / "slm"), "--device", "gpu0"]
+    assert main(args) == 2
+    assert "device gpu0:" in capsys.readouterr().err

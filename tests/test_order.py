@@ -168,3 +168,32 @@ def test_a_failed_order_leaves_no_partial_output(tmp_path, monkeypatch):
     assert not list((tmp_path / "out").rglob("*.parquet"))
     monkeypatch.setattr(module, "_table", real)
     assert order(tmp_path / "in", tmp_path / "out", by="score")["documents"] == 30
+
+
+def test_more_stages_than_documents_and_thousands_of_stages(tmp_path):
+    """K beyond the number of scores is K-quantiles all the same: as many stages as there are
+    distinct scores, not a query too deep for DuckDB's parser."""
+    scored_parquet(tmp_path / "in")
+    report = order(tmp_path / "in", tmp_path / "out", by="score", stages=2000)
+    table = read_ordered(tmp_path / "out")
+    assert report["documents"] == table.num_rows == 30
+    assert len(report["per_stage"]) == 30  # 29 scored stages + the unscored row
+    scores = table["score"].to_pylist()
+    assert scores[:-1] == sorted(scores[:-1]) and scores[-1] is None
+
+
+def test_a_missing_column_lists_only_the_input_columns(tmp_path, capsys):
+    scored_parquet(tmp_path / "in")
+    assert main(["order", str(tmp_path / "in"), "-o", str(tmp_path / "x"), "--by", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "numeric columns: score)" in err and "file_row_number" not in err
+
+
+def test_a_memory_budget_that_is_no_size_is_a_one_line_error(tmp_path, capsys):
+    scored_parquet(tmp_path / "in")
+    args = ["order", str(tmp_path / "in"), "-o", str(tmp_path / "x"), "--by", "score"]
+    assert main([*args, "--memory", "256"]) == 2  # DuckDB wants a unit
+    assert main([*args, "--memory", "lots"]) == 2
+    err = capsys.readouterr().err
+    assert "--memory lots" in err and "Traceback" not in err
+    assert main([*args, "--memory", "64MB"]) == 0  # the refused run left nothing in the way

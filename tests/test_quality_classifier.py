@@ -120,37 +120,50 @@ def test_training_needs_both_classes(tmp_path):
 
 @needs_training
 def test_a_diverging_training_is_retried_at_half_the_learning_rate(tmp_path, monkeypatch):
-    import concurrent.futures
-
     import textmill.quality.classifier as classifier
 
     tried: list[float] = []
+    real_child = classifier._train_in_child
 
-    real_pool = classifier.ProcessPoolExecutor
+    def diverges_once(train_file, model_file, options):
+        """The real child process, except that the first training diverges as fastText
+        sometimes does."""
+        tried.append(options.lr)
+        if len(tried) == 1:
+            raise RuntimeError("RuntimeError: Encountered NaN.")
+        real_child(train_file, model_file, options)
 
-    class DivergesOnce:
-        """The real pool, except that the first training diverges as fastText sometimes does."""
-
-        def __init__(self, *args, **kwargs):
-            self.pool = real_pool(*args, **kwargs)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self.pool.shutdown()
-            return False
-
-        def submit(self, function, train_file, model_file, options):
-            tried.append(options.lr)
-            if len(tried) == 1:
-                future = concurrent.futures.Future()
-                future.set_exception(RuntimeError("Encountered NaN."))
-                return future
-            return self.pool.submit(function, train_file, model_file, options)
-
-    monkeypatch.setattr(classifier, "ProcessPoolExecutor", DivergesOnce)
+    monkeypatch.setattr(classifier, "_train_in_child", diverges_once)
     positives, negatives = synthetic_docs(seed=0)
     metrics = train_classifier(positives, negatives, tmp_path / "q.bin", SMALL)
     assert tried == [SMALL.lr, SMALL.lr / 2]
     assert metrics.options["lr"] == SMALL.lr / 2
+
+
+@needs_training
+def test_training_from_a_script_without_a_main_guard(tmp_path):
+    """The README's Python snippets are plain scripts: the training child must not re-run them
+    (a spawned multiprocessing child did, and failed while bootstrapping)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import textmill
+
+    rows = [{"text": f"{'good words here' if i % 2 else 'spam spam buy'} {i}", "ok": i % 2 == 1}
+            for i in range(60)]  # fmt: skip
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    script = tmp_path / "snippet.py"
+    script.write_text(
+        "import textmill\n"
+        "textmill.train_label_classifier(['in.jsonl'], 'ok', 'm.bin', epoch=5, bucket=10000)\n"
+        "print('trained')\n"
+    )
+    root = str(Path(textmill.__file__).resolve().parents[1])
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": root}, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("trained") == 1 and (tmp_path / "m.bin").exists()

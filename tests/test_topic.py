@@ -114,3 +114,19 @@ def test_empty_and_wordless_texts_get_a_null_topic(fitted):
 
     ids = TopicModel.load(fitted[1]).assign(pa.array(["", None, "12345 !!!", "galaxy orbit"]))
     assert ids.to_pylist()[:3] == [None, None, None] and pc.is_valid(ids[3]).as_py()
+
+
+def test_keywords_skip_english_pronouns_and_survive_a_theme_two_clusters_share():
+    """Two clusters about the same thing (feedback pages) keep their shared words as keywords
+    rather than none, and English glue words (you, your, from) name no topic."""
+    import numpy as np
+
+    from textmill.topics import c_tf_idf
+
+    texts = ["processing feedback form"] * 4 + ["processing feedback sent thanks"] * 4
+    texts += ["you and your cats from my garden"] * 4
+    assignment = np.array([0] * 4 + [1] * 4 + [2] * 4)
+    keywords = c_tf_idf(texts, assignment, 3, 5)
+    assert {"processing", "feedback"} <= set(keywords[0])
+    assert {"processing", "feedback"} <= set(keywords[1]) and "thanks" in keywords[1]
+    assert "cats" in keywords[2] and not {"you", "your", "from", "my"} & set(keywords[2])

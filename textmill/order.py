@@ -89,6 +89,8 @@ def order(
         raise InputError(f"--stages {stages}: at least 1")
     if seed < 0:
         raise InputError(f"--seed {seed}: a seed is 0 or more")
+    if _memory_bytes(memory) is None:
+        raise InputError(f"--memory {memory}: a size such as 256MB or 2GB")
     out = Path(out)
     check_output_folder(out)
     if is_run_output(out) and not overwrite:
@@ -124,15 +126,22 @@ def order(
     return report
 
 
+def _memory_bytes(memory: str) -> float | None:
+    """A DuckDB memory limit (256MB, 2GB, 1.5GiB) in bytes; None when it is no size."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B)\s*", memory, re.IGNORECASE)
+    if not match:
+        return None
+    unit = match.group(2).upper().replace("I", "")
+    scale = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}[unit]
+    return float(match.group(1)) * scale
+
+
 def default_threads(memory: str) -> int:
     """One DuckDB thread per MEMORY_PER_THREAD of the budget, at least 1, at most the cores:
     each sorting thread holds its own runs, and too many for the budget run out of memory."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B)?\s*", memory, re.IGNORECASE)
-    if not match:
+    budget = _memory_bytes(memory)
+    if budget is None:
         return 1
-    unit = (match.group(2) or "B").upper().replace("I", "")
-    scale = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}[unit]
-    budget = float(match.group(1)) * scale
     return max(1, min(os.cpu_count() or 1, int(budget // MEMORY_PER_THREAD)))
 
 
@@ -166,7 +175,8 @@ def _key(connection: Any, source: str, by: str) -> tuple[str, list[str]]:
     if by not in columns:
         if by == LENGTH and "text" in columns:
             return "length(text)", names
-        numeric = sorted(name for name, kind in columns.items() if _is_numeric(kind))
+        own = (_FILE, _ROW)  # the reader's columns, no input column
+        numeric = sorted(n for n, kind in columns.items() if _is_numeric(kind) and n not in own)
         raise InputError(f"--by {by}: no such column (numeric columns: {', '.join(numeric)})")
     if not _is_numeric(columns[by]):
         raise InputError(f"--by {by}: column is {columns[by]}, not a number")
@@ -289,7 +299,9 @@ def _stage_expression(connection: Any, source: str, key: str, stages: int, desce
     ).fetchall()[0][0]
     if not bounds:  # no scored row
         return "CASE WHEN __key IS NULL THEN NULL ELSE 1 END"
-    above = " + ".join(f"({value} > {float(b)!r}::DOUBLE)::INTEGER" for b in bounds)
+    # one list, not a sum of K terms: thousands of stages stay within DuckDB's expression depth
+    listed = "[" + ", ".join(f"'{float(b)!r}'::DOUBLE" for b in bounds) + "]"  # inf, nan too
+    above = f"len(list_filter({listed}, lambda bound: {value} > bound))"
     return f"CASE WHEN __key IS NULL THEN NULL ELSE 1 + {above} END"
 
 

@@ -12,9 +12,9 @@ stage would refit per run and hold the whole run back until it had. Embedders:
 - a model2vec or sentence-transformers directory (semantic_dedup's loader).
 Keywords (BERTopic's c-TF-IDF, Grootendorst 2022): the sample's word counts summed per cluster,
 tf per cluster × log(1 + average words per cluster / the word's count over all clusters), without
-function words (textmill's lists for 12 languages, as BERTopic removes stop words) and without
-words in over half the documents of two clusters or more (a language's glue words, which no
-list covers: they name no topic).
+function words (textmill's lists for 12 languages and scikit-learn's English list, as BERTopic
+removes stop words), and words in over half the documents of two clusters or more (a language's
+glue words, which no list covers) ranked after every other word of the cluster.
 """
 
 from __future__ import annotations
@@ -42,9 +42,12 @@ TOKEN_PATTERN = r"(?u)\b[^\W\d_][^\W_]+\b"  # words of two or more characters, n
 
 
 def _stop_words() -> list[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
     from textmill.extraction.stop_words import function_words
 
-    return sorted(function_words(None))  # every language's list
+    # every language's list, and scikit-learn's English one (the list BERTopic's examples use)
+    return sorted(function_words(None) | ENGLISH_STOP_WORDS)
 
 
 def _vectorizer(vocabulary: Sequence[str] | None = None) -> Any:
@@ -192,12 +195,13 @@ def c_tf_idf(texts: list[str], assignment: np.ndarray, k: int, count: int = KEYW
     average_words = per_topic.sum() / max(k, 1)
     idf = np.log1p(average_words / np.maximum(per_topic.sum(axis=0), 1))
     scores = tf * idf
-    scores[:, common >= 2] = 0
-    return [
-        [str(words[j]) for j in np.argsort(-scores[topic], kind="stable")[:count]
-         if scores[topic, j] > 0]
-        for topic in range(k)
-    ]  # fmt: skip
+    glue = common >= 2  # ranked after the rest, so a theme two clusters share still names them
+    keywords = []
+    for topic in range(k):
+        tier = np.where(scores[topic] > 0, glue, 2)  # topical words, glue words, absent words
+        order = np.lexsort((-scores[topic], tier))
+        keywords.append([str(words[j]) for j in order[:count] if scores[topic, j] > 0])
+    return keywords
 
 
 def fit_topics(texts: Sequence[str], k: int, *, embedder: str = TFIDF, seed: int = 0) -> TopicModel:

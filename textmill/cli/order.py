@@ -56,6 +56,9 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--memory", default=DEFAULT_MEMORY, help="DuckDB memory limit (default: %(default)s)"
     )
-    parser.add_argument("--threads", type=whole(1), help="DuckDB threads (default: all cores)")
+    parser.add_argument(
+        "--threads", type=whole(1),
+        help="DuckDB threads (default: one per 256 MB of --memory, at most the cores)",
+    )  # fmt: skip
     parser.add_argument("--overwrite", action="store_true", help="replace OUT's earlier order")
     parser.set_defaults(handler=guard(cmd_order))

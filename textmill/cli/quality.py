@@ -181,6 +181,8 @@ def guard(handler):
         try:
             return handler(args)
         except (InputError, OSError, ValueError, ImportError) as error:
+            if isinstance(error, OSError) and error.filename and error.strerror:
+                error = f"{error.filename}: {error.strerror}"  # not "[Errno None] ...: 'path'"
             print(f"textmill {args.command}: {error}", file=sys.stderr)
             return 2
 

@@ -297,7 +297,8 @@ def cmd_stages(args: argparse.Namespace) -> int:
         print(f"{name}: {doc}")
         if args.name or len(names) == 1:
             for option, field in cls.Options.model_fields.items():
-                print(f"    {option} = {field.default!r}  {field.description or ''}".rstrip())
+                value = " (required)" if field.is_required() else f" = {field.default!r}"
+                print(f"    {option}{value}  {field.description or ''}".rstrip())
     return 0
 
 

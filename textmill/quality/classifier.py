@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import functools
 import json
-import multiprocessing
+import os
+import subprocess
+import sys
 import tempfile
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -107,16 +108,44 @@ def _train_fasttext(train_file: str, model_file: str, options: TrainOptions) -> 
     model.save_model(model_file)
 
 
+def _train_from_json(payload: str) -> None:
+    """The child's side of `_train_in_child`: one training from its JSON arguments."""
+    arguments = json.loads(payload)
+    options = TrainOptions(**arguments["options"])
+    _train_fasttext(arguments["train_file"], arguments["model_file"], options)
+
+
+_CHILD = "import sys; from textmill.quality.classifier import _train_from_json; " \
+    "_train_from_json(sys.stdin.read())"  # fmt: skip
+
+
+def _train_in_child(train_file: str, model_file: str, options: TrainOptions) -> None:
+    """One training in a fresh interpreter that imports textmill only: a spawned
+    multiprocessing child would re-run the caller's script, which fails in a script without an
+    `if __name__ == "__main__"` guard and from `python -` (stdin). The child's last error line
+    (fastText's "Encountered NaN.") comes back as a RuntimeError."""
+    root = str(Path(__file__).resolve().parents[2])  # the textmill this process imported
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+    payload = json.dumps(
+        {"train_file": train_file, "model_file": model_file, "options": asdict(options)}
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD], input=payload, capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": path}, check=False,
+    )  # fmt: skip
+    if done.returncode:
+        lines = done.stderr.strip().splitlines()
+        raise RuntimeError(lines[-1] if lines else f"exit code {done.returncode}")
+
+
 def _train_with_backoff(
     train_file: Path, model_path: Path, options: TrainOptions
 ) -> tuple[Any, TrainOptions]:
     """Train in a child process; on "Encountered NaN" retry with half the learning rate (the
     options returned, and saved in the metrics, hold the lr that trained the model)."""
-    context = multiprocessing.get_context("spawn")
     for attempt in range(LR_BACKOFF_TRIES):
         try:
-            with ProcessPoolExecutor(1, mp_context=context) as pool:
-                pool.submit(_train_fasttext, str(train_file), str(model_path), options).result()
+            _train_in_child(str(train_file), str(model_path), options)
             return fasttext_module().load_model(str(model_path)), options
         except RuntimeError as error:
             if "NaN" not in str(error) or attempt == LR_BACKOFF_TRIES - 1:

@@ -33,6 +33,18 @@ def _listing(names: Counter) -> str:
     return "labels: " + ", ".join(f"{name} ({count:,})" for name, count in sorted(names.items()))
 
 
+def _check_categories(labels: list[object], field: str) -> None:
+    """A field of fractional numbers is a score, not a category: each value would become its own
+    label with one example and the held-out split would be empty."""
+    values = (v for x in labels for v in (x if isinstance(x, list) else [x]))
+    fraction = next((v for v in values if isinstance(v, float) and not v.is_integer()), None)
+    if fraction is not None:
+        raise InputError(
+            f"{field!r} holds fractional numbers (such as {fraction!r}), not categories: bin it "
+            "into a few labels first (classify trains on categories)"
+        )
+
+
 def _is_binary(labels: list[object], given: str | None) -> bool:
     """The toxicity-style case: one value a record, and either a named positive label or a
     true/false field; everything else trains a multi-class or multi-label classifier."""
@@ -78,6 +90,7 @@ def train_label_field(
     data = read_labelled(inputs, label_field=label_field, text_field=text_field)
     if not data.texts:
         raise InputError(f"no record of {', '.join(inputs)} has a label in {label_field!r}")
+    _check_categories(data.labels, label_field)
     if keep is None and _is_binary(data.labels, positive):
         if data.note(label_field):
             _log(data.note(label_field))

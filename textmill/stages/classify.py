@@ -20,11 +20,12 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from textmill.config import PipelineConfigError
 from textmill.document import TEXT
 from textmill.pipeline import Decision, Filter, StageOptions, register
-from textmill.quality.labels import MULTI_LABEL_THRESHOLD, LabelModel
+from textmill.quality.labels import MULTI_LABEL_THRESHOLD, LabelModel, label_name
 from textmill.stages.langid import LANG
 
 
@@ -46,6 +47,14 @@ class Classify(Filter):
         # metrics file), else the whole text
         max_chars: int | None = Field(None, ge=1)
 
+        @field_validator("keep", "drop", mode="before")
+        @classmethod
+        def _label_names(cls, value: object) -> object:
+            """Labels as training named them: a field of numbers gave labels "1", "2", ..."""
+            if isinstance(value, list):
+                return [v if isinstance(v, str) else label_name(v) for v in value]
+            return value
+
         @model_validator(mode="after")
         def _check(self) -> Classify.Options:
             if self.model_path is None and not self.models:
@@ -55,8 +64,17 @@ class Classify(Filter):
             return self
 
     def setup(self) -> None:
+        known: set[str] = set()
         for path in self._model_paths():
-            LabelModel.load(path, self.options.label_threshold, self.options.max_chars)
+            model = LabelModel.load(path, self.options.label_threshold, self.options.max_chars)
+            known.update(model.labels)
+        for option in ("keep", "drop"):
+            for name in getattr(self.options, option) or []:
+                if name not in known:  # a typo in keep would drop every labelled document
+                    raise PipelineConfigError(
+                        f"classify {option}: {name!r} is no label of "
+                        f"{', '.join(self._model_paths())} (labels: {', '.join(sorted(known))})"
+                    )
 
     def _model_paths(self) -> list[str]:
         paths = list(self.options.models.values())

@@ -35,6 +35,7 @@ from textmill.train.verify import (
     _encode_stream,
     _windows,
     tokenizer_sample,
+    torch_device,
     train_and_evaluate,
 )
 
@@ -97,6 +98,7 @@ def train_lm(
         raise ModelFileError(out, "exists and is not empty; pass --overwrite to replace it")
     if not 0 < heldout_fraction < 1:
         raise ValueError(f"heldout fraction {heldout_fraction} must be in (0, 1)")
+    torch_device(options.device)  # refused before the reference is read, not after
     started = time.perf_counter()
     texts = read_texts(reference_paths, text_field=text_field)
     if len(texts) < 2:
@@ -321,6 +323,7 @@ def load_lm(path: str | Path, device: str = "cpu", langs: Sequence[str] | None =
     """The model in `path` (a textmill LM folder or a Hugging Face one), loaded once per
     process; a folder that is neither, or does not load, is a one-line ModelFileError."""
     folder = Path(path)
+    torch_device(device)  # a device this torch cannot use: one line, before any loading
     key = (str(folder.resolve()), device, tuple(langs or ()))
     with _CACHE_LOCK:
         if key in _CACHE:

@@ -67,6 +67,25 @@ SIZES: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
+def torch_device(name: str) -> Any:
+    """`name` as a torch device, refused in one line when it is none or this torch cannot use
+    it (a CPU-only build asked for cuda fails deep inside `.to()` otherwise)."""
+    import torch
+
+    from textmill.io import InputError
+
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise InputError(f"device {name}: {error}".splitlines()[0]) from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError(f"device {name}: this torch has no CUDA device (use cpu)")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise InputError(f"device {name}: {torch.cuda.device_count()} CUDA device(s) here")
+    return device
+
+
 def options_for_size(size: str, **overrides: Any) -> VerifyOptions:
     if size not in SIZES:
         raise ValueError(f"unknown size {size!r} (have: {', '.join(SIZES)})")
@@ -235,7 +254,7 @@ def train_and_evaluate(
     if options.threads:
         torch.set_num_threads(options.threads)
     torch.manual_seed(seed)
-    device = torch.device(options.device)
+    device = torch_device(options.device)
     model = _build_model(options, vocab_size)
     if initial_state is not None:
         model.load_state_dict(initial_state)
