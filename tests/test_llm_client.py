@@ -124,3 +124,32 @@ def test_nothing_stays_open_after_a_batch(tmp_path: Path):
         sessions = [o for o in gc.get_objects() if isinstance(o, aiohttp.ClientSession)]
         assert [s for s in sessions if not s.closed] == []
         assert client.complete(requests("three"))[0].answer  # a later batch opens its own
+
+
+def test_an_endpoint_that_answers_nothing_stops_the_run_after_a_few_batches(tmp_path: Path):
+    """Three batches in a row with no answer at all halt the stage (the runner does not bisect
+    a StageHalt into per-row errors); one answered request in between resets the count."""
+    import pyarrow as pa
+    import pytest
+
+    from textmill.pipeline import StageHalt
+    from textmill.runner import call_isolating_failures
+
+    with FakeOpenAI() as fake:
+        url = fake.base_url
+        endpoint = EndpointOptions(base_url=url, model="m", max_retries=0, max_failed_batches=3)
+        alive = LLMClient(endpoint, {}, None, Budget("t"))
+        for _ in range(2):
+            assert alive.complete(requests("[[500:9]] down"))[0].error
+        assert alive.complete(requests("fine"))[0].answer and alive.failed_batches == 0
+    client = LLMClient(endpoint, {}, None, Budget("t"))  # the server is gone now
+    for _ in range(2):
+        assert client.complete(requests("anyone?", "hello?"))[0].error
+    with pytest.raises(StageHalt, match=r"no request of the last 3 batches \(2 in the last"):
+        client.complete(requests("anyone?", "hello?"))
+
+    def stage(rows: pa.Table):
+        raise StageHalt("endpoint down")
+
+    with pytest.raises(StageHalt):
+        call_isolating_failures(stage, pa.table({"id": ["a", "b"], "doc_key": [1, 2]}), "llm")

@@ -236,3 +236,22 @@ def test_dry_run_after_a_run_counts_chained_rewrites_as_cached(tmp_path: Path):
         costs = pipeline.dry_run(inputs, tmp_path / "out", workers=1)
     assert answered == 12 and fake.total_answered == 12
     assert [(c["requests"], c["cached"]) for c in costs] == [(0, 6), (0, 6)]
+
+
+def test_a_down_endpoint_stops_the_run_with_one_error_line(tmp_path: Path, capsys):
+    """Nothing listens on the port: after `max_failed_batches` batches without an answer the run
+    stops (exit 2, one line naming the endpoint) instead of erroring the whole corpus."""
+    rows = [{"id": f"d{i}", "text": f"document number {i}"} for i in range(6)]
+    inputs = write_jsonl(tmp_path / "in.jsonl", rows)
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(
+        "stages:\n  - llm_score: {}\n"
+        "llm: {model: m, max_retries: 0, max_failed_batches: 2, timeout_s: 2}\n"
+    )
+    args = ["run", str(pipeline), str(inputs), "-o", str(tmp_path / "out"), "--no-progress"]
+    args += ["--llm-base-url", "http://127.0.0.1:9/v1", "-w", "1", "--batch-size", "2"]
+    assert main(args) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if "error" in line.lower()]
+    errors = [line for line in err if line.startswith("textmill: error:")]
+    assert len(errors) == 1 and "127.0.0.1:9/v1 answered no request of the last 2" in errors[0]
+    assert not (tmp_path / "out" / "stats.json").exists()  # stopped, not finished with errors

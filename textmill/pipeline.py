@@ -20,6 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from textmill.document import ID, KEY
 
 
+class StageHalt(RuntimeError):
+    """A failure no row caused (an endpoint that answers nothing, batch after batch): the run
+    stops with this message instead of erroring every remaining row; what finished is kept,
+    so re-running the same command resumes."""
+
+
 class StageOptions(BaseModel):
     """Options of a stage; unknown keys are errors so that a typo never passes silently, and so
     are NaN and infinities (`.nan` passes every threshold comparison as False: a silent no-op or

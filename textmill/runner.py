@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from textmill.document import ID, KEY, SOURCE, text_bytes
 from textmill.io.writers import rejects_table
-from textmill.pipeline import Decision, GlobalStage, Stage
+from textmill.pipeline import Decision, GlobalStage, Stage, StageHalt
 from textmill.report.stats import RunCounters
 
 StageCall = Callable[[pa.Table], tuple[pa.Table, Decision | None]]
@@ -76,6 +76,8 @@ def bisect_failures(
     still fails."""
     try:
         return [(offset, batch, call(batch))], []
+    except StageHalt:
+        raise  # not the rows' fault: splitting the batch would only repeat it
     except Exception as exc:  # noqa: BLE001 - any stage failure becomes a counted error
         if batch.num_rows <= 1:
             return [], [_stage_error(batch, stage_name, exc)] if batch.num_rows else []

@@ -76,12 +76,13 @@ def _main(argv: list[str] | None) -> int:
     from textmill.config import PipelineConfigError
     from textmill.executors.local import RunError
     from textmill.io import InputError
+    from textmill.pipeline import StageHalt
     from textmill.report import ReportError
 
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (PipelineConfigError, RunError, InputError, ReportError) as exc:
+    except (PipelineConfigError, RunError, InputError, ReportError, StageHalt) as exc:
         print(f"textmill: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a file the user named that cannot be read or written

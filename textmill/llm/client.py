@@ -24,6 +24,7 @@ import openai
 from textmill.llm.cache import Answer, RequestCache
 from textmill.llm.endpoint import EndpointOptions
 from textmill.llm.progress import LLMProgress
+from textmill.pipeline import StageHalt
 
 RETRIED_STATUS = {408, 409, 429}  # and every 5xx
 MAX_RETRY_AFTER_S = 600.0  # a Retry-After beyond this is a misconfigured endpoint, not advice
@@ -159,6 +160,7 @@ class LLMClient:
         self.cache = cache
         self.budget = budget
         self.progress = progress or LLMProgress("llm", every_s=None)
+        self.failed_batches = 0  # consecutive batches whose every request failed
 
     def _openai(self) -> openai.AsyncOpenAI:
         return openai.AsyncOpenAI(
@@ -177,12 +179,30 @@ class LLMClient:
             if request.key not in cached:
                 unique.setdefault(request.key, request)
         sent = asyncio.run(self._send_all(list(unique.values()))) if unique else {}
+        self._check_alive(sent)
         self.progress.cached += len(requests) - sum(1 for r in requests if r.key not in cached)
         self.progress.tick(force=bool(unique))
         return [
             Outcome(answer=cached[r.key], cached=True) if r.key in cached else sent[r.key]
             for r in requests
         ]
+
+    def _check_alive(self, sent: dict[str, Outcome]) -> None:
+        """Stop the run when `max_failed_batches` batches in a row got no answer at all: a
+        down or misconfigured endpoint would otherwise error every row of a corpus, batch
+        after batch of retries."""
+        errors = [o.error for o in sent.values() if o.error is not None]
+        if not sent or len(errors) < len(sent):
+            self.failed_batches = 0 if any(o.answer for o in sent.values()) else self.failed_batches
+            return
+        self.failed_batches += 1
+        if self.failed_batches >= self.endpoint.max_failed_batches:
+            raise StageHalt(
+                f"the endpoint {self.endpoint.resolved_base_url() or 'api.openai.com'} answered "
+                f"no request of the last {self.failed_batches} batches ({len(sent):,} in the "
+                f"last; its last error: {errors[-1]}); stopped. Re-run the same command to "
+                "resume once it answers (max_failed_batches sets how many batches to try)"
+            )
 
     async def _send_all(self, requests: list[Request]) -> dict[str, Outcome]:
         if not requests:

@@ -30,6 +30,9 @@ class EndpointOptions(BaseModel):
     max_retries: int = Field(default=6, ge=0, description="on 429, 5xx, timeouts, refusals")
     backoff_initial_s: float = Field(default=0.5, ge=0)
     backoff_max_s: float = Field(default=60.0, ge=0)
+    max_failed_batches: int = Field(
+        default=3, ge=1, description="consecutive batches with no answer at all stop the run"
+    )
 
     @field_validator("base_url")
     @classmethod
