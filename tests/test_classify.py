@@ -249,3 +249,17 @@ def test_keep_or_drop_naming_no_label_of_the_model_is_a_one_line_error(tmp_path,
     assert code == 2, err
     assert "'storyy' is no label of" in err and "forum, recipe, story" in err
     assert "Traceback" not in err
+
+
+def test_per_language_models_without_a_lang_column_stop_the_run(tmp_path, multiclass_model, capsys):
+    """`models:` needs langid's column: without it no row could be classified, so the run stops
+    with one line (exit 2) instead of erroring every document and exiting 0."""
+    inputs = write_jsonl(tmp_path / "in.jsonl", records(4))
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(f"stages:\n  - classify: {{models: {{en: '{multiclass_model}'}}}}\n")
+    args = ["run", str(pipeline), str(inputs), "-o", str(tmp_path / "out"), "--no-progress"]
+    assert main([*args, "-w", "1"]) == 2
+    assert "classify with `models` needs a `lang` column: run langid first" in (
+        capsys.readouterr().err
+    )
+    assert not (tmp_path / "out" / "stats.json").exists()

@@ -24,7 +24,7 @@ from pydantic import Field, field_validator, model_validator
 
 from textmill.config import PipelineConfigError
 from textmill.document import TEXT
-from textmill.pipeline import Decision, Filter, StageOptions, register
+from textmill.pipeline import Decision, Filter, StageHalt, StageOptions, register
 from textmill.quality.labels import MULTI_LABEL_THRESHOLD, LabelModel, label_name
 from textmill.stages.langid import LANG
 
@@ -112,7 +112,7 @@ class Classify(Filter):
         out = []
         if o.models:
             if LANG not in batch.column_names:
-                raise ValueError("classify with `models` needs a `lang` column (run langid)")
+                raise StageHalt("classify with `models` needs a `lang` column: run langid first")
             langs = batch[LANG]
             for lang, path in sorted(o.models.items()):
                 rows = np.flatnonzero(pc.fill_null(pc.equal(langs, lang), False).to_numpy())

@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 from pydantic import model_validator
 
 from textmill.document import TEXT
-from textmill.pipeline import Decision, Filter, StageOptions, register
+from textmill.pipeline import Decision, Filter, StageHalt, StageOptions, register
 from textmill.quality.perplexity import (
     assign_buckets,
     document_perplexity,
@@ -61,7 +61,7 @@ class Perplexity(Filter):
         texts = texts.to_pylist()
         langs = batch[LANG].to_pylist() if LANG in batch.column_names else None
         if o.models and langs is None:
-            raise ValueError("perplexity with `models` needs a `lang` column (run langid)")
+            raise StageHalt("perplexity with `models` needs a `lang` column: run langid first")
         perplexity = np.full(len(texts), np.nan)
         for row, text in enumerate(texts):
             path = o.models.get(langs[row], o.model_path) if langs else o.model_path

@@ -28,6 +28,7 @@ from textmill.document import ID, KEY, TEXT
 from textmill.pipeline import (
     Decision,
     GlobalStage,
+    StageHalt,
     StageOptions,
     apply_decisions,
     register,
@@ -88,7 +89,9 @@ class QualityScore(GlobalStage):
         texts = batch[TEXT]
         if o.models:
             if LANG not in batch.column_names:
-                raise ValueError("quality_score with `models` needs a `lang` column (run langid)")
+                raise StageHalt(
+                    "quality_score with `models` needs a `lang` column: run langid first"
+                )
             langs = batch[LANG]
             for lang, path in sorted(o.models.items()):
                 rows = np.flatnonzero(pc.fill_null(pc.equal(langs, lang), False).to_numpy())
