@@ -40,6 +40,34 @@ def _large_string_array(column: pa.Array | pa.ChunkedArray) -> pa.LargeStringArr
     return column
 
 
+@nb.njit(cache=True, inline="always")
+def code_point_at(data, j, end):
+    """(code point, bytes it takes) of the UTF-8 sequence at data[j] (j < end): a stray
+    continuation byte or a sequence cut short by `end` is one U+FFFD. The one UTF-8 decoder
+    of the numba kernels (columns, PII windows, MinHash tokens)."""
+    b = np.int32(data[j])
+    if b < 0x80:
+        return b, 1
+    if b >= 0xF0:
+        code = b & 0x07
+        width = 4
+    elif b >= 0xE0:
+        code = b & 0x0F
+        width = 3
+    elif b >= 0xC0:
+        code = b & 0x1F
+        width = 2
+    else:
+        return np.int32(0xFFFD), 1
+    m = 1
+    while m < width:
+        if j + m >= end or (data[j + m] & 0xC0) != 0x80:
+            return np.int32(0xFFFD), m
+        code = (code << 6) | (np.int32(data[j + m]) & 0x3F)
+        m += 1
+    return code, m
+
+
 @nb.njit(cache=True)
 def _decode(byte_starts, byte_ends, data):
     n = len(byte_starts)
@@ -55,33 +83,10 @@ def _decode(byte_starts, byte_ends, data):
         j = byte_starts[i]
         end = byte_ends[i]
         while j < end:
-            b = np.int32(data[j])
-            if b < 0x80:
-                code = b
-                width = 1
-            elif b >= 0xF0:
-                code = b & 0x07
-                width = 4
-            elif b >= 0xE0:
-                code = b & 0x0F
-                width = 3
-            elif b >= 0xC0:
-                code = b & 0x1F
-                width = 2
-            else:  # stray continuation byte: one replacement character
-                code = 0xFFFD
-                width = 1
-            m = 1
-            while m < width:
-                if j + m >= end or (data[j + m] & 0xC0) != 0x80:
-                    break
-                code = (code << 6) | (np.int32(data[j + m]) & 0x3F)
-                m += 1
-            if m < width:
-                code = 0xFFFD
+            code, width = code_point_at(data, j, end)
             codes[k] = code
             k += 1
-            j += m
+            j += width
         offsets[i + 1] = k
     return codes[:k], offsets
 

@@ -19,7 +19,7 @@ import numba as nb
 import numpy as np
 import pyarrow as pa
 
-from textmill.text.columns import utf8_buffers
+from textmill.text.columns import code_point_at, utf8_buffers
 
 # Table values below 1 are classes, not code points.
 SEPARATOR = 0  # whitespace, punctuation, symbols, control characters: end a word
@@ -79,22 +79,8 @@ def fmix64(z):
 @nb.njit(cache=True)
 def _next_code_point(data, i):
     """(code point, next byte index) of the UTF-8 sequence at data[i]; invalid bytes → U+FFFD."""
-    b0 = np.int64(data[i])
-    if b0 < 0x80:
-        return b0, i + 1
-    if b0 >= 0xF0:
-        width, cp = 4, b0 & 0x07
-    elif b0 >= 0xE0:
-        width, cp = 3, b0 & 0x0F
-    elif b0 >= 0xC0:
-        width, cp = 2, b0 & 0x1F
-    else:
-        return 0xFFFD, i + 1
-    if i + width > len(data):
-        return 0xFFFD, i + 1
-    for k in range(1, width):
-        cp = (cp << 6) | (np.int64(data[i + k]) & 0x3F)
-    return cp, i + width
+    code, width = code_point_at(data, i, len(data))
+    return np.int64(code), i + width
 
 
 @nb.njit(cache=True)

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from textmill.text.chars import DECIMAL, char_flags, flag
-from textmill.text.columns import utf8_buffers
+from textmill.text.columns import code_point_at, utf8_buffers
 
 MAX_GAP = 3  # separator characters between two digits of one cluster (the phone pattern's 3)
 BEFORE = 16  # characters kept before a cluster: a codice fiscale's 6 leading letters, `(+`
@@ -206,22 +206,7 @@ def _digit_windows(offsets, data, flags, classes, min_digits, ip, iban, emails, 
                     c += 1
                     continue
             else:
-                if b >= 0xF0:
-                    code = b & 0x07
-                    width = 4
-                elif b >= 0xE0:
-                    code = b & 0x0F
-                    width = 3
-                elif b >= 0xC0:
-                    code = b & 0x1F
-                    width = 2
-                else:
-                    code = 0xFFFD
-                m = 1
-                while m < width and j + m < stop and (data[j + m] & 0xC0) == 0x80:
-                    code = (code << 6) | (np.int32(data[j + m]) & 0x3F)
-                    m += 1
-                width = m
+                code, width = code_point_at(data, j, stop)
                 if emails and at >= 0:
                     k = _emit(starts, ends, most, bits, k, row_k, at, c + 1, 0, EMAIL)
                     at = -1
