@@ -206,7 +206,9 @@ def _lock_fork_and_wait(out: Path, marker: Path) -> None:
     with output_lock(Layout(out)):
         worker = multiprocessing.get_context("fork").Process(target=time.sleep, args=(30,))
         worker.start()
-        marker.write_text(str(worker.pid))
+        partial = marker.with_suffix(".partial")
+        partial.write_text(str(worker.pid))
+        partial.rename(marker)  # atomic: the test never reads a half-written marker
         time.sleep(60)
 
 
