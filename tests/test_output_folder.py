@@ -85,6 +85,17 @@ def test_user_files_beside_and_below_out_survive_a_resume_and_an_overwrite(corpu
     assert json.loads((out / "stats.json").read_text())["stages"][0]["name"] == "gopher_quality"
 
 
+def test_a_run_that_stopped_at_setup_does_not_block_the_corrected_command(corpus, tmp_path):
+    out = tmp_path / "out"
+    broken = [{"quality_score": {"models": {"en": str(tmp_path / "missing.bin")}}}]
+    with pytest.raises(OSError, match="missing.bin"):  # the model file cannot load
+        run([corpus], out, stages=broken)
+    assert Layout(out).manifest.exists()  # the failed run claimed OUT ...
+    assert run([corpus], out)["reconciled"]  # ... yet the fixed pipeline needs no --overwrite
+    with pytest.raises(RunError, match="--overwrite"):  # a run that wrote results still does
+        run([corpus], out, stages=["gopher_quality"])
+
+
 def test_overwrite_removes_the_previous_runs_files_only(corpus, tmp_path):
     out = tmp_path / "out"
     run([corpus], out, jsonl=True)

@@ -39,6 +39,7 @@ from textmill.executors.output import (
     output_lock,
     remove_owned,
     resolve_output_options,
+    wrote_nothing,
 )
 from textmill.io import ReadOptions, Shard, plan_shards, read_shard, with_keys
 from textmill.io.files import INPUT_KINDS, printable_path, skip_reason
@@ -466,6 +467,9 @@ class LocalExecutor:
                 remove_owned(layout, previous, finished=False)
             elif self.settings.overwrite:
                 self._say(f"replacing the previous run in {layout.out} (its files only)")
+                remove_owned(layout, previous, finished=True)
+            elif wrote_nothing(layout, previous):  # e.g. it stopped at a stage's setup
+                self._say(f"replacing the run in {layout.out}: it stopped before writing anything")
                 remove_owned(layout, previous, finished=True)
             else:
                 raise RunError(

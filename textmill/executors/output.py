@@ -262,6 +262,15 @@ def output_lock(layout: Layout) -> Iterator[None]:
 # ---------------------------------------------------------------- under the lock
 
 
+def wrote_nothing(layout: Layout, manifest: dict[str, Any]) -> bool:
+    """The run of `manifest` left nothing but its manifest (it stopped at a stage's setup, say):
+    replacing it loses nothing, so the corrected command needs no --overwrite."""
+    state = layout.state.rglob("*") if layout.state.is_dir() else ()
+    if any(p.is_file() and p not in (layout.lock, layout.manifest) for p in state):
+        return False  # a finished shard, or work a resume would reuse
+    return not any(path.is_file() for path in layout.owned_files(manifest))
+
+
 def remove_owned(layout: Layout, manifest: dict[str, Any], *, finished: bool) -> None:
     """Remove the half-written files of the run of `manifest` (a temporary named after one of
     its files, beside it), and with `finished` its files too; the state folder is textmill's
