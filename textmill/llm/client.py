@@ -129,9 +129,10 @@ def _answer(body: bytes) -> Answer:
 
 
 def http_client(connections: int, timeout_s: float) -> httpx2.AsyncClient:
-    """textmill's aiohttp transport when aiohttp is installed (the `llm` extra; 3x less CPU
-    per request than httpcore, whose pool scans every connection for each request), else
-    openai's default one; the pool as large as the concurrency, every connection kept alive."""
+    """textmill's aiohttp transport (textmill/llm/transport.py) when aiohttp is installed (the
+    `llm` extra): on aiohttp the official client needs half the CPU per request it needs on its
+    default httpx transport, whose pool scans every connection for each request. Else that
+    default. The pool is as large as the concurrency, every connection kept alive."""
     try:
         from textmill.llm.transport import http_client as aiohttp_client
     except ImportError:  # no aiohttp

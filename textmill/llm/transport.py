@@ -4,9 +4,9 @@ openai takes any `httpx2.AsyncClient` as its `http_client` (its documented way t
 transport); this is one with an `httpx2.AsyncBaseTransport` of our own on aiohttp. openai's
 shipped aiohttp bridge (`DefaultAioHttpClient`) streams each body through three async
 iterators and hands aiohttp an httpx `Headers` to re-encode; a chat completion body is a few
-kilobytes, so reading it whole and passing plain header pairs saves ~30% of the client's CPU
-per request (benchmarks/llm_client.py). aiohttp's errors become httpx2's, which openai turns
-into its own (`APITimeoutError`, `APIConnectionError`) as with any transport.
+kilobytes, so this one reads it whole and passes plain header pairs: 15% less client CPU per
+request (0.60 -> 0.51 ms, benchmarks/llm_client.py). aiohttp's errors become httpx2's, which
+openai turns into its own (`APITimeoutError`, `APIConnectionError`) as with any transport.
 """
 
 from __future__ import annotations
