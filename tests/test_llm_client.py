@@ -157,14 +157,13 @@ def test_an_endpoint_that_answers_nothing_stops_the_run_after_a_few_batches(tmp_
 
 def test_concurrency_256_keeps_256_requests_in_flight(tmp_path: Path):
     """Nothing serialises the requests (pool, cache commits, progress): 256 answers that each
-    take 0.5 s come back in one 0.5 s wave over 256 connections, all in the cache."""
+    take 0.5 s are all waited on by the server at once, over 256 connections, and all land in
+    the cache. (Counted by the server, not timed: a wall clock fails on a loaded machine.)"""
     with FakeOpenAI() as fake:
         client = client_for(fake, RequestCache(tmp_path / "c.sqlite"), concurrency=256)
-        started = time.perf_counter()
         outcomes = client.complete(requests(*(f"r{i} [[slow:0.5]]" for i in range(256))))
-        took = time.perf_counter() - started
         assert fake.most_connections == 256 and all(o.answer for o in outcomes)
-    assert took < 1.9  # 64 at a time (the default) would be 2 s of waiting alone
+        assert fake.most_waiting == 256  # 64 at a time (the default) would be 64
     cached = RequestCache(tmp_path / "c.sqlite").get_many(
         [f"r{i} [[slow:0.5]]" for i in range(256)]
     )
