@@ -194,7 +194,7 @@ def test_swallowmath_preset_end_to_end(tmp_path: Path):
     rows = kept(tmp_path / "out")
     assert sorted(rows) == ["a", "b"] and fake.total_answered == 2
     assert rows["a"]["text"].startswith("REWRITTEN ") and rows["a"]["text_original"] == solution
-    assert stats["stages"][1]["counters"]["rewritten"] == 2
+    assert stats["stages"][2]["counters"]["rewritten"] == 2
     assert "restore missing context" in next(iter(fake.attempts)).lower()
 
 
