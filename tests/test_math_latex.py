@@ -84,6 +84,20 @@ def test_math_reaches_the_text_as_latex(kind: str, engine: str):
     assert "Algebra studies the rules" in text
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_displayed_math_inside_a_paragraph_splits_it_and_keeps_markup_characters(engine: str):
+    """`<`, `&` in the TeX survive trafilatura's re-parse of the serialised page; the text
+    after a displayed formula stays, on a line of its own."""
+    markup = (
+        "<p>Thus we find <script type='math/tex; mode=display'>a<b \\quad x &= 1</script> so "
+        "the answer is one, which ends a fairly long sentence of text here.</p>"
+    )
+    lines = extracted(page(markup), engine=engine, math="latex").splitlines()
+    at = lines.index("$$a<b \\quad x &= 1$$")
+    assert "Thus we find" in "\n".join(lines[:at])
+    assert "so the answer is one" in "\n".join(lines[at + 1 :])
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_rendered_glyphs_and_fallbacks_go_with_the_markup(kind: str):
     text = extracted(page(KINDS[kind][0]), engine="resiliparse", math="latex")
