@@ -51,6 +51,7 @@ class FakeOpenAI:
         self.attempts: Counter[str] = Counter()
         self.answered: Counter[str] = Counter()
         self.connections = self.most_connections = 0
+        self.waiting = self.most_waiting = 0  # requests inside their latency at once
         self.loop = asyncio.new_event_loop()
         self.server = self.loop.run_until_complete(
             asyncio.start_server(self._serve, "127.0.0.1", port, backlog=4096)
@@ -143,7 +144,12 @@ class FakeOpenAI:
             return None
         delay = float(marks.get("slow", self.latency_s))
         if delay:
-            await asyncio.sleep(delay)
+            self.waiting += 1
+            self.most_waiting = max(self.most_waiting, self.waiting)
+            try:
+                await asyncio.sleep(delay)
+            finally:
+                self.waiting -= 1
         if "junk" in marks:
             return 200, b"{this is not json", {}
         if "shape" in marks:

@@ -153,3 +153,94 @@ def test_an_endpoint_that_answers_nothing_stops_the_run_after_a_few_batches(tmp_
 
     with pytest.raises(StageHalt):
         call_isolating_failures(stage, pa.table({"id": ["a", "b"], "doc_key": [1, 2]}), "llm")
+
+
+def test_concurrency_256_keeps_256_requests_in_flight(tmp_path: Path):
+    """Nothing serialises the requests (pool, cache commits, progress): 256 answers that each
+    take 0.5 s are all waited on by the server at once, over 256 connections, and all land in
+    the cache. (Counted by the server, not timed: a wall clock fails on a loaded machine.)"""
+    with FakeOpenAI() as fake:
+        client = client_for(fake, RequestCache(tmp_path / "c.sqlite"), concurrency=256)
+        outcomes = client.complete(requests(*(f"r{i} [[slow:0.5]]" for i in range(256))))
+        assert fake.most_connections == 256 and all(o.answer for o in outcomes)
+        assert fake.most_waiting == 256  # 64 at a time (the default) would be 64
+    cached = RequestCache(tmp_path / "c.sqlite").get_many(
+        [f"r{i} [[slow:0.5]]" for i in range(256)]
+    )
+    assert len(cached) == 256
+
+
+def test_answers_commit_together_and_a_failed_commit_is_no_answer(tmp_path: Path):
+    """Answers arriving in one event-loop turn share a transaction; when the cache cannot
+    store them the batch raises instead of reporting answers a resume would pay for again."""
+    import sqlite3
+
+    import pytest
+
+    cache = RequestCache(tmp_path / "c.sqlite")
+    commits = []
+    put_many = cache.put_many
+    cache.put_many = lambda answers, scope: commits.append(len(answers)) or put_many(answers, scope)
+    with FakeOpenAI() as fake:
+        client = client_for(fake, cache, concurrency=64)
+        assert all(o.answer for o in client.complete(requests(*(f"p{i}" for i in range(300)))))
+        assert sum(commits) == 300 and len(commits) < 300
+
+        def full(answers, scope):
+            raise sqlite3.OperationalError("database or disk is full")
+
+        cache.put_many = full
+        with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+            client.complete(requests("lost"))
+
+
+def test_the_transport_decodes_compressed_bodies_and_sends_openai_headers():
+    """textmill's aiohttp transport under the official client: a gzip body is decoded as
+    after httpx's own transports, and openai's headers (key, user agent) reach the server."""
+    import asyncio
+    import gzip
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import httpx2
+    import openai
+
+    from textmill.llm.transport import http_client
+
+    seen = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            seen.update(self.headers, body=self.rfile.read(int(self.headers["Content-Length"])))
+            body = gzip.compress(json.dumps({"choices": [{"message": {"content": "é"}}]}).encode())
+            self.send_response(200)
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    async def post() -> httpx2.Response:
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        client = openai.AsyncOpenAI(base_url=url, api_key="k", http_client=http_client(2, 5))
+        try:
+            body = {"model": "m", "messages": []}
+            return await client.post("chat/completions", body=body, cast_to=httpx2.Response)
+        finally:
+            await client.close()
+
+    try:
+        response = asyncio.run(post())
+    finally:
+        server.shutdown()
+    assert response.json()["choices"][0]["message"]["content"] == "é"
+    assert seen["authorization"] == "Bearer k" and seen["user-agent"].startswith("AsyncOpenAI")
+    assert json.loads(seen["body"]) == {"model": "m", "messages": []}

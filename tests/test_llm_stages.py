@@ -194,7 +194,7 @@ def test_swallowmath_preset_end_to_end(tmp_path: Path):
     rows = kept(tmp_path / "out")
     assert sorted(rows) == ["a", "b"] and fake.total_answered == 2
     assert rows["a"]["text"].startswith("REWRITTEN ") and rows["a"]["text_original"] == solution
-    assert stats["stages"][1]["counters"]["rewritten"] == 2
+    assert stats["stages"][2]["counters"]["rewritten"] == 2
     assert "restore missing context" in next(iter(fake.attempts)).lower()
 
 
@@ -255,3 +255,15 @@ def test_a_down_endpoint_stops_the_run_with_one_error_line(tmp_path: Path, capsy
     errors = [line for line in err if line.startswith("textmill: error:")]
     assert len(errors) == 1 and "127.0.0.1:9/v1 answered no request of the last 2" in errors[0]
     assert not (tmp_path / "out" / "stats.json").exists()  # stopped, not finished with errors
+
+
+def test_no_progress_silences_the_llm_progress_lines(tmp_path: Path, capfd):
+    inputs = write_jsonl(tmp_path / "in.jsonl", PYTHON_ROWS[:2])
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text("stages:\n  - llm_score: {}\nllm: {model: m}\n")
+    with FakeOpenAI() as fake:
+        args = ["run", str(pipeline), str(inputs), "--llm-base-url", fake.base_url, "-w", "1"]
+        assert main([*args, "-o", str(tmp_path / "quiet"), "--no-progress"]) == 0
+        assert "answered (" not in capfd.readouterr().err
+        assert main([*args, "-o", str(tmp_path / "loud")]) == 0
+        assert "llm_score [pid " in capfd.readouterr().err

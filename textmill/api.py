@@ -153,10 +153,13 @@ class Pipeline:
         if isinstance(inputs, (str, Path)):
             inputs = [inputs]
         check_settings(executor, settings)
-        from textmill.llm.plan import check_endpoints
+        from textmill.llm.plan import check_endpoints, without_progress
 
         check_endpoints(self.specs)
-        specs = [(spec.name, spec.options) for spec in self.specs]
+        quiet = settings.get("progress", True) is False  # no bar: no LLM progress lines either
+        specs = [
+            (s.name, s.options) for s in (without_progress(self.specs) if quiet else self.specs)
+        ]
         paths = [str(i) for i in inputs]
         if executor == "ray":
             from textmill.executors.ray import RayExecutor

@@ -78,24 +78,19 @@ class RequestCache:
                 found[key] = Answer(*fields)
         return found
 
-    def put(self, key: str, answer: Answer, scope: str) -> None:
-        """Store an answer and add its tokens to `scope`'s spend, in one commit."""
+    def put_many(self, answers: list[tuple[str, Answer]], scope: str) -> None:
+        """Store answers and add their tokens to `scope`'s spend, in one commit."""
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
-            self.db.execute(
+            self.db.executemany(
                 "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?)",
-                (
-                    key,
-                    answer.content,
-                    answer.finish_reason,
-                    answer.prompt_tokens,
-                    answer.completion_tokens,
-                ),
+                [
+                    (key, a.content, a.finish_reason, a.prompt_tokens, a.completion_tokens)
+                    for key, a in answers
+                ],
             )
-            self.db.execute(
-                "UPDATE spend SET tokens = tokens + ? WHERE scope = ?",
-                (answer.prompt_tokens + answer.completion_tokens, scope),
-            )
+            tokens = sum(a.prompt_tokens + a.completion_tokens for _, a in answers)
+            self.db.execute("UPDATE spend SET tokens = tokens + ? WHERE scope = ?", (tokens, scope))
 
     def reserve(self, scope: str, max_requests: int | None, max_tokens: int | None) -> bool:
         """Count one more request against `scope` when its budget allows it; False once the

@@ -44,6 +44,17 @@ def with_endpoint(
     return out
 
 
+def without_progress(specs: Sequence[StageSpec]) -> list[StageSpec]:
+    """The specs with the LLM stages' own progress lines off (`--no-progress`, progress=False:
+    the run's bar is off, and so are these)."""
+    return [
+        StageSpec(spec.name, {**spec.options, "progress_every_s": None}, spec.line, spec.resources)
+        if is_llm_stage(spec.name)
+        else spec
+        for spec in specs
+    ]
+
+
 def check_endpoints(specs: Sequence[StageSpec]) -> None:
     """Refuse, before any data is read, LLM stages that could only fail row by row: no model
     name (servers answer every request with an error), or an OPENAI_BASE_URL that is no URL.

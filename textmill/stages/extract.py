@@ -25,9 +25,11 @@ from resiliparse.parse.html import HTMLTree
 from textmill.budget import RowBudgetOptions, map_rows_within_budget
 from textmill.document import HTML, TEXT, URL
 from textmill.extraction.engine import extract_page, page_language, prepare
+from textmill.extraction.math_latex import has_math_markup, latex_math
 from textmill.pipeline import Decision, Filter, register
 
 Engine = Literal["trafilatura", "resiliparse", "textmill"]
+Math = Literal["latex"]
 # Page columns the stage can add next to `text` (options `page_columns`, `publication_date`).
 TITLE, HTML_LANG, PUBLISHED = "title", "html_lang", "published"
 
@@ -154,6 +156,11 @@ class Extract(Filter):
         page_columns: bool = False
         # Adds `published`: htmldate's publication date (YYYY-MM-DD, fast mode), null if none.
         publication_date: bool = False
+        math: Math | None = Field(
+            default=None,
+            description="latex: keep equations (MathJax, MathML, KaTeX) as $tex$ / $$tex$$ "
+            "(textmill.extraction.math_latex); null: as the engine leaves them",
+        )
         # Guards (module docstring); None turns one off.
         max_html_bytes: int | None = Field(default=MAX_HTML_BYTES, gt=0)
         max_depth: int | None = Field(default=MAX_DEPTH, gt=0)
@@ -163,7 +170,10 @@ class Extract(Filter):
         """Main text (and page columns) of one page under this stage's options, None when the
         page is too deep; may raise."""
         o = self.options
-        needs_tree = o.engine != "trafilatura" or o.fallback_ratio is not None or o.page_columns
+        latex = o.math == "latex" and has_math_markup(html)
+        needs_tree = (
+            o.engine != "trafilatura" or o.fallback_ratio is not None or o.page_columns or latex
+        )
         tree = HTMLTree.parse(html) if needs_tree or o.max_depth is not None else None
         if tree is not None and o.max_depth is not None and is_deeper_than(tree, o.max_depth):
             return None
@@ -172,7 +182,10 @@ class Extract(Filter):
             title, lang = (tree.title or "").strip() or None, page_language(tree)
         if o.publication_date:
             published = publication_date(html, url)
-        return PageOutput(self._main_text(html, url, tree), title, lang, published)
+        page = html
+        if latex and latex_math(tree) and o.engine == "trafilatura":
+            page = str(tree)  # trafilatura parses markup of its own: the page with TeX in it
+        return PageOutput(self._main_text(page, url, tree), title, lang, published)
 
     def _main_text(self, html: str, url: str | None, tree: HTMLTree | None) -> str:
         o = self.options
