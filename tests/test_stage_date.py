@@ -85,6 +85,15 @@ def test_text_only_document_gets_the_year_it_mentions_most():
     assert row["date_confidence"] < 0.5
 
 
+def test_copyright_notices_are_no_year_mentions():
+    # a site's footer year is on every page of the site: a page that only has it is undated
+    assert mentioned_year("News. © Cork's 96FM 2020. Powered by", "1995-01-01", None, 500) is None
+    footer = "Report of 2017. © 2019 ACME, all rights reserved. Copyright ACME 2019."
+    assert mentioned_year(footer, "1995-01-01", None, 500) == "2017"
+    (row,) = dated(text=["Home. Latest shows. (c) 2021 Radio One"])
+    assert (row["date"], row["no_date_reason"]) == (None, "no_signal")
+
+
 def test_printed_full_date_beats_a_year_mention():
     (row,) = dated(text=["Berlin, 14.02.2022 – Die Messe 2021 und 2021 war gut."])
     assert (row["date"], row["date_source"]) == ("2022-02-14", "text")

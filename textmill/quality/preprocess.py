@@ -4,14 +4,21 @@ methods.md (Ultra-FineWeb): collapse 3+ newlines, lower-case, strip diacritics (
 tokens joined by spaces. Ultra-FineWeb splits with an LLM tokenizer; textmill splits words from
 punctuation with one regex (no model to download), and, as Ultra-FineWeb does, keeps each newline
 as a literal `\\n` token so that layout still reaches the classifier, which reads one line.
+
+`reference_preprocess_texts` states the rules as Arrow/RE2 passes; `preprocess_texts` gives the
+same bytes in one numba pass (preprocess_kernel), sending the rows it cannot map by table to the
+reference.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from textmill.quality.preprocess_kernel import kernel_preprocess
 
 # (pattern, replacement) applied in order after lower-casing and NFKD; RE2 syntax.
 _REWRITES: tuple[tuple[str, str], ...] = (
@@ -22,13 +29,34 @@ _REWRITES: tuple[tuple[str, str], ...] = (
 )
 
 
+def _as_column(texts: pa.Array | pa.ChunkedArray | Sequence[str | None]) -> pa.Array:
+    if not isinstance(texts, (pa.Array, pa.ChunkedArray)):
+        return pa.array(list(texts), pa.large_string())
+    return texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+
+
 def preprocess_texts(
     texts: pa.Array | pa.ChunkedArray | Sequence[str | None], max_chars: int | None = None
 ) -> pa.Array:
     """The classifier's input for each text (null stays null), computed column-wise; with
     `max_chars`, of the text's first `max_chars` characters only."""
-    if not isinstance(texts, (pa.Array, pa.ChunkedArray)):
-        texts = pa.array(list(texts), pa.large_string())
+    column = _as_column(texts)
+    if max_chars is not None and max_chars < 0:  # counted from the end: the reference's slice
+        return reference_preprocess_texts(column, max_chars)
+    out, fallback = kernel_preprocess(column, max_chars)
+    if fallback.any():
+        rows = np.flatnonzero(fallback)
+        redone = reference_preprocess_texts(column.take(rows), max_chars).cast(pa.large_string())
+        out = pc.replace_with_mask(out, pa.array(fallback), redone)
+    return out if column.type == out.type else out.cast(column.type)
+
+
+def reference_preprocess_texts(
+    texts: pa.Array | pa.ChunkedArray | Sequence[str | None], max_chars: int | None = None
+) -> pa.Array:
+    """preprocess_texts as Arrow and RE2 passes over the column: the rules' statement, and
+    what the kernel's table is made of."""
+    texts = _as_column(texts)
     if max_chars is not None:
         texts = pc.utf8_slice_codeunits(texts, 0, max_chars)
     out = pc.replace_substring_regex(texts, r"\n{3,}", "\n\n")

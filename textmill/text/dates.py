@@ -71,6 +71,12 @@ _ANY_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 MAX_YEARS_TRIED = 50  # year-like numbers looked at per text (a table of figures has many)
 _WINDOW_BEFORE, _WINDOW_AFTER = 40, 7  # "14th of September, " before a year; "-05-12" after
 _YEAR_MENTION = re.compile(r"(?<![\d.,/-])(?:19[5-9]\d|20\d\d)(?![\d.,/-]\d)")
+# A copyright notice (`© 2005-2020 Name`, `Copyright Name 2020`): the site's footer year, the
+# same on every page of the site, not the year a page is about or from.
+_COPYRIGHT = re.compile(
+    r"(?i)(?:©|\(c\)|&copy;|copyright)[^\n]{0,60}?(?<!\d)"
+    r"(?:(?:19|20)\d\d\s*[-–—,]\s*)*(?:19|20)\d\d(?!\d)"
+)
 
 
 def iso_date(year: int, month: int | None = None, day: int | None = None) -> str | None:
@@ -144,12 +150,12 @@ def text_date(text: str | None, low: str, high: str | None, head_chars: int) -> 
 
 def mentioned_year(text: str | None, low: str, high: str | None, head_chars: int) -> str | None:
     """The year most often mentioned in the first `head_chars` characters (ties: the latest),
-    within [low, high]; a weak signal: a text about 1989 need not date from 1989."""
+    within [low, high], copyright notices left out; a weak signal: a text about 1989 need not
+    date from 1989."""
     if not text:
         return None
-    years = Counter(
-        year for year in _YEAR_MENTION.findall(text[:head_chars]) if within(year, low, high)
-    )
+    head = _COPYRIGHT.sub(" ", text[:head_chars])
+    years = Counter(year for year in _YEAR_MENTION.findall(head) if within(year, low, high))
     if not years:
         return None
     return max(years.items(), key=lambda item: (item[1], item[0]))[0]
