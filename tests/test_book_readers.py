@@ -287,9 +287,7 @@ def test_alto_is_recognised_by_namespace_and_keeps_hyphens_and_confidences(tmp_p
     path = tmp_path / "page.xml"
     path.write_text(ALTO, "utf-8")
     other = tmp_path / "other.xml"
-    other.write_text(
-        '<PcGts xmlns="http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"/>'
-    )
+    other.write_text('<TEI xmlns="http://www.tei-c.org/ns/1.0"><text>not OCR</text></TEI>')
     assert detect_format(str(path)) == "alto" and detect_format(str(other)) is None
     (batch,) = read_alto(str(path), ReadOptions())
     [row] = batch.docs.select(["text", "metadata"]).to_pylist()

@@ -21,6 +21,7 @@ READERS = {
     "pdf": "textmill.io.pdf:read_pdfs",
     "hocr": "textmill.io.ocr_xml:read_hocr",
     "alto": "textmill.io.ocr_xml:read_alto",
+    "page_xml": "textmill.io.page_xml:read_page_xml",
     "page_txt": "textmill.io.page_folders:read_page_folder",
 }
 SHARD_READERS = {"pdf"}

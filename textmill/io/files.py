@@ -47,7 +47,7 @@ code: every folder is a tree of repositories, JSONL/Parquet are The-Stack-style 
 files: every file by its format (no source-tree detection);
 pages: every folder of .txt files is one book, a page per file (textmill/io/page_folders.py)."""
 # one document per file: many files make one shard
-SMALL_FILE_FORMATS = {"text", "html", "pdf", "hocr", "alto", "page_txt"}
+SMALL_FILE_FORMATS = {"text", "html", "pdf", "hocr", "alto", "page_xml", "page_txt"}
 FILES_PER_SMALL_FILE_SHARD = 2000
 FILES_PER_SHARD = {"pdf": 64, "page_txt": 64}  # a PDF takes ~0.1-10 s: shards of minutes, not hours
 
@@ -98,10 +98,13 @@ def detect_format(path: str) -> str | None:
     for suffix, fmt in FORMATS.items():
         if stem.endswith(suffix):
             return fmt
-    if stem.endswith(".xml"):  # ALTO by its namespace, not every .xml
+    if stem.endswith(".xml"):  # ALTO or PAGE-XML by its namespace, not every .xml
         from textmill.io.ocr_xml import sniff_alto
+        from textmill.io.page_xml import sniff_page_xml
 
-        return "alto" if sniff_alto(path) else None
+        if sniff_alto(path):
+            return "alto"
+        return "page_xml" if sniff_page_xml(path) else None
     return None
 
 

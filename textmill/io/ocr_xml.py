@@ -13,7 +13,7 @@ any. Invalid XML is the file's error naming the line; a page without text is lis
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -53,6 +53,9 @@ class OcrPage:
     lines: list[str] = field(default_factory=list)
     confidences: list[float] = field(default_factory=list)
     bad_confidences: int = 0
+    furniture: list[tuple[str, str]] = field(default_factory=list)
+    """(region type, text) of lines the layout marks as page furniture (PAGE-XML `header`,
+    `footer`, `page-number`, ...): kept out of `lines`, listed in the metadata."""
 
     def text(self) -> str:
         return "".join(line + "\n" for line in self.lines).strip("\n") + "\n" if self.lines else ""
@@ -65,15 +68,26 @@ class OcrPage:
 
 def read_hocr(path: str, options: ReadOptions) -> Iterator[ReadBatch]:
     """An hOCR file as one document (module docstring)."""
-    yield _read_ocr_file(path, options, "hocr")
+    yield read_ocr_file(path, options, "hocr", hocr_pages)
 
 
 def read_alto(path: str, options: ReadOptions) -> Iterator[ReadBatch]:
     """An ALTO XML file as one document (module docstring)."""
-    yield _read_ocr_file(path, options, "alto")
+    yield read_ocr_file(path, options, "alto", alto_pages)
 
 
-def _read_ocr_file(path: str, options: ReadOptions, kind: str) -> ReadBatch:
+PageParser = Callable[[etree._Element], "list[OcrPage] | None"]
+FORMAT_NAMES = {"hocr": "hOCR", "alto": "ALTO", "page_xml": "PAGE-XML"}
+MISSING_PAGES = {
+    "hocr": "no element of class ocr_page",
+    "alto": "no ALTO Page element",
+    "page_xml": "no PAGE-XML Page element",
+}
+
+
+def read_ocr_file(path: str, options: ReadOptions, kind: str, parse_pages: PageParser) -> ReadBatch:
+    """One OCR XML file as one document: size limits, XML parsing (hOCR falls back to HTML),
+    `parse_pages` for the format's structure, then the shared page columns and counts."""
     batch = BatchBuilder(path, options)
     try:
         stream, counter = open_input(path, options.max_compression_ratio)
@@ -102,7 +116,7 @@ def _read_ocr_file(path: str, options: ReadOptions, kind: str) -> ReadBatch:
     except etree.XMLSyntaxError as exc:
         line = getattr(exc, "lineno", None)
         where = f"line {line:,}" if line else "file"
-        if kind == "alto":
+        if kind != "hocr":
             batch.error(where, f"invalid XML ({exc.msg})")
             return batch.flush()
         # hOCR is HTML by its spec: read it as HTML, and say so (metadata and a counter)
@@ -111,10 +125,9 @@ def _read_ocr_file(path: str, options: ReadOptions, kind: str) -> ReadBatch:
     if root is None:
         batch.error("file", "invalid XML (no root element)")
         return batch.flush()
-    pages = hocr_pages(root) if kind == "hocr" else alto_pages(root)
+    pages = parse_pages(root)
     if pages is None:
-        what = "no element of class ocr_page" if kind == "hocr" else "no ALTO Page element"
-        batch.error("file", f"not {kind.upper() if kind == 'alto' else 'hOCR'}: {what}")
+        batch.error("file", f"not {FORMAT_NAMES[kind]}: {MISSING_PAGES[kind]}")
         return batch.flush()
     _add_pages(batch, path, kind, pages)
     if html_because is not None:
@@ -159,6 +172,14 @@ def _add_pages(batch: BatchBuilder, path: str, kind: str, pages: list[OcrPage]) 
         "pages_without_text": empty,
         "page_word_confidence": [page.mean_confidence() for page in pages],
     }
+    furniture = [
+        {"page": number, "type": kind_of_region, "text": line}
+        for number, page in enumerate(pages, 1)
+        for kind_of_region, line in page.furniture
+    ]
+    if furniture:
+        metadata["page_furniture"] = furniture
+        batch.counts[f"{kind}:furniture_lines"] = len(furniture)
     batch.add(path, text=text, metadata=metadata)
 
 
