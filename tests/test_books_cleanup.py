@@ -210,6 +210,16 @@ def test_unwrapping_without_page_breaks_joins_a_sentence_and_a_word_across_pages
     )
 
 
+def test_a_kept_line_end_hyphen_joins_letters_but_never_runs_into_a_symbol():
+    wide = "the rabbit took a watch out of its waistcoat and looked at it then hurried on and"
+    out = UnwrapLines().map(
+        table(f"{wide} waistcoat-\npocket, and a\n{wide} récréa-\n» tion du soir, and\nso on.")
+    )
+    assert out["text"][0].as_py() == (
+        f"{wide} waistcoat-pocket, and a {wide} récréa- » tion du soir, and so on."
+    )
+
+
 def test_front_and_back_matter_are_tagged_per_page_and_dropped_by_option():
     stamp = "HARVARD COLLEGE\nLIBRARY\nGift of John Smith"
     toc = "CONTENTS\nThe Mill .......... 1\nThe River ........ 17\nThe Town 45\nPreface vii"

@@ -41,6 +41,18 @@ def text_width(lines: list[str]) -> float:
     return float(np.percentile(lengths, 90)) if lengths else 0.0
 
 
+def hyphen_joins(previous: str, line: str) -> bool:
+    """A hyphen that `dehyphenate` kept at a line end ("waistcoat-" / "pocket") joins the next
+    line without a space only between letters or digits: before a quote, a bracket or OCR noise
+    ("récréa-" / "» tion") the break stays a space, so no word runs into a symbol."""
+    return (
+        len(previous) >= 2
+        and previous[-1] in HYPHENS
+        and previous[-2].isalnum()
+        and line[:1].isalnum()
+    )
+
+
 def indent(line: str) -> int:
     return len(line) - len(line.lstrip(" \t"))
 
@@ -79,7 +91,7 @@ class UnwrapLines(Mapper):
                 out.append("\n\n" + text)
                 kept += 1
             else:
-                out.append(text if previous.endswith(tuple(HYPHENS)) else " " + text)
+                out.append(text if hyphen_joins(previous, text) else " " + text)
                 joined += 1
         return "".join(out), joined, kept, False
 
