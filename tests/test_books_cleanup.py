@@ -273,6 +273,19 @@ def test_ocr_quality_reads_chinese_and_japanese_punctuation_as_punctuation():
     assert out["ocr_quality"].to_pylist() == [1.0, 1.0]
 
 
+def test_ocr_quality_scores_chinese_and_japanese_by_characters_not_clauses():
+    # No spaces between words: a clause holding a number or a Latin name is no garbage word.
+    mixed = [
+        "我们在Debian 12中安装了软件包，然后重新启动了3台服务器。",
+        "バージョン2のパッケージを々インストールした。",
+        "我们在Debian 12中安装了软件包 ¤¤ 然后重新启动了3台服务器。",
+    ]
+    out, _ = OcrQuality().process(table(*mixed))
+    shares = out["ocr_word_share"].to_pylist()
+    assert shares[:2] == [1.0, 1.0]
+    assert shares[2] == pytest.approx(24 / 25)  # 22 characters, "Debian", "12", "3"; one "¤¤"
+
+
 def test_ocr_quality_ignores_page_confidences_outside_zero_to_one():
     metadata = json.dumps({"page_word_confidence": [87.0, -1, "high"]})
     out, _ = OcrQuality().process(

@@ -42,15 +42,14 @@ def text_width(lines: list[str]) -> float:
 
 
 def hyphen_joins(previous: str, line: str) -> bool:
-    """A hyphen that `dehyphenate` kept at a line end ("waistcoat-" / "pocket") joins the next
-    line without a space only between letters or digits: before a quote, a bracket or OCR noise
-    ("récréa-" / "» tion") the break stays a space, so no word runs into a symbol."""
-    return (
-        len(previous) >= 2
-        and previous[-1] in HYPHENS
-        and previous[-2].isalnum()
-        and line[:1].isalnum()
-    )
+    """A hyphen that `dehyphenate` kept at a line end ("waistcoat-" / "pocket", "1914-" /
+    "1918") joins the next line without a space only between two letters or two digits: before
+    a quote, a bracket or OCR noise ("récréa-" / "» tion", "opi-" / "1 nion") the break stays
+    a space, so no word runs into what follows."""
+    if len(previous) < 2 or previous[-1] not in HYPHENS or not line:
+        return False
+    before, after = previous[-2], line[0]
+    return (before.isalpha() and after.isalpha()) or (before.isdigit() and after.isdigit())
 
 
 def indent(line: str) -> int:
