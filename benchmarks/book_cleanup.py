@@ -64,6 +64,7 @@ CLEANUP = [  # the books preset's text-changing stages, in its order
     ("running_headers", {"keep_removed": True}),
     ("front_back_matter", {}),
     ("dehyphenate", {}),
+    ("rejoin_split_words", {}),
     ("unwrap_lines", {"keep_page_breaks": False}),
 ]
 FURNITURE = {"page-number", "header", "footer", "catch-word", "signature-mark"}

@@ -15,6 +15,7 @@ from textmill.stages.books.front_back_matter import FrontBackMatter
 from textmill.stages.books.ocr_quality import OcrQuality
 from textmill.stages.books.page_langid import PageLangId
 from textmill.stages.books.running_headers import RunningHeaders, line_shape
+from textmill.stages.books.split_words import RejoinSplitWords
 from textmill.stages.books.unwrap_lines import UnwrapLines
 
 SENTENCES = [
@@ -183,6 +184,25 @@ And so are you.
 
 The end of the story came at last, and it
 was a happy one."""
+
+
+def test_split_words_are_joined_only_where_the_volume_confirms_them():
+    text = (
+        "They came together. We went together, and to gether we stay.\n"
+        "The book\nshelves, here and there. Bookshelves and bookshelves!\n"
+        "A way away, away the way. An Act and an Actor: the Actor.\f"
+        "One more wat er, see 1 2 go"
+    )
+    stage = RejoinSplitWords()
+    out = stage.map(table(text, "nothing split here"))
+    assert out["text"][0].as_py() == (
+        "They came together. We went together, and together we stay.\n"
+        "The bookshelves,\nhere and there. Bookshelves and bookshelves!\n"  # line end moves
+        "A way away, away the way. An Act and an Actor: the Actor.\f"  # "way" is a word here
+        "One more wat er, see 1 2 go"  # "water" is no word of the volume
+    )
+    assert out["split_words_joined"].to_pylist() == [2, 0]
+    assert stage.counters(out, None) == {"split_words_joined": 2}
 
 
 def test_unwrapping_joins_wrapped_lines_and_keeps_paragraphs_verse_and_lists():
