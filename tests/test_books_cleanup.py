@@ -205,6 +205,31 @@ def test_split_words_are_joined_only_where_the_volume_confirms_them():
     assert stage.counters(out, None) == {"split_words_joined": 2}
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Together, together. Then to Gether.",  # a capital starts a word (a sentence, a name)
+        "together together x-to gether",  # the left part ends a compound
+        "together together to gether5",  # the right part runs on into digits
+        "together together to\n\ngether",  # a paragraph break, never inside a word
+        "together together to\fgether",  # a page break
+        "together together to  gether",  # two spaces: a gap, not a split
+        "staircase, a stair case",  # the joined word seen once: min_count is 2
+    ],
+)
+def test_split_words_are_left_alone_where_the_split_is_not_plain(text):
+    assert RejoinSplitWords().clean_one(text) == (text, 0)
+    assert RejoinSplitWords().clean_one("together together to gether") == (
+        "together together together",
+        1,
+    )
+
+
+def test_split_words_join_once_where_a_part_could_join_both_neighbours():
+    text = "foobar foobar barbaz barbaz foo bar baz"
+    assert RejoinSplitWords().clean_one(text) == ("foobar foobar barbaz barbaz foobar baz", 1)
+
+
 def test_unwrapping_joins_wrapped_lines_and_keeps_paragraphs_verse_and_lists():
     stage = UnwrapLines()
     out = stage.map(table(PROSE + "\f" + PROSE, None))
