@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 
+import pyarrow.parquet as pq
+import pytest
 from conftest import reconciled_run
 
+from textmill.cli import main
 from textmill.io import ReadOptions, detect_format
 from textmill.io.page_xml import read_page_xml
 
@@ -105,3 +108,56 @@ def test_textmill_run_reads_page_xml_next_to_other_xml(tmp_path):
     assert stats["read"] == 2 and stats["kept"] == 1 and stats["errored"] == 1
     assert stats["reader_counts"]["page_xml:furniture_lines"] == 2
     assert [e["file"].endswith("cut.page.xml") for e in errors] == [True]
+
+
+def box(top: int) -> str:
+    return f'<Coords points="0,{top} 900,{top} 900,{top + 40} 0,{top + 40}"/>'
+
+
+# One page as layout analysis writes it (PAGE requires one Page per file, Coords on regions and
+# lines): a typed header and page number, a paragraph of wrapped lines with a line-end hyphen.
+BOOK_PAGE = f"""<?xml version="1.0" encoding="UTF-8"?>
+<PcGts xmlns="{NS}"><Metadata><Creator>test</Creator><Created>2026-01-01T00:00:00</Created>
+<LastChange>2026-01-01T00:00:00</LastChange></Metadata>
+<Page imageFilename="fox_9.png" imageWidth="900" imageHeight="900">
+ <TextRegion id="h" type="header">{box(0)}
+  <TextLine id="h1">{box(0)}<TextEquiv conf="0.9"><Unicode>THE RED FOX</Unicode></TextEquiv></TextLine>
+ </TextRegion>
+ <TextRegion id="b" type="paragraph">{box(100)}
+  <TextLine id="b1">{box(100)}<TextEquiv conf="0.95"><Unicode>The fox lives at the edge of the wood, in an earth dug un-</Unicode></TextEquiv></TextLine>
+  <TextLine id="b2">{box(150)}<TextEquiv conf="0.95"><Unicode>der the roots of an oak, and comes out at dusk to hunt mice</Unicode></TextEquiv></TextLine>
+  <TextLine id="b3">{box(200)}<TextEquiv conf="0.95"><Unicode>and beetles in the long grass of the meadow by the stream.</Unicode></TextEquiv></TextLine>
+ </TextRegion>
+ <TextRegion id="n" type="page-number">{box(800)}
+  <TextLine id="n1">{box(800)}<TextEquiv conf="0.9"><Unicode>9</Unicode></TextEquiv></TextLine>
+ </TextRegion>
+</Page></PcGts>
+"""  # noqa: E501
+
+
+def test_the_books_preset_reads_a_page_xml_file_through_the_cli(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    assert "page_xml" in " ".join(capsys.readouterr().out.split())  # the readers listed
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "fox_0009.xml").write_text(BOOK_PAGE, "utf-8")
+    out = tmp_path / "out"
+    args = ["run", "--preset", "books", str(folder), "-o", str(out), "--no-progress", "-w", "1"]
+    assert main(args) == 0
+    assert "read 1 = kept 1 + rejected 0 + errored 0  (reconciled" in capsys.readouterr().out
+    stats = json.loads((out / "stats.json").read_text("utf-8"))
+    assert stats["reader_counts"]["page_xml:furniture_lines"] == 2
+    [row] = pq.read_table(out / "data").to_pylist()
+    assert row["text"] == (  # header and page number out, "un-\nder" joined, lines unwrapped
+        "The fox lives at the edge of the wood, in an earth dug under the roots of an oak, and "
+        "comes out at dusk to hunt mice and beetles in the long grass of the meadow by the stream."
+    )
+    assert row["hyphens_joined"] == 1 and row["removed_lines"] == 0
+    assert json.loads(row["metadata"])["page_furniture"] == [
+        {"page": 1, "type": "header", "text": "THE RED FOX"},
+        {"page": 1, "type": "page-number", "text": "9"},
+    ]
+    # the page's OCR confidence is every line's, furniture too (as hOCR's and ALTO's)
+    assert row["ocr_confidence"] == pytest.approx((0.9 + 3 * 0.95 + 0.9) / 5)
+    assert row["lang"] == "en" and row["ocr_quality"] <= row["ocr_confidence"] + 1e-6

@@ -12,7 +12,7 @@ from textmill.api import EXECUTORS, Pipeline
 from textmill.config import PipelineConfigError, preset_names, preset_text
 from textmill.executors.local import RunError, RunSettings
 from textmill.executors.output import is_empty_folder
-from textmill.io import InputError
+from textmill.io import READERS, InputError
 from textmill.io.files import INPUT_KINDS, detect_format, has_magic, is_run_output
 from textmill.io.pdf import PDF_ENGINES
 from textmill.report.ids import repeated_ids_note
@@ -139,7 +139,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument(
         "pipeline", nargs="?", help="pipeline YAML file (or use --preset)", default=None
     )
-    run.add_argument("inputs", nargs="*", help="input files, directories, globs or URLs")
+    run.add_argument(
+        "inputs",
+        nargs="*",
+        help="input files, directories, globs or URLs, each read by its format "
+        f"({', '.join(READERS)})",
+    )
     run.add_argument("--preset", help=f"a built-in pipeline: {', '.join(all_presets())}")
     _add_fineweb2_arguments(run)
     run.add_argument(
