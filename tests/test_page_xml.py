@@ -161,3 +161,64 @@ def test_the_books_preset_reads_a_page_xml_file_through_the_cli(tmp_path, capsys
     # the page's OCR confidence is every line's, furniture too (as hOCR's and ALTO's)
     assert row["ocr_confidence"] == pytest.approx((0.9 + 3 * 0.95 + 0.9) / 5)
     assert row["lang"] == "en" and row["ocr_quality"] <= row["ocr_confidence"] + 1e-6
+
+
+def one_page(number: int, body: list[str], header: str = "THE RED FOX") -> str:
+    """A page as a Transkribus or OCR-D export writes it, one file per page; the running header
+    and the page number untyped (plain text regions), as an OCR engine's own layout gives them."""
+    lines = "".join(
+        f'<TextLine id="l{i}">{box(100 + 50 * i)}<TextEquiv conf="0.9"><Unicode>{text}</Unicode>'
+        "</TextEquiv></TextLine>"
+        for i, text in enumerate([header, *body, str(number)])
+    )
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><PcGts xmlns="{NS}"><Metadata><Creator>t'
+        "</Creator><Created>2026-01-01T00:00:00</Created><LastChange>2026-01-01T00:00:00"
+        f'</LastChange></Metadata><Page imageFilename="{number}.png" imageWidth="900" '
+        f'imageHeight="900"><TextRegion id="r" type="paragraph">{box(100)}{lines}</TextRegion>'
+        "</Page></PcGts>"
+    )
+
+
+FOX_PAGES = [
+    ["The fox lives at the edge of the wood, in an earth dug un-", "der an old oak tree."],
+    ["Her cubs are born blind in early spring and stay below", "the ground for a month."],
+    ["By autumn the young are grown and each one leaves to find", "a range of its own."],
+]
+
+
+def test_a_folder_of_page_xml_pages_is_one_book_with_input_kind_pages(tmp_path, capsys):
+    book = tmp_path / "in" / "fox"
+    book.mkdir(parents=True)
+    for number, body in enumerate(FOX_PAGES, 1):  # written 10.xml, 2.xml, 3.xml: natural order
+        name = "10" if number == 1 else str(number)
+        (book / f"{name}.xml").write_text(one_page(number, body), "utf-8")
+    (book / "notes.xml").write_text("<catalog>not OCR</catalog>", "utf-8")
+    out = tmp_path / "out"
+    args = ["run", "--preset", "books", str(tmp_path / "in"), "-o", str(out), "--no-progress"]
+    assert main([*args, "-w", "1", "--input-kind", "pages"]) == 0
+    assert "read 1 = kept 1 + rejected 0 + errored 0  (reconciled" in capsys.readouterr().out
+    stats = json.loads((out / "stats.json").read_text("utf-8"))
+    assert stats["reader_counts"]["page_xml:pages"] == 3
+    [row] = pq.read_table(out / "data").to_pylist()
+    assert row["id"].endswith("fox")
+    pages = row["text"].split("\f")
+    assert pages[0].startswith("Her cubs") and pages[2].startswith("The fox")  # 2, 3, 10
+    assert "under an old oak" in pages[2]
+    assert row["removed_lines"] == 6  # the header and the number of every page, across pages
+    assert "FOX" not in row["text"]
+    assert json.loads(row["metadata"])["page_count"] == 3
+
+
+def test_a_bad_page_of_a_page_xml_book_is_the_books_error_naming_it(tmp_path):
+    book = tmp_path / "fox"
+    book.mkdir()
+    (book / "1.xml").write_text(one_page(1, FOX_PAGES[0]), "utf-8")
+    (book / "2.xml").write_text(one_page(2, FOX_PAGES[1])[:300], "utf-8")  # cut short
+    stats, errors = reconciled_run(
+        ["normalize"], [str(tmp_path)], tmp_path / "out", input_kind="pages"
+    )
+    assert stats["read"] == stats["errored"] == 1
+    [error] = errors
+    assert error["file"].endswith("fox") and error["record"].startswith("page 2 (2.xml), line ")
+    assert "invalid XML" in error["message"] and error["message"].endswith("the book is not read")

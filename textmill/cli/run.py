@@ -87,9 +87,10 @@ def _add_run_settings(parser: argparse.ArgumentParser) -> None:
         choices=INPUT_KINDS,
         default="auto",
         help="code: folders are trees of repositories (one document per file) and JSONL/Parquet "
-        "are The-Stack-style records; pages: each folder of .txt files is one book, pages in "
-        "natural name order; files: every file by its format; auto (default): a folder with "
-        ".git checkouts is code, anything else by its format",
+        "are The-Stack-style records; pages: each folder of .txt files (or of hOCR, ALTO or "
+        "PAGE-XML files) is one book, a page per file in natural name order; files: every file "
+        "by its format; auto (default): a folder with .git checkouts is code, anything else by "
+        "its format",
     )
     parser.add_argument("--jsonl", action="store_true", help="also write OUT/jsonl/*.jsonl.gz")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

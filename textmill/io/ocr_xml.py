@@ -89,53 +89,75 @@ def read_ocr_file(path: str, options: ReadOptions, kind: str, parse_pages: PageP
     """One OCR XML file as one document: size limits, XML parsing (hOCR falls back to HTML),
     `parse_pages` for the format's structure, then the shared page columns and counts."""
     batch = BatchBuilder(path, options)
+    parsed = parse_ocr_file(path, options, kind, parse_pages, batch)
+    if parsed is not None:
+        pages, html_because = parsed
+        add_pages(batch, path, kind, pages)
+        if html_because is not None:
+            batch.counts["hocr:read_as_html"] = 1
+            for metadata in batch.metadata:
+                if metadata is not None:
+                    metadata["hocr_parse"] = html_because
+    return batch.flush()
+
+
+def parse_ocr_file(
+    path: str,
+    options: ReadOptions,
+    kind: str,
+    parse_pages: PageParser,
+    batch: BatchBuilder,
+    where: str = "",
+) -> tuple[list[OcrPage], str | None] | None:
+    """The pages of one OCR XML file and, for hOCR read as HTML, why; or None once the file's
+    error is in `batch` (`where` in front of its place: the page of a page folder). Without
+    `where` the file is the document, and `batch` counts its bytes."""
+
+    def fail(place: str, message: str) -> None:
+        batch.error(f"{where}, {place}" if where and place != "file" else where or place, message)
+
     try:
         stream, counter = open_input(path, options.max_compression_ratio)
     except OSError as exc:
-        batch.error("file", f"cannot open ({type(exc).__name__}: {exc})")
-        return batch.flush()
-    batch.counter = counter
+        fail("file", f"cannot open ({type(exc).__name__}: {exc})")
+        return None
+    if not where:
+        batch.counter = counter
     limit = options.max_document_bytes * MARKUP_PER_TEXT_BYTE
     try:
         data = stream.read(limit + 1)
     except STREAM_ERRORS as exc:
-        batch.error("file", stream_failure(exc))
-        return batch.flush()
+        fail("file", stream_failure(exc))
+        return None
     finally:
         stream.close()
     if len(data) > limit:
-        batch.error(
+        fail(
             "file",
             f"larger than {MARKUP_PER_TEXT_BYTE} x max_document_bytes="
             f"{options.max_document_bytes:,} (its text would exceed max_document_bytes)",
         )
-        return batch.flush()
+        return None
     html_because = None
     try:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
         line = getattr(exc, "lineno", None)
-        where = f"line {line:,}" if line else "file"
+        place = f"line {line:,}" if line else "file"
         if kind != "hocr":
-            batch.error(where, f"invalid XML ({exc.msg})")
-            return batch.flush()
+            fail(place, f"invalid XML ({exc.msg})")
+            return None
         # hOCR is HTML by its spec: read it as HTML, and say so (metadata and a counter)
-        html_because = f"invalid XML at {where} ({exc.msg}); read as HTML"
+        html_because = f"invalid XML at {place} ({exc.msg}); read as HTML"
         root = _html_root(data)
     if root is None:
-        batch.error("file", "invalid XML (no root element)")
-        return batch.flush()
+        fail("file", "invalid XML (no root element)")
+        return None
     pages = parse_pages(root)
     if pages is None:
-        batch.error("file", f"not {FORMAT_NAMES[kind]}: {MISSING_PAGES[kind]}")
-        return batch.flush()
-    _add_pages(batch, path, kind, pages)
-    if html_because is not None:
-        batch.counts["hocr:read_as_html"] = 1
-        for metadata in batch.metadata:
-            if metadata is not None:
-                metadata["hocr_parse"] = html_because
-    return batch.flush()
+        fail("file", f"not {FORMAT_NAMES[kind]}: {MISSING_PAGES[kind]}")
+        return None
+    return pages, html_because
 
 
 def _html_root(data: bytes) -> etree._Element | None:
@@ -152,7 +174,8 @@ def _parser() -> etree.XMLParser:
     return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, recover=False)
 
 
-def _add_pages(batch: BatchBuilder, path: str, kind: str, pages: list[OcrPage]) -> None:
+def add_pages(batch: BatchBuilder, path: str, kind: str, pages: list[OcrPage]) -> None:
+    """The pages as one document of `batch` (text, page metadata, counts), or its error."""
     texts = [page.text() for page in pages]
     empty = [i for i, text in enumerate(texts, 1) if not text.strip()]
     batch.counts = {f"{kind}:pages": len(pages), f"{kind}:pages_without_text": len(empty)}

@@ -1,6 +1,8 @@
 """PAGE-XML (PRImA PAGE, `PcGts`, 2009-2019 schemas): the format of OCR-D, Transkribus,
 eScriptorium, Kraken, Calamari and most ground-truth sets. One document per file, like hOCR and
-ALTO (textmill/io/ocr_xml.py shares the reading, limits and columns).
+ALTO (textmill/io/ocr_xml.py shares the reading, limits and columns); the schema holds one page
+per file, so a book is a folder of them, read as one with `input_kind="pages"`
+(textmill/io/ocr_folders.py).
 
 A page's text regions are read in the file's `ReadingOrder` (ordered groups by `index`, nested
 groups in place, regions the order leaves out after it in document order), each line from its
