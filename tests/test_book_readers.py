@@ -287,9 +287,7 @@ def test_alto_is_recognised_by_namespace_and_keeps_hyphens_and_confidences(tmp_p
     path = tmp_path / "page.xml"
     path.write_text(ALTO, "utf-8")
     other = tmp_path / "other.xml"
-    other.write_text(
-        '<PcGts xmlns="http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"/>'
-    )
+    other.write_text('<TEI xmlns="http://www.tei-c.org/ns/1.0"><text>not OCR</text></TEI>')
     assert detect_format(str(path)) == "alto" and detect_format(str(other)) is None
     (batch,) = read_alto(str(path), ReadOptions())
     [row] = batch.docs.select(["text", "metadata"]).to_pylist()
@@ -339,6 +337,26 @@ def test_page_folders_are_one_book_in_natural_order_only_when_asked(tmp_path):
     assert {s.format for s in files} == {"text"}  # without the setting: a file, a document
     (batch,) = read_page_folder(str(tmp_path / "books" / "vol2"), ReadOptions())
     assert "UTF-8" in batch.errors[0].message
+
+
+def test_folders_of_hocr_or_alto_pages_are_one_book_each_only_when_asked(tmp_path):
+    scans = tmp_path / "scans"
+    for name, fmt, text in (("vol_a", "hocr", HOCR), ("vol_b", "alto.xml", ALTO)):
+        (scans / name).mkdir(parents=True)
+        for number in (2, 10):  # a page per file, as METS/ALTO and Tesseract runs publish them
+            (scans / name / f"{number}.{fmt}").write_text(text, "utf-8")
+    shards, _ = plan_shards([str(scans)], input_kind="pages")
+    assert sorted(s.format for s in shards) == ["alto_pages", "hocr_pages"]
+    books = {s.format: next(read_shard(s, ReadOptions())) for s in shards}
+    [alto] = books["alto_pages"].docs.select(["id", "text", "metadata"]).to_pylist()
+    page = "Kant was en-\nlightened.\n\n484\n"  # and an empty page after it, in each file
+    assert alto["id"].endswith("vol_b") and alto["text"] == "\f".join([page, "", page, ""])
+    assert json.loads(alto["metadata"])["page_word_confidence"] == [0.775, None] * 2
+    assert books["hocr_pages"].counts["hocr:pages"] == 6
+    plain, _ = plan_shards([str(scans)])
+    assert sorted(s.format for s in plain) == ["alto", "hocr"] and len(plain[0].paths) == 2
+    with pytest.raises(InputError, match="reads folders, one book each"):
+        plan_shards([str(scans / "vol_b" / "2.alto.xml")], input_kind="pages")
 
 
 def test_textmill_run_on_a_folder_of_pdf_hocr_and_alto_reconciles(tmp_path, capsys):

@@ -15,6 +15,7 @@ from textmill.stages.books.front_back_matter import FrontBackMatter
 from textmill.stages.books.ocr_quality import OcrQuality
 from textmill.stages.books.page_langid import PageLangId
 from textmill.stages.books.running_headers import RunningHeaders, line_shape
+from textmill.stages.books.split_words import RejoinSplitWords
 from textmill.stages.books.unwrap_lines import UnwrapLines
 
 SENTENCES = [
@@ -185,6 +186,50 @@ The end of the story came at last, and it
 was a happy one."""
 
 
+def test_split_words_are_joined_only_where_the_volume_confirms_them():
+    text = (
+        "They came together. We went together, and to gether we stay.\n"
+        "The book\nshelves, here and there. Bookshelves and bookshelves!\n"
+        "A way away, away the way. An Act and an Actor: the Actor.\f"
+        "One more wat er, see 1 2 go"
+    )
+    stage = RejoinSplitWords()
+    out = stage.map(table(text, "nothing split here"))
+    assert out["text"][0].as_py() == (
+        "They came together. We went together, and together we stay.\n"
+        "The bookshelves,\nhere and there. Bookshelves and bookshelves!\n"  # line end moves
+        "A way away, away the way. An Act and an Actor: the Actor.\f"  # "way" is a word here
+        "One more wat er, see 1 2 go"  # "water" is no word of the volume
+    )
+    assert out["split_words_joined"].to_pylist() == [2, 0]
+    assert stage.counters(out, None) == {"split_words_joined": 2}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Together, together. Then to Gether.",  # a capital starts a word (a sentence, a name)
+        "together together x-to gether",  # the left part ends a compound
+        "together together to gether5",  # the right part runs on into digits
+        "together together to\n\ngether",  # a paragraph break, never inside a word
+        "together together to\fgether",  # a page break
+        "together together to  gether",  # two spaces: a gap, not a split
+        "staircase, a stair case",  # the joined word seen once: min_count is 2
+    ],
+)
+def test_split_words_are_left_alone_where_the_split_is_not_plain(text):
+    assert RejoinSplitWords().clean_one(text) == (text, 0)
+    assert RejoinSplitWords().clean_one("together together to gether") == (
+        "together together together",
+        1,
+    )
+
+
+def test_split_words_join_once_where_a_part_could_join_both_neighbours():
+    text = "foobar foobar barbaz barbaz foo bar baz"
+    assert RejoinSplitWords().clean_one(text) == ("foobar foobar barbaz barbaz foobar baz", 1)
+
+
 def test_unwrapping_joins_wrapped_lines_and_keeps_paragraphs_verse_and_lists():
     stage = UnwrapLines()
     out = stage.map(table(PROSE + "\f" + PROSE, None))
@@ -207,6 +252,16 @@ def test_unwrapping_without_page_breaks_joins_a_sentence_and_a_word_across_pages
     )
     assert out["text"][0].as_py() == (
         "It was a long and quiet day in the old mill by the water, and the miller slept."
+    )
+
+
+def test_a_kept_line_end_hyphen_joins_letters_but_never_runs_into_a_symbol():
+    wide = "the rabbit took a watch out of its waistcoat and looked at it then hurried on and"
+    out = UnwrapLines().map(
+        table(f"{wide} waistcoat-\npocket, and a\n{wide} récréa-\n» tion du soir, and\nso on.")
+    )
+    assert out["text"][0].as_py() == (
+        f"{wide} waistcoat-pocket, and a {wide} récréa- » tion du soir, and so on."
     )
 
 
@@ -261,6 +316,19 @@ def test_ocr_quality_reads_chinese_and_japanese_punctuation_as_punctuation():
     out, _ = OcrQuality().process(table(*clean))
     assert out["ocr_garbage_share"].to_pylist() == [0.0, 0.0]
     assert out["ocr_quality"].to_pylist() == [1.0, 1.0]
+
+
+def test_ocr_quality_scores_chinese_and_japanese_by_characters_not_clauses():
+    # No spaces between words: a clause holding a number or a Latin name is no garbage word.
+    mixed = [
+        "我们在Debian 12中安装了软件包，然后重新启动了3台服务器。",
+        "バージョン2のパッケージを々インストールした。",
+        "我们在Debian 12中安装了软件包 ¤¤ 然后重新启动了3台服务器。",
+    ]
+    out, _ = OcrQuality().process(table(*mixed))
+    shares = out["ocr_word_share"].to_pylist()
+    assert shares[:2] == [1.0, 1.0]
+    assert shares[2] == pytest.approx(24 / 25)  # 22 characters, "Debian", "12", "3"; one "¤¤"
 
 
 def test_ocr_quality_ignores_page_confidences_outside_zero_to_one():

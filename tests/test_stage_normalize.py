@@ -1,5 +1,7 @@
 import pyarrow as pa
+import yaml
 
+from textmill.config import preset_text
 from textmill.document import make_batch
 from textmill.pipeline import build_stage
 from textmill.stages.normalize import Normalize
@@ -45,3 +47,12 @@ def test_null_text_stays_null_and_schema_is_unchanged():
     out = Normalize().map(batch)
     assert out["text"].to_pylist() == [None, "ok"]
     assert out.schema == batch.schema
+
+
+def test_latin_ligatures_are_written_as_letters_when_asked_as_the_books_preset_does():
+    batch = make_batch(["a"], ["the ﬁeld, ﬂour and oﬀ; ĳs"])
+    assert Normalize(fix_latin_ligatures=True).map(batch)["text"][0].as_py() == (
+        "the field, flour and off; ijs"
+    )
+    stages = dict(next(iter(s.items())) for s in yaml.safe_load(preset_text("books"))["stages"])
+    assert stages["normalize"] == {"fix_latin_ligatures": True}

@@ -12,7 +12,7 @@ from textmill.api import EXECUTORS, Pipeline
 from textmill.config import PipelineConfigError, preset_names, preset_text
 from textmill.executors.local import RunError, RunSettings
 from textmill.executors.output import is_empty_folder
-from textmill.io import InputError
+from textmill.io import READERS, InputError
 from textmill.io.files import INPUT_KINDS, detect_format, has_magic, is_run_output
 from textmill.io.pdf import PDF_ENGINES
 from textmill.report.ids import repeated_ids_note
@@ -87,9 +87,10 @@ def _add_run_settings(parser: argparse.ArgumentParser) -> None:
         choices=INPUT_KINDS,
         default="auto",
         help="code: folders are trees of repositories (one document per file) and JSONL/Parquet "
-        "are The-Stack-style records; pages: each folder of .txt files is one book, pages in "
-        "natural name order; files: every file by its format; auto (default): a folder with "
-        ".git checkouts is code, anything else by its format",
+        "are The-Stack-style records; pages: each folder of .txt files (or of hOCR, ALTO or "
+        "PAGE-XML files) is one book, a page per file in natural name order; files: every file "
+        "by its format; auto (default): a folder with .git checkouts is code, anything else by "
+        "its format",
     )
     parser.add_argument("--jsonl", action="store_true", help="also write OUT/jsonl/*.jsonl.gz")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -139,7 +140,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument(
         "pipeline", nargs="?", help="pipeline YAML file (or use --preset)", default=None
     )
-    run.add_argument("inputs", nargs="*", help="input files, directories, globs or URLs")
+    run.add_argument(
+        "inputs",
+        nargs="*",
+        help="input files, directories, globs or URLs, each read by its format "
+        f"({', '.join(READERS)})",
+    )
     run.add_argument("--preset", help=f"a built-in pipeline: {', '.join(all_presets())}")
     _add_fineweb2_arguments(run)
     run.add_argument(

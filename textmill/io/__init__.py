@@ -21,7 +21,11 @@ READERS = {
     "pdf": "textmill.io.pdf:read_pdfs",
     "hocr": "textmill.io.ocr_xml:read_hocr",
     "alto": "textmill.io.ocr_xml:read_alto",
+    "page_xml": "textmill.io.page_xml:read_page_xml",
     "page_txt": "textmill.io.page_folders:read_page_folder",
+    "hocr_pages": "textmill.io.ocr_folders:read_hocr_folder",
+    "alto_pages": "textmill.io.ocr_folders:read_alto_folder",
+    "page_xml_pages": "textmill.io.ocr_folders:read_page_xml_folder",
 }
 SHARD_READERS = {"pdf"}
 """Readers given all of a shard's paths at once, with one batch back per path in order: the PDF

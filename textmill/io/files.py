@@ -45,11 +45,26 @@ INPUT_KINDS = ("auto", "code", "files", "pages")
 """auto: a folder holding `.git` checkouts is read as source code, anything else by its format;
 code: every folder is a tree of repositories, JSONL/Parquet are The-Stack-style records;
 files: every file by its format (no source-tree detection);
-pages: every folder of .txt files is one book, a page per file (textmill/io/page_folders.py)."""
+pages: every folder of .txt files is one book, a page per file (textmill/io/page_folders.py), and
+so is every folder of hOCR, ALTO or PAGE-XML files (textmill/io/ocr_folders.py)."""
 # one document per file: many files make one shard
-SMALL_FILE_FORMATS = {"text", "html", "pdf", "hocr", "alto", "page_txt"}
+OCR_FORMATS = ("hocr", "alto", "page_xml")
+"""One-document OCR files; with `input_kind="pages"` a folder of them is one book, a page per
+file (format `hocr_pages`, ...: textmill/io/ocr_folders.py)."""
+SMALL_FILE_FORMATS = {
+    "text",
+    "html",
+    "pdf",
+    "page_txt",
+    *OCR_FORMATS,
+    *(f"{kind}_pages" for kind in OCR_FORMATS),
+}
 FILES_PER_SMALL_FILE_SHARD = 2000
-FILES_PER_SHARD = {"pdf": 64, "page_txt": 64}  # a PDF takes ~0.1-10 s: shards of minutes, not hours
+FILES_PER_SHARD = {  # a PDF or a book of pages takes ~0.1-10 s: shards of minutes, not hours
+    "pdf": 64,
+    "page_txt": 64,
+    **{f"{kind}_pages": 64 for kind in OCR_FORMATS},
+}
 
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
@@ -98,10 +113,13 @@ def detect_format(path: str) -> str | None:
     for suffix, fmt in FORMATS.items():
         if stem.endswith(suffix):
             return fmt
-    if stem.endswith(".xml"):  # ALTO by its namespace, not every .xml
+    if stem.endswith(".xml"):  # ALTO or PAGE-XML by its namespace, not every .xml
         from textmill.io.ocr_xml import sniff_alto
+        from textmill.io.page_xml import sniff_page_xml
 
-        return "alto" if sniff_alto(path) else None
+        if sniff_alto(path):
+            return "alto"
+        return "page_xml" if sniff_page_xml(path) else None
     return None
 
 
@@ -390,7 +408,7 @@ def plan_shards(
     broken: set[str] = set()
     repositories: list[str] = []
     for argument in arguments:
-        if input_kind == "pages" and os.path.isfile(argument) and is_page_file(argument):
+        if input_kind == "pages" and os.path.isfile(argument) and _is_page(argument):
             # its folder would be read whole, pages not named included: say so instead
             raise InputError(
                 f"--input-kind pages reads folders, one book each: give the folder of "
@@ -421,16 +439,14 @@ def plan_shards(
         from textmill.io.code import tree_size
 
         shards.append(Shard(_shard_name(repo), "code", (repo,), tree_size(repo), len(shards)))
-    if input_kind == "pages" and "text" in small:
-        folders: dict[str, int] = {}
-        others = [(path, size) for path, size in small["text"] if not is_page_file(path)]
-        for path, size in small.pop("text"):
-            if is_page_file(path):
-                folder = path.rsplit("/", 1)[0]
-                folders[folder] = folders.get(folder, 0) + size
-        small["page_txt"] = sorted(folders.items())
+    if input_kind == "pages":
+        texts = small.pop("text", [])
+        small.update(_books_of_pages([e for e in texts if is_page_file(e[0])], "page_txt"))
+        others = [entry for entry in texts if not is_page_file(entry[0])]
         if others:  # a README.md beside the pages is a document of its own, not a page
             small["text"] = others
+        for kind in OCR_FORMATS:
+            small.update(_books_of_pages(small.pop(kind, []), f"{kind}_pages"))
     for fmt, entries in small.items():
         per_shard = FILES_PER_SHARD.get(fmt, FILES_PER_SMALL_FILE_SHARD)
         for start in range(0, len(entries), per_shard):
@@ -439,6 +455,20 @@ def plan_shards(
             size = sum(s for _, s in group)
             shards.append(Shard(_shard_name(*paths), fmt, paths, size, len(shards)))
     return shards, sorted(unknown)
+
+
+def _is_page(path: str) -> bool:
+    """A page of a page folder: a `.txt` page or a one-document OCR file."""
+    return is_page_file(path) or detect_format(path) in OCR_FORMATS
+
+
+def _books_of_pages(entries: list[tuple[str, int]], fmt: str) -> dict[str, list[tuple[str, int]]]:
+    """(file, size) entries as {fmt: [(folder, size of its files)]}: each folder one book."""
+    folders: dict[str, int] = {}
+    for path, size in entries:
+        folder = path.rsplit("/", 1)[0]
+        folders[folder] = folders.get(folder, 0) + size
+    return {fmt: sorted(folders.items())} if folders else {}
 
 
 def _is_code_folder(argument: str, input_kind: str) -> bool:

@@ -13,7 +13,7 @@ any. Invalid XML is the file's error naming the line; a page without text is lis
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -53,6 +53,9 @@ class OcrPage:
     lines: list[str] = field(default_factory=list)
     confidences: list[float] = field(default_factory=list)
     bad_confidences: int = 0
+    furniture: list[tuple[str, str]] = field(default_factory=list)
+    """(region type, text) of lines the layout marks as page furniture (PAGE-XML `header`,
+    `footer`, `page-number`, ...): kept out of `lines`, listed in the metadata."""
 
     def text(self) -> str:
         return "".join(line + "\n" for line in self.lines).strip("\n") + "\n" if self.lines else ""
@@ -65,64 +68,96 @@ class OcrPage:
 
 def read_hocr(path: str, options: ReadOptions) -> Iterator[ReadBatch]:
     """An hOCR file as one document (module docstring)."""
-    yield _read_ocr_file(path, options, "hocr")
+    yield read_ocr_file(path, options, "hocr", hocr_pages)
 
 
 def read_alto(path: str, options: ReadOptions) -> Iterator[ReadBatch]:
     """An ALTO XML file as one document (module docstring)."""
-    yield _read_ocr_file(path, options, "alto")
+    yield read_ocr_file(path, options, "alto", alto_pages)
 
 
-def _read_ocr_file(path: str, options: ReadOptions, kind: str) -> ReadBatch:
+PageParser = Callable[[etree._Element], "list[OcrPage] | None"]
+FORMAT_NAMES = {"hocr": "hOCR", "alto": "ALTO", "page_xml": "PAGE-XML"}
+MISSING_PAGES = {
+    "hocr": "no element of class ocr_page",
+    "alto": "no ALTO Page element",
+    "page_xml": "no PAGE-XML Page element",
+}
+
+
+def read_ocr_file(path: str, options: ReadOptions, kind: str, parse_pages: PageParser) -> ReadBatch:
+    """One OCR XML file as one document: size limits, XML parsing (hOCR falls back to HTML),
+    `parse_pages` for the format's structure, then the shared page columns and counts."""
     batch = BatchBuilder(path, options)
+    parsed = parse_ocr_file(path, options, kind, parse_pages, batch)
+    if parsed is not None:
+        pages, html_because = parsed
+        add_pages(batch, path, kind, pages)
+        if html_because is not None:
+            batch.counts["hocr:read_as_html"] = 1
+            for metadata in batch.metadata:
+                if metadata is not None:
+                    metadata["hocr_parse"] = html_because
+    return batch.flush()
+
+
+def parse_ocr_file(
+    path: str,
+    options: ReadOptions,
+    kind: str,
+    parse_pages: PageParser,
+    batch: BatchBuilder,
+    where: str = "",
+) -> tuple[list[OcrPage], str | None] | None:
+    """The pages of one OCR XML file and, for hOCR read as HTML, why; or None once the file's
+    error is in `batch` (`where` in front of its place: the page of a page folder). Without
+    `where` the file is the document, and `batch` counts its bytes."""
+
+    def fail(place: str, message: str) -> None:
+        batch.error(f"{where}, {place}" if where and place != "file" else where or place, message)
+
     try:
         stream, counter = open_input(path, options.max_compression_ratio)
     except OSError as exc:
-        batch.error("file", f"cannot open ({type(exc).__name__}: {exc})")
-        return batch.flush()
-    batch.counter = counter
+        fail("file", f"cannot open ({type(exc).__name__}: {exc})")
+        return None
+    if not where:
+        batch.counter = counter
     limit = options.max_document_bytes * MARKUP_PER_TEXT_BYTE
     try:
         data = stream.read(limit + 1)
     except STREAM_ERRORS as exc:
-        batch.error("file", stream_failure(exc))
-        return batch.flush()
+        fail("file", stream_failure(exc))
+        return None
     finally:
         stream.close()
     if len(data) > limit:
-        batch.error(
+        fail(
             "file",
             f"larger than {MARKUP_PER_TEXT_BYTE} x max_document_bytes="
             f"{options.max_document_bytes:,} (its text would exceed max_document_bytes)",
         )
-        return batch.flush()
+        return None
     html_because = None
     try:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
         line = getattr(exc, "lineno", None)
-        where = f"line {line:,}" if line else "file"
-        if kind == "alto":
-            batch.error(where, f"invalid XML ({exc.msg})")
-            return batch.flush()
+        place = f"line {line:,}" if line else "file"
+        if kind != "hocr":
+            fail(place, f"invalid XML ({exc.msg})")
+            return None
         # hOCR is HTML by its spec: read it as HTML, and say so (metadata and a counter)
-        html_because = f"invalid XML at {where} ({exc.msg}); read as HTML"
+        html_because = f"invalid XML at {place} ({exc.msg}); read as HTML"
         root = _html_root(data)
     if root is None:
-        batch.error("file", "invalid XML (no root element)")
-        return batch.flush()
-    pages = hocr_pages(root) if kind == "hocr" else alto_pages(root)
+        fail("file", "invalid XML (no root element)")
+        return None
+    pages = parse_pages(root)
     if pages is None:
-        what = "no element of class ocr_page" if kind == "hocr" else "no ALTO Page element"
-        batch.error("file", f"not {kind.upper() if kind == 'alto' else 'hOCR'}: {what}")
-        return batch.flush()
-    _add_pages(batch, path, kind, pages)
-    if html_because is not None:
-        batch.counts["hocr:read_as_html"] = 1
-        for metadata in batch.metadata:
-            if metadata is not None:
-                metadata["hocr_parse"] = html_because
-    return batch.flush()
+        fail("file", f"not {FORMAT_NAMES[kind]}: {MISSING_PAGES[kind]}")
+        return None
+    return pages, html_because
 
 
 def _html_root(data: bytes) -> etree._Element | None:
@@ -139,7 +174,8 @@ def _parser() -> etree.XMLParser:
     return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, recover=False)
 
 
-def _add_pages(batch: BatchBuilder, path: str, kind: str, pages: list[OcrPage]) -> None:
+def add_pages(batch: BatchBuilder, path: str, kind: str, pages: list[OcrPage]) -> None:
+    """The pages as one document of `batch` (text, page metadata, counts), or its error."""
     texts = [page.text() for page in pages]
     empty = [i for i, text in enumerate(texts, 1) if not text.strip()]
     batch.counts = {f"{kind}:pages": len(pages), f"{kind}:pages_without_text": len(empty)}
@@ -159,6 +195,14 @@ def _add_pages(batch: BatchBuilder, path: str, kind: str, pages: list[OcrPage]) 
         "pages_without_text": empty,
         "page_word_confidence": [page.mean_confidence() for page in pages],
     }
+    furniture = [
+        {"page": number, "type": kind_of_region, "text": line}
+        for number, page in enumerate(pages, 1)
+        for kind_of_region, line in page.furniture
+    ]
+    if furniture:
+        metadata["page_furniture"] = furniture
+        batch.counts[f"{kind}:furniture_lines"] = len(furniture)
     batch.add(path, text=text, metadata=metadata)
 
 

@@ -1,7 +1,8 @@
 """OCR quality per page and per document, and a filter on it.
 
 Three signals that need no model (Institutional Books' own scoring is not published; methods.md):
-- `ocr_word_share`: the share of tokens that read as words: letters (one apostrophe or hyphen
+- `ocr_word_share`: the share of tokens (space-separated; each Han or kana character its own
+  token) that read as words: letters (one apostrophe or hyphen
   inside allowed) or a number, with no lower-to-upper case switch inside ("tbe" and "Thc" pass,
   "Н2К", "dEr" and "vn?é" do not); where a word list for the document's language is given, a
   word must also be in it (numbers excepted).
@@ -41,6 +42,10 @@ _NUMBER = r"^\pN+(?:[.,:/]\pN+)*$"
 _CJK_PUNCTUATION = "\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65"
 # Tokens: split at spaces and at CJK punctuation (CJK text puts no space between sentences).
 _TOKEN_BREAK = rf"[\s{_CJK_PUNCTUATION}]+"
+# Chinese and Japanese write no spaces between words: each Han, kana or CJK-compatibility
+# character is a token of its own (scoring by characters), so a clause is not one long "word"
+# that one stray digit or symbol fails whole. Hangul is left to spaces (Korean spaces words).
+_CJK_CHARACTER = r"([\p{Han}\p{Hiragana}\p{Katakana}\x{30FC}\x{3005}\x{F900}-\x{FAFF}])"
 _GARBAGE = (
     rf"[^\pL\pM\pN\s{_CJK_PUNCTUATION}]{{3,}}"
     rf"|[^\pL\pM\pN\s.,;:!?'\"’‘“”„«»‹›()\[\]\-‐–—/&%§*{_CJK_PUNCTUATION}]"
@@ -106,7 +111,8 @@ class OcrQuality(Filter):
         pages, offsets = page_table(batch[TEXT])
         n_pages, n_rows = len(pages), batch.num_rows
         page_row = np.repeat(np.arange(n_rows), np.diff(offsets))
-        split = pc.split_pattern_regex(pages, _TOKEN_BREAK)
+        spaced = pc.replace_substring_regex(pages, _CJK_CHARACTER, r" \1 ")
+        split = pc.split_pattern_regex(spaced, _TOKEN_BREAK)
         tokens = pc.replace_substring_regex(split.flatten(), _EDGE_PUNCTUATION, "")
         token_page = pc.list_parent_indices(split).to_numpy()
         present = pc.greater(pc.utf8_length(tokens), 0).to_numpy(zero_copy_only=False)

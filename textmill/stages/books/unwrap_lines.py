@@ -41,6 +41,17 @@ def text_width(lines: list[str]) -> float:
     return float(np.percentile(lengths, 90)) if lengths else 0.0
 
 
+def hyphen_joins(previous: str, line: str) -> bool:
+    """A hyphen that `dehyphenate` kept at a line end ("waistcoat-" / "pocket", "1914-" /
+    "1918") joins the next line without a space only between two letters or two digits: before
+    a quote, a bracket or OCR noise ("récréa-" / "» tion", "opi-" / "1 nion") the break stays
+    a space, so no word runs into what follows."""
+    if len(previous) < 2 or previous[-1] not in HYPHENS or not line:
+        return False
+    before, after = previous[-2], line[0]
+    return (before.isalpha() and after.isalpha()) or (before.isdigit() and after.isdigit())
+
+
 def indent(line: str) -> int:
     return len(line) - len(line.lstrip(" \t"))
 
@@ -79,7 +90,7 @@ class UnwrapLines(Mapper):
                 out.append("\n\n" + text)
                 kept += 1
             else:
-                out.append(text if previous.endswith(tuple(HYPHENS)) else " " + text)
+                out.append(text if hyphen_joins(previous, text) else " " + text)
                 joined += 1
         return "".join(out), joined, kept, False
 
