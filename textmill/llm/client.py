@@ -16,10 +16,11 @@ import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx2
-import openai
+if TYPE_CHECKING:  # imported where a request is sent: ~1 CPU-s that a run without LLM
+    import httpx2  # stages (every stage module is imported to build the registry) should
+    import openai  # not pay at start-up
 
 from textmill.llm.cache import Answer, RequestCache
 from textmill.llm.endpoint import EndpointOptions
@@ -82,6 +83,8 @@ def retry_after_s(error: Exception) -> float | None:
 
 
 def _retried(error: Exception) -> bool:
+    import openai
+
     if isinstance(error, openai.APIConnectionError):  # timeouts included
         return True
     if isinstance(error, openai.APIStatusError):
@@ -90,6 +93,8 @@ def _retried(error: Exception) -> bool:
 
 
 def _message(error: Exception) -> str:
+    import openai
+
     if isinstance(error, openai.APIStatusError):
         return f"HTTP {error.status_code}: {error.message}"[:500]
     if isinstance(error, EndpointError):
@@ -133,6 +138,9 @@ def http_client(connections: int, timeout_s: float) -> httpx2.AsyncClient:
     connection pool costs a fraction of httpcore's per request, whose pool scans every
     connection for each one; else openai's default transport. Pool as large as the
     concurrency, all kept alive."""
+    import httpx2
+    import openai
+
     limits = httpx2.Limits(max_connections=connections, max_keepalive_connections=connections)
     try:
         import aiohttp  # noqa: F401
@@ -163,6 +171,8 @@ class LLMClient:
         self.failed_batches = 0  # consecutive batches whose every request failed
 
     def _openai(self) -> openai.AsyncOpenAI:
+        import openai
+
         return openai.AsyncOpenAI(
             base_url=self.endpoint.resolved_base_url(),
             api_key=self.endpoint.api_key(),
@@ -220,6 +230,8 @@ class LLMClient:
             await client.close()  # its aiohttp session and connector, on this loop
 
     async def _send(self, client: openai.AsyncOpenAI, request: Request) -> Outcome:
+        import httpx2
+
         budget = self.budget
         if (
             budget.limited
