@@ -52,6 +52,12 @@ SNIPPETS = [
     "naïve = 1  # a non-ASCII name\n",
     "x = 1\ry = 2 # a lone carriage return\n",
     "x = 1 # nul \0 byte\n",
+    "s = 'ab\\\\\n' # an escaped backslash before the newline: no continuation\n",
+    "s = 'ab\\\\\\\n' # c\n",  # three backslashes: the last one continues the string
+    "s = 'a\rb'  # a lone carriage return in a string\n",
+    "s = '''a\r'''  # and in a triple-quoted one\n",
+    "x = 1 # and in a comment\rb\n",
+    "x = 1\n\ry = 2  # a line opening with one is blank to tokenize\n",
 ]
 
 # where tokenize's own rules are what decide (the scan gives up and tokenize runs)
@@ -64,6 +70,8 @@ GIVES_UP = {
     "naïve = 1  # a non-ASCII name\n",
     "x = 1\ry = 2 # a lone carriage return\n",
     "x = 1 # nul \0 byte\n",
+    "s = 'ab\\\\\n' # an escaped backslash before the newline: no continuation\n",
+    "x = 1 # and in a comment\rb\n",
 }
 
 

@@ -5,9 +5,11 @@ strings continued over lines, the implicit NEWLINE, DEDENTs and ENDMARKER at the
 
 `tokenize` builds a TokenInfo per token through a regex match in Python; this costs ~1/30 of
 that. Whatever the scan does not model exactly (non-ASCII outside strings and comments,
-control characters, a lone carriage return, unbalanced indentation, tokens tokenize reports
-as errors, unterminated strings) makes it give up, and `tokenize` itself decides that file:
-the ratio is the same on every input. On Python 3.12+, whose tokenizer splits f-strings into
+control characters, a lone carriage return between tokens, unbalanced indentation, tokens
+tokenize reports as errors, unterminated strings) makes it give up, and `tokenize` itself
+decides that file: the ratio is the same on every input. (A lone carriage return inside a
+string or a comment, or opening a line, is modelled: `io.StringIO` splits lines at `\n` only
+and tokenize treats such a line as blank.) On Python 3.12+, whose tokenizer splits f-strings into
 many tokens (and is written in C), `tokenize` runs on every file.
 """
 
@@ -395,8 +397,6 @@ def scanned_counts(source: str) -> tuple[int, int] | None:
     """(tokens, comments) as tokenize counts them, None where the scan leaves it to tokenize."""
     if not _USES_PURE_PYTHON_TOKENIZER or "\0" in source:
         return None
-    if "\r" in source and source.count("\r") != source.count("\r\n"):
-        return None  # io.StringIO splits lines at \n only; a lone \r is an ERRORTOKEN
     data = np.frombuffer(source.encode("utf-8", "surrogatepass"), dtype=np.uint8)
     total, comments, last_start, last_end = count_tokens(data, _ONE, _TWO, _THREE)
     if total == GAVE_UP:

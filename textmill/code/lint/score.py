@@ -12,9 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# SwallowCode's comment share, counted without `tokenize` (same values): re-exported here
-from textmill.code.lint.comments import comment_ratio  # noqa: F401
-
 CATEGORIES = ("error", "warning", "refactor", "convention")
 
 
