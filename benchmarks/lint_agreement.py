@@ -37,6 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from textmill.code.lint.comments import comment_ratio  # noqa: E402
 from textmill.code.lint.measure import ruff_counts, score_python  # noqa: E402
 from textmill.code.lint.pylint_engine import SWALLOWCODE_DISABLE, PylintPool  # noqa: E402
 from textmill.code.lint.ruff_engine import ruff_score  # noqa: E402
@@ -44,7 +45,6 @@ from textmill.code.lint.ruff_rules import RUFF_WEIGHTS  # noqa: E402
 from textmill.code.lint.score import (  # noqa: E402
     CATEGORIES,
     apply_comment_penalty,
-    comment_ratio,
     parse_python,
     pylint_score,
 )
@@ -167,7 +167,9 @@ def main() -> None:
         print(f"fitted on {int(fit.sum())} calibration files: RUFF_WEIGHTS = {weights}")
     ruff_raw = ruff_score(counts, statements, weights)
 
-    # speed of the whole ruff path as the stage runs it (parse, ruff, AST checks, penalty)
+    # speed of the whole ruff path as the stage runs it (parse, ruff, AST checks, penalty),
+    # warm like pylint's workers: the comment scan's numba kernel loaded (once per process)
+    comment_ratio("x = 1  # warm-up\n")
     started, cpu_started = time.perf_counter(), time.process_time() + _children_cpu()
     score_python(texts, "ruff")
     ruff_wall = time.perf_counter() - started

@@ -17,10 +17,11 @@ from conftest import reconciled_run, write_jsonl
 
 from textmill.cli import main
 from textmill.code.lint.ast_checks import analyse_module
+from textmill.code.lint.comments import comment_ratio
 from textmill.code.lint.pylint_engine import SWALLOWCODE_DISABLE, PylintPool, shared_pool
 from textmill.code.lint.ruff_engine import known_rules
 from textmill.code.lint.ruff_rules import EQUIVALENTS, RUFF_WEIGHTS, selected_rules
-from textmill.code.lint.score import comment_ratio, parse_python, pylint_score
+from textmill.code.lint.score import parse_python, pylint_score
 from textmill.pipeline import build_stage
 from textmill.stages.code.lint_score import LINT_SCORE
 

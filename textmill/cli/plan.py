@@ -9,13 +9,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from textmill.cli.args import number, whole
 from textmill.plan.cost import DEFAULT_MEMORY_GIB, CostModel, PlanError
-from textmill.plan.milp import SolverOptions
-from textmill.plan.planner import PlannerOptions, plan_batch
 from textmill.plan.profiles import (
     DEFAULT_CLUSTER,
     ProfileError,
@@ -23,14 +22,12 @@ from textmill.plan.profiles import (
     load_model_profile,
     shipped_profiles,
 )
-from textmill.plan.simulate import (
-    LengthsError,
-    form_batches,
-    parse_tokens,
-    read_lengths,
-    simulate,
-    write_outputs,
-)
+
+if TYPE_CHECKING:
+    from textmill.plan.planner import PlannerOptions
+
+# the planner, its MILP (scipy.optimize) and the simulator are imported by the commands that
+# use them: every `textmill` command builds this parser, and they cost ~0.9 CPU-s to import
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -133,6 +130,10 @@ def register(commands) -> None:
 
 
 def _setup(args: argparse.Namespace) -> tuple[CostModel, PlannerOptions, np.ndarray]:
+    from textmill.plan.milp import SolverOptions
+    from textmill.plan.planner import PlannerOptions
+    from textmill.plan.simulate import parse_tokens
+
     cost = CostModel(
         load_model_profile(args.model),
         n_gpus=args.gpus,
@@ -150,6 +151,8 @@ def _setup(args: argparse.Namespace) -> tuple[CostModel, PlannerOptions, np.ndar
 
 
 def _lengths(args: argparse.Namespace) -> np.ndarray:
+    from textmill.plan.simulate import LengthsError, read_lengths
+
     if args.tokenizer:
         from textmill.plan.lengths import token_lengths
 
@@ -169,6 +172,9 @@ def _fail(exc: Exception) -> int:
 
 
 def cmd_plan_sp(args: argparse.Namespace) -> int:
+    from textmill.plan.planner import plan_batch
+    from textmill.plan.simulate import LengthsError
+
     try:
         cost, options, lengths = _setup(args)
         size = args.batch or max(len(lengths), 1)
@@ -192,6 +198,8 @@ def cmd_plan_sp(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate_sp(args: argparse.Namespace) -> int:
+    from textmill.plan.simulate import LengthsError, form_batches, simulate, write_outputs
+
     try:
         cost, options, lengths = _setup(args)
         batches = form_batches(lengths, cost.n_gpus, cost.max_context, args.batch, args.steps)

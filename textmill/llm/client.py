@@ -16,10 +16,11 @@ import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx2
-import openai
+if TYPE_CHECKING:  # imported where a request is sent: ~1 CPU-s that a run without LLM
+    import httpx2  # stages (every stage module is imported to build the registry) should
+    import openai  # not pay at start-up
 
 from textmill.llm.cache import Answer, RequestCache
 from textmill.llm.endpoint import EndpointOptions
@@ -82,6 +83,8 @@ def retry_after_s(error: Exception) -> float | None:
 
 
 def _retried(error: Exception) -> bool:
+    import openai
+
     if isinstance(error, openai.APIConnectionError):  # timeouts included
         return True
     if isinstance(error, openai.APIStatusError):
@@ -90,6 +93,8 @@ def _retried(error: Exception) -> bool:
 
 
 def _message(error: Exception) -> str:
+    import openai
+
     if isinstance(error, openai.APIStatusError):
         return f"HTTP {error.status_code}: {error.message}"[:500]
     if isinstance(error, EndpointError):
@@ -133,6 +138,9 @@ def http_client(connections: int, timeout_s: float) -> httpx2.AsyncClient:
     `llm` extra): on aiohttp the official client needs half the CPU per request it needs on its
     default httpx transport, whose pool scans every connection for each request. Else that
     default. The pool is as large as the concurrency, every connection kept alive."""
+    import httpx2
+    import openai
+
     try:
         from textmill.llm.transport import http_client as aiohttp_client
     except ImportError:  # no aiohttp
@@ -165,6 +173,8 @@ class LLMClient:
         self._committed: asyncio.Future | None = None  # their commit, at the end of this turn
 
     def _openai(self) -> openai.AsyncOpenAI:
+        import openai
+
         return openai.AsyncOpenAI(
             base_url=self.endpoint.resolved_base_url(),
             api_key=self.endpoint.api_key(),
@@ -258,6 +268,8 @@ class LLMClient:
             committed.set_result(None)
 
     async def _send(self, client: openai.AsyncOpenAI, url: str, request: Request) -> Outcome:
+        import httpx2
+
         budget = self.budget
         if budget.limited and self.cache is not None:  # the cache file keeps the spend
             self._commit()  # the tokens of every answer received count before the next request

@@ -7,10 +7,35 @@ to one, minimising the step's estimated time under the per-GPU memory budget. Mo
 adaptive), `simulate` (replay a length distribution), `profile_gpu` (fit a profile on a GPU).
 """
 
-from textmill.plan.cost import CostModel, Group, MicroBatch, Plan, PlanError, plan_violations
-from textmill.plan.milp import SolverOptions
-from textmill.plan.planner import PlannerOptions, PlanResult, plan_batch
-from textmill.plan.profiles import load_cluster_profile, load_model_profile
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# name -> module, imported on first use (PEP 562): `milp` pulls scipy.optimize and `planner`
+# numba kernels (~0.9 CPU-s), which `import textmill.plan.cost` (the CLI's parser) must not pay
+_EXPORTS = {
+    "CostModel": "cost",
+    "Group": "cost",
+    "MicroBatch": "cost",
+    "Plan": "cost",
+    "PlanError": "cost",
+    "plan_violations": "cost",
+    "SolverOptions": "milp",
+    "PlannerOptions": "planner",
+    "PlanResult": "planner",
+    "plan_batch": "planner",
+    "load_cluster_profile": "profiles",
+    "load_model_profile": "profiles",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'textmill.plan' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"textmill.plan.{module}"), name)
+
 
 __all__ = [
     "CostModel",

@@ -29,7 +29,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import nnls
 
 from textmill.plan.profiles import ModelProfile, model_profile_to_dict
 
@@ -54,6 +53,8 @@ def gpu_available() -> str | None:
 
 def fit_coefficients(lengths, times_ms, peak_mib=None) -> dict[str, float]:
     """α₁, α₂, β ≥ 0 from t = α₁s² + α₂s + β; act = slope of peak memory vs s (0 without it)."""
+    from scipy.optimize import nnls  # here, not at import: scipy costs the CLI ~0.5 s to load
+
     s = np.asarray(lengths, dtype=np.float64)
     t = np.asarray(times_ms, dtype=np.float64)
     scale = np.array([s.max() ** 2, s.max(), 1.0])  # condition the columns before NNLS

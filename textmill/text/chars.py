@@ -4,10 +4,11 @@ character with one array load instead of calling into Python's unicode database.
 from __future__ import annotations
 
 import unicodedata
-from functools import cache
 
 import numba as nb
 import numpy as np
+
+from textmill.text.table_cache import disk_cached
 
 # Planes 0-3 hold every assigned letter, digit and punctuation mark; higher code points
 # (tags, private use) get no flags, which is what the filters want for them anyway.
@@ -53,9 +54,9 @@ def _is_terminal(char: str, category: str) -> bool:
     return any(part in name for part in _TERMINAL_NAMES)
 
 
-@cache
+@disk_cached
 def char_flags() -> np.ndarray:
-    """uint16 flags for every code point below TABLE_SIZE (built once per process, ~0.1 s)."""
+    """uint16 flags for every code point below TABLE_SIZE (~0.1 s to build; kept on disk)."""
     flags = np.zeros(TABLE_SIZE, dtype=np.uint16)
     for code in range(TABLE_SIZE):
         char = chr(code)

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from textmill.code.lint.ast_checks import analyse_module
+from textmill.code.lint.comments import comment_ratio
 from textmill.code.lint.pylint_engine import SWALLOWCODE_DISABLE, shared_pool
 from textmill.code.lint.ruff_engine import category_counts, ruff_messages, ruff_score
 from textmill.code.lint.score import (
     CATEGORIES,
     apply_comment_penalty,
-    comment_ratio,
     parse_python,
     pylint_score,
 )

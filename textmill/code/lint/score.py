@@ -8,8 +8,6 @@ Both engines end here so that a ruff score and a pylint score are the same funct
 from __future__ import annotations
 
 import ast
-import io
-import tokenize
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,21 +55,6 @@ def parse_python(source: str) -> ast.Module | None:
         return ast.parse(source)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return None
-
-
-def comment_ratio(source: str) -> float:
-    """SwallowCode's comment share: COMMENT tokens over all tokens (0 when tokenizing fails),
-    as its filtering script computes it (rioyokotalab/swallow-code-math, filtering.py)."""
-    if "#" not in source:  # no COMMENT token is possible: skip the (slow) tokenizer
-        return 0.0
-    total = comments = 0
-    try:
-        for token in tokenize.generate_tokens(io.StringIO(source).readline):
-            total += 1
-            comments += token.type == tokenize.COMMENT
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        return 0.0
-    return comments / total if total else 0.0
 
 
 def apply_comment_penalty(scores: np.ndarray, ratios: np.ndarray) -> np.ndarray:

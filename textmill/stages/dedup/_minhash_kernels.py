@@ -13,13 +13,13 @@ No Python object per document.
 from __future__ import annotations
 
 import unicodedata
-from functools import cache
 
 import numba as nb
 import numpy as np
 import pyarrow as pa
 
 from textmill.text.columns import code_point_at, utf8_buffers
+from textmill.text.table_cache import disk_cached
 
 # Table values below 1 are classes, not code points.
 SEPARATOR = 0  # whitespace, punctuation, symbols, control characters: end a word
@@ -39,9 +39,9 @@ _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
 
 
-@cache
+@disk_cached
 def normalisation_table() -> np.ndarray:
-    """Code point → normalised code point or class; built once per process (~0.2 s)."""
+    """Code point → normalised code point or class (~0.15 s to build; kept on disk)."""
     table = np.arange(_TABLE_SIZE, dtype=np.int32)
     category = unicodedata.category
     for cp in (*range(_UNASSIGNED_FROM), *range(_UNASSIGNED_TO, _TABLE_SIZE)):
