@@ -55,6 +55,7 @@ LANG = "lang"
 PII_EMAIL = "pii_email"
 PII_IP = "pii_ip"
 PII_EXTRA = "textmill[pii]"
+GATE = "gate"  # the screen part that gates a windowed kind
 NationalIdName = Literal[
     "us_ssn", "es_dni", "es_nie", "it_codicefiscale", "fr_nir", "fi_hetu", "se_personnummer"
 ]
@@ -68,6 +69,27 @@ KIND_PACKAGES = {
 }
 # the person screen: a capitalised word; rows without one never reach the model
 PERSON_SCREEN = r"\p{Lu}\p{Ll}"
+
+
+def screen_rows(
+    text: pa.Array, patterns: dict[tuple[str, str], str]
+) -> tuple[np.ndarray, pa.Array, dict[tuple[str, str], np.ndarray]]:
+    """The rows any of `patterns` matches (one RE2 pass with all of them), those rows, and
+    per pattern a mask over them (each pattern's own pass reads only those rows: every pass
+    costs about the same per byte)."""
+    if not patterns:
+        return np.zeros(0, dtype=np.int64), text.slice(0, 0), {}
+    anything = "|".join(f"(?:{regex})" for regex in patterns.values())
+    hits = pc.fill_null(pc.match_substring_regex(text, anything), False)
+    rows = np.flatnonzero(hits.to_numpy(zero_copy_only=False))
+    subset = pc.take(text, pa.array(rows))
+    masks = {
+        key: pc.fill_null(pc.match_substring_regex(subset, regex), False).to_numpy(
+            zero_copy_only=False
+        )
+        for key, regex in patterns.items()
+    }
+    return rows, subset, masks
 
 
 def pii_column(kind: str) -> str:
@@ -260,6 +282,12 @@ class Pii(Stage):
         pattern = rule.screen(self.options) if callable(rule.screen) else rule.screen
         return pattern if isinstance(pattern, dict) else {"": pattern} if pattern else {}
 
+    def _gate(self, kind: str) -> str:
+        """The RE2 pattern a row must match before a windowed kind looks in its windows ("":
+        every row with a window)."""
+        gate = RULES[kind].gate
+        return gate(self.options) if callable(gate) else gate
+
     def _windows(self, text: pa.Array, kinds: list[str]) -> Windows | None:
         """pii_scan's windows for the digit-bearing kinds among `kinds` (None: there are none)."""
         if not WINDOW_KINDS.intersection(kinds):
@@ -394,14 +422,26 @@ class Pii(Stage):
         """What to redact per row (kinds in their order, no overlaps), and the rows already
         converted to Python strings.
 
-        The digit-bearing kinds look only inside pii_scan's windows, decoded one by one from
-        the column's bytes (a row becomes a Python string only when something is found in
-        it); the other kinds' RE2 screens pick the rows their finders read whole. A span found
-        by an earlier kind wins over a later kind's overlapping one, as masking would."""
+        One RE2 pass with every kind's screen and gate picks the rows worth a look. The
+        digit-bearing kinds look only inside pii_scan's windows, decoded one by one from the
+        column's bytes (a row becomes a Python string only when something is found in it), a
+        gated kind only in the rows its gate matched; the other kinds' finders read the rows
+        their screens matched whole. A span found by an earlier kind wins over a later kind's
+        overlapping one, as masking would."""
         o = self.options
         context = Context(regions=tuple(o.regions), options=o)
         rank = {kind: i for i, kind in enumerate(kinds)}
         finds: dict[int, list[tuple[int, str, Found]]] = {}
+        patterns: dict[tuple[str, str], str] = {}
+        for kind in kinds:
+            patterns.update({(kind, part): regex for part, regex in self._screens(kind).items()})
+            gate = self._gate(kind)
+            if gate:
+                patterns[(kind, GATE)] = gate
+        rows, subset, masks = screen_rows(text, patterns)
+        gated = {
+            kind: set(rows[masks[(kind, GATE)]].tolist()) for kind, part in masks if part == GATE
+        }
         # digit-bearing kinds, window by window
         windows = self._windows(text, kinds)
         if windows is not None and len(windows.starts):
@@ -417,42 +457,33 @@ class Pii(Stage):
                 if regions is not None:
                     context.regions = regions[row]
                 spans = [(0, WHOLE, most, flags)]
-                looking = [kind for kind in windowed if window_fits(kind, most, flags, o)]
+                looking = [
+                    kind
+                    for kind in windowed
+                    if window_fits(kind, most, flags, o) and (kind not in gated or row in gated[kind])
+                ]
                 for kind, item in self._find_in_row(piece, looking, context, {}, spans):
                     shifted = Found(offset + item.start, offset + item.end, item.value)
                     finds.setdefault(row, []).append((rank[kind], kind, shifted))
         # the other kinds (and IPv6), row by row where their screens match
         values: dict[int, str] = {}
-        patterns: dict[tuple[str, str], str] = {}
-        for kind in kinds:
-            patterns.update({(kind, part): regex for part, regex in self._screens(kind).items()})
-        if patterns:
-            # one RE2 pass with every screen finds the rows worth a look; each kind's own
-            # screens then run on those rows only (each pass costs about the same per byte)
-            anything = "|".join(f"(?:{regex})" for regex in patterns.values())
-            hits = pc.fill_null(pc.match_substring_regex(text, anything), False)
-            rows = np.flatnonzero(hits.to_numpy(zero_copy_only=False))
-            if len(rows):
-                subset = pc.take(text, pa.array(rows))
-                masks = {
-                    key: pc.fill_null(pc.match_substring_regex(subset, regex), False).to_numpy(
-                        zero_copy_only=False
-                    )
-                    for key, regex in patterns.items()
-                }
-                for position, (row, value) in enumerate(
-                    zip(rows.tolist(), subset.to_pylist(), strict=True)
-                ):
-                    values[row] = value
-                    if regions is not None:
-                        context.regions = regions[row]
-                    matched: dict[str, set[str]] = {}
-                    for (kind, part), mask in masks.items():
-                        if mask[position]:
-                            matched.setdefault(kind, set()).add(part)
-                    screens = {kind: frozenset(parts) for kind, parts in matched.items()}
-                    for kind, item in self._find_in_row(value, list(matched), context, screens, []):
-                        finds.setdefault(row, []).append((rank[kind], kind, item))
+        screened = [key for key in masks if key[1] != GATE]
+        if screened:
+            wanted = np.logical_or.reduce([masks[key] for key in screened])
+            positions = np.flatnonzero(wanted)
+            taken = pc.take(subset, pa.array(positions)).to_pylist() if len(positions) else []
+            for position, value in zip(positions.tolist(), taken, strict=True):
+                row = int(rows[position])
+                values[row] = value
+                if regions is not None:
+                    context.regions = regions[row]
+                matched: dict[str, set[str]] = {}
+                for kind, part in screened:
+                    if masks[(kind, part)][position]:
+                        matched.setdefault(kind, set()).add(part)
+                screens = {kind: frozenset(parts) for kind, parts in matched.items()}
+                for kind, item in self._find_in_row(value, list(matched), context, screens, []):
+                    finds.setdefault(row, []).append((rank[kind], kind, item))
         return {row: self._resolve(found) for row, found in finds.items()}, values
 
     @staticmethod

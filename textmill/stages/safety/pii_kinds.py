@@ -13,12 +13,19 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Any, Literal, get_args
 
-from textmill.lang.codes import base_language
+from textmill.stages.safety.pii_phone import (
+    PHONE_CANDIDATE,
+    PHONE_DIGITS,
+    confirm_phone,
+    phone_candidate_is_plausible,
+    phone_regions,
+)
 from textmill.stages.safety.pii_scan import EMAIL, IBAN, IPV4
 
 KindName = Literal[
@@ -176,13 +183,17 @@ def luhn_valid(digits: str) -> bool:
     return luhn.is_valid(digits)
 
 
+_CARD_WIDTHS = tuple((len(str(low)), low, high, lengths) for low, high, lengths in _CARD_SCHEMES)
+
+
 def card_scheme_matches(digits: str) -> bool:
     """The number's prefix and length belong to one issuer range."""
-    for low, high, lengths in _CARD_SCHEMES:
-        width = len(str(low))
-        if len(digits) in lengths and low <= int(digits[:width]) <= high:
-            return True
-    return False
+    size = len(digits)
+    prefixes = [0, *(int(digits[:width]) for width in range(1, 5))]
+    return any(
+        size in lengths and low <= prefixes[width] <= high
+        for width, low, high, lengths in _CARD_WIDTHS
+    )
 
 
 def is_card_number(raw: str, prefix_check: bool = True) -> bool:
@@ -234,11 +245,13 @@ def find_ibans(text: str, context: Context) -> list[Found]:
 @dataclass(frozen=True)
 class NationalId:
     """One national identifier: the fewest digits in one cluster of its candidates (pii_scan),
-    a candidate pattern and stdnum's validator."""
+    a candidate pattern, stdnum's validator and an RE2 screen (the candidate pattern without
+    its look-arounds) that a row must match before its windows are looked at."""
 
     digits: int
     candidate: re.Pattern[str]
     module: str  # python-stdnum module whose is_valid/compact decide
+    screen: str
 
 
 NATIONAL_IDS: dict[str, NationalId] = {
@@ -248,17 +261,20 @@ NATIONAL_IDS: dict[str, NationalId] = {
         9,
         re.compile(r"(?<![\w-])\d{3}([- ])\d{2}\1\d{4}(?![\w]|-\d)"),
         "stdnum.us.ssn",
+        r"\d{3}[- ]\d{2}[- ]\d{4}",
     ),
     # Spain DNI (8 digits + mod-23 letter) and NIE (X/Y/Z + 7 digits + letter)
     "es_dni": NationalId(
         8,
         re.compile(r"(?<![\w-])\d{8}-?[A-HJ-NP-TV-Z](?!\w)"),
         "stdnum.es.dni",
+        r"\d{8}-?[A-HJ-NP-TV-Z]",
     ),
     "es_nie": NationalId(
         7,
         re.compile(r"(?<![\w-])[XYZ]-?\d{7}-?[A-HJ-NP-TV-Z](?!\w)"),
         "stdnum.es.nie",
+        r"[XYZ]-?\d{7}-?[A-HJ-NP-TV-Z]",
     ),
     # Italy codice fiscale: 16 characters with a check letter
     "it_codicefiscale": NationalId(
@@ -267,24 +283,28 @@ NATIONAL_IDS: dict[str, NationalId] = {
             r"(?i)(?<!\w)[a-z]{6}[0-9lmnp-v]{2}[a-ehlmprst][0-9lmnp-v]{2}[a-z][0-9lmnp-v]{3}[a-z](?!\w)"
         ),
         "stdnum.it.codicefiscale",
+        r"(?i:[a-z]{6}[0-9lmnp-v]{2}[a-ehlmprst][0-9lmnp-v]{2}[a-z][0-9lmnp-v]{3}[a-z])",
     ),
     # France NIR: 13 digits + 2-digit mod-97 key
     "fr_nir": NationalId(
         14,  # 15 digits, 14 in Corsica (2A, 2B)
         re.compile(r"(?<![\w-])[1-478] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}(?!\w)"),
         "stdnum.fr.nir",
+        r"[1-478] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}",
     ),
     # Finland HETU: DDMMYY, century sign, 3 digits, mod-31 check character
     "fi_hetu": NationalId(
         9,
         re.compile(r"(?<![\w-])\d{6}[-+A-FU-Y]\d{3}[0-9A-FHJ-NPR-Y](?!\w)"),
         "stdnum.fi.hetu",
+        r"\d{6}[-+A-FU-Y]\d{3}[0-9A-FHJ-NPR-Y]",
     ),
     # Sweden personnummer: (YY)YYMMDD-NNNC with a Luhn check digit; the separator is required
     "se_personnummer": NationalId(
         10,
         re.compile(r"(?<![\w-])(?:\d{2})?\d{6}[-+]\d{4}(?![\w]|-\d)"),
         "stdnum.se.personnummer",
+        r"\d{6}[-+]\d{4}",
     ),
 }
 
@@ -307,6 +327,12 @@ def any_national_id(names: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{part})" for part in parts), re.IGNORECASE)
 
 
+def national_id_gate(options: Any) -> str:
+    """The RE2 screen of the enabled national ids: few rows of a web column hold one, while
+    thousands of windows have the digits for one."""
+    return "|".join(f"(?:{NATIONAL_IDS[name].screen})" for name in options.national_ids)
+
+
 def find_national_ids(text: str, context: Context) -> list[Found]:
     names = tuple(context.options.national_ids)
     if not names:
@@ -327,145 +353,31 @@ def find_national_ids(text: str, context: Context) -> list[Found]:
 
 
 # ------------------------------------------------------------------------------------- phones
-PHONE_DIGITS = 7  # the candidate pattern's fewest
-PHONE_CANDIDATE = re.compile(  # +, ( or a digit not after a word character or +, 7-17 digits
-    r"[+(\d](?<![\w+].)(?:(?<=\d)|(?<=\+)\d|(?<=\()\+?\d)(?:[ \t().\-/]{0,3}\d){6,16}"
-    r"(?:\s?(?:x|ext\.?|#)\s?\d{1,6})?(?!\w)"  # an extension: 555-0100 x204
-)
-PHONE_CONTEXT = 12  # characters either side handed to the matcher, so its leniency checks
-# (not inside a longer number or word) see the neighbours
-PHONE_LENIENCIES = ("possible", "valid", "strict_grouping", "exact_grouping")
-# likely regions of a document's language (a hint for national-format numbers; a number
-# written with +CC parses whatever the region)
-LANG_REGIONS: dict[str, tuple[str, ...]] = {  # at most three: each region is one more try
-    "en": ("US", "GB", "IN"),  # Canada and the Caribbean share the US plan
-    "de": ("DE", "AT", "CH"),
-    "fr": ("FR", "BE", "CH"),
-    "es": ("ES", "MX", "AR"),
-    "it": ("IT", "CH"),
-    "pt": ("PT", "BR"),
-    "nl": ("NL", "BE"),
-    "pl": ("PL",),
-    "cs": ("CZ",),
-    "sk": ("SK",),
-    "hu": ("HU",),
-    "ro": ("RO",),
-    "bg": ("BG",),
-    "el": ("GR", "CY"),
-    "sv": ("SE", "FI"),
-    "fi": ("FI",),
-    "da": ("DK",),
-    "no": ("NO",),
-    "nb": ("NO",),
-    "nn": ("NO",),
-    "is": ("IS",),
-    "et": ("EE",),
-    "lv": ("LV",),
-    "lt": ("LT",),
-    "sl": ("SI",),
-    "hr": ("HR",),
-    "sr": ("RS",),
-    "uk": ("UA",),
-    "ru": ("RU", "BY", "KZ"),
-    "tr": ("TR",),
-    "ar": ("SA", "EG", "AE"),
-    "he": ("IL",),
-    "fa": ("IR",),
-    "hi": ("IN",),
-    "bn": ("BD", "IN"),
-    "ur": ("PK",),
-    "id": ("ID",),
-    "ms": ("MY",),
-    "vi": ("VN",),
-    "th": ("TH",),
-    "zh": ("CN", "TW", "HK"),
-    "ja": ("JP",),
-    "ko": ("KR",),
-}
-# timestamps, dates, decimals and year ranges have phone-like digit counts; libphonenumber is
-# never asked about a candidate holding one. A date's day and month are at most 31 ("60-56-85-91"
-# is a number), and a dotted run is a version unless it is five pairs, as French numbers are
-# written ("03.93.92.16.85"). The 3-2-4 grouping is an SSN's, valid or not, never a phone's.
-_DAY_OR_MONTH = r"(?:[0-2]?\d|3[01])"
-NOT_A_PHONE = re.compile(
-    r"\d{4}[-./]\d{1,2}[-./]\d{1,2}"
-    rf"|{_DAY_OR_MONTH}[-./]{_DAY_OR_MONTH}[-./]\d{{2,4}}(?!\d)"
-    r"|(?<!\d)\d{4}\s?[-/]\s?\d{4}(?!\d)"
-    r"|\d\.\d{5,}"
-    r"|(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)"  # a US SSN's grouping, even outside the issued ranges
-)
-DOTTED = re.compile(r"\d\.\d+\.\d+\.\d")  # a version or an address
-FIVE_PAIRS = re.compile(r"\d\d(?:\.\d\d){4}")
-
-
-def phone_regions(lang: str | None, default_regions: Sequence[str]) -> tuple[str, ...]:
-    """The document language's likely regions first, then the stage's `regions`."""
-    base = base_language(lang) if lang else ""  # GlotLID's `fra_Latn` is `fr`
-    return tuple(dict.fromkeys((*LANG_REGIONS.get(base, ()), *default_regions)))
-
-
-PHONE_MAX_DIGITS = 15  # E.164: at most 15 digits with the country code
-
-
-def phone_candidate_is_plausible(raw: str, bare_digits: bool) -> bool:
-    """Cheap shape checks before libphonenumber: most digit runs in web text are tables,
-    timestamps, coordinates and ids, and the matcher costs ~0.1 ms a call."""
-    if not bare_digits and raw.isdigit():
-        return False  # an unformatted digit run is an order or account number far more often
-    if "  " in raw or ". " in raw or "\t" in raw:
-        return False  # table columns and sentence ends: a number is written with one separator
-    digits = sum(map(str.isdigit, raw))
-    if digits > PHONE_MAX_DIGITS or (digits > 13 and not raw.startswith(("+", "(+", "00"))):
-        return False
-    if FIVE_PAIRS.fullmatch(raw):
-        return True  # three parts make a date, four a version: five pairs are neither
-    return DOTTED.search(raw) is None and NOT_A_PHONE.search(raw) is None
-
-
-@lru_cache(maxsize=1 << 16)
-def _match_phones(window: str, region: str, leniency: str) -> tuple[tuple[int, int, str], ...]:
-    """(start, end, E.164) of the matcher's hits in one window; windows repeat in boilerplate."""
-    import phonenumbers
-
-    level = getattr(phonenumbers.Leniency, leniency.upper())
-    return tuple(
-        (
-            hit.start,
-            hit.end,
-            phonenumbers.format_number(hit.number, phonenumbers.PhoneNumberFormat.E164),
-        )
-        for hit in phonenumbers.PhoneNumberMatcher(window, region, leniency=level)
-    )
-
-
-def match_phones_cache_clear() -> None:
-    """Forget the matcher's cached windows (benchmarks time cold lookups)."""
-    _match_phones.cache_clear()
+def _beside_invalid_punctuation(text: str, start: int, end: int) -> bool:
+    """libphonenumber's VALID leniency: no `%` or currency sign right before a number that
+    starts with a digit, nor right after it (`50 000 000 $`, `12 345 678%`)."""
+    before = text[start - 1] if start and text[start].isdigit() else ""
+    after = text[end] if end < len(text) else ""
+    return any(c == "%" or unicodedata.category(c) == "Sc" for c in (before, after) if c)
 
 
 def find_phones(text: str, context: Context) -> list[Found]:
-    """libphonenumber's PhoneNumberMatcher on a small window around each plausible candidate:
-    the matcher's leniency decides (VALID by default), but it never walks a whole document."""
+    """Each plausible candidate of the windows, confirmed once by pii_phone (libphonenumber's
+    parse and the matcher's leniency rules) in the row's regions."""
     o = context.options
+    regions = tuple(context.regions)
     found = []
     for match in matches(PHONE_CANDIDATE, text, context, PHONE_DIGITS):
         raw = match.group(0)
         if not phone_candidate_is_plausible(raw, o.phone_bare_digits):
             continue
-        # with a country code the region does not matter: one try
-        plus = raw.startswith(("+", "(+", "00"))
-        regions = context.regions[:1] if plus else context.regions
-        low = max(0, match.start() - PHONE_CONTEXT)
-        window = text[low : min(len(text), match.end() + PHONE_CONTEXT)]
-        for region in regions:
-            hits = [
-                (start, end, e164)
-                for start, end, e164 in _match_phones(window, region, o.phone_leniency)
-                if low + start < match.end() and low + end > match.start()
-            ]
-            if hits:
-                found += [Found(low + start, low + end, e164) for start, end, e164 in hits]
-                break
+        if o.phone_leniency != "possible" and _beside_invalid_punctuation(
+            text, match.start(), match.end()
+        ):
+            continue
+        e164 = confirm_phone(raw, regions, o.phone_leniency)
+        if e164 is not None:
+            found.append(Found(match.start(), match.end(), e164))
     return found
 
 
@@ -568,6 +480,12 @@ def secret_patterns() -> tuple[tuple[tuple[str, ...], re.Pattern[str]], ...]:
     return tuple(patterns)
 
 
+@cache
+def secret_hints() -> frozenset[str]:
+    """Every plugin's literal hints (a long page is searched for each one once)."""
+    return frozenset(hint for hints in SECRET_PLUGINS.values() for hint in hints)
+
+
 def _is_password_value(value: str, quoted: bool) -> bool:
     if _PLACEHOLDER_VALUE.match(value):
         return False
@@ -591,8 +509,9 @@ def find_tokens(text: str) -> list[Found]:
     found = []
     if "PRIVATE KEY" in text or "PuTTY" in text:
         found += [Found(m.start(), m.end(), m.group(0)) for m in PRIVATE_KEY_BLOCK.finditer(text)]
+    present = {hint for hint in secret_hints() if hint in text}  # each hint looked for once
     for hints, pattern in secret_patterns():
-        if not any(hint in text for hint in hints):
+        if present.isdisjoint(hints):
             continue
         for match in pattern.finditer(text):
             # a long group is the secret itself where the plugin captures one after its
@@ -669,6 +588,8 @@ class KindRule:
 
     screen: str | dict[str, str] | Callable[[Any], str]  # a dict: parts the finder is told
     find: Callable[[str, Context], list[Found]]
+    # a windowed kind: an RE2 pattern a row must match before its windows are looked at
+    gate: str | Callable[[Any], str] = ""
 
 
 RULES: dict[str, KindRule] = {
@@ -678,7 +599,7 @@ RULES: dict[str, KindRule] = {
     # the digit-bearing kinds have no RE2 screen: pii_scan's windows say where to look
     "iban": KindRule("", find_ibans),
     "credit_card": KindRule("", find_cards),
-    "national_id": KindRule("", find_national_ids),
+    "national_id": KindRule("", find_national_ids, gate=national_id_gate),
     "ip": KindRule({"v6": IPV6_SCREEN}, find_ips),  # IPv4 in windows, IPv6 is hex
     "phone": KindRule("", find_phones),
 }

@@ -23,8 +23,8 @@ from textmill.text.columns import code_point_at, utf8_buffers
 
 MAX_GAP = 3  # separator characters between two digits of one cluster (the phone pattern's 3)
 BEFORE = 16  # characters kept before a cluster: a codice fiscale's 6 leading letters, `(+`
-# and the 12 characters of context libphonenumber's matcher sees (pii_kinds.PHONE_CONTEXT)
-AFTER = 28  # and after it: a phone extension (` ext. 123456`) and the matcher's context
+# and the neighbours the kinds' look-behinds read
+AFTER = 28  # and after it: a phone extension (` ext. 123456`) and the look-aheads' neighbours
 IBAN_AFTER = 48  # after an IBAN's opening `CCdd`: 34 characters and 8 spaces at most
 # window flags
 IPV4 = 1  # a cluster of 4 or more digits with 3 or more dots
