@@ -4,11 +4,8 @@ import pytest
 
 from textmill.document import make_batch
 from textmill.stages.safety.pii import Pii
-from textmill.stages.safety.pii_kinds import (
-    is_card_number,
-    phone_candidate_is_plausible,
-    phone_regions,
-)
+from textmill.stages.safety.pii_kinds import is_card_number
+from textmill.stages.safety.pii_phone import phone_candidate_is_plausible, phone_regions
 
 pytest.importorskip("phonenumbers")
 pytest.importorskip("stdnum")

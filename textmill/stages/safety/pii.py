@@ -42,11 +42,11 @@ from textmill.stages.safety.pii_kinds import (
     Found,
     KindName,
     is_public_ip,
-    phone_regions,
     window_fits,
     window_needs,
 )
 from textmill.stages.safety.pii_ner import NerEngine, load_ner
+from textmill.stages.safety.pii_phone import phone_regions
 from textmill.stages.safety.pii_scan import Windows, digit_windows
 
 __all__ = ["Pii", "is_public_ip", "pii_column"]
@@ -55,7 +55,6 @@ LANG = "lang"
 PII_EMAIL = "pii_email"
 PII_IP = "pii_ip"
 PII_EXTRA = "textmill[pii]"
-GATE = "gate"  # the screen part that gates a windowed kind
 NationalIdName = Literal[
     "us_ssn", "es_dni", "es_nie", "it_codicefiscale", "fr_nir", "fi_hetu", "se_personnummer"
 ]
@@ -283,8 +282,8 @@ class Pii(Stage):
         return pattern if isinstance(pattern, dict) else {"": pattern} if pattern else {}
 
     def _gate(self, kind: str) -> str:
-        """The RE2 pattern a row must match before a windowed kind looks in its windows ("":
-        every row with a window)."""
+        """The RE2 pattern a window must match before a windowed kind looks in it ("": every
+        window with the kind's digits or flags)."""
         gate = RULES[kind].gate
         return gate(self.options) if callable(gate) else gate
 
@@ -422,12 +421,11 @@ class Pii(Stage):
         """What to redact per row (kinds in their order, no overlaps), and the rows already
         converted to Python strings.
 
-        One RE2 pass with every kind's screen and gate picks the rows worth a look. The
-        digit-bearing kinds look only inside pii_scan's windows, decoded one by one from the
-        column's bytes (a row becomes a Python string only when something is found in it), a
-        gated kind only in the rows its gate matched; the other kinds' finders read the rows
-        their screens matched whole. A span found by an earlier kind wins over a later kind's
-        overlapping one, as masking would."""
+        The digit-bearing kinds look only inside pii_scan's windows, decoded one by one from
+        the column's bytes (a row becomes a Python string only when something is found in it),
+        a gated kind only in the windows its RE2 gate matches; one RE2 pass with every other
+        kind's screen picks the rows their finders read whole. A span found by an earlier kind
+        wins over a later kind's overlapping one, as masking would."""
         o = self.options
         context = Context(regions=tuple(o.regions), options=o)
         rank = {kind: i for i, kind in enumerate(kinds)}
@@ -435,51 +433,60 @@ class Pii(Stage):
         patterns: dict[tuple[str, str], str] = {}
         for kind in kinds:
             patterns.update({(kind, part): regex for part, regex in self._screens(kind).items()})
-            gate = self._gate(kind)
-            if gate:
-                patterns[(kind, GATE)] = gate
         rows, subset, masks = screen_rows(text, patterns)
-        gated = {
-            kind: set(rows[masks[(kind, GATE)]].tolist()) for kind, part in masks if part == GATE
-        }
         # digit-bearing kinds, window by window
         windows = self._windows(text, kinds)
         if windows is not None and len(windows.starts):
             windowed = [kind for kind in kinds if kind in WINDOW_KINDS]
-            for row, offset, most, flags, piece in zip(
-                windows.rows().tolist(),
-                windows.starts.tolist(),
-                windows.digits.tolist(),
-                windows.flags.tolist(),
-                windows.texts(),
+            window_rows = windows.rows()
+            # which kinds can be in each window, as bits (one array operation per kind)
+            fits = np.zeros(len(windows.starts), dtype=np.int64)
+            for bit, kind in enumerate(windowed):
+                fit = window_fits(kind, windows.digits, windows.flags, o)
+                fits |= fit.astype(np.int64) << bit
+            looked = np.flatnonzero(fits)
+            fits = fits[looked]
+            pieces = windows.texts(looked)
+            for bit, kind in enumerate(windowed):
+                gate = self._gate(kind)
+                if gate:  # one RE2 pass over the windows that could hold the kind
+                    could = np.flatnonzero(fits >> bit & 1)
+                    column = pa.array([pieces[i] for i in could.tolist()], pa.string())
+                    hits = pc.fill_null(pc.match_substring_regex(column, gate), False)
+                    fits[could[~hits.to_numpy(zero_copy_only=False)]] &= ~(1 << bit)
+            by_bits: dict[int, list[str]] = {}
+            for row, offset, most, flags, bits, piece in zip(
+                window_rows[looked].tolist(),
+                windows.starts[looked].tolist(),
+                windows.digits[looked].tolist(),
+                windows.flags[looked].tolist(),
+                fits.tolist(),
+                pieces,
                 strict=True,
             ):
+                if not bits:
+                    continue
+                looking = by_bits.get(bits)
+                if looking is None:
+                    looking = [kind for i, kind in enumerate(windowed) if bits >> i & 1]
+                    by_bits[bits] = looking
                 if regions is not None:
                     context.regions = regions[row]
                 spans = [(0, WHOLE, most, flags)]
-                looking = [
-                    kind
-                    for kind in windowed
-                    if window_fits(kind, most, flags, o) and (kind not in gated or row in gated[kind])
-                ]
                 for kind, item in self._find_in_row(piece, looking, context, {}, spans):
                     shifted = Found(offset + item.start, offset + item.end, item.value)
                     finds.setdefault(row, []).append((rank[kind], kind, shifted))
         # the other kinds (and IPv6), row by row where their screens match
         values: dict[int, str] = {}
-        screened = [key for key in masks if key[1] != GATE]
-        if screened:
-            wanted = np.logical_or.reduce([masks[key] for key in screened])
-            positions = np.flatnonzero(wanted)
-            taken = pc.take(subset, pa.array(positions)).to_pylist() if len(positions) else []
-            for position, value in zip(positions.tolist(), taken, strict=True):
+        if len(rows):
+            for position, value in enumerate(subset.to_pylist()):
                 row = int(rows[position])
                 values[row] = value
                 if regions is not None:
                     context.regions = regions[row]
                 matched: dict[str, set[str]] = {}
-                for kind, part in screened:
-                    if masks[(kind, part)][position]:
+                for (kind, part), mask in masks.items():
+                    if mask[position]:
                         matched.setdefault(kind, set()).add(part)
                 screens = {kind: frozenset(parts) for kind, parts in matched.items()}
                 for kind, item in self._find_in_row(value, list(matched), context, screens, []):

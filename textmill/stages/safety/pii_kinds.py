@@ -24,7 +24,6 @@ from textmill.stages.safety.pii_phone import (
     PHONE_DIGITS,
     confirm_phone,
     phone_candidate_is_plausible,
-    phone_regions,
 )
 from textmill.stages.safety.pii_scan import EMAIL, IBAN, IPV4
 
@@ -85,7 +84,9 @@ class Context:
 
 
 # ---------------------------------------------------------------------------------------- IP
-IPV6_SCREEN = r"[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:.]*"
+# an address Python's ipaddress reads has `::` or six groups and a colon (eight groups, or six
+# and a dotted quad): `12:30:45` and `a:b:` never reach the finder
+IPV6_SCREEN = r"::|[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){5}:"
 # Python's re scans fast only for a pattern that starts with a character set, so the "not
 # inside a longer number" look-behinds come after the first character.
 IPV4_CANDIDATE = re.compile(r"\d(?<![\w.]\d)\d{0,2}(?:\.\d{1,3}){3}(?!\w|\.\d)")
@@ -246,7 +247,7 @@ def find_ibans(text: str, context: Context) -> list[Found]:
 class NationalId:
     """One national identifier: the fewest digits in one cluster of its candidates (pii_scan),
     a candidate pattern, stdnum's validator and an RE2 screen (the candidate pattern without
-    its look-arounds) that a row must match before its windows are looked at."""
+    its look-arounds) that a window must match before the candidate pattern runs in it."""
 
     digits: int
     candidate: re.Pattern[str]
@@ -328,8 +329,8 @@ def any_national_id(names: tuple[str, ...]) -> re.Pattern[str]:
 
 
 def national_id_gate(options: Any) -> str:
-    """The RE2 screen of the enabled national ids: few rows of a web column hold one, while
-    thousands of windows have the digits for one."""
+    """The RE2 screen of the enabled national ids: thousands of windows of a web column have
+    the digits for one, a few dozen its shape."""
     return "|".join(f"(?:{NATIONAL_IDS[name].screen})" for name in options.national_ids)
 
 
@@ -524,25 +525,33 @@ def find_tokens(text: str) -> list[Found]:
     return found
 
 
+# a name, the rest of its word and the operator after it, as RE2 reads it (case-insensitive;
+# Unicode classes would slow RE2 tenfold, so the word is anything up to a space, a quote or an
+# operator: find_assignments reads the identifier before each operator again)
+ASSIGNMENT_END = f"(?i:{SECRET_NAME.pattern})[^\\s\"'=:]*[ \\t\"']{{0,3}}[=:]"
+# characters that mark where each match ends: one of them is not in the text
+MARKS = ("\x00", *map(chr, range(0xFDD0, 0xFDF0)))  # NUL and Unicode's noncharacters
+
+
 def operators_after_names(text: str) -> list[int]:
-    """Positions of the `=` / `:` that can follow an identifier holding a secret's name: found
-    forwards from each name in the lower-cased text (a page holds thousands of operators and
-    few such names); every operator when lower-casing changes the length."""
-    lowered = text.lower()
-    if len(lowered) != len(text):
+    """Positions of the `=` / `:` that follow an identifier holding a secret's name (a page
+    holds thousands of operators and few such names). RE2, through Arrow, writes a mark after
+    each match in one pass (Python's re walks a long page 5-10x slower); every operator when
+    the text holds every mark."""
+    mark = next((m for m in MARKS if m not in text), None)
+    if mark is None:
         return [m.start() for m in ASSIGNMENT_OPERATOR.finditer(text)]
-    operators = set()
-    size = len(text)
-    for name in SECRET_NAME.finditer(lowered):
-        end = name.end()
-        while end < size and (text[end].isalnum() or text[end] in SECRET_NAME_CHARS):
-            end += 1
-        at = end
-        while at < size and at - end < 3 and text[at] in " \t\"'":
-            at += 1
-        if at < size and text[at] in "=:":
-            operators.add(at)
-    return sorted(operators)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = pa.array([text], pa.large_string())
+    marked = pc.replace_substring_regex(column, ASSIGNMENT_END, "\\0" + mark)[0].as_py()
+    operators: list[int] = []
+    at = marked.find(mark)
+    while at >= 0:  # the k-th mark sits k places after its operator
+        operators.append(at - len(operators) - 1)
+        at = marked.find(mark, at + 1)
+    return operators
 
 
 def find_assignments(text: str) -> list[Found]:
@@ -588,7 +597,7 @@ class KindRule:
 
     screen: str | dict[str, str] | Callable[[Any], str]  # a dict: parts the finder is told
     find: Callable[[str, Context], list[Found]]
-    # a windowed kind: an RE2 pattern a row must match before its windows are looked at
+    # a windowed kind: an RE2 pattern a window must match before the finder looks in it
     gate: str | Callable[[Any], str] = ""
 
 
@@ -620,19 +629,21 @@ def window_needs(kinds: Sequence[str], options: Any) -> tuple[int, bool, bool, b
     return min(digits), "ip" in kinds, "iban" in kinds, "email" in kinds
 
 
-def window_fits(kind: str, digits: int, flags: int, options: Any) -> bool:
-    """Can a window whose longest cluster has `digits` digits (and these flags) hold `kind`?"""
+def window_fits(kind: str, digits: Any, flags: Any, options: Any) -> Any:
+    """Which windows can hold `kind`, from the digits of their longest cluster and their flags
+    (numpy arrays, one entry a window: a boolean array)."""
     if kind == "phone":
         return digits >= PHONE_DIGITS
     if kind == "credit_card":
         return digits >= CARD_DIGITS
     if kind == "national_id":
-        return any(digits >= NATIONAL_IDS[name].digits for name in options.national_ids)
+        fewest = min((NATIONAL_IDS[name].digits for name in options.national_ids), default=WHOLE)
+        return digits >= fewest
     if kind == "ip":
-        return bool(flags & IPV4)
+        return (flags & IPV4) != 0
     if kind == "email":
-        return bool(flags & EMAIL)
-    return bool(flags & IBAN)  # iban
+        return (flags & EMAIL) != 0
+    return (flags & IBAN) != 0  # iban
 
 
 # Redaction order: secrets and URL credentials before e-mail (`ftp://user:pw@host.com` is not an

@@ -49,12 +49,16 @@ class Windows(NamedTuple):
         """The row of each window."""
         return np.repeat(np.arange(len(self.row_offsets) - 1), self.counts())
 
-    def texts(self) -> list[str]:
-        """Each window's text, decoded from the column's bytes (rows are never converted)."""
+    def texts(self, which: np.ndarray | None = None) -> list[str]:
+        """Each window's text (or those of windows `which`), decoded from the column's bytes
+        (rows are never converted)."""
+        starts, ends = self.byte_starts, self.byte_ends
+        if which is not None:
+            starts, ends = starts[which], ends[which]
         view = memoryview(self.data)
         return [
             str(view[start:end], "utf-8")
-            for start, end in zip(self.byte_starts.tolist(), self.byte_ends.tolist(), strict=True)
+            for start, end in zip(starts.tolist(), ends.tolist(), strict=True)
         ]
 
     def of_row(self, row: int) -> list[tuple[int, int, int, int]]:
