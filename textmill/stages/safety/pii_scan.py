@@ -131,9 +131,10 @@ SEPARATOR = 1  # between two digits of a cluster: space, tab, ( ) + - . / and AS
 LOCAL = 2  # in an e-mail's local part: A-Z a-z 0-9 . _ % + - (`_` is not the pattern's, but a
 # run that holds it must be looked at whole: the `\b` before its first character)
 DOMAIN = 4  # in an e-mail's domain: A-Z a-z 0-9 . -
+STOP = 8  # where a skip over text that opens nothing stops: a digit, and `@` for e-mails
 
 
-def _ascii_classes() -> np.ndarray:
+def _ascii_classes(emails: bool) -> np.ndarray:
     table = np.zeros(128, dtype=np.uint8)
     letters = [*range(65, 91), *range(97, 123)]
     for code in [32, 9, 40, 41, 43, 45, 46, 47, *letters]:
@@ -142,10 +143,13 @@ def _ascii_classes() -> np.ndarray:
         table[code] |= LOCAL
     for code in [*range(48, 58), *letters, 46, 45]:
         table[code] |= DOMAIN
+    for code in [*range(48, 58), *([64] if emails else [])]:
+        table[code] |= STOP
     return table
 
 
-ASCII_CLASSES = _ascii_classes()
+ASCII_CLASSES = _ascii_classes(emails=False)
+ASCII_CLASSES_EMAILS = _ascii_classes(emails=True)
 
 
 @nb.njit(cache=True, inline="always")
@@ -182,6 +186,22 @@ def _digit_windows(offsets, data, flags, classes, min_digits, ip, iban, emails, 
         seed = False  # it holds an IBAN's `CCdd`
         at = -1  # the start of an open e-mail window (-1: none)
         while j < stop:
+            if at < 0 and (digits == 0 or gap > MAX_GAP):
+                # nothing open: skip to the next digit (or `@`) without the state updates
+                while j < stop:
+                    b = np.int32(data[j])
+                    if b < 0x80:
+                        if classes[b] & STOP:
+                            break
+                        j += 1
+                    else:
+                        code, width = code_point_at(data, j, stop)
+                        if flag(flags, code) & DECIMAL:
+                            break
+                        j += width
+                    c += 1
+                if j >= stop:
+                    break
             b = np.int32(data[j])
             width = 1
             if b < 0x80:
@@ -313,6 +333,14 @@ def digit_windows(
     if emails:
         capacity += int(np.count_nonzero(data == 64))
     found = _digit_windows(
-        offsets, data, char_flags(), ASCII_CLASSES, min_digits, ip, iban, emails, capacity
+        offsets,
+        data,
+        char_flags(),
+        ASCII_CLASSES_EMAILS if emails else ASCII_CLASSES,
+        min_digits,
+        ip,
+        iban,
+        emails,
+        capacity,
     )
     return Windows(*found, data)
