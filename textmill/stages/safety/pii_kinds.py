@@ -12,6 +12,7 @@ such a rule (US SSN) keeps only the formats that the rule's authority publishes.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
@@ -57,9 +58,15 @@ def matches(
 ) -> Iterator[re.Match[str]]:
     """The pattern's matches inside the context's windows that hold a cluster of at least
     `digits` digits or one of the window `flags` (look-behinds see the whole text)."""
-    for start, end, most, found in context.windows:
-        if most >= digits or found & flags:
-            yield from pattern.finditer(text, start, end)
+    windows = context.windows
+    if len(windows) == 1:  # the stage's case (one window at a time): no generator frame
+        start, end, most, found = windows[0]
+        return pattern.finditer(text, start, end) if most >= digits or found & flags else iter(())
+    return itertools.chain.from_iterable(
+        pattern.finditer(text, start, end)
+        for start, end, most, found in windows
+        if most >= digits or found & flags
+    )
 
 
 @dataclass(frozen=True)
