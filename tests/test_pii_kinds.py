@@ -5,7 +5,13 @@ import pytest
 from textmill.document import make_batch
 from textmill.stages.safety.pii import Pii
 from textmill.stages.safety.pii_kinds import is_card_number
-from textmill.stages.safety.pii_phone import phone_candidate_is_plausible, phone_regions
+from textmill.stages.safety.pii_phone import (
+    confirm_phone,
+    confirm_phone_cache_clear,
+    phone_candidate_is_plausible,
+    phone_regions,
+    region_shape,
+)
 
 pytest.importorskip("phonenumbers")
 pytest.importorskip("stdnum")
@@ -135,6 +141,51 @@ def test_isbns_order_numbers_dates_and_versions_are_not_phones(text):
     assert found("phone", text, regions=["US", "GB", "DE"]) == []
 
 
+def test_a_00_international_prefix_is_read_as_plus_whatever_the_region():
+    # 00 is the international prefix of most of the world (the US dials 011)
+    assert found("phone", "Call 001-518-640-0854 now.", lang="en") == ["001-518-640-0854"]
+    assert found("phone", "Call +1-518-640-0854 now.", lang="en") == ["+1-518-640-0854"]
+
+
+def test_an_extension_is_neither_the_numbers_digits_nor_a_sentence_end():
+    assert found("phone", "Call (415) 555-2671 ext. 12345 today.") == ["(415) 555-2671 ext. 12345"]
+    assert found("phone", "Call 973-841-3941x07680 today.") == ["973-841-3941x07680"]
+
+
+def test_year_ranges_are_refused_but_other_four_four_groupings_are_numbers():
+    assert not phone_candidate_is_plausible("1998-2004", bare_digits=False)
+    assert phone_candidate_is_plausible("(71) 4233-6306", bare_digits=False)
+    assert found("phone", "Ligue (71) 4233-6306 hoje.", regions=["BR"]) == ["(71) 4233-6306"]
+
+
+def test_the_matchers_leniency_rules_still_decide():
+    # VALID: a region that writes a national prefix needs it (GB's trunk 0)
+    assert found("phone", "Ring 020 7946 0958 now.", regions=["GB"]) == ["020 7946 0958"]
+    assert found("phone", "Ring 20 7946 0958 now.", regions=["GB"]) == []
+    # no % or currency sign beside a number
+    assert found("phone", "Price (415) 555-2671$ total") == []
+    # the grouping leniencies refuse a number written in groups its region does not use
+    text = "Call (415) 555-2671 today or 415 5552 671."
+    assert found("phone", text) == ["(415) 555-2671", "415 5552 671"]
+    assert found("phone", text, phone_leniency="exact_grouping") == ["(415) 555-2671"]
+
+
+def test_region_tables_refuse_digit_runs_before_any_parse():
+    assert region_shape("US").can_hold("4155552671", valid=True)
+    assert region_shape("US").can_hold("14155552671", valid=True)  # the trunk prefix 1
+    assert not region_shape("US").can_hold("41555526", valid=True)
+    assert region_shape("GB").can_hold("02079460958", valid=True)
+    confirm_phone_cache_clear()
+    assert confirm_phone("(415) 555-2671", ("DE", "US"), "valid") == "+14155552671"
+    assert confirm_phone("(415) 555-2671", ("FR",), "valid") is None
+
+
+def test_national_ids_are_found_among_many_windows_that_only_have_their_digits():
+    # phone-like windows by the dozen, one SSN: the RE2 gate over the windows keeps it
+    page = " ".join(f"ref 4{i:02d}-55-{i:04d}7 ok" for i in range(60)) + " SSN 536-22-1234."
+    assert found("national_id", page) == ["536-22-1234"]
+
+
 def test_unknown_region_is_refused_at_configuration_time():
     with pytest.raises(ValueError, match="unknown phone regions"):
         Pii(kinds=["phone"], regions=["XX"])
@@ -184,3 +235,13 @@ def test_assignments_are_found_among_many_operators_and_after_length_changing_le
     assert found("secret", page) == ["s3cr3t!x"]
     # "İ".lower() is two characters: the scan falls back to every operator
     assert found("secret", 'İstanbul api_key: "Zk81mQpL0x"') == ["Zk81mQpL0x"]
+
+
+def test_assignments_are_found_when_the_text_holds_the_first_mark():
+    # RE2 marks each name-and-operator with a character the text lacks (NUL first)
+    assert found("secret", 'nul \x00 here; db_password = "hunter2!x"') == ["hunter2!x"]
+
+
+def test_ipv6_addresses_in_full_and_at_the_end_of_a_text_are_found():
+    text = "at 12:30:45 from 2001:4860:4860:0:0:0:0:8888 and 2606:4700:4700::1111"
+    assert found("ip", text) == ["2001:4860:4860:0:0:0:0:8888", "2606:4700:4700::1111"]

@@ -119,7 +119,9 @@ def ipv6_candidates(text: str) -> list[tuple[int, int]]:
         after = text[end : end + 2]
         if before and (before.isalnum() or before in "_.:"):
             continue
-        if after[:1].isalnum() or after[:1] in "_:" or (after[:1] == "." and after[1:].isdigit()):
+        if after and (
+            after[:1].isalnum() or after[:1] in "_:" or (after[:1] == "." and after[1:].isdigit())
+        ):  # (an address that ends the text has nothing after it: `"" in "_:"` is true)
             continue
         spans.append((start, end))
     return spans

@@ -105,9 +105,14 @@ def phone_regions(lang: str | None, default_regions: Sequence[str]) -> tuple[str
 NOT_DIGITS = re.compile(r"\D+")
 
 
+def without_extension(raw: str) -> str:
+    """The candidate without its extension (`555-0100 ext. 204`: `555-0100`)."""
+    return EXTENSION.sub("", raw) if "x" in raw or "#" in raw else raw
+
+
 def number_digits(raw: str) -> str:
     """The candidate's digits without its extension (`555-0100 x204`: 5550100)."""
-    return NOT_DIGITS.sub("", EXTENSION.sub("", raw) if "x" in raw or "#" in raw else raw)
+    return NOT_DIGITS.sub("", without_extension(raw))
 
 
 def phone_candidate_is_plausible(raw: str, bare_digits: bool) -> bool:
@@ -115,9 +120,10 @@ def phone_candidate_is_plausible(raw: str, bare_digits: bool) -> bool:
     timestamps, coordinates and ids."""
     if not bare_digits and raw.isdigit():
         return False  # an unformatted digit run is an order or account number far more often
-    if "  " in raw or ". " in raw or "\t" in raw:
+    number = without_extension(raw)  # `ext. 204` is neither a sentence end nor the number's
+    if "  " in number or ". " in number or "\t" in number:
         return False  # table columns and sentence ends: a number is written with one separator
-    digits = len(number_digits(raw))  # an extension's digits are not the number's
+    digits = len(NOT_DIGITS.sub("", number))
     if digits > PHONE_MAX_DIGITS or (digits > 13 and not raw.startswith(INTERNATIONAL)):
         return False
     if FIVE_PAIRS.fullmatch(raw):
