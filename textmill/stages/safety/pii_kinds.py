@@ -430,8 +430,10 @@ SECRET_TOKEN_SCREEN = (
     r"|hooks\.slack\.com|[rs]k_live_|SG\.|T3BlbkFJ|pypi-|sq0csp-|-us\d|eyJ|_authToken"
     r"|PRIVATE KEY|PuTTY-User-Key"
 )
-SECRET_ASSIGNMENT_SCREEN = (
+SECRET_ASSIGNMENT_SCREEN = (  # with the start of a value SECRET_VALUE_AFTER can take:
+    # a third of the rows that name a password (prose, docs) get to the finder
     r"(?i:passw|pwd|secret|api.?key|access.?key|auth.?token|access.?token)[\w.-]*[\"']?\s*[=:]"
+    r"[=>]?[\s\p{Z}]*(?:[\"'][^\"'\s\p{Z}]{6}|[^\s\p{Z}\"',;<>()\[\]{}]{8})"
 )
 SECRET_SCREEN = {"token": SECRET_TOKEN_SCREEN, "assignment": SECRET_ASSIGNMENT_SCREEN}
 PRIVATE_KEY_BLOCK = re.compile(
