@@ -207,10 +207,10 @@ def card_scheme_matches(digits: str) -> bool:
 
 
 def is_card_number(raw: str, prefix_check: bool = True) -> bool:
-    separators = set(re.sub(r"\d", "", raw))
-    if len(separators) > 1:  # "1234-5678 9012" mixes separators: a table, not a card
+    """`raw` is a CARD_CANDIDATE match: digits, spaces and hyphens."""
+    if " " in raw and "-" in raw:  # "1234-5678 9012" mixes separators: a table, not a card
         return False
-    digits = re.sub(r"\D", "", raw)
+    digits = raw.replace(" ", "").replace("-", "")
     if len(set(digits)) == 1:  # 0000 0000 0000 0000 passes Luhn
         return False
     if prefix_check:
@@ -223,7 +223,7 @@ def find_cards(text: str, context: Context) -> list[Found]:
     for match in matches(CARD_CANDIDATE, text, context, CARD_DIGITS):
         raw = match.group(0)
         if is_card_number(raw, context.options.card_prefix_check):
-            found.append(Found(match.start(), match.end(), re.sub(r"\D", "", raw)))
+            found.append(Found(match.start(), match.end(), raw.replace(" ", "").replace("-", "")))
     return found
 
 
