@@ -237,6 +237,30 @@ def test_assignments_are_found_among_many_operators_and_after_length_changing_le
     assert found("secret", 'İstanbul api_key: "Zk81mQpL0x"') == ["Zk81mQpL0x"]
 
 
+@pytest.mark.parametrize(
+    ("text", "screened"),
+    [
+        ('password =\x0b"hunter22x"', True),  # Python's \s, not RE2's
+        ('password =\x85"hunter22x"', True),
+        ('password_für = "hunter22x"', True),  # the finder's identifier is Unicode
+        ('password "= "hunter22x"', True),
+        ("Password: see below", False),  # no value the finder can take: prose
+        ('password: "abc"', False),
+    ],
+)
+def test_the_assignment_screen_passes_every_row_the_finder_takes_something_from(text, screened):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from textmill.stages.safety.pii_kinds import SECRET_ASSIGNMENT_SCREEN, find_assignments
+
+    assert bool(find_assignments(text)) is screened
+    assert (
+        pc.match_substring_regex(pa.array([text]), SECRET_ASSIGNMENT_SCREEN)[0].as_py() is screened
+    )
+    assert bool(found("secret", text)) is screened
+
+
 def test_assignments_are_found_when_the_text_holds_the_first_mark():
     # RE2 marks each name-and-operator with a character the text lacks (NUL first)
     assert found("secret", 'nul \x00 here; db_password = "hunter2!x"') == ["hunter2!x"]

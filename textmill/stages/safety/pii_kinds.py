@@ -430,12 +430,6 @@ SECRET_TOKEN_SCREEN = (
     r"|hooks\.slack\.com|[rs]k_live_|SG\.|T3BlbkFJ|pypi-|sq0csp-|-us\d|eyJ|_authToken"
     r"|PRIVATE KEY|PuTTY-User-Key"
 )
-SECRET_ASSIGNMENT_SCREEN = (  # with the start of a value SECRET_VALUE_AFTER can take:
-    # a third of the rows that name a password (prose, docs) get to the finder
-    r"(?i:passw|pwd|secret|api.?key|access.?key|auth.?token|access.?token)[\w.-]*[\"']?\s*[=:]"
-    r"[=>]?[\s\p{Z}]*(?:[\"'][^\"'\s\p{Z}]{6}|[^\s\p{Z}\"',;<>()\[\]{}]{8})"
-)
-SECRET_SCREEN = {"token": SECRET_TOKEN_SCREEN, "assignment": SECRET_ASSIGNMENT_SCREEN}
 PRIVATE_KEY_BLOCK = re.compile(
     r"-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----.*?-----END \1-----"
     r"|-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----[^\n]*(?:\n[A-Za-z0-9+/=:\- ]*)*"
@@ -540,6 +534,16 @@ def find_tokens(text: str) -> list[Found]:
 # Unicode classes would slow RE2 tenfold, so the word is anything up to a space, a quote or an
 # operator: find_assignments reads the identifier before each operator again)
 ASSIGNMENT_END = f"(?i:{SECRET_NAME.pattern})[^\\s\"'=:]*[ \\t\"']{{0,3}}[=:]"
+# the rows find_assignments can take something from: a name and its operator as the finder
+# looks for them, and the start of a value SECRET_VALUE_AFTER can take (a third of the rows
+# that name a password, prose and docs, get to the finder). Python's `\s` is RE2's `\s`,
+# `\p{Z}` and five more controls.
+PYTHON_SPACE = r"[\s\p{Z}\x0b\x1c-\x1f\x85]"
+SECRET_ASSIGNMENT_SCREEN = (
+    f"{ASSIGNMENT_END}[=>]?{PYTHON_SPACE}*"
+    r"(?:[\"'][^\"'\s\p{Z}]{6}|[^\s\p{Z}\"',;<>()\[\]{}]{8})"
+)
+SECRET_SCREEN = {"token": SECRET_TOKEN_SCREEN, "assignment": SECRET_ASSIGNMENT_SCREEN}
 # characters that mark where each match ends: one of them is not in the text
 MARKS = ("\x00", *map(chr, range(0xFDD0, 0xFDF0)))  # NUL and Unicode's noncharacters
 
