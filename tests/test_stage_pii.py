@@ -6,8 +6,14 @@ import pytest
 
 from textmill.document import make_batch
 from textmill.pipeline import build_stage
-from textmill.stages.safety.pii import Pii, is_public_ip
-from textmill.stages.safety.pii_kinds import KINDS
+from textmill.stages.safety.pii import Pii, is_public_ip, screen_rows
+from textmill.stages.safety.pii_kinds import (
+    IPV6_SCREEN,
+    KINDS,
+    SECRET_ASSIGNMENT_SCREEN,
+    SECRET_TOKEN_SCREEN,
+    URL_CREDENTIALS_SCREEN,
+)
 
 
 def three_rows() -> pa.Table:
@@ -244,3 +250,30 @@ def test_the_cli_says_what_is_missing_and_exits_2_without_a_salt(tmp_path, monke
     pipeline.write_text("stages:\n  - pii: {mode: hash}\n", "utf-8")
     assert main(["run", str(pipeline), str(source), "-o", str(tmp_path / "out")]) == 2
     assert "TEXTMILL_PII_SALT" in capsys.readouterr().err
+
+
+def test_screen_rows_gives_each_patterns_own_rows_in_the_patterns_order():
+    texts = [
+        "to 2606:4700:4700::1111",
+        "https://bob:s3cr3t@git.example.com",
+        'db_password = "hunter22x"',
+        None,
+        "nothing here",
+        "key AKIAIOSFODNN7EXAMPLE from 2001:4860:4860:0:0:0:0:8888",
+    ]
+    patterns = {  # prefixed screens (alone over the column) between two shared ones
+        ("secret", "token"): SECRET_TOKEN_SCREEN,
+        ("url_credentials", ""): URL_CREDENTIALS_SCREEN,
+        ("ip", "v6"): IPV6_SCREEN,
+        ("secret", "assignment"): SECRET_ASSIGNMENT_SCREEN,
+    }
+    rows, subset, masks = screen_rows(pa.array(texts), patterns)
+    assert rows.tolist() == [0, 1, 2, 5]
+    assert subset.to_pylist() == [texts[row] for row in rows]
+    assert list(masks) == list(patterns)
+    assert {key: mask.tolist() for key, mask in masks.items()} == {
+        ("secret", "token"): [False, False, False, True],
+        ("url_credentials", ""): [False, True, False, False],
+        ("ip", "v6"): [True, False, False, True],
+        ("secret", "assignment"): [False, False, True, False],
+    }

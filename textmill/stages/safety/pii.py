@@ -35,6 +35,7 @@ from textmill.pipeline import Decision, Stage, StageOptions, register
 from textmill.stages.safety.pii_kinds import (
     NATIONAL_IDS,
     ORDER,
+    PREFIXED_SCREENS,
     RULES,
     WHOLE,
     WINDOW_KINDS,
@@ -70,25 +71,37 @@ KIND_PACKAGES = {
 PERSON_SCREEN = r"\p{Lu}\p{Ll}"
 
 
+def _matching(text: pa.Array, regex: str) -> np.ndarray:
+    return pc.fill_null(pc.match_substring_regex(text, regex), False).to_numpy(zero_copy_only=False)
+
+
 def screen_rows(
     text: pa.Array, patterns: dict[tuple[str, str], str]
 ) -> tuple[np.ndarray, pa.Array, dict[tuple[str, str], np.ndarray]]:
-    """The rows any of `patterns` matches (one RE2 pass with all of them), those rows, and
-    per pattern a mask over them (each pattern's own pass reads only those rows: every pass
-    costs about the same per byte)."""
-    if not patterns:
-        return np.zeros(0, dtype=np.int64), text.slice(0, 0), {}
-    anything = "|".join(f"(?:{regex})" for regex in patterns.values())
-    hits = pc.fill_null(pc.match_substring_regex(text, anything), False)
-    rows = np.flatnonzero(hits.to_numpy(zero_copy_only=False))
-    subset = pc.take(text, pa.array(rows))
-    masks = {
-        key: pc.fill_null(pc.match_substring_regex(subset, regex), False).to_numpy(
-            zero_copy_only=False
-        )
-        for key, regex in patterns.items()
-    }
-    return rows, subset, masks
+    """The rows any of `patterns` matches, those rows, and per pattern a mask over them. A
+    screen that opens with a literal (PREFIXED_SCREENS) runs alone over the column; the others
+    share one RE2 pass, then each pattern's own pass reads only the rows that pass found
+    (every pass without a literal to skip to costs about the same per byte)."""
+    full: dict[tuple[str, str], np.ndarray] = {}
+    shared = {key: regex for key, regex in patterns.items() if regex not in PREFIXED_SCREENS}
+    for key, regex in patterns.items():
+        if key not in shared:
+            full[key] = _matching(text, regex)
+    if len(shared) == 1:
+        [(key, regex)] = shared.items()
+        full[key] = _matching(text, regex)
+    elif shared:
+        anything = _matching(text, "|".join(f"(?:{regex})" for regex in shared.values()))
+        some = np.flatnonzero(anything)
+        subset = pc.take(text, pa.array(some))
+        for key, regex in shared.items():
+            full[key] = np.zeros(len(text), dtype=bool)
+            full[key][some] = _matching(subset, regex)
+    hits = np.logical_or.reduce(list(full.values())) if full else np.zeros(len(text), bool)
+    rows = np.flatnonzero(hits)
+    subset = pc.take(text, pa.array(rows)) if len(rows) else text.slice(0, 0)
+    # in the patterns' order: the row's kinds are looked for in it
+    return rows, subset, {key: full[key][rows] for key in patterns}
 
 
 def pii_column(kind: str) -> str:
