@@ -69,6 +69,19 @@ def test_ibans_with_a_wrong_check_digit_or_length_are_not_found():
     assert found("iban", "Pay GB83 WEST 1234 5698 7654 32 or DE8937040044053201300.") == []
 
 
+def test_the_iban_window_gate_keeps_what_stdnum_validates_and_refuses_words():
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from textmill.stages.safety.pii_kinds import IBAN_GATE
+
+    # a second check digit in Arabic-Indic: Python's \d and stdnum read it, RE2's \d does not
+    text = "Pay GB8\u0662 WEST 1234 5698 7654 32 now."
+    assert found("iban", text) == ["GB8\u0662 WEST 1234 5698 7654 32"]
+    windows = ["DES3_CFB64 Telnet Encryption Type", "x:GB82WEST12345698765432", "GB82 WEST 12"]
+    assert pc.match_substring_regex(pa.array(windows), IBAN_GATE).to_pylist() == [False] * 3
+
+
 # ------------------------------------------------------------------------------- national ids
 
 
