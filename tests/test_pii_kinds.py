@@ -279,6 +279,20 @@ def test_assignments_are_found_when_the_text_holds_the_first_mark():
     assert found("secret", 'nul \x00 here; db_password = "hunter2!x"') == ["hunter2!x"]
 
 
+def test_operators_of_many_rows_are_found_in_one_pass_whatever_marks_they_hold():
+    from textmill.stages.safety.pii_kinds import MARKS, operators_after_names
+
+    texts = [
+        'a: 1; db_password = "hunter2!x"',
+        'nul \x00 here; api_key: "Zk81mQpL0x"',  # the first mark is taken: the next one
+        "".join(MARKS) + ' x: 1, secret = "s3cr3t!x"',  # every mark: every operator
+    ]
+    assert operators_after_names(texts) == [[18], [19], [len(MARKS) + 2, len(MARKS) + 14]]
+    batch = make_batch(["a", "b", "c"], texts)
+    out = Pii(kinds=["secret"]).map(batch)["text"].to_pylist()
+    assert [text.count("<SECRET>") for text in out] == [1, 1, 1]
+
+
 def test_ipv6_addresses_in_full_and_at_the_end_of_a_text_are_found():
     text = "at 12:30:45 from 2001:4860:4860:0:0:0:0:8888 and 2606:4700:4700::1111"
     assert found("ip", text) == ["2001:4860:4860:0:0:0:0:8888", "2606:4700:4700::1111"]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -314,9 +314,11 @@ class Pii(Stage):
         context: Context,
         screens: dict[str, frozenset[str]],
         windows: list[tuple[int, int]],
+        prepared: dict[str, Any] | None = None,
     ) -> list[tuple[str, Found]]:
         """Each kind's finds in its order; a found span is masked (same length, so positions
-        hold) before the next kind looks."""
+        hold) before the next kind looks. `prepared`: each kind's share of its `prepare`
+        (worked out on the text as it is: a kind that looks after a mask does its own)."""
         found: list[tuple[str, Found]] = []
         context.windows = windows
         for kind in kinds:
@@ -324,6 +326,7 @@ class Pii(Stage):
             if not screens.get(kind) and not windowed:
                 continue
             context.screens = screens.get(kind, frozenset())
+            context.prepared = prepared.get(kind) if prepared and not found else None
             for item in RULES[kind].find(text, context):
                 found.append((kind, item))
                 text = text[: item.start] + "#" * (item.end - item.start) + text[item.end :]
@@ -490,21 +493,46 @@ class Pii(Stage):
                     shifted = Found(offset + item.start, offset + item.end, item.value)
                     finds.setdefault(row, []).append((rank[kind], kind, shifted))
         # the other kinds (and IPv6), row by row where their screens match
-        values: dict[int, str] = {}
-        if len(rows):
-            for position, value in enumerate(subset.to_pylist()):
-                row = int(rows[position])
-                values[row] = value
-                if regions is not None:
-                    context.regions = regions[row]
-                matched: dict[str, set[str]] = {}
-                for (kind, part), mask in masks.items():
-                    if mask[position]:
-                        matched.setdefault(kind, set()).add(part)
-                screens = {kind: frozenset(parts) for kind, parts in matched.items()}
-                for kind, item in self._find_in_row(value, list(matched), context, screens, []):
-                    finds.setdefault(row, []).append((rank[kind], kind, item))
+        texts = subset.to_pylist() if len(rows) else []
+        values = dict(zip(rows.tolist(), texts, strict=True))
+        # per row, the parts of each kind's screens that matched it (in the kinds' order)
+        screened: list[dict[str, frozenset[str]]] = []
+        for position in range(len(texts)):
+            matched: dict[str, set[str]] = {}
+            for (kind, part), mask in masks.items():
+                if mask[position]:
+                    matched.setdefault(kind, set()).add(part)
+            screened.append({kind: frozenset(parts) for kind, parts in matched.items()})
+        prepared = self._prepare(texts, screened)
+        for position, (value, screens) in enumerate(zip(texts, screened, strict=True)):
+            row = int(rows[position])
+            if regions is not None:
+                context.regions = regions[row]
+            shares = {kind: share[position] for kind, share in prepared.items()}
+            for kind, item in self._find_in_row(value, list(screens), context, screens, [], shares):
+                finds.setdefault(row, []).append((rank[kind], kind, item))
         return {row: self._resolve(found) for row, found in finds.items()}, values
+
+    @staticmethod
+    def _prepare(
+        texts: list[str], screened: list[dict[str, frozenset[str]]]
+    ) -> dict[str, list[Any]]:
+        """Per kind with a `prepare`, its result for each row (None where its screens did not
+        match): one call with every row the kind's screens matched."""
+        prepared: dict[str, list[Any]] = {}
+        for kind, rule in RULES.items():
+            if rule.prepare is None:
+                continue
+            positions = [i for i, screens in enumerate(screened) if kind in screens]
+            if not positions:
+                continue
+            share = rule.prepare(
+                [texts[i] for i in positions], [screened[i][kind] for i in positions]
+            )
+            prepared[kind] = [None] * len(texts)
+            for position, result in zip(positions, share, strict=True):
+                prepared[kind][position] = result
+        return prepared
 
     @staticmethod
     def _resolve(found: list[tuple[int, str, Found]]) -> list[tuple[str, Found]]:

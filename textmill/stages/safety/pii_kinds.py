@@ -16,7 +16,7 @@ import itertools
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any, Literal, get_args
 
@@ -87,7 +87,7 @@ class Context:
     screens: frozenset[str] = frozenset()  # the parts of a kind's screen that matched the row
     # where digit-bearing kinds look (pii_scan's windows); by default the whole text
     windows: Sequence[tuple[int, int, int, int]] = EVERYWHERE
-    cache: dict[str, Any] = field(default_factory=dict)
+    prepared: Any = None  # the row's share of its kind's KindRule.prepare (None: none)
 
 
 # ---------------------------------------------------------------------------------------- IP
@@ -513,8 +513,17 @@ def find_secrets(text: str, context: Context) -> list[Found]:
     if "token" in context.screens:
         found += find_tokens(text)
     if "assignment" in context.screens:
-        found += find_assignments(text)
+        found += find_assignments(text, context.prepared)
     return found
+
+
+def prepare_secrets(texts: list[str], parts: list[frozenset[str]]) -> list[list[int] | None]:
+    """The operators find_assignments reads, for every row with an assignment, in one pass."""
+    wanted = [i for i, screens in enumerate(parts) if "assignment" in screens]
+    shares: list[list[int] | None] = [None] * len(texts)
+    for i, operators in zip(wanted, operators_after_names([texts[i] for i in wanted]), strict=True):
+        shares[i] = operators
+    return shares
 
 
 def find_tokens(text: str) -> list[Found]:
@@ -554,19 +563,28 @@ SECRET_SCREEN = {"token": SECRET_TOKEN_SCREEN, "assignment": SECRET_ASSIGNMENT_S
 MARKS = ("\x00", *map(chr, range(0xFDD0, 0xFDF0)))  # NUL and Unicode's noncharacters
 
 
-def operators_after_names(text: str) -> list[int]:
-    """Positions of the `=` / `:` that follow an identifier holding a secret's name (a page
-    holds thousands of operators and few such names). RE2, through Arrow, writes a mark after
-    each match in one pass (Python's re walks a long page 5-10x slower); every operator when
-    the text holds every mark."""
-    mark = next((m for m in MARKS if m not in text), None)
+def operators_after_names(texts: Sequence[str]) -> list[list[int]]:
+    """Per text, the positions of the `=` / `:` that follow an identifier holding a secret's
+    name (a page holds thousands of operators and few such names). RE2, through Arrow, writes
+    a mark after each match, one pass for all the texts (Python's re walks a long page 5-10x
+    slower, and each Arrow call compiles the pattern again: 0.2 ms); every operator of a text
+    that holds every mark."""
+    mark = next((m for m in MARKS if not any(m in text for text in texts)), None)
     if mark is None:
-        return [m.start() for m in ASSIGNMENT_OPERATOR.finditer(text)]
+        if len(texts) > 1:  # each text then finds its own mark
+            return [operators_after_names([text])[0] for text in texts]
+        return [[m.start() for m in ASSIGNMENT_OPERATOR.finditer(text)] for text in texts]
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    column = pa.array([text], pa.large_string())
-    marked = pc.replace_substring_regex(column, ASSIGNMENT_END, "\\0" + mark)[0].as_py()
+    column = pa.array(texts, pa.large_string())
+    return [
+        _operators_before_marks(marked, mark)
+        for marked in pc.replace_substring_regex(column, ASSIGNMENT_END, "\\0" + mark).to_pylist()
+    ]
+
+
+def _operators_before_marks(marked: str, mark: str) -> list[int]:
     operators: list[int] = []
     at = marked.find(mark)
     while at >= 0:  # the k-th mark sits k places after its operator
@@ -575,10 +593,13 @@ def operators_after_names(text: str) -> list[int]:
     return operators
 
 
-def find_assignments(text: str) -> list[Found]:
+def find_assignments(text: str, operators: list[int] | None = None) -> list[Found]:
+    """Secret values after the operators of `operators_after_names` (found here if not given)."""
     found = []
     position = 0
-    for at in operators_after_names(text):
+    if operators is None:
+        [operators] = operators_after_names([text])
+    for at in operators:
         if at < position:
             continue
         name = name_before(text, at)
@@ -626,10 +647,13 @@ class KindRule:
     find: Callable[[str, Context], list[Found]]
     # a windowed kind: an RE2 pattern a window must match before the finder looks in it
     gate: str | Callable[[Any], str] = ""
+    # a screened kind: work its finder would do row by row, done in one call for every row its
+    # screens matched (texts, matched screen parts); each row's share is context.prepared
+    prepare: Callable[[list[str], list[frozenset[str]]], list[Any]] | None = None
 
 
 RULES: dict[str, KindRule] = {
-    "secret": KindRule(SECRET_SCREEN, find_secrets),
+    "secret": KindRule(SECRET_SCREEN, find_secrets, prepare=prepare_secrets),
     "url_credentials": KindRule(URL_CREDENTIALS_SCREEN, find_url_credentials),
     "email": KindRule("", find_emails),
     # the digit-bearing kinds have no RE2 screen: pii_scan's windows say where to look
