@@ -4,11 +4,12 @@ import pytest
 
 from textmill.document import make_batch
 from textmill.stages.safety.pii import Pii
-from textmill.stages.safety.pii_kinds import is_card_number
+from textmill.stages.safety.pii_kinds import card_scheme_matches, is_card_number
 from textmill.stages.safety.pii_phone import (
     confirm_phone,
     confirm_phone_cache_clear,
     phone_candidate_is_plausible,
+    phone_number,
     phone_regions,
     region_shape,
 )
@@ -55,6 +56,26 @@ def test_invalid_or_unissued_card_numbers_are_not_cards(number):
 def test_prefix_check_can_be_switched_off_for_unlisted_issuers():
     assert not is_card_number("7992739871300008")  # Luhn-valid, no issuer
     assert is_card_number("7992739871300008", prefix_check=False)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "length", "issued"),
+    [
+        ("2221", 16, True),  # Mastercard's 2-series, both ends
+        ("2720", 16, True),
+        ("2721", 16, False),
+        ("3528", 16, True),  # JCB
+        ("3527", 16, False),
+        ("4000", 13, True),  # Visa: 13, 16 or 19 digits
+        ("4000", 15, False),
+        ("3400", 15, True),  # Amex
+        ("3400", 16, False),
+        ("5000", 12, True),  # Maestro from 12 digits
+        ("6500", 11, False),  # shorter than any card
+    ],
+)
+def test_issuer_ranges_decide_prefix_and_length(prefix, length, issued):
+    assert card_scheme_matches(prefix + "1" * (length - 4)) is issued
 
 
 # --------------------------------------------------------------------------------------- IBAN
@@ -181,6 +202,13 @@ def test_the_matchers_leniency_rules_still_decide():
     text = "Call (415) 555-2671 today or 415 5552 671."
     assert found("phone", text) == ["(415) 555-2671", "415 5552 671"]
     assert found("phone", text, phone_leniency="exact_grouping") == ["(415) 555-2671"]
+
+
+def test_a_number_a_page_repeats_is_looked_up_once():
+    confirm_phone_cache_clear()
+    text = "Call (415) 555-2671, fax 2024-01-15, or (415) 555-2671 again on 2024-01-15."
+    assert found("phone", text) == ["(415) 555-2671", "(415) 555-2671"]
+    assert phone_number.cache_info().hits == 2 and phone_number.cache_info().misses == 2
 
 
 def test_region_tables_refuse_digit_runs_before_any_parse():

@@ -20,12 +20,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any, Literal, get_args
 
-from textmill.stages.safety.pii_phone import (
-    PHONE_CANDIDATE,
-    PHONE_DIGITS,
-    confirm_phone,
-    phone_candidate_is_plausible,
-)
+from textmill.stages.safety.pii_phone import PHONE_CANDIDATE, PHONE_DIGITS, phone_number
 from textmill.stages.safety.pii_scan import EMAIL, IBAN, IPV4
 
 KindName = Literal[
@@ -194,17 +189,26 @@ def luhn_valid(digits: str) -> bool:
     return luhn.is_valid(digits)
 
 
-_CARD_WIDTHS = tuple((len(str(low)), low, high, lengths) for low, high, lengths in _CARD_SCHEMES)
+CARD_MIN_DIGITS = min(min(lengths) for _, _, lengths in _CARD_SCHEMES)
+
+
+@cache
+def _lengths_by_prefix() -> tuple[frozenset[int], ...]:
+    """The card lengths each 4-digit prefix (0000-9999) allows, from the issuer ranges: one
+    lookup per candidate instead of a walk over the ranges."""
+    table: list[set[int]] = [set() for _ in range(10_000)]
+    for low, high, lengths in _CARD_SCHEMES:
+        scale = 10 ** (4 - len(str(low)))
+        for prefix in range(low * scale, (high + 1) * scale):
+            table[prefix] |= lengths
+    return tuple(map(frozenset, table))
 
 
 def card_scheme_matches(digits: str) -> bool:
     """The number's prefix and length belong to one issuer range."""
-    size = len(digits)
-    prefixes = [0, *(int(digits[:width]) for width in range(1, 5))]
-    return any(
-        size in lengths and low <= prefixes[width] <= high
-        for width, low, high, lengths in _CARD_WIDTHS
-    )
+    if len(digits) < CARD_MIN_DIGITS:
+        return False
+    return len(digits) in _lengths_by_prefix()[int(digits[:4])]
 
 
 def is_card_number(raw: str, prefix_check: bool = True) -> bool:
@@ -384,16 +388,14 @@ def find_phones(text: str, context: Context) -> list[Found]:
     regions = tuple(context.regions)
     found = []
     for match in matches(PHONE_CANDIDATE, text, context, PHONE_DIGITS):
-        raw = match.group(0)
-        if not phone_candidate_is_plausible(raw, o.phone_bare_digits):
+        e164 = phone_number(match.group(0), regions, o.phone_leniency, o.phone_bare_digits)
+        if e164 is None:
             continue
         if o.phone_leniency != "possible" and _beside_invalid_punctuation(
             text, match.start(), match.end()
         ):
             continue
-        e164 = confirm_phone(raw, regions, o.phone_leniency)
-        if e164 is not None:
-            found.append(Found(match.start(), match.end(), e164))
+        found.append(Found(match.start(), match.end(), e164))
     return found
 
 

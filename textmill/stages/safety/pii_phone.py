@@ -202,7 +202,6 @@ def well_bracketed(candidate: str) -> bool:
     )
 
 
-@lru_cache(maxsize=1 << 16)
 def confirm_phone(candidate: str, regions: tuple[str, ...], leniency: str) -> str | None:
     """The E.164 form of `candidate` when it is a phone number under `leniency` in the first of
     `regions` that can hold it, else None. A number written with `+CC` or `00CC` is parsed once
@@ -229,6 +228,18 @@ def confirm_phone(candidate: str, regions: tuple[str, ...], leniency: str) -> st
     return None
 
 
+@lru_cache(maxsize=1 << 16)
+def phone_number(
+    candidate: str, regions: tuple[str, ...], leniency: str, bare_digits: bool
+) -> str | None:
+    """The E.164 form of a candidate that passes the shape checks and confirm_phone, else None.
+    Cached: pages repeat their numbers and tables (1,922 distinct candidates of 5,272 in the
+    shared web text)."""
+    if not phone_candidate_is_plausible(candidate, bare_digits):
+        return None
+    return confirm_phone(candidate, regions, leniency)
+
+
 def confirm_phone_cache_clear() -> None:
     """Forget the cached candidates (benchmarks time cold lookups)."""
-    confirm_phone.cache_clear()
+    phone_number.cache_clear()
