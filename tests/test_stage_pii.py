@@ -277,3 +277,26 @@ def test_screen_rows_gives_each_patterns_own_rows_in_the_patterns_order():
         ("ip", "v6"): [True, False, False, True],
         ("secret", "assignment"): [False, False, True, False],
     }
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_tokens_are_spliced_into_the_bytes_of_sliced_columns_with_nulls(large):
+    pytest.importorskip("phonenumbers")
+    texts = [
+        "skip me 8.8.8.8",
+        "😀 é 2606:4700:4700::1111 五 bob@corp.io, (415) 555-2671 é",  # screened and windowed
+        None,
+        'ü db_password = "hunter2!x" ü and 8.8.4.4',
+        "nothing 五",
+    ]
+    column = pa.array(texts, pa.large_string() if large else pa.string()).slice(1)
+    batch = pa.table({"id": ["a", "b", "c", "d"], "text": column})
+    out = Pii(kinds=ALL_KINDS).map(batch)
+    assert out["text"].type == column.type
+    assert out["text"].to_pylist() == [
+        "😀 é 2001:db8::1 五 email@example.com, <PHONE> é",
+        None,
+        'ü db_password = "<SECRET>" ü and 192.0.2.1',
+        "nothing 五",
+    ]
+    assert out["pii_ip"].to_pylist() == [1, 0, 1, 0]

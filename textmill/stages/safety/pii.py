@@ -49,6 +49,7 @@ from textmill.stages.safety.pii_kinds import (
 from textmill.stages.safety.pii_ner import NerEngine, load_ner
 from textmill.stages.safety.pii_phone import phone_regions
 from textmill.stages.safety.pii_scan import Windows, digit_windows
+from textmill.text.columns import utf8_buffers
 
 __all__ = ["Pii", "is_public_ip", "pii_column"]
 
@@ -412,24 +413,51 @@ class Pii(Stage):
         counts: dict[str, np.ndarray],
         regions: list[tuple[str, ...]] | None,
     ) -> pa.Array:
-        """Find with _find_rows, then rebuild only the rows where something was found."""
+        """Find with _find_rows, then splice the tokens into the column's UTF-8 bytes (rows
+        are never decoded: a span found in a window knows its bytes, one found in a row the
+        screens converted is measured in that string)."""
         finds, values = self._find_rows(text, kinds, regions)
         if not finds:
             return text
-        rows = np.array(sorted(finds), dtype=np.int64)
-        missing = [row for row in rows.tolist() if row not in values]
-        if missing:
-            taken = pc.take(text, pa.array(missing, pa.int64())).to_pylist()
-            values.update(zip(missing, taken, strict=True))
-        redacted = []
-        for row in rows.tolist():
-            value, found_counts = self.redact_kinds(values[row], finds[row])
-            for kind, count in found_counts.items():
-                counts[kind][row] = count
-            redacted.append(value)
-        flagged = np.zeros(len(text), dtype=bool)
-        flagged[rows] = True
-        return pc.replace_with_mask(text, pa.array(flagged), pa.array(redacted, text.type))
+        offsets, data, _ = utf8_buffers(text)
+        pieces: list[bytes | memoryview] = []
+        view = memoryview(data)
+        at = int(offsets[0])  # the next byte to copy
+        growth = np.zeros(len(text), dtype=np.int64)  # bytes each row gains
+        for row in sorted(finds):
+            base = int(offsets[row])
+            value = values.get(row)
+            char, byte = 0, 0  # a position in the row: characters and their bytes
+            position = 0
+            for kind, item in sorted(finds[row], key=lambda f: (f[1].start, -f[1].end)):
+                if item.start < position:  # as redact_kinds: overlaps were resolved
+                    continue
+                position = item.end
+                counts[kind][row] += 1
+                head, tail = item.byte_start, item.byte_end
+                if head < 0:  # from the row's string, walked on from the last span
+                    assert value is not None
+                    head = byte + len(value[char : item.start].encode())
+                    tail = head + len(value[item.start : item.end].encode())
+                char, byte = item.end, tail
+                token = self.token(kind, item).encode()
+                pieces += [view[at : base + head], token]
+                at = base + tail
+                growth[row] += len(token) - (tail - head)
+        pieces.append(view[at : int(offsets[-1])])
+        shift = np.concatenate(([0], np.cumsum(growth)))
+        new_offsets = offsets - offsets[0] + shift
+        large = text.type == pa.large_string()
+        validity = None
+        if text.null_count:
+            validity = pc.is_valid(text).buffers()[1]  # a fresh bitmap: offset 0
+        out = pa.Array.from_buffers(
+            pa.large_string(),
+            len(text),
+            [validity, pa.py_buffer(new_offsets), pa.py_buffer(b"".join(pieces))],
+            null_count=text.null_count,
+        )
+        return out if large else out.cast(text.type)
 
     def _find_rows(
         self, text: pa.Array, kinds: list[str], regions: list[tuple[str, ...]] | None
@@ -471,9 +499,11 @@ class Pii(Stage):
                     hits = pc.fill_null(pc.match_substring_regex(column, gate), False)
                     fits[could[~hits.to_numpy(zero_copy_only=False)]] &= ~(1 << bit)
             by_bits: dict[int, list[str]] = {}
-            for row, offset, most, flags, bits, piece in zip(
+            row_starts = windows.byte_offsets
+            for row, offset, byte_offset, most, flags, bits, piece in zip(
                 window_rows[looked].tolist(),
                 windows.starts[looked].tolist(),
+                (windows.byte_starts[looked] - row_starts[window_rows[looked]]).tolist(),
                 windows.digits[looked].tolist(),
                 windows.flags[looked].tolist(),
                 fits.tolist(),
@@ -490,7 +520,10 @@ class Pii(Stage):
                     context.regions = regions[row]
                 spans = [(0, WHOLE, most, flags)]
                 for kind, item in self._find_in_row(piece, looking, context, {}, spans):
-                    shifted = Found(offset + item.start, offset + item.end, item.value)
+                    # the bytes too, so that the row is redacted without decoding it
+                    head = byte_offset + len(piece[: item.start].encode())
+                    tail = head + len(piece[item.start : item.end].encode())
+                    shifted = Found(offset + item.start, offset + item.end, item.value, head, tail)
                     finds.setdefault(row, []).append((rank[kind], kind, shifted))
         # the other kinds (and IPv6), row by row where their screens match
         texts = subset.to_pylist() if len(rows) else []

@@ -66,11 +66,14 @@ def matches(
 
 @dataclass(frozen=True)
 class Found:
-    """One confirmed piece of personal data: where it is and the value it hashes as."""
+    """One confirmed piece of personal data: where it is and the value it hashes as (and, when
+    the stage knows them, its UTF-8 byte positions in the row: -1 where not)."""
 
     start: int
     end: int
     value: str
+    byte_start: int = -1
+    byte_end: int = -1
 
 
 @dataclass

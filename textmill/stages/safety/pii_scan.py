@@ -44,6 +44,7 @@ class Windows(NamedTuple):
     flags: np.ndarray  # int64: IPV4 | IBAN | EMAIL
     row_offsets: np.ndarray  # int64, num_rows + 1
     data: np.ndarray  # uint8: the column's UTF-8 bytes
+    byte_offsets: np.ndarray  # int64, num_rows + 1: where each row starts in `data`
 
     def rows(self) -> np.ndarray:
         """The row of each window."""
@@ -377,4 +378,4 @@ def digit_windows(
         emails,
         capacity,
     )
-    return Windows(*found, data)
+    return Windows(*found, data, offsets)
