@@ -211,6 +211,26 @@ def test_a_number_a_page_repeats_is_looked_up_once():
     assert phone_number.cache_info().hits == 2 and phone_number.cache_info().misses == 2
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Call (415)) 555-2671 now.",  # brackets that do not pair
+        "pp. 212-555 (1234)",  # a page range and a year, as the matcher's _PUB_PAGES reads them
+        "Ruf 030-901 (820) 12 an",
+    ],
+)
+def test_the_matchers_bracket_and_page_range_refusals_still_apply(text):
+    confirm_phone_cache_clear()
+    assert found("phone", text, regions=["US", "DE", "GB"]) == []
+
+
+def test_a_currency_sign_or_percent_beside_a_number_refuses_it_except_when_possible():
+    assert found("phone", "Tel 415-555-2671 ok") == ["415-555-2671"]
+    assert found("phone", "Cost €415-555-2671 ok") == []
+    assert found("phone", "Cost 415-555-2671% ok") == []
+    assert found("phone", "Cost €415-555-2671 ok", phone_leniency="possible") == ["415-555-2671"]
+
+
 def test_region_tables_refuse_digit_runs_before_any_parse():
     assert region_shape("US").can_hold("4155552671", valid=True)
     assert region_shape("US").can_hold("14155552671", valid=True)  # the trunk prefix 1
