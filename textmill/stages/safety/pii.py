@@ -5,8 +5,9 @@ E-mail, IP, phone, card, IBAN and national-id candidates are looked for only ins
 one numba pass over the column's bytes finds (textmill.stages.safety.pii_scan: around each `@`
 and each cluster of digits); secrets and URL credentials have a cheap RE2 screen that picks the
 rows worth a look. The kind's check rule (Luhn, mod-97, python-stdnum, libphonenumber,
-detect-secrets' patterns) confirms each candidate (textmill.stages.safety.pii_kinds), and a row
-becomes a Python string only when something was found in it. E-mails match datatrove's
+detect-secrets' patterns) confirms each candidate (textmill.stages.safety.pii_kinds), and the
+tokens are spliced into the column's UTF-8 bytes: a row becomes a Python string only when a
+screen picks it. E-mails match datatrove's
 PIIFormatter pattern with RE2's ASCII `\b`. The default placeholders are reserved
 documentation values and the `<KIND>` / `<KIND:hash>` tokens match no kind, so running the
 stage twice changes nothing.
@@ -466,9 +467,9 @@ class Pii(Stage):
         converted to Python strings.
 
         The digit-bearing kinds look only inside pii_scan's windows, decoded one by one from
-        the column's bytes (a row becomes a Python string only when something is found in it),
-        a gated kind only in the windows its RE2 gate matches; one RE2 pass with every other
-        kind's screen picks the rows their finders read whole. A span found by an earlier kind
+        the column's bytes (each find carries its byte positions in the row), a gated kind
+        only in the windows its RE2 gate matches; one RE2 pass with every other kind's screen
+        picks the rows their finders read whole. A span found by an earlier kind
         wins over a later kind's overlapping one, as masking would."""
         o = self.options
         context = Context(regions=tuple(o.regions), options=o)
