@@ -82,3 +82,18 @@ def test_an_earlier_kind_wins_an_overlap_with_a_windowed_kind():
     # the url credentials come before e-mail: `pw@host.com` is not an address here
     out = redacted(["url_credentials", "email"], ["get ftp://user:pw@host.example.com/x"])
     assert out == ["get ftp://<URL_CREDENTIALS>@host.example.com/x"]
+
+
+def test_window_bytes_are_the_windows_characters_in_every_script():
+    texts = [
+        "😀é 555-123-4567 五 ok",  # a cluster near the start: the window starts the row
+        "ab@c.de x 4111 1111 1111 1111 😀😀 and x@é.org 五五 GB82 WEST 1234 5698 7654 32",
+        "五" * 40 + " ٠١٢٣٤٥٦٧ " + "é" * 40 + " mail ü.v@w.io",  # an e-mail ends the row
+        "",
+    ]
+    found = digit_windows(pa.array(texts), 7, ip=True, iban=True, emails=True)
+    pieces = found.texts()
+    rows = found.rows().tolist()
+    assert len(pieces) == 4  # the second row's windows touch: one
+    for row, start, end, piece in zip(rows, found.starts, found.ends, pieces, strict=True):
+        assert texts[row][start:end] == piece

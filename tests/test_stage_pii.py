@@ -6,8 +6,14 @@ import pytest
 
 from textmill.document import make_batch
 from textmill.pipeline import build_stage
-from textmill.stages.safety.pii import Pii, is_public_ip
-from textmill.stages.safety.pii_kinds import KINDS
+from textmill.stages.safety.pii import Pii, is_public_ip, screen_rows
+from textmill.stages.safety.pii_kinds import (
+    IPV6_SCREEN,
+    KINDS,
+    SECRET_ASSIGNMENT_SCREEN,
+    SECRET_TOKEN_SCREEN,
+    URL_CREDENTIALS_SCREEN,
+)
 
 
 def three_rows() -> pa.Table:
@@ -244,3 +250,53 @@ def test_the_cli_says_what_is_missing_and_exits_2_without_a_salt(tmp_path, monke
     pipeline.write_text("stages:\n  - pii: {mode: hash}\n", "utf-8")
     assert main(["run", str(pipeline), str(source), "-o", str(tmp_path / "out")]) == 2
     assert "TEXTMILL_PII_SALT" in capsys.readouterr().err
+
+
+def test_screen_rows_gives_each_patterns_own_rows_in_the_patterns_order():
+    texts = [
+        "to 2606:4700:4700::1111",
+        "https://bob:s3cr3t@git.example.com",
+        'db_password = "hunter22x"',
+        None,
+        "nothing here",
+        "key AKIAIOSFODNN7EXAMPLE from 2001:4860:4860:0:0:0:0:8888",
+    ]
+    patterns = {  # prefixed screens (alone over the column) between two shared ones
+        ("secret", "token"): SECRET_TOKEN_SCREEN,
+        ("url_credentials", ""): URL_CREDENTIALS_SCREEN,
+        ("ip", "v6"): IPV6_SCREEN,
+        ("secret", "assignment"): SECRET_ASSIGNMENT_SCREEN,
+    }
+    rows, subset, masks = screen_rows(pa.array(texts), patterns)
+    assert rows.tolist() == [0, 1, 2, 5]
+    assert subset.to_pylist() == [texts[row] for row in rows]
+    assert list(masks) == list(patterns)
+    assert {key: mask.tolist() for key, mask in masks.items()} == {
+        ("secret", "token"): [False, False, False, True],
+        ("url_credentials", ""): [False, True, False, False],
+        ("ip", "v6"): [True, False, False, True],
+        ("secret", "assignment"): [False, False, True, False],
+    }
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_tokens_are_spliced_into_the_bytes_of_sliced_columns_with_nulls(large):
+    pytest.importorskip("phonenumbers")
+    texts = [
+        "skip me 8.8.8.8",
+        "😀 é 2606:4700:4700::1111 五 bob@corp.io, (415) 555-2671 é",  # screened and windowed
+        None,
+        'ü db_password = "hunter2!x" ü and 8.8.4.4',
+        "nothing 五",
+    ]
+    column = pa.array(texts, pa.large_string() if large else pa.string()).slice(1)
+    batch = pa.table({"id": ["a", "b", "c", "d"], "text": column})
+    out = Pii(kinds=ALL_KINDS).map(batch)
+    assert out["text"].type == column.type
+    assert out["text"].to_pylist() == [
+        "😀 é 2001:db8::1 五 email@example.com, <PHONE> é",
+        None,
+        'ü db_password = "<SECRET>" ü and 192.0.2.1',
+        "nothing 五",
+    ]
+    assert out["pii_ip"].to_pylist() == [1, 0, 1, 0]

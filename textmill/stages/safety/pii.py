@@ -5,8 +5,9 @@ E-mail, IP, phone, card, IBAN and national-id candidates are looked for only ins
 one numba pass over the column's bytes finds (textmill.stages.safety.pii_scan: around each `@`
 and each cluster of digits); secrets and URL credentials have a cheap RE2 screen that picks the
 rows worth a look. The kind's check rule (Luhn, mod-97, python-stdnum, libphonenumber,
-detect-secrets' patterns) confirms each candidate (textmill.stages.safety.pii_kinds), and a row
-becomes a Python string only when something was found in it. E-mails match datatrove's
+detect-secrets' patterns) confirms each candidate (textmill.stages.safety.pii_kinds), and the
+tokens are spliced into the column's UTF-8 bytes: a row becomes a Python string only when a
+screen picks it. E-mails match datatrove's
 PIIFormatter pattern with RE2's ASCII `\b`. The default placeholders are reserved
 documentation values and the `<KIND>` / `<KIND:hash>` tokens match no kind, so running the
 stage twice changes nothing.
@@ -22,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -35,6 +36,7 @@ from textmill.pipeline import Decision, Stage, StageOptions, register
 from textmill.stages.safety.pii_kinds import (
     NATIONAL_IDS,
     ORDER,
+    PREFIXED_SCREENS,
     RULES,
     WHOLE,
     WINDOW_KINDS,
@@ -42,12 +44,13 @@ from textmill.stages.safety.pii_kinds import (
     Found,
     KindName,
     is_public_ip,
-    phone_regions,
     window_fits,
     window_needs,
 )
 from textmill.stages.safety.pii_ner import NerEngine, load_ner
+from textmill.stages.safety.pii_phone import phone_regions
 from textmill.stages.safety.pii_scan import Windows, digit_windows
+from textmill.text.columns import utf8_buffers
 
 __all__ = ["Pii", "is_public_ip", "pii_column"]
 
@@ -68,6 +71,39 @@ KIND_PACKAGES = {
 }
 # the person screen: a capitalised word; rows without one never reach the model
 PERSON_SCREEN = r"\p{Lu}\p{Ll}"
+
+
+def _matching(text: pa.Array, regex: str) -> np.ndarray:
+    return pc.fill_null(pc.match_substring_regex(text, regex), False).to_numpy(zero_copy_only=False)
+
+
+def screen_rows(
+    text: pa.Array, patterns: dict[tuple[str, str], str]
+) -> tuple[np.ndarray, pa.Array, dict[tuple[str, str], np.ndarray]]:
+    """The rows any of `patterns` matches, those rows, and per pattern a mask over them. A
+    screen that opens with a literal (PREFIXED_SCREENS) runs alone over the column; the others
+    share one RE2 pass, then each pattern's own pass reads only the rows that pass found
+    (every pass without a literal to skip to costs about the same per byte)."""
+    full: dict[tuple[str, str], np.ndarray] = {}
+    shared = {key: regex for key, regex in patterns.items() if regex not in PREFIXED_SCREENS}
+    for key, regex in patterns.items():
+        if key not in shared:
+            full[key] = _matching(text, regex)
+    if len(shared) == 1:
+        [(key, regex)] = shared.items()
+        full[key] = _matching(text, regex)
+    elif shared:
+        anything = _matching(text, "|".join(f"(?:{regex})" for regex in shared.values()))
+        some = np.flatnonzero(anything)
+        subset = pc.take(text, pa.array(some))
+        for key, regex in shared.items():
+            full[key] = np.zeros(len(text), dtype=bool)
+            full[key][some] = _matching(subset, regex)
+    hits = np.logical_or.reduce(list(full.values())) if full else np.zeros(len(text), bool)
+    rows = np.flatnonzero(hits)
+    subset = pc.take(text, pa.array(rows)) if len(rows) else text.slice(0, 0)
+    # in the patterns' order: the row's kinds are looked for in it
+    return rows, subset, {key: full[key][rows] for key in patterns}
 
 
 def pii_column(kind: str) -> str:
@@ -260,6 +296,12 @@ class Pii(Stage):
         pattern = rule.screen(self.options) if callable(rule.screen) else rule.screen
         return pattern if isinstance(pattern, dict) else {"": pattern} if pattern else {}
 
+    def _gate(self, kind: str) -> str:
+        """The RE2 pattern a window must match before a windowed kind looks in it ("": every
+        window with the kind's digits or flags)."""
+        gate = RULES[kind].gate
+        return gate(self.options) if callable(gate) else gate
+
     def _windows(self, text: pa.Array, kinds: list[str]) -> Windows | None:
         """pii_scan's windows for the digit-bearing kinds among `kinds` (None: there are none)."""
         if not WINDOW_KINDS.intersection(kinds):
@@ -274,9 +316,11 @@ class Pii(Stage):
         context: Context,
         screens: dict[str, frozenset[str]],
         windows: list[tuple[int, int]],
+        prepared: dict[str, Any] | None = None,
     ) -> list[tuple[str, Found]]:
         """Each kind's finds in its order; a found span is masked (same length, so positions
-        hold) before the next kind looks."""
+        hold) before the next kind looks. `prepared`: each kind's share of its `prepare`
+        (worked out on the text as it is: a kind that looks after a mask does its own)."""
         found: list[tuple[str, Found]] = []
         context.windows = windows
         for kind in kinds:
@@ -284,6 +328,7 @@ class Pii(Stage):
             if not screens.get(kind) and not windowed:
                 continue
             context.screens = screens.get(kind, frozenset())
+            context.prepared = prepared.get(kind) if prepared and not found else None
             for item in RULES[kind].find(text, context):
                 found.append((kind, item))
                 text = text[: item.start] + "#" * (item.end - item.start) + text[item.end :]
@@ -369,24 +414,51 @@ class Pii(Stage):
         counts: dict[str, np.ndarray],
         regions: list[tuple[str, ...]] | None,
     ) -> pa.Array:
-        """Find with _find_rows, then rebuild only the rows where something was found."""
+        """Find with _find_rows, then splice the tokens into the column's UTF-8 bytes (rows
+        are never decoded: a span found in a window knows its bytes, one found in a row the
+        screens converted is measured in that string)."""
         finds, values = self._find_rows(text, kinds, regions)
         if not finds:
             return text
-        rows = np.array(sorted(finds), dtype=np.int64)
-        missing = [row for row in rows.tolist() if row not in values]
-        if missing:
-            taken = pc.take(text, pa.array(missing, pa.int64())).to_pylist()
-            values.update(zip(missing, taken, strict=True))
-        redacted = []
-        for row in rows.tolist():
-            value, found_counts = self.redact_kinds(values[row], finds[row])
-            for kind, count in found_counts.items():
-                counts[kind][row] = count
-            redacted.append(value)
-        flagged = np.zeros(len(text), dtype=bool)
-        flagged[rows] = True
-        return pc.replace_with_mask(text, pa.array(flagged), pa.array(redacted, text.type))
+        offsets, data, _ = utf8_buffers(text)
+        pieces: list[bytes | memoryview] = []
+        view = memoryview(data)
+        at = int(offsets[0])  # the next byte to copy
+        growth = np.zeros(len(text), dtype=np.int64)  # bytes each row gains
+        for row in sorted(finds):
+            base = int(offsets[row])
+            value = values.get(row)
+            char, byte = 0, 0  # a position in the row: characters and their bytes
+            position = 0
+            for kind, item in sorted(finds[row], key=lambda f: (f[1].start, -f[1].end)):
+                if item.start < position:  # as redact_kinds: overlaps were resolved
+                    continue
+                position = item.end
+                counts[kind][row] += 1
+                head, tail = item.byte_start, item.byte_end
+                if head < 0:  # from the row's string, walked on from the last span
+                    assert value is not None
+                    head = byte + len(value[char : item.start].encode())
+                    tail = head + len(value[item.start : item.end].encode())
+                char, byte = item.end, tail
+                token = self.token(kind, item).encode()
+                pieces += [view[at : base + head], token]
+                at = base + tail
+                growth[row] += len(token) - (tail - head)
+        pieces.append(view[at : int(offsets[-1])])
+        shift = np.concatenate(([0], np.cumsum(growth)))
+        new_offsets = offsets - offsets[0] + shift
+        large = text.type == pa.large_string()
+        validity = None
+        if text.null_count:
+            validity = pc.is_valid(text).buffers()[1]  # a fresh bitmap: offset 0
+        out = pa.Array.from_buffers(
+            pa.large_string(),
+            len(text),
+            [validity, pa.py_buffer(new_offsets), pa.py_buffer(b"".join(pieces))],
+            null_count=text.null_count,
+        )
+        return out if large else out.cast(text.type)
 
     def _find_rows(
         self, text: pa.Array, kinds: list[str], regions: list[tuple[str, ...]] | None
@@ -395,65 +467,106 @@ class Pii(Stage):
         converted to Python strings.
 
         The digit-bearing kinds look only inside pii_scan's windows, decoded one by one from
-        the column's bytes (a row becomes a Python string only when something is found in
-        it); the other kinds' RE2 screens pick the rows their finders read whole. A span found
-        by an earlier kind wins over a later kind's overlapping one, as masking would."""
+        the column's bytes (each find carries its byte positions in the row), a gated kind
+        only in the windows its RE2 gate matches; one RE2 pass with every other kind's screen
+        picks the rows their finders read whole. A span found by an earlier kind
+        wins over a later kind's overlapping one, as masking would."""
         o = self.options
         context = Context(regions=tuple(o.regions), options=o)
         rank = {kind: i for i, kind in enumerate(kinds)}
         finds: dict[int, list[tuple[int, str, Found]]] = {}
+        patterns: dict[tuple[str, str], str] = {}
+        for kind in kinds:
+            patterns.update({(kind, part): regex for part, regex in self._screens(kind).items()})
+        rows, subset, masks = screen_rows(text, patterns)
         # digit-bearing kinds, window by window
         windows = self._windows(text, kinds)
         if windows is not None and len(windows.starts):
             windowed = [kind for kind in kinds if kind in WINDOW_KINDS]
-            for row, offset, most, flags, piece in zip(
-                windows.rows().tolist(),
-                windows.starts.tolist(),
-                windows.digits.tolist(),
-                windows.flags.tolist(),
-                windows.texts(),
+            window_rows = windows.rows()
+            # which kinds can be in each window, as bits (one array operation per kind)
+            fits = np.zeros(len(windows.starts), dtype=np.int64)
+            for bit, kind in enumerate(windowed):
+                fit = window_fits(kind, windows.digits, windows.flags, o)
+                fits |= fit.astype(np.int64) << bit
+            looked = np.flatnonzero(fits)
+            fits = fits[looked]
+            pieces = windows.texts(looked)
+            for bit, kind in enumerate(windowed):
+                gate = self._gate(kind)
+                if gate:  # one RE2 pass over the windows that could hold the kind
+                    could = np.flatnonzero(fits >> bit & 1)
+                    column = pa.array([pieces[i] for i in could.tolist()], pa.string())
+                    hits = pc.fill_null(pc.match_substring_regex(column, gate), False)
+                    fits[could[~hits.to_numpy(zero_copy_only=False)]] &= ~(1 << bit)
+            by_bits: dict[int, list[str]] = {}
+            row_starts = windows.byte_offsets
+            for row, offset, byte_offset, most, flags, bits, piece in zip(
+                window_rows[looked].tolist(),
+                windows.starts[looked].tolist(),
+                (windows.byte_starts[looked] - row_starts[window_rows[looked]]).tolist(),
+                windows.digits[looked].tolist(),
+                windows.flags[looked].tolist(),
+                fits.tolist(),
+                pieces,
                 strict=True,
             ):
+                if not bits:
+                    continue
+                looking = by_bits.get(bits)
+                if looking is None:
+                    looking = [kind for i, kind in enumerate(windowed) if bits >> i & 1]
+                    by_bits[bits] = looking
                 if regions is not None:
                     context.regions = regions[row]
                 spans = [(0, WHOLE, most, flags)]
-                looking = [kind for kind in windowed if window_fits(kind, most, flags, o)]
                 for kind, item in self._find_in_row(piece, looking, context, {}, spans):
-                    shifted = Found(offset + item.start, offset + item.end, item.value)
+                    # the bytes too, so that the row is redacted without decoding it
+                    head = byte_offset + len(piece[: item.start].encode())
+                    tail = head + len(piece[item.start : item.end].encode())
+                    shifted = Found(offset + item.start, offset + item.end, item.value, head, tail)
                     finds.setdefault(row, []).append((rank[kind], kind, shifted))
         # the other kinds (and IPv6), row by row where their screens match
-        values: dict[int, str] = {}
-        patterns: dict[tuple[str, str], str] = {}
-        for kind in kinds:
-            patterns.update({(kind, part): regex for part, regex in self._screens(kind).items()})
-        if patterns:
-            # one RE2 pass with every screen finds the rows worth a look; each kind's own
-            # screens then run on those rows only (each pass costs about the same per byte)
-            anything = "|".join(f"(?:{regex})" for regex in patterns.values())
-            hits = pc.fill_null(pc.match_substring_regex(text, anything), False)
-            rows = np.flatnonzero(hits.to_numpy(zero_copy_only=False))
-            if len(rows):
-                subset = pc.take(text, pa.array(rows))
-                masks = {
-                    key: pc.fill_null(pc.match_substring_regex(subset, regex), False).to_numpy(
-                        zero_copy_only=False
-                    )
-                    for key, regex in patterns.items()
-                }
-                for position, (row, value) in enumerate(
-                    zip(rows.tolist(), subset.to_pylist(), strict=True)
-                ):
-                    values[row] = value
-                    if regions is not None:
-                        context.regions = regions[row]
-                    matched: dict[str, set[str]] = {}
-                    for (kind, part), mask in masks.items():
-                        if mask[position]:
-                            matched.setdefault(kind, set()).add(part)
-                    screens = {kind: frozenset(parts) for kind, parts in matched.items()}
-                    for kind, item in self._find_in_row(value, list(matched), context, screens, []):
-                        finds.setdefault(row, []).append((rank[kind], kind, item))
+        texts = subset.to_pylist() if len(rows) else []
+        values = dict(zip(rows.tolist(), texts, strict=True))
+        # per row, the parts of each kind's screens that matched it (in the kinds' order)
+        screened: list[dict[str, frozenset[str]]] = []
+        for position in range(len(texts)):
+            matched: dict[str, set[str]] = {}
+            for (kind, part), mask in masks.items():
+                if mask[position]:
+                    matched.setdefault(kind, set()).add(part)
+            screened.append({kind: frozenset(parts) for kind, parts in matched.items()})
+        prepared = self._prepare(texts, screened)
+        for position, (value, screens) in enumerate(zip(texts, screened, strict=True)):
+            row = int(rows[position])
+            if regions is not None:
+                context.regions = regions[row]
+            shares = {kind: share[position] for kind, share in prepared.items()}
+            for kind, item in self._find_in_row(value, list(screens), context, screens, [], shares):
+                finds.setdefault(row, []).append((rank[kind], kind, item))
         return {row: self._resolve(found) for row, found in finds.items()}, values
+
+    @staticmethod
+    def _prepare(
+        texts: list[str], screened: list[dict[str, frozenset[str]]]
+    ) -> dict[str, list[Any]]:
+        """Per kind with a `prepare`, its result for each row (None where its screens did not
+        match): one call with every row the kind's screens matched."""
+        prepared: dict[str, list[Any]] = {}
+        for kind, rule in RULES.items():
+            if rule.prepare is None:
+                continue
+            positions = [i for i, screens in enumerate(screened) if kind in screens]
+            if not positions:
+                continue
+            share = rule.prepare(
+                [texts[i] for i in positions], [screened[i][kind] for i in positions]
+            )
+            prepared[kind] = [None] * len(texts)
+            for position, result in zip(positions, share, strict=True):
+                prepared[kind][position] = result
+        return prepared
 
     @staticmethod
     def _resolve(found: list[tuple[int, str, Found]]) -> list[tuple[str, Found]]:

@@ -12,13 +12,15 @@ such a rule (US SSN) keeps only the formats that the rule's authority publishes.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import re
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any, Literal, get_args
 
-from textmill.lang.codes import base_language
+from textmill.stages.safety.pii_phone import PHONE_CANDIDATE, PHONE_DIGITS, phone_number
 from textmill.stages.safety.pii_scan import EMAIL, IBAN, IPV4
 
 KindName = Literal[
@@ -51,18 +53,27 @@ def matches(
 ) -> Iterator[re.Match[str]]:
     """The pattern's matches inside the context's windows that hold a cluster of at least
     `digits` digits or one of the window `flags` (look-behinds see the whole text)."""
-    for start, end, most, found in context.windows:
-        if most >= digits or found & flags:
-            yield from pattern.finditer(text, start, end)
+    windows = context.windows
+    if len(windows) == 1:  # the stage's case (one window at a time): no generator frame
+        start, end, most, found = windows[0]
+        return pattern.finditer(text, start, end) if most >= digits or found & flags else iter(())
+    return itertools.chain.from_iterable(
+        pattern.finditer(text, start, end)
+        for start, end, most, found in windows
+        if most >= digits or found & flags
+    )
 
 
 @dataclass(frozen=True)
 class Found:
-    """One confirmed piece of personal data: where it is and the value it hashes as."""
+    """One confirmed piece of personal data: where it is and the value it hashes as (and, when
+    the stage knows them, its UTF-8 byte positions in the row: -1 where not)."""
 
     start: int
     end: int
     value: str
+    byte_start: int = -1
+    byte_end: int = -1
 
 
 @dataclass
@@ -74,11 +85,14 @@ class Context:
     screens: frozenset[str] = frozenset()  # the parts of a kind's screen that matched the row
     # where digit-bearing kinds look (pii_scan's windows); by default the whole text
     windows: Sequence[tuple[int, int, int, int]] = EVERYWHERE
-    cache: dict[str, Any] = field(default_factory=dict)
+    prepared: Any = None  # the row's share of its kind's KindRule.prepare (None: none)
 
 
 # ---------------------------------------------------------------------------------------- IP
-IPV6_SCREEN = r"[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:.]*"
+# an address Python's ipaddress reads has `::` or six groups and a colon (eight groups, or six
+# and a dotted quad), so a colon, five groups and a colon: `12:30:45` and `a:b:` never reach
+# the finder. The leading literal lets RE2 jump from colon to colon (PREFIXED_SCREENS).
+IPV6_SCREEN = r":(?::|[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){4}:)"
 # Python's re scans fast only for a pattern that starts with a character set, so the "not
 # inside a longer number" look-behinds come after the first character.
 IPV4_CANDIDATE = re.compile(r"\d(?<![\w.]\d)\d{0,2}(?:\.\d{1,3}){3}(?!\w|\.\d)")
@@ -104,7 +118,9 @@ def ipv6_candidates(text: str) -> list[tuple[int, int]]:
         after = text[end : end + 2]
         if before and (before.isalnum() or before in "_.:"):
             continue
-        if after[:1].isalnum() or after[:1] in "_:" or (after[:1] == "." and after[1:].isdigit()):
+        if after and (
+            after[:1].isalnum() or after[:1] in "_:" or (after[:1] == "." and after[1:].isdigit())
+        ):  # (an address that ends the text has nothing after it: `"" in "_:"` is true)
             continue
         spans.append((start, end))
     return spans
@@ -176,20 +192,33 @@ def luhn_valid(digits: str) -> bool:
     return luhn.is_valid(digits)
 
 
+CARD_MIN_DIGITS = min(min(lengths) for _, _, lengths in _CARD_SCHEMES)
+
+
+@cache
+def _lengths_by_prefix() -> tuple[frozenset[int], ...]:
+    """The card lengths each 4-digit prefix (0000-9999) allows, from the issuer ranges: one
+    lookup per candidate instead of a walk over the ranges."""
+    table: list[set[int]] = [set() for _ in range(10_000)]
+    for low, high, lengths in _CARD_SCHEMES:
+        scale = 10 ** (4 - len(str(low)))
+        for prefix in range(low * scale, (high + 1) * scale):
+            table[prefix] |= lengths
+    return tuple(map(frozenset, table))
+
+
 def card_scheme_matches(digits: str) -> bool:
     """The number's prefix and length belong to one issuer range."""
-    for low, high, lengths in _CARD_SCHEMES:
-        width = len(str(low))
-        if len(digits) in lengths and low <= int(digits[:width]) <= high:
-            return True
-    return False
+    if len(digits) < CARD_MIN_DIGITS:
+        return False
+    return len(digits) in _lengths_by_prefix()[int(digits[:4])]
 
 
 def is_card_number(raw: str, prefix_check: bool = True) -> bool:
-    separators = set(re.sub(r"\d", "", raw))
-    if len(separators) > 1:  # "1234-5678 9012" mixes separators: a table, not a card
+    """`raw` is a CARD_CANDIDATE match: digits, spaces and hyphens."""
+    if " " in raw and "-" in raw:  # "1234-5678 9012" mixes separators: a table, not a card
         return False
-    digits = re.sub(r"\D", "", raw)
+    digits = raw.replace(" ", "").replace("-", "")
     if len(set(digits)) == 1:  # 0000 0000 0000 0000 passes Luhn
         return False
     if prefix_check:
@@ -202,12 +231,21 @@ def find_cards(text: str, context: Context) -> list[Found]:
     for match in matches(CARD_CANDIDATE, text, context, CARD_DIGITS):
         raw = match.group(0)
         if is_card_number(raw, context.options.card_prefix_check):
-            found.append(Found(match.start(), match.end(), re.sub(r"\D", "", raw)))
+            found.append(Found(match.start(), match.end(), raw.replace(" ", "").replace("-", "")))
     return found
 
 
 # --------------------------------------------------------------------------------------- IBAN
 IBAN_CANDIDATE = re.compile(r"(?i)(?<![\w:])[a-z]{2}\d{2}(?:[ ]?[a-z0-9]{1,4}){3,9}(?!\w)")
+# what a window needs before find_ibans looks in it: `CCdd` not after an ASCII word character
+# or `:`, then 11 letters or digits with single spaces (15 in all: the shortest IBAN). Most `CCdd`
+# windows of web text are words such as `CFB64` or `DNS64`. Python's `\d` and `(?i)[a-z]` read
+# more than ASCII (stdnum validates `GB8٢...`): digits are `\p{Nd}`, and a letter is an ASCII
+# one or any other character (`\pL` everywhere costs RE2 7x: 5.3 ms on the web text's windows)
+_ASCII_OR_WIDE = r"A-Za-z\x{80}-\x{10FFFF}"
+IBAN_GATE = (
+    rf"(?:^|[^0-9A-Za-z_:])[{_ASCII_OR_WIDE}]{{2}}\p{{Nd}}{{2}}(?: ?[0-9{_ASCII_OR_WIDE}]){{11}}"
+)
 
 
 def find_ibans(text: str, context: Context) -> list[Found]:
@@ -234,11 +272,13 @@ def find_ibans(text: str, context: Context) -> list[Found]:
 @dataclass(frozen=True)
 class NationalId:
     """One national identifier: the fewest digits in one cluster of its candidates (pii_scan),
-    a candidate pattern and stdnum's validator."""
+    a candidate pattern, stdnum's validator and an RE2 screen (the candidate pattern without
+    its look-arounds) that a window must match before the candidate pattern runs in it."""
 
     digits: int
     candidate: re.Pattern[str]
     module: str  # python-stdnum module whose is_valid/compact decide
+    screen: str
 
 
 NATIONAL_IDS: dict[str, NationalId] = {
@@ -248,17 +288,20 @@ NATIONAL_IDS: dict[str, NationalId] = {
         9,
         re.compile(r"(?<![\w-])\d{3}([- ])\d{2}\1\d{4}(?![\w]|-\d)"),
         "stdnum.us.ssn",
+        r"\d{3}[- ]\d{2}[- ]\d{4}",
     ),
     # Spain DNI (8 digits + mod-23 letter) and NIE (X/Y/Z + 7 digits + letter)
     "es_dni": NationalId(
         8,
         re.compile(r"(?<![\w-])\d{8}-?[A-HJ-NP-TV-Z](?!\w)"),
         "stdnum.es.dni",
+        r"\d{8}-?[A-HJ-NP-TV-Z]",
     ),
     "es_nie": NationalId(
         7,
         re.compile(r"(?<![\w-])[XYZ]-?\d{7}-?[A-HJ-NP-TV-Z](?!\w)"),
         "stdnum.es.nie",
+        r"[XYZ]-?\d{7}-?[A-HJ-NP-TV-Z]",
     ),
     # Italy codice fiscale: 16 characters with a check letter
     "it_codicefiscale": NationalId(
@@ -267,24 +310,28 @@ NATIONAL_IDS: dict[str, NationalId] = {
             r"(?i)(?<!\w)[a-z]{6}[0-9lmnp-v]{2}[a-ehlmprst][0-9lmnp-v]{2}[a-z][0-9lmnp-v]{3}[a-z](?!\w)"
         ),
         "stdnum.it.codicefiscale",
+        r"(?i:[a-z]{6}[0-9lmnp-v]{2}[a-ehlmprst][0-9lmnp-v]{2}[a-z][0-9lmnp-v]{3}[a-z])",
     ),
     # France NIR: 13 digits + 2-digit mod-97 key
     "fr_nir": NationalId(
         14,  # 15 digits, 14 in Corsica (2A, 2B)
         re.compile(r"(?<![\w-])[1-478] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}(?!\w)"),
         "stdnum.fr.nir",
+        r"[1-478] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}",
     ),
     # Finland HETU: DDMMYY, century sign, 3 digits, mod-31 check character
     "fi_hetu": NationalId(
         9,
         re.compile(r"(?<![\w-])\d{6}[-+A-FU-Y]\d{3}[0-9A-FHJ-NPR-Y](?!\w)"),
         "stdnum.fi.hetu",
+        r"\d{6}[-+A-FU-Y]\d{3}[0-9A-FHJ-NPR-Y]",
     ),
     # Sweden personnummer: (YY)YYMMDD-NNNC with a Luhn check digit; the separator is required
     "se_personnummer": NationalId(
         10,
         re.compile(r"(?<![\w-])(?:\d{2})?\d{6}[-+]\d{4}(?![\w]|-\d)"),
         "stdnum.se.personnummer",
+        r"\d{6}[-+]\d{4}",
     ),
 }
 
@@ -307,6 +354,12 @@ def any_national_id(names: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{part})" for part in parts), re.IGNORECASE)
 
 
+def national_id_gate(options: Any) -> str:
+    """The RE2 screen of the enabled national ids: thousands of windows of a web column have
+    the digits for one, a few dozen its shape."""
+    return "|".join(f"(?:{NATIONAL_IDS[name].screen})" for name in options.national_ids)
+
+
 def find_national_ids(text: str, context: Context) -> list[Found]:
     names = tuple(context.options.national_ids)
     if not names:
@@ -327,145 +380,29 @@ def find_national_ids(text: str, context: Context) -> list[Found]:
 
 
 # ------------------------------------------------------------------------------------- phones
-PHONE_DIGITS = 7  # the candidate pattern's fewest
-PHONE_CANDIDATE = re.compile(  # +, ( or a digit not after a word character or +, 7-17 digits
-    r"[+(\d](?<![\w+].)(?:(?<=\d)|(?<=\+)\d|(?<=\()\+?\d)(?:[ \t().\-/]{0,3}\d){6,16}"
-    r"(?:\s?(?:x|ext\.?|#)\s?\d{1,6})?(?!\w)"  # an extension: 555-0100 x204
-)
-PHONE_CONTEXT = 12  # characters either side handed to the matcher, so its leniency checks
-# (not inside a longer number or word) see the neighbours
-PHONE_LENIENCIES = ("possible", "valid", "strict_grouping", "exact_grouping")
-# likely regions of a document's language (a hint for national-format numbers; a number
-# written with +CC parses whatever the region)
-LANG_REGIONS: dict[str, tuple[str, ...]] = {  # at most three: each region is one more try
-    "en": ("US", "GB", "IN"),  # Canada and the Caribbean share the US plan
-    "de": ("DE", "AT", "CH"),
-    "fr": ("FR", "BE", "CH"),
-    "es": ("ES", "MX", "AR"),
-    "it": ("IT", "CH"),
-    "pt": ("PT", "BR"),
-    "nl": ("NL", "BE"),
-    "pl": ("PL",),
-    "cs": ("CZ",),
-    "sk": ("SK",),
-    "hu": ("HU",),
-    "ro": ("RO",),
-    "bg": ("BG",),
-    "el": ("GR", "CY"),
-    "sv": ("SE", "FI"),
-    "fi": ("FI",),
-    "da": ("DK",),
-    "no": ("NO",),
-    "nb": ("NO",),
-    "nn": ("NO",),
-    "is": ("IS",),
-    "et": ("EE",),
-    "lv": ("LV",),
-    "lt": ("LT",),
-    "sl": ("SI",),
-    "hr": ("HR",),
-    "sr": ("RS",),
-    "uk": ("UA",),
-    "ru": ("RU", "BY", "KZ"),
-    "tr": ("TR",),
-    "ar": ("SA", "EG", "AE"),
-    "he": ("IL",),
-    "fa": ("IR",),
-    "hi": ("IN",),
-    "bn": ("BD", "IN"),
-    "ur": ("PK",),
-    "id": ("ID",),
-    "ms": ("MY",),
-    "vi": ("VN",),
-    "th": ("TH",),
-    "zh": ("CN", "TW", "HK"),
-    "ja": ("JP",),
-    "ko": ("KR",),
-}
-# timestamps, dates, decimals and year ranges have phone-like digit counts; libphonenumber is
-# never asked about a candidate holding one. A date's day and month are at most 31 ("60-56-85-91"
-# is a number), and a dotted run is a version unless it is five pairs, as French numbers are
-# written ("03.93.92.16.85"). The 3-2-4 grouping is an SSN's, valid or not, never a phone's.
-_DAY_OR_MONTH = r"(?:[0-2]?\d|3[01])"
-NOT_A_PHONE = re.compile(
-    r"\d{4}[-./]\d{1,2}[-./]\d{1,2}"
-    rf"|{_DAY_OR_MONTH}[-./]{_DAY_OR_MONTH}[-./]\d{{2,4}}(?!\d)"
-    r"|(?<!\d)\d{4}\s?[-/]\s?\d{4}(?!\d)"
-    r"|\d\.\d{5,}"
-    r"|(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)"  # a US SSN's grouping, even outside the issued ranges
-)
-DOTTED = re.compile(r"\d\.\d+\.\d+\.\d")  # a version or an address
-FIVE_PAIRS = re.compile(r"\d\d(?:\.\d\d){4}")
-
-
-def phone_regions(lang: str | None, default_regions: Sequence[str]) -> tuple[str, ...]:
-    """The document language's likely regions first, then the stage's `regions`."""
-    base = base_language(lang) if lang else ""  # GlotLID's `fra_Latn` is `fr`
-    return tuple(dict.fromkeys((*LANG_REGIONS.get(base, ()), *default_regions)))
-
-
-PHONE_MAX_DIGITS = 15  # E.164: at most 15 digits with the country code
-
-
-def phone_candidate_is_plausible(raw: str, bare_digits: bool) -> bool:
-    """Cheap shape checks before libphonenumber: most digit runs in web text are tables,
-    timestamps, coordinates and ids, and the matcher costs ~0.1 ms a call."""
-    if not bare_digits and raw.isdigit():
-        return False  # an unformatted digit run is an order or account number far more often
-    if "  " in raw or ". " in raw or "\t" in raw:
-        return False  # table columns and sentence ends: a number is written with one separator
-    digits = sum(map(str.isdigit, raw))
-    if digits > PHONE_MAX_DIGITS or (digits > 13 and not raw.startswith(("+", "(+", "00"))):
-        return False
-    if FIVE_PAIRS.fullmatch(raw):
-        return True  # three parts make a date, four a version: five pairs are neither
-    return DOTTED.search(raw) is None and NOT_A_PHONE.search(raw) is None
-
-
-@lru_cache(maxsize=1 << 16)
-def _match_phones(window: str, region: str, leniency: str) -> tuple[tuple[int, int, str], ...]:
-    """(start, end, E.164) of the matcher's hits in one window; windows repeat in boilerplate."""
-    import phonenumbers
-
-    level = getattr(phonenumbers.Leniency, leniency.upper())
-    return tuple(
-        (
-            hit.start,
-            hit.end,
-            phonenumbers.format_number(hit.number, phonenumbers.PhoneNumberFormat.E164),
-        )
-        for hit in phonenumbers.PhoneNumberMatcher(window, region, leniency=level)
-    )
-
-
-def match_phones_cache_clear() -> None:
-    """Forget the matcher's cached windows (benchmarks time cold lookups)."""
-    _match_phones.cache_clear()
+def _beside_invalid_punctuation(text: str, start: int, end: int) -> bool:
+    """libphonenumber's VALID leniency: no `%` or currency sign right before a number that
+    starts with a digit, nor right after it (`50 000 000 $`, `12 345 678%`)."""
+    before = text[start - 1] if start and text[start].isdigit() else ""
+    after = text[end] if end < len(text) else ""
+    return any(c == "%" or unicodedata.category(c) == "Sc" for c in (before, after) if c)
 
 
 def find_phones(text: str, context: Context) -> list[Found]:
-    """libphonenumber's PhoneNumberMatcher on a small window around each plausible candidate:
-    the matcher's leniency decides (VALID by default), but it never walks a whole document."""
+    """Each plausible candidate of the windows, confirmed once by pii_phone (libphonenumber's
+    parse and the matcher's leniency rules) in the row's regions."""
     o = context.options
+    regions = tuple(context.regions)
     found = []
     for match in matches(PHONE_CANDIDATE, text, context, PHONE_DIGITS):
-        raw = match.group(0)
-        if not phone_candidate_is_plausible(raw, o.phone_bare_digits):
+        e164 = phone_number(match.group(0), regions, o.phone_leniency, o.phone_bare_digits)
+        if e164 is None:
             continue
-        # with a country code the region does not matter: one try
-        plus = raw.startswith(("+", "(+", "00"))
-        regions = context.regions[:1] if plus else context.regions
-        low = max(0, match.start() - PHONE_CONTEXT)
-        window = text[low : min(len(text), match.end() + PHONE_CONTEXT)]
-        for region in regions:
-            hits = [
-                (start, end, e164)
-                for start, end, e164 in _match_phones(window, region, o.phone_leniency)
-                if low + start < match.end() and low + end > match.start()
-            ]
-            if hits:
-                found += [Found(low + start, low + end, e164) for start, end, e164 in hits]
-                break
+        if o.phone_leniency != "possible" and _beside_invalid_punctuation(
+            text, match.start(), match.end()
+        ):
+            continue
+        found.append(Found(match.start(), match.end(), e164))
     return found
 
 
@@ -508,10 +445,6 @@ SECRET_TOKEN_SCREEN = (
     r"|hooks\.slack\.com|[rs]k_live_|SG\.|T3BlbkFJ|pypi-|sq0csp-|-us\d|eyJ|_authToken"
     r"|PRIVATE KEY|PuTTY-User-Key"
 )
-SECRET_ASSIGNMENT_SCREEN = (
-    r"(?i:passw|pwd|secret|api.?key|access.?key|auth.?token|access.?token)[\w.-]*[\"']?\s*[=:]"
-)
-SECRET_SCREEN = {"token": SECRET_TOKEN_SCREEN, "assignment": SECRET_ASSIGNMENT_SCREEN}
 PRIVATE_KEY_BLOCK = re.compile(
     r"-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----.*?-----END \1-----"
     r"|-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----[^\n]*(?:\n[A-Za-z0-9+/=:\- ]*)*"
@@ -568,6 +501,12 @@ def secret_patterns() -> tuple[tuple[tuple[str, ...], re.Pattern[str]], ...]:
     return tuple(patterns)
 
 
+@cache
+def secret_hints() -> frozenset[str]:
+    """Every plugin's literal hints (a long page is searched for each one once)."""
+    return frozenset(hint for hints in SECRET_PLUGINS.values() for hint in hints)
+
+
 def _is_password_value(value: str, quoted: bool) -> bool:
     if _PLACEHOLDER_VALUE.match(value):
         return False
@@ -583,16 +522,26 @@ def find_secrets(text: str, context: Context) -> list[Found]:
     if "token" in context.screens:
         found += find_tokens(text)
     if "assignment" in context.screens:
-        found += find_assignments(text)
+        found += find_assignments(text, context.prepared)
     return found
+
+
+def prepare_secrets(texts: list[str], parts: list[frozenset[str]]) -> list[list[int] | None]:
+    """The operators find_assignments reads, for every row with an assignment, in one pass."""
+    wanted = [i for i, screens in enumerate(parts) if "assignment" in screens]
+    shares: list[list[int] | None] = [None] * len(texts)
+    for i, operators in zip(wanted, operators_after_names([texts[i] for i in wanted]), strict=True):
+        shares[i] = operators
+    return shares
 
 
 def find_tokens(text: str) -> list[Found]:
     found = []
     if "PRIVATE KEY" in text or "PuTTY" in text:
         found += [Found(m.start(), m.end(), m.group(0)) for m in PRIVATE_KEY_BLOCK.finditer(text)]
+    present = {hint for hint in secret_hints() if hint in text}  # each hint looked for once
     for hints, pattern in secret_patterns():
-        if not any(hint in text for hint in hints):
+        if present.isdisjoint(hints):
             continue
         for match in pattern.finditer(text):
             # a long group is the secret itself where the plugin captures one after its
@@ -605,31 +554,61 @@ def find_tokens(text: str) -> list[Found]:
     return found
 
 
-def operators_after_names(text: str) -> list[int]:
-    """Positions of the `=` / `:` that can follow an identifier holding a secret's name: found
-    forwards from each name in the lower-cased text (a page holds thousands of operators and
-    few such names); every operator when lower-casing changes the length."""
-    lowered = text.lower()
-    if len(lowered) != len(text):
-        return [m.start() for m in ASSIGNMENT_OPERATOR.finditer(text)]
-    operators = set()
-    size = len(text)
-    for name in SECRET_NAME.finditer(lowered):
-        end = name.end()
-        while end < size and (text[end].isalnum() or text[end] in SECRET_NAME_CHARS):
-            end += 1
-        at = end
-        while at < size and at - end < 3 and text[at] in " \t\"'":
-            at += 1
-        if at < size and text[at] in "=:":
-            operators.add(at)
-    return sorted(operators)
+# a name, the rest of its word and the operator after it, as RE2 reads it (case-insensitive;
+# Unicode classes would slow RE2 tenfold, so the word is anything up to a space, a quote or an
+# operator: find_assignments reads the identifier before each operator again)
+ASSIGNMENT_END = f"(?i:{SECRET_NAME.pattern})[^\\s\"'=:]*[ \\t\"']{{0,3}}[=:]"
+# the rows find_assignments can take something from: a name and its operator as the finder
+# looks for them, and the start of a value SECRET_VALUE_AFTER can take (a third of the rows
+# that name a password, prose and docs, get to the finder). Python's `\s` is RE2's `\s`,
+# `\p{Z}` and five more controls.
+PYTHON_SPACE = r"[\s\p{Z}\x0b\x1c-\x1f\x85]"
+SECRET_ASSIGNMENT_SCREEN = (
+    f"{ASSIGNMENT_END}[=>]?{PYTHON_SPACE}*"
+    r"(?:[\"'][^\"'\s\p{Z}]{6}|[^\s\p{Z}\"',;<>()\[\]{}]{8})"
+)
+SECRET_SCREEN = {"token": SECRET_TOKEN_SCREEN, "assignment": SECRET_ASSIGNMENT_SCREEN}
+# characters that mark where each match ends: one of them is not in the text
+MARKS = ("\x00", *map(chr, range(0xFDD0, 0xFDF0)))  # NUL and Unicode's noncharacters
 
 
-def find_assignments(text: str) -> list[Found]:
+def operators_after_names(texts: Sequence[str]) -> list[list[int]]:
+    """Per text, the positions of the `=` / `:` that follow an identifier holding a secret's
+    name (a page holds thousands of operators and few such names). RE2, through Arrow, writes
+    a mark after each match, one pass for all the texts (Python's re walks a long page 5-10x
+    slower, and each Arrow call compiles the pattern again: 0.2 ms); every operator of a text
+    that holds every mark."""
+    mark = next((m for m in MARKS if not any(m in text for text in texts)), None)
+    if mark is None:
+        if len(texts) > 1:  # each text then finds its own mark
+            return [operators_after_names([text])[0] for text in texts]
+        return [[m.start() for m in ASSIGNMENT_OPERATOR.finditer(text)] for text in texts]
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = pa.array(texts, pa.large_string())
+    return [
+        _operators_before_marks(marked, mark)
+        for marked in pc.replace_substring_regex(column, ASSIGNMENT_END, "\\0" + mark).to_pylist()
+    ]
+
+
+def _operators_before_marks(marked: str, mark: str) -> list[int]:
+    operators: list[int] = []
+    at = marked.find(mark)
+    while at >= 0:  # the k-th mark sits k places after its operator
+        operators.append(at - len(operators) - 1)
+        at = marked.find(mark, at + 1)
+    return operators
+
+
+def find_assignments(text: str, operators: list[int] | None = None) -> list[Found]:
+    """Secret values after the operators of `operators_after_names` (found here if not given)."""
     found = []
     position = 0
-    for at in operators_after_names(text):
+    if operators is None:
+        [operators] = operators_after_names([text])
+    for at in operators:
         if at < position:
             continue
         name = name_before(text, at)
@@ -663,22 +642,33 @@ def find_url_credentials(text: str, context: Context) -> list[Found]:
     ]
 
 
+# screens that open with a literal: RE2 skips from one occurrence to the next (memchr), so each
+# runs alone over a column in ~1 ms, where joining the other screens' pass would cost their
+# subset pass (web text: the IPv6 screen alone 23 ms as `::|...`, 1.2 ms with its colon first)
+PREFIXED_SCREENS = frozenset({IPV6_SCREEN, URL_CREDENTIALS_SCREEN})
+
+
 @dataclass(frozen=True)
 class KindRule:
     """How the stage screens a column for one kind and confirms it in a row."""
 
     screen: str | dict[str, str] | Callable[[Any], str]  # a dict: parts the finder is told
     find: Callable[[str, Context], list[Found]]
+    # a windowed kind: an RE2 pattern a window must match before the finder looks in it
+    gate: str | Callable[[Any], str] = ""
+    # a screened kind: work its finder would do row by row, done in one call for every row its
+    # screens matched (texts, matched screen parts); each row's share is context.prepared
+    prepare: Callable[[list[str], list[frozenset[str]]], list[Any]] | None = None
 
 
 RULES: dict[str, KindRule] = {
-    "secret": KindRule(SECRET_SCREEN, find_secrets),
+    "secret": KindRule(SECRET_SCREEN, find_secrets, prepare=prepare_secrets),
     "url_credentials": KindRule(URL_CREDENTIALS_SCREEN, find_url_credentials),
     "email": KindRule("", find_emails),
     # the digit-bearing kinds have no RE2 screen: pii_scan's windows say where to look
-    "iban": KindRule("", find_ibans),
+    "iban": KindRule("", find_ibans, gate=IBAN_GATE),
     "credit_card": KindRule("", find_cards),
-    "national_id": KindRule("", find_national_ids),
+    "national_id": KindRule("", find_national_ids, gate=national_id_gate),
     "ip": KindRule({"v6": IPV6_SCREEN}, find_ips),  # IPv4 in windows, IPv6 is hex
     "phone": KindRule("", find_phones),
 }
@@ -699,19 +689,21 @@ def window_needs(kinds: Sequence[str], options: Any) -> tuple[int, bool, bool, b
     return min(digits), "ip" in kinds, "iban" in kinds, "email" in kinds
 
 
-def window_fits(kind: str, digits: int, flags: int, options: Any) -> bool:
-    """Can a window whose longest cluster has `digits` digits (and these flags) hold `kind`?"""
+def window_fits(kind: str, digits: Any, flags: Any, options: Any) -> Any:
+    """Which windows can hold `kind`, from the digits of their longest cluster and their flags
+    (numpy arrays, one entry a window: a boolean array)."""
     if kind == "phone":
         return digits >= PHONE_DIGITS
     if kind == "credit_card":
         return digits >= CARD_DIGITS
     if kind == "national_id":
-        return any(digits >= NATIONAL_IDS[name].digits for name in options.national_ids)
+        fewest = min((NATIONAL_IDS[name].digits for name in options.national_ids), default=WHOLE)
+        return digits >= fewest
     if kind == "ip":
-        return bool(flags & IPV4)
+        return (flags & IPV4) != 0
     if kind == "email":
-        return bool(flags & EMAIL)
-    return bool(flags & IBAN)  # iban
+        return (flags & EMAIL) != 0
+    return (flags & IBAN) != 0  # iban
 
 
 # Redaction order: secrets and URL credentials before e-mail (`ftp://user:pw@host.com` is not an
