@@ -4,9 +4,10 @@ A pure-speed change to `textmill.extraction.blocks` must leave the model's input
 the shipped `model.npz` would decide differently from how it was fitted and scored. This script
 runs `page_blocks` of the reference commit (its `textmill/` taken with `git archive`, run in a
 subprocess) and of the working tree on every HTML page of ../shared/data/extraction and
-../shared/data/web/web_docs.jsonl.gz, and compares per page: block texts and kinds exactly, the
-feature matrix (same names, same order) up to float32 rounding, and the shipped model's keep
-decisions. Exit status 1 on any difference.
+../shared/data/web/web_docs.jsonl.gz, and compares per page, all exactly (bit for bit): block
+texts and kinds, the float32 feature matrix (same names, same order), and the shipped model's
+probabilities as each side's own `TreeEnsemble.probability` computes them (so a faster tree
+evaluation is checked too). Exit status 1 on any difference.
 
     .venv/bin/python benchmarks/extraction_equivalence.py [--data DIR] [--reference REV] [--limit N]
 """
@@ -37,13 +38,15 @@ import pickle, sys
 from resiliparse.parse.html import HTMLTree
 from textmill.extraction.blocks import FEATURES, page_blocks
 from textmill.extraction.engine import page_language
+from textmill.extraction.model import shipped_model
 
 pages = pickle.load(open(sys.argv[1], "rb"))
 out = []
 for html in pages:
     tree = HTMLTree.parse(html)
     blocks = page_blocks(tree, page_language(tree))
-    out.append((blocks.texts, blocks.kinds, blocks.features))
+    probability = shipped_model().probability(blocks.features)
+    out.append((blocks.texts, blocks.kinds, blocks.features, probability))
 pickle.dump((FEATURES, out), open(sys.argv[2], "wb"))
 """
 
@@ -61,9 +64,12 @@ def read_pages(data: Path, limit: int | None) -> list[tuple[str, str]]:
 
 
 def dump_blocks(textmill_parent: Path, pages_file: Path, out_file: Path) -> tuple[tuple, list]:
+    # Run from `textmill_parent`: `python -c` puts the working directory first on sys.path, which
+    # would import the working tree's textmill for the reference too.
     subprocess.run(
         [sys.executable, "-c", DUMP, str(pages_file), str(out_file)],
         check=True,
+        cwd=textmill_parent,
         env={**os.environ, "PYTHONPATH": str(textmill_parent)},
     )
     with open(out_file, "rb") as stream:
@@ -82,10 +88,10 @@ def reference_tree(revision: str, into: Path) -> Path:
     return into
 
 
-def compare(names: list[str], reference: list, current: list, model) -> list[str]:
-    """One line per page whose blocks, features or decisions differ."""
+def compare(names: list[str], reference: list, current: list) -> list[str]:
+    """One line per page whose blocks, features or model probabilities differ."""
     problems = []
-    for name, (ref_texts, ref_kinds, ref_x), (texts, kinds, x) in zip(
+    for name, (ref_texts, ref_kinds, ref_x, ref_p), (texts, kinds, x, p) in zip(
         names, reference, current, strict=True
     ):
         if texts != ref_texts:
@@ -105,18 +111,18 @@ def compare(names: list[str], reference: list, current: list, model) -> list[str
         if x.shape != ref_x.shape or x.dtype != ref_x.dtype:
             problems.append(f"{name}: features {ref_x.shape} {ref_x.dtype} -> {x.shape} {x.dtype}")
             continue
-        close = np.isclose(x, ref_x, rtol=4 * np.finfo(np.float32).eps, atol=1e-7)
-        if not close.all():
-            row, column = np.argwhere(~close)[0]
+        same = x.view(np.uint32) == ref_x.view(np.uint32)
+        if not same.all():
+            row, column = np.argwhere(~same)[0]
             problems.append(
-                f"{name}: {int((~close).sum())} feature values differ, first block {row} "
+                f"{name}: {int((~same).sum())} feature values differ, first block {row} "
                 f"column {column}: {ref_x[row, column]!r} -> {x[row, column]!r}"
             )
             continue
-        keep = model.probability(x) > model.keep_threshold
-        ref_keep = model.probability(ref_x) > model.keep_threshold
-        if not np.array_equal(keep, ref_keep):
-            problems.append(f"{name}: {int((keep != ref_keep).sum())} keep decisions differ")
+        if p.shape != ref_p.shape or not (p.view(np.uint64) == ref_p.view(np.uint64)).all():
+            problems.append(
+                f"{name}: model probabilities differ (max {np.abs(p - ref_p).max():.3g})"
+            )
     return problems
 
 
@@ -129,8 +135,6 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data.is_dir():
         print(f"{args.data} not found: the check needs ../shared/data; skipped.")
         return 0
-    from textmill.extraction.model import shipped_model
-
     pages = read_pages(args.data, args.limit)
     with tempfile.TemporaryDirectory() as folder:
         temp = Path(folder)
@@ -144,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             capture_output=True,
             text=True,
         ).stdout.strip()
-        cached = Path(tempfile.gettempdir()) / f"textmill-blocks-{commit}-{args.limit}.pkl"
+        cached = Path(tempfile.gettempdir()) / f"textmill-blocks-2-{commit}-{args.limit}.pkl"
         if cached.exists():
             with open(cached, "rb") as stream:
                 ref_features, reference = pickle.load(stream)
@@ -156,12 +160,12 @@ def main(argv: list[str] | None = None) -> int:
     if features != ref_features:
         print("FEATURES differ in names or order:", ref_features, features)
         return 1
-    problems = compare([name for name, _ in pages], reference, current, shipped_model())
-    blocks = sum(len(texts) for texts, _, _ in current)
+    problems = compare([name for name, _ in pages], reference, current)
+    blocks = sum(len(texts) for texts, *_ in current)
     for line in problems[:20]:
         print(line)
     print(
-        f"{len(pages)} pages, {blocks} blocks: {len(pages) - len(problems)} identical to "
+        f"{len(pages)} pages, {blocks} blocks: {len(pages) - len(problems)} bit-identical to "
         f"{args.reference}, {len(problems)} differ"
     )
     return 1 if problems else 0

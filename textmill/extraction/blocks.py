@@ -11,8 +11,10 @@ textmill.text.chars), neighbours from shifted columns.
 
 from __future__ import annotations
 
+import collections
 import functools
 import html
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -674,15 +676,21 @@ def _features(
         float
     )
 
-    words_of = [t.casefold().split() for t in texts]
-    words = np.fromiter((len(w) for w in words_of), np.int64, n).astype(np.float64)
-    stops = function_words(lang)
-    stop_count = np.fromiter((sum(w in stops for w in ws) for ws in words_of), np.float64, n)
+    # Python's own splitting and set lookups, but mapped in C: no Python frame per word.
+    words_of = list(map(str.split, map(str.casefold, texts)))
+    word_counts = np.fromiter(map(len, words_of), np.int64, n)
+    words = word_counts.astype(np.float64)
+    is_stop = np.fromiter(
+        map(function_words(lang).__contains__, itertools.chain.from_iterable(words_of)),
+        np.bool_,
+        int(word_counts.sum()),
+    )
+    stops_before = np.concatenate(([0], np.cumsum(is_stop, dtype=np.int64)))
+    word_ends = np.cumsum(word_counts)
+    stop_count = (stops_before[word_ends] - stops_before[word_ends - word_counts]).astype(float)
     safe_words = np.maximum(words, 1)
 
-    repeats: dict[str, int] = {}
-    for t in texts:
-        repeats[t] = repeats.get(t, 0) + 1
+    repeats = collections.Counter(texts)
     total = float(chars.sum())
     base = {
         "log_chars": np.log1p(chars),
@@ -699,7 +707,7 @@ def _features(
         "char_position": (np.cumsum(chars) - chars) / total,
         "page_char_share": chars / total,
         "max_char_ratio": chars / chars.max(),
-        "log_repeats": np.log(np.fromiter((repeats[t] for t in texts), np.float64, n)),
+        "log_repeats": np.log(np.fromiter(map(repeats.__getitem__, texts), np.float64, n)),
     }
     kind_index = {k: i for i, k in enumerate(KINDS)}
     kind_columns = np.zeros((n, len(KINDS)))

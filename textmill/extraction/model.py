@@ -1,8 +1,8 @@
 """The main-content model: gradient-boosted trees evaluated with numpy, no learning library.
 
 `textmill.extraction.train` fits scikit-learn's HistGradientBoostingClassifier on labelled
-blocks and saves its trees as flat arrays (`model.npz`, shipped in the package); here every tree
-descends for all blocks of a page at once, one numpy step per tree level.
+blocks and saves its trees as flat arrays (`model.npz`, shipped in the package); here a numba
+kernel descends every tree for every block of a page, and numpy sums the leaves.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
+import numba as nb
 import numpy as np
 
 MODEL_PATH = Path(__file__).with_name("model.npz")
@@ -30,24 +31,21 @@ class TreeEnsemble:
     features: tuple[str, ...]  # the feature names the trees were fitted on, in column order
     keep_threshold: float  # probability above which a block is kept (chosen by cross-validation)
 
+    @functools.cached_property
+    def _complete_trees(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The trees as complete binary trees of `depth` levels (children of node k at 2k+1 and
+        2k+2), so that a row descends without branching on leaves: a leaf above the last level
+        becomes nodes that lead every way to copies of it. Same comparisons, same leaves."""
+        return _complete(
+            self.feature, self.threshold, self.left, self.right, self.value, max(self.depth, 0)
+        )
+
     def probability(self, x: np.ndarray) -> np.ndarray:
         """P(main content) for each row of `x` (blocks × features)."""
         if len(x) == 0:
             return np.zeros(0)
-        trees, width = self.feature.shape
-        # Flat indices (tree * width + node, row * features + feature): 1-D takes are several
-        # times faster than 2-D fancy indexing.
-        offsets = np.arange(trees, dtype=np.int64) * width
-        row_offsets = np.arange(len(x), dtype=np.int64)[:, None] * x.shape[1]
-        features, thresholds = self.feature.ravel(), self.threshold.ravel()
-        lefts = (self.left + offsets[:, None]).ravel()
-        rights = (self.right + offsets[:, None]).ravel()
-        flat_x = np.ascontiguousarray(x).ravel()
-        node = np.broadcast_to(offsets, (len(x), trees)).copy()
-        for _ in range(self.depth):
-            goes_left = flat_x.take(row_offsets + features.take(node)) <= thresholds.take(node)
-            node = np.where(goes_left, lefts.take(node), rights.take(node))
-        raw = self.value.ravel().take(node).sum(axis=1) + self.baseline
+        leaves = _leaf_values(np.ascontiguousarray(x), *self._complete_trees)
+        raw = leaves.sum(axis=1) + self.baseline  # numpy's pairwise sum, as the model was scored
         return 1.0 / (1.0 + np.exp(-raw))
 
     def save(self, path: Path) -> None:
@@ -105,6 +103,48 @@ class TreeEnsemble:
         return cls(
             feature, threshold, left, right, value, baseline, depth, features, keep_threshold
         )
+
+
+@nb.njit(cache=True)
+def _complete(feature, threshold, left, right, value, depth):
+    trees = feature.shape[0]
+    inner = (1 << depth) - 1
+    out_feature = np.zeros((trees, inner), np.int64)
+    out_threshold = np.full((trees, inner), np.inf)
+    out_value = np.zeros((trees, inner + 1), np.float64)
+    source = np.zeros(2 * inner + 1, np.int64)  # the original node each complete node stands for
+    for t in range(trees):
+        source[0] = 0
+        for k in range(2 * inner + 1):
+            node = source[k]
+            if k >= inner:
+                out_value[t, k - inner] = value[t, node]
+                continue
+            if left[t, node] == node:  # a leaf before the last level: both ways lead to it
+                source[2 * k + 1] = node
+                source[2 * k + 2] = node
+            else:
+                out_feature[t, k] = feature[t, node]
+                out_threshold[t, k] = threshold[t, node]
+                source[2 * k + 1] = left[t, node]
+                source[2 * k + 2] = right[t, node]
+    return out_feature, out_threshold, out_value
+
+
+@nb.njit(cache=True)
+def _leaf_values(x, feature, threshold, value):
+    """(rows, trees): the value of the leaf each row reaches in each tree: go left when
+    x <= threshold (NaN goes right), as scikit-learn's trees do."""
+    rows, trees = x.shape[0], feature.shape[0]
+    inner = feature.shape[1]
+    leaves = np.empty((rows, trees), np.float64)
+    for t in range(trees):  # one tree at a time stays in L1; rows descend independently
+        for r in range(rows):
+            k = 0
+            while k < inner:
+                k = 2 * k + (1 if np.float64(x[r, feature[t, k]]) <= threshold[t, k] else 2)
+            leaves[r, t] = value[t, k - inner]
+    return leaves
 
 
 @functools.cache
