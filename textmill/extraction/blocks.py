@@ -1,12 +1,12 @@
 """A page as blocks with features: what the main-content model decides on.
 
 A block is a leaf block element (a `p`, `li`, heading, cell or `div` holding no other block) or a
-table row whose cells hold none (a data row, one line). lexbor's selector matcher (resiliparse's
-`HTMLTree`) finds them in document order with one call, and finds which of them sit inside
-navigation, footers, comment sections, share bars, cookie banners and the like with one call per
-context (ancestor-or-self tag, role, or class/id token), so Python touches blocks and links,
-never every node. Text statistics come from one pass over all blocks' code points (numpy and
-textmill.text.chars), neighbours from shifted columns.
+table row whose cells hold none (a data row, one line). The selectors below define them and the
+contexts a block inherits (navigation, footers, comment sections, share bars, cookie banners and
+the like, by ancestor-or-self tag, role, or class/id token); numba kernels evaluate those
+definitions on the flat arrays of lexbor's serialized tree (`textmill.extraction.flat_tree`),
+`textmill.extraction.block_text` writes the blocks' texts and counts their characters, and
+numpy turns the counts into feature columns, neighbours from shifted columns.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import numba as nb
 import numpy as np
 from resiliparse.parse.html import HTMLTree
 
+from textmill.extraction.block_text import BlockTexts, block_texts
 from textmill.extraction.flat_tree import (
     ATTRIBUTES,
     ELEMENT,
@@ -34,7 +35,7 @@ from textmill.extraction.flat_tree import (
     flat_tree,
 )
 from textmill.extraction.stop_words import function_words
-from textmill.text.chars import ALPHA, DECIMAL, PUNCT, TABLE_SIZE, TERMINAL, UPPER, char_flags
+from textmill.text.chars import char_flags
 
 # Elements whose content never reaches the text (removed before blocks are found, outermost only).
 JUNK = (
@@ -171,7 +172,6 @@ FEATURES: tuple[str, ...] = (
     + tuple(f"window_{name}" for name in _NEIGHBOURED)
     + ("page_log_blocks", "page_link_density", "page_stop_word_share")
 )
-_SPACES = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -280,7 +280,8 @@ def page_blocks(tree: HTMLTree, lang: str | None) -> Blocks:
     (benchmarks/extraction_equivalence.py checks it on the real pages)."""
     remove_junk(tree)
     has_body = tree.body is not None
-    flat = flat_tree(tree.document.html, TAGS, code_point_flags())
+    flags = code_point_flags()
+    flat = flat_tree(tree.document.html, TAGS, flags)
     tables = _tables()
     body = TAGS.id("body")
     root = -1
@@ -307,6 +308,7 @@ def page_blocks(tree: HTMLTree, lang: str | None) -> Blocks:
         flat.last,
         flat.tag,
         flat.text_chars,
+        flat.text_end - flat.text_start,
         flat.nonspace,
         own_bits,
         root,
@@ -321,36 +323,20 @@ def page_blocks(tree: HTMLTree, lang: str | None) -> Blocks:
         tables["cell"],
         tables["tag_bits"],
     )
-    block_tag, starts, ends, removed, context_bits, cell_block, cell_starts, cell_ends = found
-    text = flat.text_bytes.tobytes().decode("utf-8", "surrogatepass")
-    raw = [text[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
-    cells: dict[int, list[str]] = {}
-    for block, a, b in zip(
-        cell_block.tolist(), cell_starts.tolist(), cell_ends.tolist(), strict=True
-    ):
-        cell = _SPACES.sub(" ", text[a:b]).strip()
-        if cell:
-            cells.setdefault(block, []).append(cell)
-    n = len(raw)
-    contexts = ((context_bits[:, None] >> np.arange(len(CONTEXTS))) & 1).astype(np.float32)
-    lengths = ends - starts
-    link_share = 1.0 - (lengths - removed) / np.maximum(lengths, 1)
+    block_tag, lengths, removed, starts, ends, context_bits, cell_ranges = found
     tr = TAGS.id("tr")
-    kind_of_tag = tables["kind_of_tag"]
-    texts, kinds, kept = [], [], []
-    for index, (tag, text_of_block) in enumerate(zip(block_tag.tolist(), raw, strict=True)):
-        if tag == tr:
-            text_of_block = CELL_SEPARATOR.join(cells.get(index, ()))
-        else:
-            text_of_block = _SPACES.sub(" ", text_of_block).strip()
-        if text_of_block:
-            texts.append(text_of_block)
-            kinds.append(KINDS[kind_of_tag[tag]])
-            kept.append(index)
-    if not texts or not n:
+    found_texts = block_texts(
+        flat.text_bytes, block_tag == tr, starts, ends, cell_ranges, CELL_SEPARATOR, flags
+    )
+    kept = found_texts.kept
+    if not len(kept):
         return Blocks([], [], np.zeros((0, len(FEATURES)), np.float32))
-    features = _features(texts, kinds, link_share[kept], contexts[kept], lang)
-    return Blocks(texts, kinds, features)
+    contexts = ((context_bits[kept, None] >> np.arange(len(CONTEXTS))) & 1).astype(np.float32)
+    link_share = 1.0 - (lengths - removed) / np.maximum(lengths, 1)
+    kind_ids = tables["kind_of_tag"][block_tag[kept]]
+    kinds = list(map(KINDS.__getitem__, kind_ids.tolist()))
+    features = _features(found_texts, kind_ids, link_share[kept], contexts, lang)
+    return Blocks(found_texts.texts, kinds, features)
 
 
 def _casefolded_token_bits(flat: FlatTree, element: int, ascii_bits: int) -> int:
@@ -457,6 +443,7 @@ def _find_blocks(
     last,
     tag,
     text_chars,
+    text_bytes,
     nonspace,
     own_bits,
     root,
@@ -557,6 +544,7 @@ def _find_blocks(
     new_tag = np.empty(m, np.int64)
     new_kind = np.empty(m, np.int8)
     chars = np.zeros(m, np.int64)
+    widths = np.zeros(m, np.int64)
     for j in range(m):
         i = old_of[j]
         if i < 0:
@@ -566,6 +554,7 @@ def _find_blocks(
             new_tag[j] = tag[i]
             new_kind[j] = kind[i]
             chars[j] = text_chars[i]
+            widths[j] = text_bytes[i]
     # Blocks: rows whose cells hold no block, and leaf block elements that are no row's cells.
     below_structure = np.zeros(m, np.bool_)
     below_row_stop = np.zeros(m, np.bool_)
@@ -587,11 +576,12 @@ def _find_blocks(
             leaf = leafable[new_tag[j]] and not below_structure[j]
             block[j] = row[j] or (leaf and not (up >= 0 and row[up]))
     # Top down: contexts (ancestor-or-self), link text (text under an outermost anchor that
-    # sits inside a block), text offsets in code points.
+    # sits inside a block), text offsets in code points and in bytes of the text buffer.
     context = np.zeros(m, np.int32)
     under_block = np.zeros(m, np.bool_)
     anchored = np.zeros(m, np.int8)  # 0 no anchor above, 1 a removed one, 2 a kept one
     text_before = np.zeros(m + 1, np.int64)
+    bytes_before = np.zeros(m + 1, np.int64)
     removed_before = np.zeros(m + 1, np.int64)
     for j in range(m):
         up = new_parent[j]
@@ -611,10 +601,12 @@ def _find_blocks(
         if anchored[j] == 0 and new_kind[j] == ELEMENT and new_tag[j] == anchor:
             anchored[j] = 1 if under_block[j] else 2
         text_before[j + 1] = text_before[j] + chars[j]
+        bytes_before[j + 1] = bytes_before[j] + widths[j]
         removed_before[j + 1] = removed_before[j] + (chars[j] if anchored[j] == 1 else 0)
     blocks = np.flatnonzero(block)
     count = len(blocks)
     block_tag = np.empty(count, np.int64)
+    lengths = np.empty(count, np.int64)
     starts = np.empty(count, np.int64)
     ends = np.empty(count, np.int64)
     removed = np.empty(count, np.int64)
@@ -623,8 +615,9 @@ def _find_blocks(
     for b in range(count):
         j = blocks[b]
         block_tag[b] = new_tag[j]
-        starts[b] = text_before[j]
-        ends[b] = text_before[new_last[j] + 1]
+        lengths[b] = text_before[new_last[j] + 1] - text_before[j]
+        starts[b] = bytes_before[j]
+        ends[b] = bytes_before[new_last[j] + 1]
         removed[b] = removed_before[new_last[j] + 1] - removed_before[j]
         context_bits[b] = context[j]
         if new_tag[j] == tr:
@@ -644,38 +637,23 @@ def _find_blocks(
             while c <= new_last[j]:
                 if new_kind[c] == ELEMENT and cell[new_tag[c]]:
                     cell_block[cells] = b
-                    cell_starts[cells] = text_before[c]
-                    cell_ends[cells] = text_before[new_last[c] + 1]
+                    cell_starts[cells] = bytes_before[c]
+                    cell_ends[cells] = bytes_before[new_last[c] + 1]
                     cells += 1
                 c = new_last[c] + 1
-    return block_tag, starts, ends, removed, context_bits, cell_block, cell_starts, cell_ends
+    cell_ranges = (cell_block, cell_starts, cell_ends)
+    return block_tag, lengths, removed, starts, ends, context_bits, cell_ranges
 
 
 def _features(
-    texts: list[str],
-    kinds: list[str],
+    found: BlockTexts,
+    kind_ids: np.ndarray,
     link_share: np.ndarray,
     contexts: np.ndarray,
     lang: str | None,
 ) -> np.ndarray:
+    texts, chars, alpha = found.texts, found.chars, found.alpha
     n = len(texts)
-    joined = "\n".join(texts)
-    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
-    flags = code_point_flags()[np.minimum(codes, TABLE_SIZE - 1)]
-    flags[codes >= TABLE_SIZE] = 0
-    chars = np.fromiter((len(t) for t in texts), np.int64, n)
-    starts = np.concatenate(([0], np.cumsum(chars + 1)[:-1]))
-
-    def per_block(mask: int) -> np.ndarray:
-        return np.add.reduceat((flags & mask) != 0, starts).astype(np.float64)
-
-    alpha, upper, digits = per_block(ALPHA), per_block(UPPER), per_block(DECIMAL)
-    punct, terminals = per_block(PUNCT), per_block(TERMINAL)
-    last = codes[starts + chars - 1]
-    ends_terminal = ((code_point_flags()[np.minimum(last, TABLE_SIZE - 1)] & TERMINAL) != 0).astype(
-        float
-    )
-
     # Python's own splitting and set lookups, but mapped in C: no Python frame per word.
     words_of = list(map(str.split, map(str.casefold, texts)))
     word_counts = np.fromiter(map(len, words_of), np.int64, n)
@@ -696,11 +674,11 @@ def _features(
         "log_chars": np.log1p(chars),
         "log_words": np.log1p(words),
         "link_density": np.clip(link_share, 0.0, 1.0),
-        "punct_share": punct / chars,
-        "ends_terminal": ends_terminal,
-        "terminals_per_word": terminals / safe_words,
-        "digit_share": digits / chars,
-        "upper_share": upper / np.maximum(alpha, 1),
+        "punct_share": found.punct / chars,
+        "ends_terminal": found.ends_terminal,
+        "terminals_per_word": found.terminals / safe_words,
+        "digit_share": found.digits / chars,
+        "upper_share": found.upper / np.maximum(alpha, 1),
         "stop_word_share": stop_count / safe_words,
         "mean_word_length": alpha / safe_words,
         "position": np.arange(n) / max(n - 1, 1),
@@ -709,9 +687,8 @@ def _features(
         "max_char_ratio": chars / chars.max(),
         "log_repeats": np.log(np.fromiter(map(repeats.__getitem__, texts), np.float64, n)),
     }
-    kind_index = {k: i for i, k in enumerate(KINDS)}
     kind_columns = np.zeros((n, len(KINDS)))
-    kind_columns[np.arange(n), [kind_index[k] for k in kinds]] = 1.0
+    kind_columns[np.arange(n), kind_ids] = 1.0
 
     weights = np.maximum(chars, 1).astype(np.float64)
     neighbour_columns = []
