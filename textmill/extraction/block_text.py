@@ -60,17 +60,23 @@ def block_texts(
     return BlockTexts(kept, texts, chars, *(counts[:, k].astype(np.float64) for k in range(6)))
 
 
+_COUNTED = (ALPHA, UPPER, DECIMAL, PUNCT, TERMINAL)  # the columns of `counts`, then the last
+
+
 @nb.njit(cache=True)
-def _fold_into(text, start, end, out, at, flags):
+def _fold_into(text, start, end, out, at, flags, counts):
     """text[start:end] with white-space runs folded to one space and stripped, written at
-    out[at:]; returns (where it ends, code points written)."""
+    out[at:]; its characters counted into `counts` (white space has none of the counted
+    flags); returns (where it ends, code points written, flags of the last one)."""
     begin = at
     pending = False
     written = 0
+    last = 0
     j = start
     while j < end:
         code, width = code_point_at(text, j, end)
-        if flag(flags, code) & SPACE:
+        flags_of = flag(flags, code)
+        if flags_of & SPACE:
             pending = at > begin
         else:
             if pending:
@@ -82,8 +88,12 @@ def _fold_into(text, start, end, out, at, flags):
                 out[at + m] = text[j + m]
             at += width
             written += 1
+            last = flags_of
+            for k in range(len(_COUNTED)):
+                if flags_of & _COUNTED[k]:
+                    counts[k] += 1
         j += width
-    return at, written
+    return at, written, last
 
 
 @nb.njit(cache=True)
@@ -98,43 +108,31 @@ def _fold(text, is_row, starts, ends, cell_block, cell_starts, cell_ends, separa
     out = np.empty(size, np.uint8)
     code_starts = np.zeros(n, np.int64)
     code_ends = np.zeros(n, np.int64)
+    counts = np.zeros((n, len(_COUNTED) + 1), np.int64)
     at = 0
     code = 0
     c = 0
     for b in range(n):
         code_starts[b] = code
+        last = 0
         if is_row[b]:
             while c < len(cell_block) and cell_block[c] < b:
                 c += 1
             while c < len(cell_block) and cell_block[c] == b:
-                if code > code_starts[b]:  # a separator, taken back if the cell is empty
-                    out[at] = separator
-                    after, written = _fold_into(
-                        text, cell_starts[c], cell_ends[c], out, at + 1, flags
-                    )
-                    if written:
-                        at = after
-                        code += written + 1
-                else:
-                    at, written = _fold_into(text, cell_starts[c], cell_ends[c], out, at, flags)
-                    code += written
+                # a separator before every cell but the first non-empty one
+                gap = 1 if code > code_starts[b] else 0
+                out[at] = separator  # overwritten when not needed
+                after, written, cell_last = _fold_into(
+                    text, cell_starts[c], cell_ends[c], out, at + gap, flags, counts[b]
+                )
+                if written:  # the separator has none of the counted flags
+                    at = after
+                    code += written + gap
+                    last = cell_last
                 c += 1
         else:
-            at, written = _fold_into(text, starts[b], ends[b], out, at, flags)
+            at, written, last = _fold_into(text, starts[b], ends[b], out, at, flags, counts[b])
             code += written
         code_ends[b] = code
-    # Per block: alpha, upper, digits, punct, terminals, last character a terminal.
-    counts = np.zeros((n, 6), np.int64)
-    masks = (ALPHA, UPPER, DECIMAL, PUNCT, TERMINAL)
-    j = 0
-    for b in range(n):
-        last = 0
-        for _ in range(code_ends[b] - code_starts[b]):
-            point, width = code_point_at(out, j, at)
-            last = flag(flags, point)
-            for k in range(5):
-                if last & masks[k]:
-                    counts[b, k] += 1
-            j += width
-        counts[b, 5] = 1 if last & TERMINAL else 0
+        counts[b, len(_COUNTED)] = 1 if last & TERMINAL else 0
     return out[:at], code_starts, code_ends, counts

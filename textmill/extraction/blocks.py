@@ -27,10 +27,12 @@ from textmill.extraction.block_text import BlockTexts, block_texts
 from textmill.extraction.flat_tree import (
     ATTRIBUTES,
     ELEMENT,
+    FOREIGN,
     RAW_TEXT,
     TEXT,
     VOID,
     FlatTree,
+    Skip,
     TagTable,
     flat_tree,
 )
@@ -216,11 +218,36 @@ TAGS = TagTable(
             | set(_KIND_OF_TAG)
             | set(VOID)
             | set(RAW_TEXT)
+            | set(FOREIGN)
+            | {item for item in _names(JUNK) if item[0] != "["}
             | {"a", "body", "html", "p", "td", "th", "tr"}
         )
     )
 )
 _ATTRIBUTE_CONTEXT = re.compile(r"\[(\w+)=(\w+) i\]")
+
+
+def _junk_skip() -> Skip:
+    """JUNK as the flat-tree scan reads it: tag names and `[name]`, `[name=value i]`,
+    `[name*='value' i]` attribute rules."""
+    items = _names(JUNK)
+    present, equal, contains = [], [], []
+    for item in items:
+        if item[0] != "[":
+            continue
+        found = re.fullmatch(r"\[([\w-]+)(?:(\*?)=(?:'([^']*)'|([\w-]+)) i)?\]", item)
+        if found is None:
+            raise ValueError(f"JUNK item not understood by the scan: {item}")
+        name, star, quoted, bare = found.groups()
+        if quoted is None and bare is None:
+            present.append(name)
+        else:
+            (contains if star else equal).append((name, quoted if quoted is not None else bare))
+    tags = tuple(item for item in items if item[0] != "[")
+    return Skip(tags, tuple(present), tuple(equal), tuple(contains))
+
+
+JUNK_SKIP = _junk_skip()
 
 
 @functools.cache
@@ -271,17 +298,22 @@ def _tables() -> dict[str, np.ndarray]:
 
 
 def page_blocks(tree: HTMLTree, lang: str | None) -> Blocks:
-    """The blocks of a parsed page (junk is removed from the tree first).
+    """The blocks of a parsed page, junk left out.
 
-    lexbor removes the junk (one query) and serializes the tree; everything else runs on the
-    flat arrays of that serialization (`textmill.extraction.flat_tree`): loose text wrapped,
-    blocks found, contexts inherited, link text and rows' cells measured, in a few linear
-    passes of one numba kernel. The blocks are exactly those of the selector definitions above
-    (benchmarks/extraction_equivalence.py checks it on the real pages)."""
-    remove_junk(tree)
+    lexbor serializes the tree (one C call); everything else runs on the flat arrays of that
+    serialization (`textmill.extraction.flat_tree`, whose scan leaves the junk out): loose text
+    wrapped, blocks found, contexts inherited, link text and rows' cells measured, in a few
+    linear passes of numba kernels. Where the scan cannot be sure of junk inside `svg` or
+    `math`, lexbor removes the junk from the tree first (the tree is changed then). The blocks
+    are exactly those of the selector definitions above (benchmarks/extraction_equivalence.py
+    checks it on the real pages)."""
     has_body = tree.body is not None
     flags = code_point_flags()
-    flat = flat_tree(tree.document.html, TAGS, flags)
+    flat = flat_tree(tree.document.html, TAGS, flags, JUNK_SKIP)
+    if flat.unsure:
+        remove_junk(tree)
+        has_body = tree.body is not None
+        flat = flat_tree(tree.document.html, TAGS, flags, JUNK_SKIP)
     tables = _tables()
     body = TAGS.id("body")
     root = -1

@@ -9,6 +9,13 @@ values are double-quoted with `&amp; &quot; &lt; &gt; &nbsp;` escaped, text has 
 numba scan turns it into preorder arrays (parent, tag, the four attributes the extractor reads,
 text nodes with their decoded text appended to one buffer), which `textmill.extraction.blocks`
 then queries with array passes instead of selectors.
+
+The scan also leaves out what a `Skip` names (the extractor's junk: scripts, forms' controls,
+hidden elements) with everything inside, as if lexbor had removed those elements before
+serializing: the text on either side runs on as one node. One case is ambiguous in the
+serialization: inside `svg` or `math`, lexbor writes a `style` or `script` element's text
+verbatim though its children may be elements, and writes no end tag for an element with a
+void name. The scan reports such a page `unsure`; the caller lets lexbor remove the elements.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from textmill.text.columns import code_point_at
 
 ELEMENT, TEXT = 0, 1
 # Attributes the extractor reads, in the order of `FlatTree.attributes`' columns.
-ATTRIBUTES = ("class", "id", "role", "itemprop")
+ATTRIBUTES = ("class", "id", "role", "itemprop", "hidden", "aria-hidden", "style")
 VOID = (
     *("area", "base", "basefont", "bgsound", "br", "col", "embed", "frame", "hr", "img"),
     *("input", "keygen", "link", "meta", "param", "source", "track", "wbr"),
@@ -32,6 +39,7 @@ VOID = (
 # Elements whose text lexbor serializes verbatim (script, style and iframe are junk, removed
 # before, but read right if present); `plaintext` runs to the end of the document.
 RAW_TEXT = ("script", "style", "xmp", "iframe", "noembed", "noframes", "plaintext")
+FOREIGN = ("svg", "math")  # roots of foreign content (module docstring)
 _KEY_BASE = 37  # a-z, 0-9 and "no character"
 _KEY_MAX_LENGTH = 12  # 37**12 < 2**63
 
@@ -70,6 +78,17 @@ class TagTable:
 
 
 @dataclass(frozen=True)
+class Skip:
+    """Elements left out with their subtrees: by tag name, or by an attribute that is present,
+    equal to a value, or containing one (values ASCII case-insensitive, as selectors' `i`)."""
+
+    tags: tuple[str, ...]
+    present: tuple[str, ...] = ()
+    equal: tuple[tuple[str, str], ...] = ()
+    contains: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class FlatTree:
     """Nodes in document order (elements and text; comments and the doctype are left out, which
     changes no text and no element). `attributes[i, 2k:2k+2]` is the byte range of attribute
@@ -88,13 +107,15 @@ class FlatTree:
     nonspace: np.ndarray  # bool
     markup: np.ndarray  # uint8: the serialization scanned
     text_bytes: np.ndarray  # uint8
+    unsure: bool  # a skipped subtree held foreign content the scan cannot read for sure
 
 
-def flat_tree(markup: str, tags: TagTable, flags: np.ndarray) -> FlatTree:
-    """The arrays of lexbor's serialization `markup` (`HTMLTree.document.html`)."""
+def flat_tree(markup: str, tags: TagTable, flags: np.ndarray, skip: Skip) -> FlatTree:
+    """The arrays of lexbor's serialization `markup` (`HTMLTree.document.html`), without what
+    `skip` names (every tag it names must be in `tags`)."""
     data = np.frombuffer(markup.encode("utf-8", "surrogatepass"), np.uint8)
-    arrays = _scan(data, *_scan_tables(tags))
-    kind, parent, last, tag, attributes, start, end, text, used = arrays
+    arrays = _scan(data, *_scan_tables(tags), *_skip_tables(tags, skip))
+    kind, parent, last, tag, attributes, start, end, text, used, unsure = arrays
     chars, nonspace = _text_stats(text, start[:used], end[:used], kind[:used], flags)
     return FlatTree(
         kind[:used],
@@ -108,6 +129,7 @@ def flat_tree(markup: str, tags: TagTable, flags: np.ndarray) -> FlatTree:
         nonspace,
         data,
         text,
+        bool(unsure),
     )
 
 
@@ -125,6 +147,22 @@ def _scan_tables(tags: TagTable) -> tuple:
         tags.id("plaintext") if "plaintext" in tags.names else -1,
         np.frombuffer(b"".join(name.encode() for name in ATTRIBUTES), np.uint8),
         np.cumsum([len(name) for name in ATTRIBUTES]).astype(np.int64),
+    )
+
+
+@functools.cache
+def _skip_tables(tags: TagTable, skip: Skip) -> tuple:
+    rules = [(0, name, "") for name in skip.present]
+    rules += [(1, name, value) for name, value in skip.equal]
+    rules += [(2, name, value) for name, value in skip.contains]
+    values = [value.lower().encode() for _, _, value in rules]
+    return (
+        tags.ids(skip.tags),
+        tags.ids(FOREIGN),
+        np.array([kind for kind, _, _ in rules], np.int64),
+        np.array([ATTRIBUTES.index(name) for _, name, _ in rules], np.int64),
+        np.frombuffer(b"".join(values), np.uint8),
+        np.cumsum([len(value) for value in values]).astype(np.int64),
     )
 
 
@@ -244,7 +282,107 @@ def _append_decoded(data, start, end, text, out):
 
 
 @nb.njit(cache=True)
-def _scan(data, sorted_keys, ids, void, raw, plaintext, names, name_ends):
+def _folded_at(data, j, pattern, lo, hi):
+    """Whether data[j:] starts with pattern[lo:hi] (lower case), ASCII case-insensitively."""
+    for m in range(hi - lo):
+        b = data[j + m]
+        if 65 <= b <= 90:
+            b += 32
+        if b != pattern[lo + m]:
+            return False
+    return True
+
+
+@nb.njit(cache=True)
+def _skipped(data, attributes, node, element, skip_tags, kinds, columns, values, ends):
+    """Whether the element `node` is one a Skip names (its tag or an attribute rule)."""
+    if skip_tags[element]:
+        return True
+    for r in range(len(kinds)):
+        start, end = attributes[node, 2 * columns[r]], attributes[node, 2 * columns[r] + 1]
+        if start < 0:
+            continue
+        if kinds[r] == 0:
+            return True
+        lo = ends[r - 1] if r else 0
+        width = ends[r] - lo
+        if kinds[r] == 1:
+            if end - start == width and _folded_at(data, start, values, lo, ends[r]):
+                return True
+        else:
+            for j in range(start, end - width + 1):
+                if _folded_at(data, j, values, lo, ends[r]):
+                    return True
+    return False
+
+
+@nb.njit(cache=True)
+def _skip_subtree(data, j, foreign_root, sorted_keys, ids, void, raw, plaintext, foreign):
+    """Where the subtree of the element whose start tag ends before `j` ends, and whether
+    it held what the serialization leaves ambiguous (module docstring)."""
+    n = len(data)
+    depth = 1
+    foreign_depth = 1 if foreign_root else 0  # the depth of the outermost foreign element
+    unsure = False
+    while j < n:
+        if data[j] != 60:
+            j = _find_byte(data, j, 60)
+            continue
+        nxt = data[j + 1] if j + 1 < n else 0
+        if nxt == 33:
+            if j + 3 < n and data[j + 2] == 45 and data[j + 3] == 45:
+                j = _find(data, j + 4, 45, 45, 62) + 3
+            else:
+                j = _find_byte(data, j, 62) + 1
+            continue
+        if nxt == 63:
+            j = _find_byte(data, j, 62) + 1
+            continue
+        if nxt == 47:
+            j = _find_byte(data, j, 62) + 1
+            if depth == foreign_depth:
+                foreign_depth = 0
+            depth -= 1
+            if depth == 0:
+                return j, unsure
+            continue
+        name_start = j + 1
+        k = name_start
+        while k < n and data[k] != 32 and data[k] != 62:
+            k += 1
+        element = _tag_id(data, name_start, k, sorted_keys, ids)
+        j = _find_byte(data, k, 62) + 1  # attribute values hold no ">" (escaped)
+        if void[element]:
+            unsure |= foreign_depth > 0
+            continue
+        if raw[element]:
+            stop = _find_end_tag(data, j, name_start, k, element == plaintext)
+            unsure |= foreign_depth > 0 and _find_byte(data, j, 60) < stop
+            j = _find_byte(data, stop, 62) + 1
+            continue
+        depth += 1
+        if foreign_depth == 0 and foreign[element]:
+            foreign_depth = depth
+    return n, True
+
+
+@nb.njit(cache=True)
+def _scan(
+    data,
+    sorted_keys,
+    ids,
+    void,
+    raw,
+    plaintext,
+    names,
+    name_ends,
+    skip_tags,
+    foreign,
+    rule_kinds,
+    rule_columns,
+    rule_values,
+    rule_ends,
+):
     n = len(data)
     opens = 0
     for j in range(n):
@@ -264,6 +402,7 @@ def _scan(data, sorted_keys, ids, void, raw, plaintext, names, name_ends):
     used = 0
     out = 0
     open_text = -1  # the text node that text read now continues (comments do not split it)
+    unsure = False
     j = 0
     while j < n:
         b = data[j]
@@ -290,6 +429,7 @@ def _scan(data, sorted_keys, ids, void, raw, plaintext, names, name_ends):
         if nxt == 63:  # <?processing instruction>
             j = _find_byte(data, j, 62) + 1
             continue
+        text_before = open_text
         open_text = -1
         if nxt == 47:  # </name>
             j = _find_byte(data, j, 62) + 1
@@ -338,6 +478,32 @@ def _scan(data, sorted_keys, ids, void, raw, plaintext, names, name_ends):
                     previous = name_ends[a]
         j = k + 1
         element = tag[node]
+        if _skipped(
+            data,
+            attributes,
+            node,
+            element,
+            skip_tags,
+            rule_kinds,
+            rule_columns,
+            rule_values,
+            rule_ends,
+        ):
+            attributes[node, :] = -1
+            tag[node] = 0
+            used -= 1
+            open_text = text_before  # the text on either side is one node
+            if void[element]:
+                continue
+            if raw[element]:
+                stop = _find_end_tag(data, j, name_start, name_end, element == plaintext)
+                j = _find_byte(data, stop, 62) + 1
+                continue
+            j, doubtful = _skip_subtree(
+                data, j, foreign[element], sorted_keys, ids, void, raw, plaintext, foreign
+            )
+            unsure |= doubtful
+            continue
         if void[element]:
             continue
         if raw[element]:
@@ -360,7 +526,7 @@ def _scan(data, sorted_keys, ids, void, raw, plaintext, names, name_ends):
     while depth:
         depth -= 1
         last[stack[depth]] = used - 1
-    return kind, parent, last, tag, attributes, start, end, text[:out], used
+    return kind, parent, last, tag, attributes, start, end, text[:out], used, unsure
 
 
 @nb.njit(cache=True)

@@ -40,11 +40,24 @@ class TreeEnsemble:
             self.feature, self.threshold, self.left, self.right, self.value, max(self.depth, 0)
         )
 
+    @functools.cached_property
+    def _complete_trees_float32(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The complete trees for float32 rows: each threshold t as the largest float32 <= t,
+        so that x <= t32 exactly when x <= t for every float32 x (same decisions, half the
+        memory traffic), feature indices as int32."""
+        feature, threshold, value = self._complete_trees
+        narrow = threshold.astype(np.float32)
+        above = narrow.astype(np.float64) > threshold
+        narrow[above] = np.nextafter(narrow[above], np.float32(-np.inf))
+        return feature.astype(np.int32), narrow, value
+
     def probability(self, x: np.ndarray) -> np.ndarray:
         """P(main content) for each row of `x` (blocks × features)."""
         if len(x) == 0:
             return np.zeros(0)
-        leaves = _leaf_values(np.ascontiguousarray(x), *self._complete_trees)
+        x = np.ascontiguousarray(x)
+        trees = self._complete_trees_float32 if x.dtype == np.float32 else self._complete_trees
+        leaves = _leaf_values(x, *trees, max(self.depth, 0))
         raw = leaves.sum(axis=1) + self.baseline  # numpy's pairwise sum, as the model was scored
         return 1.0 / (1.0 + np.exp(-raw))
 
@@ -132,17 +145,17 @@ def _complete(feature, threshold, left, right, value, depth):
 
 
 @nb.njit(cache=True)
-def _leaf_values(x, feature, threshold, value):
-    """(rows, trees): the value of the leaf each row reaches in each tree: go left when
-    x <= threshold (NaN goes right), as scikit-learn's trees do."""
+def _leaf_values(x, feature, threshold, value, depth):
+    """(rows, trees): the value of the leaf each row reaches in each tree of `depth` levels:
+    go left when x <= threshold (NaN goes right), as scikit-learn's trees do."""
     rows, trees = x.shape[0], feature.shape[0]
     inner = feature.shape[1]
     leaves = np.empty((rows, trees), np.float64)
     for t in range(trees):  # one tree at a time stays in L1; rows descend independently
         for r in range(rows):
             k = 0
-            while k < inner:
-                k = 2 * k + (1 if np.float64(x[r, feature[t, k]]) <= threshold[t, k] else 2)
+            for _ in range(depth):  # no branch: the comparison is the step
+                k = 2 * k + 2 - (x[r, feature[t, k]] <= threshold[t, k])
             leaves[r, t] = value[t, k - inner]
     return leaves
 

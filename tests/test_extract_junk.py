@@ -1,0 +1,88 @@
+"""The extractor's scan leaves junk out as lexbor's own removal does, and its block texts are
+the regex folding of the text they replaced: same blocks, same features either way."""
+
+import re
+
+import numpy as np
+import pytest
+from resiliparse.parse.html import HTMLTree
+
+from textmill.extraction.blocks import CELL_SEPARATOR, JUNK_SKIP, TAGS, page_blocks, remove_junk
+from textmill.extraction.flat_tree import flat_tree
+from textmill.text.chars import char_flags
+
+PAGES = {
+    "scripts and styles split no text": (
+        "<body><p>one <script>if (a < b) x()</script>two<style>p{}</style> three</p>"
+        "<p>kept</p></body>"
+    ),
+    "hidden by attribute": (
+        '<body><div hidden><p>gone</p></div><p aria-hidden="TRUE">gone</p>'
+        "<div style='color: red; DISPLAY: NONE'>gone</div><div style=display:none>gone</div>"
+        '<p aria-hidden="false">kept</p><p style="display:block">kept too</p></body>'
+    ),
+    "forms, objects, templates": (
+        "<body><form><p>Name</p><input name=a><select><option>A<option>B</select>"
+        "<textarea>a <b> c</textarea><button>Go <b>now</b></button></form>"
+        "<object><param name=a><embed src=x><p>fallback</p></object><canvas>c</canvas>"
+        "<template><p>in template</p></template><noscript><p>enable js</p></noscript>"
+        "<iframe><p>not parsed</p></iframe><p>after</p></body>"
+    ),
+    "plain svg and math": (
+        '<body><p>icon <svg viewBox="0 0 1 1"><path d="M0"/><g><circle r=1 /></g>'
+        "<style>.a{fill:red}</style></svg> text <math><mi>x</mi><mo>&lt;</mo></math> end</p>"
+        "</body>"
+    ),
+    "junk body": "<body hidden><p>nothing here</p></body>",
+    "nested junk": "<body><div hidden><svg><div>breaks out</div></svg></div><p>x</p></body>",
+}
+AMBIGUOUS = {
+    "svg script holding a script": (
+        "<body><p>a</p><svg><script>x<script>y</script>z</script></svg><p>b</p></body>"
+    ),
+    "svg element with a void name": "<body><svg><source></source><g>t</g></svg><p>b</p></body>",
+}
+
+
+def blocks_after_lexbor_removal(html: str):
+    tree = HTMLTree.parse(html)
+    remove_junk(tree)
+    return page_blocks(tree, None)
+
+
+def assert_same_blocks(html: str) -> None:
+    mine, lexbor = page_blocks(HTMLTree.parse(html), None), blocks_after_lexbor_removal(html)
+    assert mine.texts == lexbor.texts and mine.kinds == lexbor.kinds
+    assert mine.features.tobytes() == lexbor.features.tobytes()
+
+
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_the_scan_leaves_out_what_lexbor_removes(name):
+    html = PAGES[name]
+    assert not flat_tree(HTMLTree.parse(html).document.html, TAGS, char_flags(), JUNK_SKIP).unsure
+    assert_same_blocks(html)
+
+
+@pytest.mark.parametrize("name", sorted(AMBIGUOUS))
+def test_ambiguous_foreign_content_falls_back_to_lexbor(name):
+    html = AMBIGUOUS[name]
+    assert flat_tree(HTMLTree.parse(html).document.html, TAGS, char_flags(), JUNK_SKIP).unsure
+    assert_same_blocks(html)
+    assert page_blocks(HTMLTree.parse(html), None).texts[-1] == "b"
+
+
+def test_block_text_is_the_regex_folding_of_the_raw_text():
+    spaces = " \t\n\u00a0\u2003\u3000"
+    words = ["naïve", "日本語", "𝔘nicode", "a&b", "<tag>"]
+    rng = np.random.default_rng(0)
+    raw = "".join(rng.choice(list(spaces)) * int(rng.integers(0, 3)) + w for w in words) + "\u2029"
+    cells = ["\u00a0", " x\u2003 y ", "", "z\n"]
+    escaped = raw.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    row = "".join(f"<td>{c}</td>" for c in cells)
+    html = f"<body><p>{escaped}</p><table><tr>{row}</tr></table></body>"
+    texts = page_blocks(HTMLTree.parse(html), None).texts
+    folded = [re.sub(r"\s+", " ", c).strip() for c in cells]
+    assert texts == [
+        re.sub(r"\s+", " ", raw).strip(),
+        CELL_SEPARATOR.join(c for c in folded if c),
+    ]
