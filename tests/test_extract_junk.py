@@ -7,8 +7,15 @@ import numpy as np
 import pytest
 from resiliparse.parse.html import HTMLTree
 
-from textmill.extraction.blocks import CELL_SEPARATOR, JUNK_SKIP, TAGS, page_blocks, remove_junk
-from textmill.extraction.flat_tree import flat_tree
+from textmill.extraction.blocks import (
+    CELL_SEPARATOR,
+    FEATURES,
+    JUNK_SKIP,
+    TAGS,
+    page_blocks,
+    remove_junk,
+)
+from textmill.extraction.flat_tree import flat_tree, is_deeper_than
 from textmill.text.chars import char_flags
 
 PAGES = {
@@ -80,9 +87,36 @@ def test_block_text_is_the_regex_folding_of_the_raw_text():
     escaped = raw.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     row = "".join(f"<td>{c}</td>" for c in cells)
     html = f"<body><p>{escaped}</p><table><tr>{row}</tr></table></body>"
-    texts = page_blocks(HTMLTree.parse(html), None).texts
+    blocks = page_blocks(HTMLTree.parse(html), None)
+    texts = blocks.texts
+    words = [len(text.split()) for text in texts]  # counted by the kernel: the same
+    log_words = blocks.features[:, FEATURES.index("log_words")]
+    assert log_words.tolist() == np.log1p(words).astype(np.float32).tolist()
     folded = [re.sub(r"\s+", " ", c).strip() for c in cells]
     assert texts == [
         re.sub(r"\s+", " ", raw).strip(),
         CELL_SEPARATOR.join(c for c in folded if c),
     ]
+
+
+DIVS = "<div>" * 20
+DEPTH_PAGES = [
+    f"<body>{DIVS}<br>",
+    f"<body>{DIVS}<script>x</script>",
+    f"<body><template>{DIVS}</template><p>x",  # a template's contents are no descendants
+    f"<body><div hidden><template>{DIVS}</template><p><br>",
+    f"<body><div hidden>{DIVS}<img></div>",
+    "<body><svg>" + "<g>" * 20 + "</svg>",
+    f"<body><iframe>{DIVS}</iframe>",  # raw text: no elements
+    f"<head><noscript>{DIVS}</noscript></head>",
+    "<body><table>" + "<tr><td><table>" * 5,
+]
+
+
+@pytest.mark.parametrize("html", DEPTH_PAGES)
+def test_the_scan_counts_depth_as_lexbor_selectors_do(html):
+    tree = HTMLTree.parse(html)
+    depth = flat_tree(tree.document.html, TAGS, char_flags(), JUNK_SKIP).depth
+    assert not is_deeper_than(tree, depth) and is_deeper_than(tree, depth - 1)
+    assert page_blocks(tree, None, max_depth=depth - 1) is None
+    assert page_blocks(tree, None, max_depth=depth) is not None

@@ -4,8 +4,9 @@ A block's text is its text with every run of white space as one space and none a
 (`re.sub(r"\\s+", " ", text).strip()`: both mean str.isspace, the SPACE flag); a table row's
 text is its non-empty cells' texts joined by the cell separator. One numba pass writes them all
 into one UTF-8 buffer that Python decodes once and slices, and counts per block what the
-features read: code points, letters, upper-case letters, digits, punctuation, sentence ends, and
-whether the last character ends a sentence.
+features read: code points, words (runs of non-space: what str.split() returns), letters,
+upper-case letters, digits, punctuation, sentence ends, and whether the last character ends a
+sentence.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class BlockTexts:
     kept: np.ndarray  # int64
     texts: list[str]
     chars: np.ndarray  # int64 code points of each text
+    words: np.ndarray  # int64 len(text.split())
     alpha: np.ndarray  # float64 counts
     upper: np.ndarray
     digits: np.ndarray
@@ -57,17 +59,22 @@ def block_texts(
     ]
     counts = counts[kept]
     chars = code_ends[kept] - code_starts[kept]
-    return BlockTexts(kept, texts, chars, *(counts[:, k].astype(np.float64) for k in range(6)))
+    words = counts[:, _WORDS]
+    return BlockTexts(
+        kept, texts, chars, words, *(counts[:, k].astype(np.float64) for k in range(_WORDS))
+    )
 
 
 _COUNTED = (ALPHA, UPPER, DECIMAL, PUNCT, TERMINAL)  # the columns of `counts`, then the last
+_WORDS = len(_COUNTED) + 1  # the column after: words
 
 
 @nb.njit(cache=True)
 def _fold_into(text, start, end, out, at, flags, counts):
     """text[start:end] with white-space runs folded to one space and stripped, written at
     out[at:]; its characters counted into `counts` (white space has none of the counted
-    flags); returns (where it ends, code points written, flags of the last one)."""
+    flags, and words at `counts[_WORDS]`); returns (where it ends, code points written, flags of
+    the last one)."""
     begin = at
     pending = False
     written = 0
@@ -79,6 +86,8 @@ def _fold_into(text, start, end, out, at, flags, counts):
         if flags_of & SPACE:
             pending = at > begin
         else:
+            if pending or at == begin:
+                counts[_WORDS] += 1
             if pending:
                 out[at] = 32
                 at += 1
@@ -108,7 +117,7 @@ def _fold(text, is_row, starts, ends, cell_block, cell_starts, cell_ends, separa
     out = np.empty(size, np.uint8)
     code_starts = np.zeros(n, np.int64)
     code_ends = np.zeros(n, np.int64)
-    counts = np.zeros((n, len(_COUNTED) + 1), np.int64)
+    counts = np.zeros((n, _WORDS + 1), np.int64)
     at = 0
     code = 0
     c = 0

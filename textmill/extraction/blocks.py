@@ -15,7 +15,6 @@ import collections
 import functools
 import html
 import itertools
-import math
 import re
 from dataclasses import dataclass
 
@@ -35,6 +34,7 @@ from textmill.extraction.flat_tree import (
     Skip,
     TagTable,
     flat_tree,
+    is_deeper_than,
 )
 from textmill.extraction.stop_words import function_words
 from textmill.text.chars import char_flags
@@ -297,8 +297,9 @@ def _tables() -> dict[str, np.ndarray]:
     }
 
 
-def page_blocks(tree: HTMLTree, lang: str | None) -> Blocks:
-    """The blocks of a parsed page, junk left out.
+def page_blocks(tree: HTMLTree, lang: str | None, max_depth: int | None = None) -> Blocks | None:
+    """The blocks of a parsed page, junk left out; None when an element has more than
+    `max_depth` ancestors-or-self (`is_deeper_than`'s count, from the same scan).
 
     lexbor serializes the tree (one C call); everything else runs on the flat arrays of that
     serialization (`textmill.extraction.flat_tree`, whose scan leaves the junk out): loose text
@@ -310,6 +311,10 @@ def page_blocks(tree: HTMLTree, lang: str | None) -> Blocks:
     has_body = tree.body is not None
     flags = code_point_flags()
     flat = flat_tree(tree.document.html, TAGS, flags, JUNK_SKIP)
+    if max_depth is not None:
+        too_deep = is_deeper_than(tree, max_depth) if flat.unsure else flat.depth > max_depth
+        if too_deep:
+            return None
     if flat.unsure:
         remove_junk(tree)
         has_body = tree.body is not None
@@ -684,69 +689,134 @@ def _features(
     contexts: np.ndarray,
     lang: str | None,
 ) -> np.ndarray:
-    texts, chars, alpha = found.texts, found.chars, found.alpha
+    texts, chars = found.texts, found.chars
     n = len(texts)
-    # Python's own splitting and set lookups, but mapped in C: no Python frame per word.
-    words_of = list(map(str.split, map(str.casefold, texts)))
-    word_counts = np.fromiter(map(len, words_of), np.int64, n)
+    # The words of all blocks from one casefold and one split (casefold maps characters one by
+    # one and makes no white space, so these are the blocks' words in order); stop words looked
+    # up in C, no Python frame per word.
+    word_counts = found.words
+    all_words = "\n".join(texts).casefold().split()
+    if len(all_words) != int(word_counts.sum()):  # not seen on real pages; block by block then
+        per_block = [text.casefold().split() for text in texts]
+        word_counts = np.fromiter(map(len, per_block), np.int64, n)
+        all_words = list(itertools.chain.from_iterable(per_block))
     words = word_counts.astype(np.float64)
     is_stop = np.fromiter(
-        map(function_words(lang).__contains__, itertools.chain.from_iterable(words_of)),
-        np.bool_,
-        int(word_counts.sum()),
+        map(function_words(lang).__contains__, all_words), np.bool_, len(all_words)
     )
     stops_before = np.concatenate(([0], np.cumsum(is_stop, dtype=np.int64)))
     word_ends = np.cumsum(word_counts)
     stop_count = (stops_before[word_ends] - stops_before[word_ends - word_counts]).astype(float)
-    safe_words = np.maximum(words, 1)
-
     repeats = collections.Counter(texts)
+    # numpy's own log1p, log and pairwise sums, as the model was fitted on; the rest (quotients,
+    # running sums, neighbours, windows) is the same IEEE arithmetic in one kernel.
     total = float(chars.sum())
-    base = {
-        "log_chars": np.log1p(chars),
-        "log_words": np.log1p(words),
-        "link_density": np.clip(link_share, 0.0, 1.0),
-        "punct_share": found.punct / chars,
-        "ends_terminal": found.ends_terminal,
-        "terminals_per_word": found.terminals / safe_words,
-        "digit_share": found.digits / chars,
-        "upper_share": found.upper / np.maximum(alpha, 1),
-        "stop_word_share": stop_count / safe_words,
-        "mean_word_length": alpha / safe_words,
-        "position": np.arange(n) / max(n - 1, 1),
-        "char_position": (np.cumsum(chars) - chars) / total,
-        "page_char_share": chars / total,
-        "max_char_ratio": chars / chars.max(),
-        "log_repeats": np.log(np.fromiter(map(repeats.__getitem__, texts), np.float64, n)),
-    }
-    kind_columns = np.zeros((n, len(KINDS)))
-    kind_columns[np.arange(n), kind_ids] = 1.0
-
-    weights = np.maximum(chars, 1).astype(np.float64)
-    neighbour_columns = []
-    for name in _NEIGHBOURED:
-        values = base[name]
-        neighbour_columns.append(np.concatenate(([-1.0], values[:-1])))
-    for name in _NEIGHBOURED:
-        values = base[name]
-        neighbour_columns.append(np.concatenate((values[1:], [-1.0])))
-    for name in _NEIGHBOURED:
-        neighbour_columns.append(_window_mean(base[name], weights))
-    page = [
-        np.full(n, math.log(n)),
-        np.full(n, float((link_share * chars).sum()) / total),
-        np.full(n, float(stop_count.sum()) / max(float(words.sum()), 1.0)),
-    ]
-    return np.column_stack(
-        [*base.values(), kind_columns, contexts, *neighbour_columns, *page]
-    ).astype(np.float32)
+    return _feature_kernel(
+        chars,
+        words,
+        stop_count,
+        found.alpha,
+        found.upper,
+        found.digits,
+        found.punct,
+        found.terminals,
+        found.ends_terminal,
+        np.log1p(chars),
+        np.log1p(words),
+        np.log(np.fromiter(map(repeats.__getitem__, texts), np.float64, n)),
+        np.clip(link_share, 0.0, 1.0),
+        kind_ids.astype(np.int64),
+        contexts,
+        float((link_share * chars).sum()) / total,
+        float(stop_count.sum()) / max(float(words.sum()), 1.0),
+        len(KINDS),
+        _NEIGHBOUR_COLUMNS,
+        _WINDOW,
+    )
 
 
-def _window_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Character-weighted mean over the block and `_WINDOW` blocks either side."""
-    weighted = np.concatenate(([0.0], np.cumsum(values * weights)))
-    mass = np.concatenate(([0.0], np.cumsum(weights)))
-    n = len(values)
-    lo = np.maximum(np.arange(n) - _WINDOW, 0)
-    hi = np.minimum(np.arange(n) + _WINDOW + 1, n)
-    return (weighted[hi] - weighted[lo]) / (mass[hi] - mass[lo])
+_NEIGHBOUR_COLUMNS = np.array([_BASE.index(name) for name in _NEIGHBOURED], np.int64)
+
+
+@nb.njit(cache=True)
+def _feature_kernel(
+    chars,
+    words,
+    stops,
+    alpha,
+    upper,
+    digits,
+    punct,
+    terminals,
+    ends_terminal,
+    log_chars,
+    log_words,
+    log_repeats,
+    link_density,
+    kind_ids,
+    contexts,
+    page_link,
+    page_stop,
+    kinds,
+    neighboured,
+    window,
+):
+    """The FEATURES matrix: `_BASE` columns (rows of `base`, in that order), kinds one-hot,
+    contexts, neighbours before and after, character-weighted window means, page columns."""
+    n = len(chars)
+    total = np.float64(chars.sum())
+    longest = np.float64(chars.max())
+    base = np.empty((15, n))
+    before = np.int64(0)
+    for i in range(n):
+        safe_words = max(words[i], 1.0)
+        base[0, i] = log_chars[i]
+        base[1, i] = log_words[i]
+        base[2, i] = link_density[i]
+        base[3, i] = punct[i] / chars[i]
+        base[4, i] = ends_terminal[i]
+        base[5, i] = terminals[i] / safe_words
+        base[6, i] = digits[i] / chars[i]
+        base[7, i] = upper[i] / max(alpha[i], 1.0)
+        base[8, i] = stops[i] / safe_words
+        base[9, i] = alpha[i] / safe_words
+        base[10, i] = np.float64(i) / np.float64(max(n - 1, 1))
+        before += chars[i]
+        base[11, i] = np.float64(before - chars[i]) / total
+        base[12, i] = chars[i] / total
+        base[13, i] = chars[i] / longest
+        base[14, i] = log_repeats[i]
+    width = 15 + kinds + contexts.shape[1] + 3 * len(neighboured) + 3
+    out = np.zeros((n, width), np.float32)
+    for i in range(n):
+        for c in range(15):
+            out[i, c] = base[c, i]
+        out[i, 15 + kind_ids[i]] = 1.0
+        for c in range(contexts.shape[1]):
+            out[i, 15 + kinds + c] = contexts[i, c]
+    column = 15 + kinds + contexts.shape[1]
+    weights = np.empty(n)
+    for i in range(n):
+        weights[i] = np.float64(max(chars[i], 1))
+    for k in range(len(neighboured)):
+        values = base[neighboured[k]]
+        for i in range(n):
+            out[i, column + k] = values[i - 1] if i > 0 else -1.0
+            out[i, column + len(neighboured) + k] = values[i + 1] if i + 1 < n else -1.0
+        weighted = np.zeros(n + 1)
+        mass = np.zeros(n + 1)
+        for i in range(n):
+            weighted[i + 1] = weighted[i] + values[i] * weights[i]
+            mass[i + 1] = mass[i] + weights[i]
+        for i in range(n):
+            lo = max(i - window, 0)
+            hi = min(i + window + 1, n)
+            out[i, column + 2 * len(neighboured) + k] = (weighted[hi] - weighted[lo]) / (
+                mass[hi] - mass[lo]
+            )
+    column += 3 * len(neighboured)
+    for i in range(n):
+        out[i, column] = np.log(np.float64(n))
+        out[i, column + 1] = page_link
+        out[i, column + 2] = page_stop
+    return out

@@ -57,15 +57,19 @@ def extract_page(
     *,
     table_rows: bool = True,
     model: TreeEnsemble | None = None,
-) -> ExtractedPage:
-    """The main content of one page. `html` may be parsed already (the tree is changed).
+    max_depth: int | None = None,
+) -> ExtractedPage | None:
+    """The main content of one page. `html` may be parsed already (the tree may be changed).
 
     `table_rows`: a table row is one line, its cells separated by ` | `; False puts each cell on
-    a line of its own."""
+    a line of its own. `max_depth`: None (no page then) when an element has more ancestors-or-
+    self than this, as `is_deeper_than` counts them."""
     tree = HTMLTree.parse(html) if isinstance(html, str) else html
     title = (tree.title or "").strip() or None
     lang = page_language(tree)
-    blocks = page_blocks(tree, lang)
+    blocks = page_blocks(tree, lang, max_depth)
+    if blocks is None:
+        return None
     model = model or shipped_model()
     if model.features != FEATURES:
         raise RuntimeError("the extraction model was fitted on other features: retrain it")

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numba as nb
 import numpy as np
+from resiliparse.parse.html import HTMLTree
 
 from textmill.text.chars import SPACE, flag
 from textmill.text.columns import code_point_at
@@ -108,6 +109,20 @@ class FlatTree:
     markup: np.ndarray  # uint8: the serialization scanned
     text_bytes: np.ndarray  # uint8
     unsure: bool  # a skipped subtree held foreign content the scan cannot read for sure
+    # The most elements on one path from the top, skipped ones included, as lexbor's selectors
+    # count them (a skipped template's contents are no descendants; exact unless `unsure`).
+    depth: int
+
+
+def is_deeper_than(tree: HTMLTree, max_depth: int) -> bool:
+    """Whether any element has more than `max_depth` element ancestors-or-self: one selector in
+    lexbor's C matcher, which stops at the first match (a few ms for 100k nested `<div>`)."""
+    return tree.document.query_selector(_chain_selector(max_depth + 1)) is not None
+
+
+@functools.lru_cache(maxsize=4)
+def _chain_selector(depth: int) -> str:
+    return " > ".join(["*"] * depth)
 
 
 def flat_tree(markup: str, tags: TagTable, flags: np.ndarray, skip: Skip) -> FlatTree:
@@ -115,7 +130,7 @@ def flat_tree(markup: str, tags: TagTable, flags: np.ndarray, skip: Skip) -> Fla
     `skip` names (every tag it names must be in `tags`)."""
     data = np.frombuffer(markup.encode("utf-8", "surrogatepass"), np.uint8)
     arrays = _scan(data, *_scan_tables(tags), *_skip_tables(tags, skip))
-    kind, parent, last, tag, attributes, start, end, text, used, unsure = arrays
+    kind, parent, last, tag, attributes, start, end, text, used, unsure, deepest = arrays
     chars, nonspace = _text_stats(text, start[:used], end[:used], kind[:used], flags)
     return FlatTree(
         kind[:used],
@@ -130,6 +145,7 @@ def flat_tree(markup: str, tags: TagTable, flags: np.ndarray, skip: Skip) -> Fla
         data,
         text,
         bool(unsure),
+        int(deepest),
     )
 
 
@@ -159,6 +175,7 @@ def _skip_tables(tags: TagTable, skip: Skip) -> tuple:
     return (
         tags.ids(skip.tags),
         tags.ids(FOREIGN),
+        tags.id("template") if "template" in skip.tags else -1,
         np.array([kind for kind, _, _ in rules], np.int64),
         np.array([ATTRIBUTES.index(name) for _, name, _ in rules], np.int64),
         np.frombuffer(b"".join(values), np.uint8),
@@ -317,12 +334,17 @@ def _skipped(data, attributes, node, element, skip_tags, kinds, columns, values,
 
 
 @nb.njit(cache=True)
-def _skip_subtree(data, j, foreign_root, sorted_keys, ids, void, raw, plaintext, foreign):
-    """Where the subtree of the element whose start tag ends before `j` ends, and whether
-    it held what the serialization leaves ambiguous (module docstring)."""
+def _skip_subtree(
+    data, j, root, root_depth, sorted_keys, ids, void, raw, plaintext, foreign, template
+):
+    """Where the subtree of the element `root` (at depth `root_depth`, its start tag ending
+    before `j`) ends, whether it held what the serialization leaves ambiguous (module
+    docstring), and the depth of its deepest element (a template's contents not counted)."""
     n = len(data)
     depth = 1
-    foreign_depth = 1 if foreign_root else 0  # the depth of the outermost foreign element
+    foreign_depth = 1 if foreign[root] else 0  # the depth of the outermost foreign element
+    template_depth = 1 if root == template else 0  # the same for a template
+    deepest = root_depth
     unsure = False
     while j < n:
         if data[j] != 60:
@@ -342,9 +364,11 @@ def _skip_subtree(data, j, foreign_root, sorted_keys, ids, void, raw, plaintext,
             j = _find_byte(data, j, 62) + 1
             if depth == foreign_depth:
                 foreign_depth = 0
+            if depth == template_depth:
+                template_depth = 0
             depth -= 1
             if depth == 0:
-                return j, unsure
+                return j, unsure, deepest
             continue
         name_start = j + 1
         k = name_start
@@ -352,6 +376,8 @@ def _skip_subtree(data, j, foreign_root, sorted_keys, ids, void, raw, plaintext,
             k += 1
         element = _tag_id(data, name_start, k, sorted_keys, ids)
         j = _find_byte(data, k, 62) + 1  # attribute values hold no ">" (escaped)
+        if template_depth == 0:
+            deepest = max(deepest, root_depth + depth)
         if void[element]:
             unsure |= foreign_depth > 0
             continue
@@ -363,7 +389,9 @@ def _skip_subtree(data, j, foreign_root, sorted_keys, ids, void, raw, plaintext,
         depth += 1
         if foreign_depth == 0 and foreign[element]:
             foreign_depth = depth
-    return n, True
+        if template_depth == 0 and element == template:
+            template_depth = depth
+    return n, True, deepest
 
 
 @nb.njit(cache=True)
@@ -378,6 +406,7 @@ def _scan(
     name_ends,
     skip_tags,
     foreign,
+    template,
     rule_kinds,
     rule_columns,
     rule_values,
@@ -403,6 +432,7 @@ def _scan(
     out = 0
     open_text = -1  # the text node that text read now continues (comments do not split it)
     unsure = False
+    deepest = 0  # elements on the path to the deepest one, as lexbor's selectors count them
     j = 0
     while j < n:
         b = data[j]
@@ -449,6 +479,7 @@ def _scan(
         parent[node] = stack[depth - 1] if depth else -1
         last[node] = node
         tag[node] = _tag_id(data, name_start, name_end, sorted_keys, ids)
+        deepest = max(deepest, depth + 1)
         while k < n and data[k] != 62:
             if data[k] == 32:
                 k += 1
@@ -499,10 +530,21 @@ def _scan(
                 stop = _find_end_tag(data, j, name_start, name_end, element == plaintext)
                 j = _find_byte(data, stop, 62) + 1
                 continue
-            j, doubtful = _skip_subtree(
-                data, j, foreign[element], sorted_keys, ids, void, raw, plaintext, foreign
+            j, doubtful, below = _skip_subtree(
+                data,
+                j,
+                element,
+                depth + 1,
+                sorted_keys,
+                ids,
+                void,
+                raw,
+                plaintext,
+                foreign,
+                template,
             )
             unsure |= doubtful
+            deepest = max(deepest, below)
             continue
         if void[element]:
             continue
@@ -526,7 +568,7 @@ def _scan(
     while depth:
         depth -= 1
         last[stack[depth]] = used - 1
-    return kind, parent, last, tag, attributes, start, end, text[:out], used, unsure
+    return kind, parent, last, tag, attributes, start, end, text[:out], used, unsure, deepest
 
 
 @nb.njit(cache=True)
