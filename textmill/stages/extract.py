@@ -118,7 +118,7 @@ class Extract(Filter):
 
     Engines: `trafilatura` (FineWeb's, with a resiliparse fallback: the default), `resiliparse`,
     and `textmill`, textmill's own extractor (textmill.extraction: lexbor blocks and a small
-    boosted-tree model; today 1.2-1.4x trafilatura's speed, BENCHMARKS.md).
+    boosted-tree model; ~5x trafilatura's speed per core as this stage, BENCHMARKS.md).
     """
 
     remeasure_for_audit = False  # measuring is extracting
@@ -216,7 +216,7 @@ class Extract(Filter):
                 continue
             if limit is not None and sizes[row] > limit:
                 outputs[row], problems[row] = PageOutput(""), "too_large"
-            elif not html.strip():
+            elif not html or html.isspace():  # what strip() would empty, without a copy
                 outputs[row] = PageOutput("")
             else:
                 todo.append(row)
