@@ -151,12 +151,21 @@ def _leaf_values(x, feature, threshold, value, depth):
     rows, trees = x.shape[0], feature.shape[0]
     inner = feature.shape[1]
     leaves = np.empty((rows, trees), np.float64)
-    for t in range(trees):  # one tree at a time stays in L1; rows descend independently
-        for r in range(rows):
-            k = 0
+    last = rows - 1
+    for t in range(trees):  # one tree at a time stays in L1
+        # Four rows descend together (their loads overlap); past the end, the last row again.
+        for r in range(0, rows, 4):
+            r1, r2, r3 = min(r + 1, last), min(r + 2, last), min(r + 3, last)
+            k0 = k1 = k2 = k3 = 0
             for _ in range(depth):  # no branch: the comparison is the step
-                k = 2 * k + 2 - (x[r, feature[t, k]] <= threshold[t, k])
-            leaves[r, t] = value[t, k - inner]
+                k0 = 2 * k0 + 2 - (x[r, feature[t, k0]] <= threshold[t, k0])
+                k1 = 2 * k1 + 2 - (x[r1, feature[t, k1]] <= threshold[t, k1])
+                k2 = 2 * k2 + 2 - (x[r2, feature[t, k2]] <= threshold[t, k2])
+                k3 = 2 * k3 + 2 - (x[r3, feature[t, k3]] <= threshold[t, k3])
+            leaves[r, t] = value[t, k0 - inner]
+            leaves[r1, t] = value[t, k1 - inner]
+            leaves[r2, t] = value[t, k2 - inner]
+            leaves[r3, t] = value[t, k3 - inner]
     return leaves
 
 
