@@ -2,6 +2,8 @@
 the regex folding of the text they replaced: same blocks, same features either way."""
 
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -120,3 +122,18 @@ def test_the_scan_counts_depth_as_lexbor_selectors_do(html):
     assert not is_deeper_than(tree, depth) and is_deeper_than(tree, depth - 1)
     assert page_blocks(tree, None, max_depth=depth - 1) is None
     assert page_blocks(tree, None, max_depth=depth) is not None
+
+
+def test_prepare_leaves_every_engine_kernel_compiled():
+    """The extract stage forks a child per batch after prepare(): a kernel the child has to
+    load itself costs every batch ~0.35 CPU-s. (A fresh process: other tests run kernels.)"""
+    check = """
+from textmill.extraction import block_text, blocks, flat_tree, model
+from textmill.extraction.engine import prepare
+prepare()
+kernels = [flat_tree._scan, flat_tree._text_stats, blocks._attribute_bits, blocks._find_blocks,
+           blocks._feature_kernel, block_text._fold, model._leaf_values, model._complete]
+print([kernel.__name__ for kernel in kernels if not kernel.signatures])
+"""
+    out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
