@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("TEXTMILL_SHARED_DATA", HERE.parents[1] / "shared" / "data"))
 WEB_TEXT = SHARED_DATA / "web" / "web_text.jsonl.gz"
 ONE_THREAD = {
     name: "1"

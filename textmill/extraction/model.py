@@ -1,8 +1,8 @@
 """The main-content model: gradient-boosted trees evaluated with numpy, no learning library.
 
 `textmill.extraction.train` fits scikit-learn's HistGradientBoostingClassifier on labelled
-blocks and saves its trees as flat arrays (`model.npz`, shipped in the package); here every tree
-descends for all blocks of a page at once, one numpy step per tree level.
+blocks and saves its trees as flat arrays (`model.npz`, shipped in the package); here a numba
+kernel descends every tree for every block of a page, and numpy sums the leaves.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
+import numba as nb
 import numpy as np
 
 MODEL_PATH = Path(__file__).with_name("model.npz")
@@ -30,24 +31,34 @@ class TreeEnsemble:
     features: tuple[str, ...]  # the feature names the trees were fitted on, in column order
     keep_threshold: float  # probability above which a block is kept (chosen by cross-validation)
 
+    @functools.cached_property
+    def _complete_trees(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The trees as complete binary trees of `depth` levels (children of node k at 2k+1 and
+        2k+2), so that a row descends without branching on leaves: a leaf above the last level
+        becomes nodes that lead every way to copies of it. Same comparisons, same leaves."""
+        return _complete(
+            self.feature, self.threshold, self.left, self.right, self.value, max(self.depth, 0)
+        )
+
+    @functools.cached_property
+    def _complete_trees_float32(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The complete trees for float32 rows: each threshold t as the largest float32 <= t,
+        so that x <= t32 exactly when x <= t for every float32 x (same decisions, half the
+        memory traffic), feature indices as int32."""
+        feature, threshold, value = self._complete_trees
+        narrow = threshold.astype(np.float32)
+        above = narrow.astype(np.float64) > threshold
+        narrow[above] = np.nextafter(narrow[above], np.float32(-np.inf))
+        return feature.astype(np.int32), narrow, value
+
     def probability(self, x: np.ndarray) -> np.ndarray:
         """P(main content) for each row of `x` (blocks × features)."""
         if len(x) == 0:
             return np.zeros(0)
-        trees, width = self.feature.shape
-        # Flat indices (tree * width + node, row * features + feature): 1-D takes are several
-        # times faster than 2-D fancy indexing.
-        offsets = np.arange(trees, dtype=np.int64) * width
-        row_offsets = np.arange(len(x), dtype=np.int64)[:, None] * x.shape[1]
-        features, thresholds = self.feature.ravel(), self.threshold.ravel()
-        lefts = (self.left + offsets[:, None]).ravel()
-        rights = (self.right + offsets[:, None]).ravel()
-        flat_x = np.ascontiguousarray(x).ravel()
-        node = np.broadcast_to(offsets, (len(x), trees)).copy()
-        for _ in range(self.depth):
-            goes_left = flat_x.take(row_offsets + features.take(node)) <= thresholds.take(node)
-            node = np.where(goes_left, lefts.take(node), rights.take(node))
-        raw = self.value.ravel().take(node).sum(axis=1) + self.baseline
+        x = np.ascontiguousarray(x)
+        trees = self._complete_trees_float32 if x.dtype == np.float32 else self._complete_trees
+        leaves = _leaf_values(x, *trees, max(self.depth, 0))
+        raw = leaves.sum(axis=1) + self.baseline  # numpy's pairwise sum, as the model was scored
         return 1.0 / (1.0 + np.exp(-raw))
 
     def save(self, path: Path) -> None:
@@ -105,6 +116,57 @@ class TreeEnsemble:
         return cls(
             feature, threshold, left, right, value, baseline, depth, features, keep_threshold
         )
+
+
+@nb.njit(cache=True)
+def _complete(feature, threshold, left, right, value, depth):
+    trees = feature.shape[0]
+    inner = (1 << depth) - 1
+    out_feature = np.zeros((trees, inner), np.int64)
+    out_threshold = np.full((trees, inner), np.inf)
+    out_value = np.zeros((trees, inner + 1), np.float64)
+    source = np.zeros(2 * inner + 1, np.int64)  # the original node each complete node stands for
+    for t in range(trees):
+        source[0] = 0
+        for k in range(2 * inner + 1):
+            node = source[k]
+            if k >= inner:
+                out_value[t, k - inner] = value[t, node]
+                continue
+            if left[t, node] == node:  # a leaf before the last level: both ways lead to it
+                source[2 * k + 1] = node
+                source[2 * k + 2] = node
+            else:
+                out_feature[t, k] = feature[t, node]
+                out_threshold[t, k] = threshold[t, node]
+                source[2 * k + 1] = left[t, node]
+                source[2 * k + 2] = right[t, node]
+    return out_feature, out_threshold, out_value
+
+
+@nb.njit(cache=True)
+def _leaf_values(x, feature, threshold, value, depth):
+    """(rows, trees): the value of the leaf each row reaches in each tree of `depth` levels:
+    go left when x <= threshold (NaN goes right), as scikit-learn's trees do."""
+    rows, trees = x.shape[0], feature.shape[0]
+    inner = feature.shape[1]
+    leaves = np.empty((rows, trees), np.float64)
+    last = rows - 1
+    for t in range(trees):  # one tree at a time stays in L1
+        # Four rows descend together (their loads overlap); past the end, the last row again.
+        for r in range(0, rows, 4):
+            r1, r2, r3 = min(r + 1, last), min(r + 2, last), min(r + 3, last)
+            k0 = k1 = k2 = k3 = 0
+            for _ in range(depth):  # no branch: the comparison is the step
+                k0 = 2 * k0 + 2 - (x[r, feature[t, k0]] <= threshold[t, k0])
+                k1 = 2 * k1 + 2 - (x[r1, feature[t, k1]] <= threshold[t, k1])
+                k2 = 2 * k2 + 2 - (x[r2, feature[t, k2]] <= threshold[t, k2])
+                k3 = 2 * k3 + 2 - (x[r3, feature[t, k3]] <= threshold[t, k3])
+            leaves[r, t] = value[t, k0 - inner]
+            leaves[r1, t] = value[t, k1 - inner]
+            leaves[r2, t] = value[t, k2 - inner]
+            leaves[r3, t] = value[t, k3 - inner]
+    return leaves
 
 
 @functools.cache

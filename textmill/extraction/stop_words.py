@@ -265,7 +265,12 @@ FUNCTION_WORDS: dict[str, tuple[str, ...]] = {
 def function_words(lang: str | None) -> frozenset[str]:
     """The list for `lang` (a BCP 47 tag such as 'en-GB'; base language used), or all lists
     together when the language is unknown or has none."""
-    base = (lang or "").split("-")[0].split("_")[0].strip().lower()
+    return _function_words((lang or "").split("-")[0].split("_")[0].strip().lower())
+
+
+@functools.cache
+def _function_words(base: str) -> frozenset[str]:
+    """Built once per base language: the union of all lists is ~0.1 ms a page otherwise."""
     if base in FUNCTION_WORDS:
         return frozenset(FUNCTION_WORDS[base])
     return frozenset(word for words in FUNCTION_WORDS.values() for word in words)

@@ -7,13 +7,14 @@ its batch) and drops pages that yield no text with a reason instead of passing e
 Hostile pages must not stall a worker, so three guards come before or around the libraries, each
 dropping the page with its own reason: `too_large` (byte size, checked on the whole column),
 `too_deep` (element nesting: resiliparse's extraction is quadratic in depth, ~5 minutes for 100k
-nested `<div>`; the check is one linear lexbor parse, reused for extraction), and `time_budget`
-(each page runs under a wall-clock budget that kills native code, `textmill.budget`).
+nested `<div>`; the check is one linear lexbor parse, reused for extraction, and one selector
+query; the textmill engine counts the same depth in its own scan of the tree instead), and
+`time_budget` (each page runs under a wall-clock budget that kills native code,
+`textmill.budget`).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 from typing import Literal, NamedTuple
 
@@ -25,6 +26,7 @@ from resiliparse.parse.html import HTMLTree
 from textmill.budget import RowBudgetOptions, map_rows_within_budget
 from textmill.document import HTML, TEXT, URL
 from textmill.extraction.engine import extract_page, page_language, prepare
+from textmill.extraction.flat_tree import is_deeper_than
 from textmill.extraction.math_latex import has_math_markup, latex_math
 from textmill.pipeline import Decision, Filter, register
 
@@ -108,17 +110,6 @@ def publication_date(html: str, url: str | None) -> str | None:
     return find_date(html.encode("utf-8"), url=url, extensive_search=False)
 
 
-def is_deeper_than(tree: HTMLTree, max_depth: int) -> bool:
-    """Whether any element has more than `max_depth` element ancestors-or-self: one selector in
-    lexbor's C matcher, which stops at the first match (a few ms for 100k nested `<div>`)."""
-    return tree.document.query_selector(_chain_selector(max_depth + 1)) is not None
-
-
-@functools.lru_cache(maxsize=4)
-def _chain_selector(depth: int) -> str:
-    return " > ".join(["*"] * depth)
-
-
 @register("extract")
 class Extract(Filter):
     """Turns `html` into `text`; rows without html keep their text.
@@ -129,7 +120,7 @@ class Extract(Filter):
 
     Engines: `trafilatura` (FineWeb's, with a resiliparse fallback: the default), `resiliparse`,
     and `textmill`, textmill's own extractor (textmill.extraction: lexbor blocks and a small
-    boosted-tree model; today 1.2-1.4x trafilatura's speed, BENCHMARKS.md).
+    boosted-tree model; ~5x trafilatura's speed per core as this stage, BENCHMARKS.md).
     """
 
     remeasure_for_audit = False  # measuring is extracting
@@ -175,22 +166,29 @@ class Extract(Filter):
             o.engine != "trafilatura" or o.fallback_ratio is not None or o.page_columns or latex
         )
         tree = HTMLTree.parse(html) if needs_tree or o.max_depth is not None else None
-        if tree is not None and o.max_depth is not None and is_deeper_than(tree, o.max_depth):
+        # The textmill engine's scan of the tree measures the depth itself (the same count).
+        checked_here = tree is not None and o.max_depth is not None and o.engine != "textmill"
+        if checked_here and is_deeper_than(tree, o.max_depth):
             return None
         title = lang = published = None
         if o.page_columns:
             title, lang = (tree.title or "").strip() or None, page_language(tree)
-        if o.publication_date:
-            published = publication_date(html, url)
         page = html
         if latex and latex_math(tree) and o.engine == "trafilatura":
             page = str(tree)  # trafilatura parses markup of its own: the page with TeX in it
-        return PageOutput(self._main_text(page, url, tree), title, lang, published)
+        text = self._main_text(page, url, tree)
+        if text is None:
+            return None
+        if o.publication_date:
+            published = publication_date(html, url)
+        return PageOutput(text, title, lang, published)
 
-    def _main_text(self, html: str, url: str | None, tree: HTMLTree | None) -> str:
+    def _main_text(self, html: str, url: str | None, tree: HTMLTree | None) -> str | None:
+        """The main text; None when the textmill engine finds the page too deep."""
         o = self.options
         if o.engine == "textmill":
-            return extract_page(tree, table_rows=o.table_rows).text
+            page = extract_page(tree, table_rows=o.table_rows, max_depth=o.max_depth)
+            return None if page is None else page.text
         if o.engine == "resiliparse":
             return extract_with_resiliparse(tree)
         text = extract_with_trafilatura(
@@ -231,7 +229,7 @@ class Extract(Filter):
                 continue
             if limit is not None and sizes[row] > limit:
                 outputs[row], problems[row] = PageOutput(""), "too_large"
-            elif not html.strip():
+            elif not html or html.isspace():  # what strip() would empty, without a copy
                 outputs[row] = PageOutput("")
             else:
                 todo.append(row)
