@@ -9,12 +9,13 @@ from resiliparse.parse.html import HTMLTree
 
 from textmill.extraction.blocks import (
     CELL_SEPARATOR,
-    FEATURES,
     Blocks,
     code_point_flags,
     page_blocks,
 )
+from textmill.extraction.decision import keep_blocks
 from textmill.extraction.model import TreeEnsemble, shipped_model
+from textmill.extraction.page_relative import MODEL_FEATURES, page_relative
 
 
 @dataclass(frozen=True)
@@ -55,9 +56,10 @@ def extract_page(
     lang = page_language(tree)
     blocks = page_blocks(tree, lang)
     model = model or shipped_model()
-    if model.features != FEATURES:
+    if model.features != MODEL_FEATURES:
         raise RuntimeError("the extraction model was fitted on other features: retrain it")
-    keep = model.probability(blocks.features) > model.keep_threshold
+    probability = model.probability(page_relative(blocks.features))
+    keep = keep_blocks(probability, model.keep_threshold, model.relative_threshold)
     return ExtractedPage(compose(blocks, keep, table_rows=table_rows), title, lang)
 
 

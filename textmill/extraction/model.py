@@ -29,6 +29,7 @@ class TreeEnsemble:
     depth: int
     features: tuple[str, ...]  # the feature names the trees were fitted on, in column order
     keep_threshold: float  # probability above which a block is kept (chosen by cross-validation)
+    relative_threshold: float = 0.0  # cap: keep_threshold <= this × the page's top probability
 
     def probability(self, x: np.ndarray) -> np.ndarray:
         """P(main content) for each row of `x` (blocks × features)."""
@@ -62,6 +63,7 @@ class TreeEnsemble:
             depth=np.int32(self.depth),
             features=np.array(self.features),
             keep_threshold=np.float64(self.keep_threshold),
+            relative_threshold=np.float64(self.relative_threshold),
         )
 
     @classmethod
@@ -77,10 +79,17 @@ class TreeEnsemble:
                 depth=int(z["depth"]),
                 features=tuple(str(name) for name in z["features"]),
                 keep_threshold=float(z["keep_threshold"]),
+                relative_threshold=float(z.get("relative_threshold", 0.0)),
             )
 
     @classmethod
-    def from_sklearn(cls, model, features: tuple[str, ...], keep_threshold: float) -> TreeEnsemble:
+    def from_sklearn(
+        cls,
+        model,
+        features: tuple[str, ...],
+        keep_threshold: float,
+        relative_threshold: float = 0.0,
+    ) -> TreeEnsemble:
         """Flatten a fitted binary HistGradientBoostingClassifier (training time only)."""
         predictors = [tree[0].nodes for tree in model._predictors]
         width = max(len(nodes) for nodes in predictors)
@@ -103,7 +112,16 @@ class TreeEnsemble:
             depth = max(depth, int(nodes["depth"].max()))
         baseline = float(np.ravel(model._baseline_prediction)[0])
         return cls(
-            feature, threshold, left, right, value, baseline, depth, features, keep_threshold
+            feature,
+            threshold,
+            left,
+            right,
+            value,
+            baseline,
+            depth,
+            features,
+            keep_threshold,
+            relative_threshold,
         )
 
 
