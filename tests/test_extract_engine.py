@@ -14,7 +14,7 @@ from textmill.extraction import extract_page
 from textmill.extraction.blocks import page_blocks
 from textmill.extraction.engine import compose, page_language
 from textmill.extraction.model import TreeEnsemble, shipped_model
-from textmill.extraction.page_relative import MODEL_FEATURES
+from textmill.extraction.neighbours import MODEL_FEATURES
 from textmill.stages.extract import MAX_HTML_BYTES, PROBLEMS, Extract
 
 PROSE = (

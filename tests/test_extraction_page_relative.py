@@ -6,7 +6,7 @@ from resiliparse.parse.html import HTMLTree
 from textmill.extraction.blocks import FEATURES, page_blocks
 from textmill.extraction.decision import keep_blocks
 from textmill.extraction.model import TreeEnsemble
-from textmill.extraction.page_relative import MODEL_FEATURES, RELATIVE, page_relative
+from textmill.extraction.page_relative import PAGE_FEATURES, RELATIVE, page_relative
 
 LONG = "The river rose in the spring and the farmers moved their sheep to the hills. " * 4
 PAGE = (
@@ -19,7 +19,7 @@ PAGE = (
 def relative_of(html: str) -> tuple[list[str], dict[str, np.ndarray]]:
     blocks = page_blocks(HTMLTree.parse(html), "en")
     x = page_relative(blocks.features)
-    assert x.shape == (len(blocks.texts), len(MODEL_FEATURES))
+    assert x.shape == (len(blocks.texts), len(PAGE_FEATURES))
     assert np.array_equal(x[:, : len(FEATURES)], blocks.features)  # the block features unchanged
     return blocks.texts, {name: x[:, len(FEATURES) + i] for i, name in enumerate(RELATIVE)}
 
@@ -47,7 +47,7 @@ def test_features_are_relative_to_the_page_not_absolute():
 
 
 def test_empty_and_single_block_pages():
-    assert page_relative(np.zeros((0, len(FEATURES)), np.float32)).shape == (0, len(MODEL_FEATURES))
+    assert page_relative(np.zeros((0, len(FEATURES)), np.float32)).shape == (0, len(PAGE_FEATURES))
     _, rel = relative_of(f"<p>{LONG}</p>")
     assert rel["rel_chars_z"].tolist() == [0.0] and rel["rel_region_vs_max"].tolist() == [1.0]
 

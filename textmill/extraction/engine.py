@@ -15,7 +15,7 @@ from textmill.extraction.blocks import (
 )
 from textmill.extraction.decision import keep_blocks
 from textmill.extraction.model import TreeEnsemble, shipped_model
-from textmill.extraction.page_relative import MODEL_FEATURES, page_relative
+from textmill.extraction.neighbours import MODEL_FEATURES, model_input
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def extract_page(
     model = model or shipped_model()
     if model.features != MODEL_FEATURES:
         raise RuntimeError("the extraction model was fitted on other features: retrain it")
-    probability = model.probability(page_relative(blocks.features))
+    probability = model.probability(model_input(blocks.features))
     keep = keep_blocks(probability, model.keep_threshold, model.relative_threshold)
     return ExtractedPage(compose(blocks, keep, table_rows=table_rows), title, lang)
 

@@ -124,6 +124,45 @@ class TreeEnsemble:
             relative_threshold,
         )
 
+    @classmethod
+    def average(
+        cls, members: list[TreeEnsemble], keep_threshold: float, relative_threshold: float = 0.0
+    ) -> TreeEnsemble:
+        """One ensemble whose raw score is the mean of the members' (their logits averaged):
+        the trees side by side, leaf values and baselines divided by the member count. Members
+        read the same columns: each one's features are a prefix of the widest one's."""
+        features = max((m.features for m in members), key=len)
+        if any(m.features != features[: len(m.features)] for m in members):
+            raise ValueError("members' features are not prefixes of one column order")
+        width = max(m.feature.shape[1] for m in members)
+
+        def padded(array: np.ndarray, fill) -> np.ndarray:
+            """Widened to `width` nodes: unreachable leaves (children: themselves, value 0)."""
+            wide = np.empty((array.shape[0], width), array.dtype)
+            wide[:, : array.shape[1]] = array
+            wide[:, array.shape[1] :] = np.arange(array.shape[1], width) if fill is None else fill
+            return wide
+
+        stacked = {
+            name: np.concatenate([padded(getattr(m, name), fill) for m in members])
+            for name, fill in (
+                ("feature", 0),
+                ("threshold", np.inf),
+                ("left", None),
+                ("right", None),
+                ("value", 0.0),
+            )
+        }
+        stacked["value"] = stacked["value"] / len(members)
+        return cls(
+            **stacked,
+            baseline=float(np.mean([m.baseline for m in members])),
+            depth=max(m.depth for m in members),
+            features=features,
+            keep_threshold=keep_threshold,
+            relative_threshold=relative_threshold,
+        )
+
 
 @functools.cache
 def shipped_model() -> TreeEnsemble:

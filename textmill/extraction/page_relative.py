@@ -30,7 +30,7 @@ RELATIVE: tuple[str, ...] = (
     "rel_content_position",
     "rel_content_share",
 )
-MODEL_FEATURES: tuple[str, ...] = FEATURES + RELATIVE
+PAGE_FEATURES: tuple[str, ...] = FEATURES + RELATIVE
 _REGION = 5  # blocks either side: the text region a block sits in
 _COLUMN = {name: i for i, name in enumerate(FEATURES)}
 
@@ -56,7 +56,7 @@ def page_relative(features: np.ndarray) -> np.ndarray:
     """`features` (blocks × FEATURES, one page) with the RELATIVE columns appended."""
     n = len(features)
     if n == 0:
-        return np.zeros((0, len(MODEL_FEATURES)), np.float32)
+        return np.zeros((0, len(PAGE_FEATURES)), np.float32)
     x = features.astype(np.float64)
     log_chars = x[:, _COLUMN["log_chars"]]
     link = x[:, _COLUMN["link_density"]]

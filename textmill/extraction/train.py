@@ -6,9 +6,13 @@ Blocks get labels from each page's truth: a block is main content when at least 
 trigrams (its words, for blocks of one or two words) occur in `truth_text`; on the trafilatura
 sample, which has snippets only, blocks holding a `truth_with` snippet are positive, those
 holding a `truth_without` snippet negative, the rest unlabelled. The model sees the blocks'
-features and their page-relative versions (`page_relative`). Samples weigh by word count, as the
-word F1 does, scaled so that every page weighs the same (the scores average over pages, and a few
-long pages would otherwise decide what the model learns).
+features, their page-relative versions (`page_relative`) and their neighbourhood (`neighbours`).
+The model is two tree ensembles with their logits averaged (`TreeEnsemble.average`): one on the
+block and page-relative columns, one on all columns with half of them drawn at each split. The
+two err on different pages, and held out their average beats either alone (BENCHMARKS.md lists
+every variant per set). Samples weigh by word count, as the word F1 does, scaled so that every
+page weighs the same (the scores average over pages, and a few long pages would otherwise decide
+what the model learns).
 
 Leave-one-set-out cross-validation (fit on three sets, score the fourth) reports what to expect
 on unseen sets; the keep threshold and its cap relative to the page's top block
@@ -33,7 +37,8 @@ from textmill.extraction.blocks import Blocks, page_blocks
 from textmill.extraction.decision import keep_blocks
 from textmill.extraction.engine import compose, page_language
 from textmill.extraction.model import MODEL_PATH, TreeEnsemble
-from textmill.extraction.page_relative import MODEL_FEATURES, page_relative
+from textmill.extraction.neighbours import MODEL_FEATURES, model_input
+from textmill.extraction.page_relative import PAGE_FEATURES
 from textmill.extraction.scoring import (
     WORD,
     normalise_whitespace,
@@ -54,6 +59,10 @@ RELATIVE_THRESHOLDS = (0.0, 0.5, 0.7)  # 0: no cap
 DECISIONS = tuple(itertools.product(THRESHOLDS, RELATIVE_THRESHOLDS))
 HYPERPARAMETERS = dict(
     max_iter=150, max_depth=5, learning_rate=0.1, min_samples_leaf=40, l2_regularization=1.0
+)
+MEMBERS = (  # (columns, extra hyper-parameters) of the averaged ensembles
+    (PAGE_FEATURES, {}),
+    (MODEL_FEATURES, {"max_features": 0.5}),
 )
 
 
@@ -108,7 +117,7 @@ def labelled_page(page: dict, set_name: str) -> Page:
     words = np.clip([len(WORD.findall(t)) for t in blocks.texts], 1, 500).astype(np.float64)
     labelled = float(words[~np.isnan(labels)].sum())
     weights = words / labelled if labelled else words
-    result = Page(page, blocks, page_relative(blocks.features), labels, weights)
+    result = Page(page, blocks, model_input(blocks.features), labels, weights)
     if set_name not in SNIPPET_SETS:
         result.word_counts, result.truth_counts = _word_counts(
             blocks.texts, page.get("truth_text") or ""
@@ -150,18 +159,28 @@ def word_f1(page: Page, keep: np.ndarray) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def fit(pages: list[Page], seed: int):
+def fit(
+    pages: list[Page], seed: int, keep_threshold: float = 0.5, relative_threshold: float = 0.0
+) -> TreeEnsemble:
+    """The MEMBERS fitted on the pages' labelled blocks, averaged into one ensemble."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     x = np.concatenate([p.features for p in pages]).astype(np.float64)
     y = np.concatenate([p.labels for p in pages])
     w = np.concatenate([p.weights for p in pages])
     known = ~np.isnan(y)
-    model = HistGradientBoostingClassifier(
-        random_state=seed, early_stopping=False, **HYPERPARAMETERS
-    )
-    model.fit(x[known], y[known].astype(int), sample_weight=w[known] / w[known].mean())
-    return model
+    members = []
+    for columns, extra in MEMBERS:
+        model = HistGradientBoostingClassifier(
+            random_state=seed, early_stopping=False, **HYPERPARAMETERS, **extra
+        )
+        model.fit(
+            x[known][:, : len(columns)],
+            y[known].astype(int),
+            sample_weight=w[known] / w[known].mean(),
+        )
+        members.append(TreeEnsemble.from_sklearn(model, columns, keep_threshold))
+    return TreeEnsemble.average(members, keep_threshold, relative_threshold)
 
 
 def score(
@@ -187,8 +206,7 @@ def leave_one_set_out(data: dict[str, list[Page]], seed: int) -> dict[str, dict]
     held_out = {}
     for name in data:
         train = [p for other, pages in data.items() if other != name for p in pages]
-        ensemble = TreeEnsemble.from_sklearn(fit(train, seed), MODEL_FEATURES, 0.5)
-        held_out[name] = score(ensemble, data[name], name)
+        held_out[name] = score(fit(train, seed), data[name], name)
     return held_out
 
 
@@ -256,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not args.no_save:
         everything = [p for pages in data.values() for p in pages]
-        TreeEnsemble.from_sklearn(fit(everything, args.seed), MODEL_FEATURES, *best).save(args.out)
+        fit(everything, args.seed, *best).save(args.out)
         print(f"model: {args.out} ({args.out.stat().st_size / 1024:.0f} KiB)")
     return 0
 
