@@ -70,3 +70,29 @@ def test_average_is_the_mean_of_the_members_logits():
     assert np.allclose(logit(averaged.probability(x)), expected)
     with pytest.raises(ValueError, match="prefixes"):
         TreeEnsemble.average([first, stump(("b", "a"), 0, 0.0, 0.0, 3)], 0.5)
+
+
+def descend(model: TreeEnsemble, row: np.ndarray) -> float:
+    """P(main content) of one row, node by node along the saved children."""
+    raw = model.baseline
+    for t in range(model.feature.shape[0]):
+        node = 0
+        while model.left[t, node] != node:
+            go_left = row[model.feature[t, node]] <= model.threshold[t, node]
+            node = model.left[t, node] if go_left else model.right[t, node]
+        raw += model.value[t, node]
+    return 1.0 / (1.0 + np.exp(-raw))
+
+
+def test_probability_equals_the_node_by_node_descent_on_unbalanced_trees():
+    # tree 0: root on column 0; its left child a leaf, its right child splits on column 1
+    # tree 1: a single leaf (depth 0) beside it
+    feature = np.array([[0, 0, 1, 0, 0], [0, 0, 0, 0, 0]], np.int32)
+    threshold = np.array([[0.5, np.inf, 2.0, np.inf, np.inf], [np.inf] * 5])
+    left = np.array([[1, 1, 3, 3, 4], [0, 1, 2, 3, 4]], np.int32)
+    right = np.array([[2, 1, 4, 3, 4], [0, 1, 2, 3, 4]], np.int32)
+    value = np.array([[0.0, -1.5, 0.0, 0.7, 2.5], [0.3, 0, 0, 0, 0]])
+    model = TreeEnsemble(feature, threshold, left, right, value, -0.2, 2, ("a", "b"), 0.5)
+    x = np.array([[0.0, 9.0], [0.5, 0.0], [1.0, 2.0], [1.0, 3.0], [7.0, -1.0]])
+    assert np.allclose(model.probability(x), [descend(model, row) for row in x])
+    assert len(set(np.round(model.probability(x), 9))) == 3  # all three leaves of tree 0 reached

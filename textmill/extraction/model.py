@@ -35,21 +35,53 @@ class TreeEnsemble:
         """P(main content) for each row of `x` (blocks × features)."""
         if len(x) == 0:
             return np.zeros(0)
-        trees, width = self.feature.shape
-        # Flat indices (tree * width + node, row * features + feature): 1-D takes are several
-        # times faster than 2-D fancy indexing.
-        offsets = np.arange(trees, dtype=np.int64) * width
+        feature, threshold, leaf_value = self._complete
+        trees, internal = feature.shape
+        # Flat indices (tree * internal + node, row * features + feature): 1-D takes are several
+        # times faster than 2-D fancy indexing. In a complete tree node k's children are 2k + 1
+        # (x <= threshold) and 2k + 2, so a level is one comparison and one add, no child lookup;
+        # on a flat index i = offset + k the step is 2i + 2 - offset - goes_left.
+        offsets = np.arange(trees, dtype=np.int64) * internal
+        step = 2 - offsets
         row_offsets = np.arange(len(x), dtype=np.int64)[:, None] * x.shape[1]
-        features, thresholds = self.feature.ravel(), self.threshold.ravel()
-        lefts = (self.left + offsets[:, None]).ravel()
-        rights = (self.right + offsets[:, None]).ravel()
+        features, thresholds = feature.ravel(), threshold.ravel()
         flat_x = np.ascontiguousarray(x).ravel()
         node = np.broadcast_to(offsets, (len(x), trees)).copy()
         for _ in range(self.depth):
             goes_left = flat_x.take(row_offsets + features.take(node)) <= thresholds.take(node)
-            node = np.where(goes_left, lefts.take(node), rights.take(node))
-        raw = self.value.ravel().take(node).sum(axis=1) + self.baseline
+            node = 2 * node + step - goes_left
+        # bottom-level node offset + k (k in [internal, 2 internal]) is value k - internal of the
+        # tree's internal + 1: flat index tree * (internal + 1) + k - internal
+        leaf = node - internal + np.arange(trees, dtype=np.int64)
+        raw = leaf_value.ravel().take(leaf).sum(axis=1) + self.baseline
         return 1.0 / (1.0 + np.exp(-raw))
+
+    @functools.cached_property
+    def _complete(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The trees re-laid as complete binary trees of `depth` levels (computed once): each
+        internal node's feature and threshold, and the bottom level's values. A leaf above the
+        bottom fills its whole subtree's bottom slots with its value (its threshold is +inf, so
+        rows descend left through it and land in one of them)."""
+        internal = 2**self.depth - 1
+        trees = self.feature.shape[0]
+        feature = np.zeros((trees, internal), np.int64)
+        threshold = np.full((trees, internal), np.inf)
+        leaf_value = np.zeros((trees, internal + 1))
+        for t in range(trees):
+            pending = [(0, 0, 0)]  # (node, place in the complete tree, level)
+            while pending:
+                node, place, level = pending.pop()
+                if self.left[t, node] == node:
+                    first = last = place
+                    for _ in range(self.depth - level):
+                        first, last = 2 * first + 1, 2 * last + 2
+                    leaf_value[t, first - internal : last - internal + 1] = self.value[t, node]
+                    continue
+                feature[t, place] = self.feature[t, node]
+                threshold[t, place] = self.threshold[t, node]
+                pending.append((int(self.left[t, node]), 2 * place + 1, level + 1))
+                pending.append((int(self.right[t, node]), 2 * place + 2, level + 1))
+        return feature, threshold, leaf_value
 
     def save(self, path: Path) -> None:
         np.savez_compressed(
