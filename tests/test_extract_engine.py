@@ -11,9 +11,10 @@ from resiliparse.parse.html import HTMLTree
 from textmill.api import Pipeline
 from textmill.document import make_batch
 from textmill.extraction import extract_page
-from textmill.extraction.blocks import FEATURES, page_blocks
+from textmill.extraction.blocks import page_blocks
 from textmill.extraction.engine import compose, page_language
 from textmill.extraction.model import TreeEnsemble, shipped_model
+from textmill.extraction.neighbours import MODEL_FEATURES
 from textmill.stages.extract import MAX_HTML_BYTES, PROBLEMS, Extract
 
 PROSE = (
@@ -81,8 +82,8 @@ def test_same_bytes_same_text_in_the_stage_and_directly():
 
 def test_shipped_model_matches_the_features_and_is_small():
     model = shipped_model()
-    assert model.features == FEATURES
-    assert 0 < model.keep_threshold < 1
+    assert model.features == MODEL_FEATURES
+    assert 0 < model.keep_threshold < 1 and 0 <= model.relative_threshold < 1
     assert model.feature.size < 200_000  # ships inside the package
 
 

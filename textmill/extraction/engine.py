@@ -10,12 +10,13 @@ from resiliparse.parse.html import HTMLTree
 
 from textmill.extraction.blocks import (
     CELL_SEPARATOR,
-    FEATURES,
     Blocks,
     code_point_flags,
     page_blocks,
 )
+from textmill.extraction.decision import keep_blocks
 from textmill.extraction.model import TreeEnsemble, shipped_model
+from textmill.extraction.neighbours import MODEL_FEATURES, model_input
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,10 @@ def extract_page(
     if blocks is None:
         return None
     model = model or shipped_model()
-    if model.features != FEATURES:
+    if model.features != MODEL_FEATURES:
         raise RuntimeError("the extraction model was fitted on other features: retrain it")
-    keep = model.probability(blocks.features) > model.keep_threshold
+    probability = model.probability(model_input(blocks.features))
+    keep = keep_blocks(probability, model.keep_threshold, model.relative_threshold)
     return ExtractedPage(compose(blocks, keep, table_rows=table_rows), title, lang)
 
 

@@ -30,6 +30,7 @@ class TreeEnsemble:
     depth: int
     features: tuple[str, ...]  # the feature names the trees were fitted on, in column order
     keep_threshold: float  # probability above which a block is kept (chosen by cross-validation)
+    relative_threshold: float = 0.0  # cap: keep_threshold <= this × the page's top probability
 
     @functools.cached_property
     def _complete_trees(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -73,6 +74,7 @@ class TreeEnsemble:
             depth=np.int32(self.depth),
             features=np.array(self.features),
             keep_threshold=np.float64(self.keep_threshold),
+            relative_threshold=np.float64(self.relative_threshold),
         )
 
     @classmethod
@@ -88,10 +90,17 @@ class TreeEnsemble:
                 depth=int(z["depth"]),
                 features=tuple(str(name) for name in z["features"]),
                 keep_threshold=float(z["keep_threshold"]),
+                relative_threshold=float(z.get("relative_threshold", 0.0)),
             )
 
     @classmethod
-    def from_sklearn(cls, model, features: tuple[str, ...], keep_threshold: float) -> TreeEnsemble:
+    def from_sklearn(
+        cls,
+        model,
+        features: tuple[str, ...],
+        keep_threshold: float,
+        relative_threshold: float = 0.0,
+    ) -> TreeEnsemble:
         """Flatten a fitted binary HistGradientBoostingClassifier (training time only)."""
         predictors = [tree[0].nodes for tree in model._predictors]
         width = max(len(nodes) for nodes in predictors)
@@ -114,7 +123,55 @@ class TreeEnsemble:
             depth = max(depth, int(nodes["depth"].max()))
         baseline = float(np.ravel(model._baseline_prediction)[0])
         return cls(
-            feature, threshold, left, right, value, baseline, depth, features, keep_threshold
+            feature,
+            threshold,
+            left,
+            right,
+            value,
+            baseline,
+            depth,
+            features,
+            keep_threshold,
+            relative_threshold,
+        )
+
+    @classmethod
+    def average(
+        cls, members: list[TreeEnsemble], keep_threshold: float, relative_threshold: float = 0.0
+    ) -> TreeEnsemble:
+        """One ensemble whose raw score is the mean of the members' (their logits averaged):
+        the trees side by side, leaf values and baselines divided by the member count. Members
+        read the same columns: each one's features are a prefix of the widest one's."""
+        features = max((m.features for m in members), key=len)
+        if any(m.features != features[: len(m.features)] for m in members):
+            raise ValueError("members' features are not prefixes of one column order")
+        width = max(m.feature.shape[1] for m in members)
+
+        def padded(array: np.ndarray, fill) -> np.ndarray:
+            """Widened to `width` nodes: unreachable leaves (children: themselves, value 0)."""
+            wide = np.empty((array.shape[0], width), array.dtype)
+            wide[:, : array.shape[1]] = array
+            wide[:, array.shape[1] :] = np.arange(array.shape[1], width) if fill is None else fill
+            return wide
+
+        stacked = {
+            name: np.concatenate([padded(getattr(m, name), fill) for m in members])
+            for name, fill in (
+                ("feature", 0),
+                ("threshold", np.inf),
+                ("left", None),
+                ("right", None),
+                ("value", 0.0),
+            )
+        }
+        stacked["value"] = stacked["value"] / len(members)
+        return cls(
+            **stacked,
+            baseline=float(np.mean([m.baseline for m in members])),
+            depth=max(m.depth for m in members),
+            features=features,
+            keep_threshold=keep_threshold,
+            relative_threshold=relative_threshold,
         )
 
 
