@@ -7,12 +7,14 @@
    check, SSNs in ranges never issued, dates, version strings) to count false positives.
 3. The shared web text through textmill's default `pii` and datatrove's PIIFormatter (in its
    own venv, one core each, same run): identical output, docs/s per core; and textmill with
-   every kind enabled (person names need a model: not part of the speed figure).
+   every kind enabled (person names need a model: not part of the speed figure); the default
+   and `compat: datatrove` (datatrove's own e-mail and IP rules) are compared apart.
 
 A prediction counts as right when it overlaps a labelled span of its kind; recall is the share
 of labelled spans that some prediction of the kind overlaps.
 
 usage: .venv/bin/python benchmarks/pii.py [--faker-docs N] [--seed S] [--per-kind]
+       [--agreement-only]
 """
 
 from __future__ import annotations
@@ -337,31 +339,14 @@ def time_textmill(stage, texts: list[str], batch_size: int, repeats: int) -> tup
     return best, [t for batch in out for t in batch["text"].to_pylist()]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--faker-docs", type=int, default=3000)
-    parser.add_argument("--seed", type=int, default=14)
-    parser.add_argument("--batch-size", type=int, default=1000)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--per-kind", action="store_true", help="also time each kind alone")
-    args = parser.parse_args()
-    for path in (PRESIDIO, WEB_TEXT):
-        if not path.exists():
-            print(f"{path} is not there: this benchmark needs ../shared/data; nothing measured")
-            return
-    import pyarrow as pa
-
-    pa.set_cpu_count(1)
-    core = pin_to_one_core()
-    print(f"one core (cpu {core}), arrow threads 1")
-
+def accuracy(records: list[dict], args: argparse.Namespace) -> None:
+    """Precision and recall per kind on Presidio's sentences and on the Faker set."""
     examples, unmapped = presidio_examples()
     stage = kinds_stage(ALL_KINDS, regions=PRESIDIO_REGIONS, regions_from_lang=False)
     title = f"Presidio synthetic sentences ({len(examples)}; unlabelled predictions are wrong)"
     print_scores(title, score(examples, stage), complete=True)
     print("not covered (no kind in textmill):", dict(unmapped.most_common()))
 
-    records = read_records(WEB_TEXT)
     faker = faker_examples(web_paragraphs(records), args.faker_docs, args.seed)
     stage = kinds_stage(ALL_KINDS)
     planted = sum(len(g) for _, _, g, _ in faker)
@@ -388,6 +373,43 @@ def main() -> None:
         title = f"phone, phone_leniency: possible ({name})"
         print_scores(title, score(data, possible), ["phone"], complete=name == "Presidio")
 
+
+def print_agreement(label: str, out: list[str], datatrove: list[str]) -> None:
+    """How many documents come out identical, and where each other one first differs."""
+    same = sum(a == b for a, b in zip(out, datatrove, strict=True))
+    print(f"{label}: identical to datatrove's PIIFormatter (e-mail + IP): {same}/{len(out)}")
+    for i, (a, b) in enumerate(zip(out, datatrove, strict=True)):
+        if a != b:
+            pairs = enumerate(zip(a, b, strict=False))
+            at = next((j for j, (x, y) in pairs if x != y), min(len(a), len(b)))
+            print(f"  differs, doc {i}: textmill {a[max(0, at - 30) : at + 40]!r}")
+            print(f"                 datatrove {b[max(0, at - 30) : at + 40]!r}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--faker-docs", type=int, default=3000)
+    parser.add_argument("--seed", type=int, default=14)
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--per-kind", action="store_true", help="also time each kind alone")
+    parser.add_argument(
+        "--agreement-only", action="store_true", help="only the web text against datatrove"
+    )
+    args = parser.parse_args()
+    for path in (PRESIDIO, WEB_TEXT):
+        if not path.exists():
+            print(f"{path} is not there: this benchmark needs ../shared/data; nothing measured")
+            return
+    import pyarrow as pa
+
+    pa.set_cpu_count(1)
+    core = pin_to_one_core()
+    print(f"one core (cpu {core}), arrow threads 1")
+
+    records = read_records(WEB_TEXT)
+    if not args.agreement_only:
+        accuracy(records, args)
     texts = [r["text"] for r in records]
     python = ensure_datatrove_venv()
     with tempfile.TemporaryDirectory() as tmp:
@@ -401,20 +423,21 @@ def main() -> None:
     default_seconds, default_out = time_textmill(
         kinds_stage(["email", "ip"]), texts, args.batch_size, args.repeats
     )
+    compat_seconds, compat_out = time_textmill(
+        kinds_stage(["email", "ip"], compat="datatrove"), texts, args.batch_size, args.repeats
+    )
     every_seconds, _ = time_textmill(kinds_stage(ALL_KINDS), texts, args.batch_size, args.repeats)
-    same = sum(a == b for a, b in zip(default_out, datatrove["texts"], strict=True))
     print(
         f"\n## Shared web text ({len(texts)} documents, {sum(map(len, texts)) / 1e6:.1f} M chars)"
     )
-    print(f"identical to datatrove's PIIFormatter (e-mail + IP): {same}/{len(texts)}")
-    for i, (a, b) in enumerate(zip(default_out, datatrove["texts"], strict=True)):
-        if a != b:
-            pairs = enumerate(zip(a, b, strict=False))
-            at = next((j for j, (x, y) in pairs if x != y), min(len(a), len(b)))
-            print(f"  differs, doc {i}: textmill {a[max(0, at - 30) : at + 40]!r}")
-            print(f"                 datatrove {b[max(0, at - 30) : at + 40]!r}")
+    for label, out in (("default", default_out), ("compat: datatrove", compat_out)):
+        print_agreement(label, out, datatrove["texts"])
     dt = len(texts) / datatrove["seconds"]
-    for label, seconds in (("default (email, ip)", default_seconds), ("every kind", every_seconds)):
+    for label, seconds in (
+        ("default (email, ip)", default_seconds),
+        ("compat: datatrove", compat_seconds),
+        ("every kind", every_seconds),
+    ):
         rate = len(texts) / seconds
         print(f"textmill {label:20} {rate:9,.0f} docs/s per core  {rate / dt:5.1f}x datatrove")
     print(f"datatrove PIIFormatter        {dt:9,.0f} docs/s per core")

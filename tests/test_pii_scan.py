@@ -47,6 +47,14 @@ def test_flags_mark_dotted_quads_iban_openings_and_at_signs():
     assert flags == EMAIL and piece == "é.x_y+z@mail.example.org,"
 
 
+def test_datatrove_emails_widen_the_window_to_atext_and_address_literals():
+    text = "to o'brien@[8.8.8.8] now"
+    [(piece, _, _)] = windows(text, 1 << 40, emails=True)
+    assert piece == "'brien@["
+    [(piece, _, _)] = windows(text, 1 << 40, emails=True, datatrove_emails=True)
+    assert piece == " o'brien@[8.8.8.8] "
+
+
 def test_email_windows_out_of_order_with_digit_windows_are_merged():
     text = "id 5551234567@example.com and 5559876543 more text"
     found = digit_windows(pa.array([text]), 7, emails=True)

@@ -7,10 +7,10 @@ and each cluster of digits); secrets and URL credentials have a cheap RE2 screen
 rows worth a look. The kind's check rule (Luhn, mod-97, python-stdnum, libphonenumber,
 detect-secrets' patterns) confirms each candidate (textmill.stages.safety.pii_kinds), and the
 tokens are spliced into the column's UTF-8 bytes: a row becomes a Python string only when a
-screen picks it. E-mails match datatrove's
-PIIFormatter pattern with RE2's ASCII `\b`. The default placeholders are reserved
-documentation values and the `<KIND>` / `<KIND:hash>` tokens match no kind, so running the
-stage twice changes nothing.
+screen picks it. `compat: datatrove` swaps the e-mail and IP rules for those of datatrove's
+PIIFormatter, which made FineWeb. The default placeholders are reserved documentation values
+and the `<KIND>` / `<KIND:hash>` tokens match no kind, so running the stage twice changes
+nothing.
 
 Modes: `placeholder` (one token per kind), `hash` (HMAC-SHA256 of the normalised value with a
 salt read from the environment, so one phone number written two ways becomes one token and the
@@ -40,6 +40,7 @@ from textmill.stages.safety.pii_kinds import (
     RULES,
     WHOLE,
     WINDOW_KINDS,
+    Compat,
     Context,
     Found,
     KindName,
@@ -134,6 +135,12 @@ class Pii(Stage):
         ipv6_placeholder: str = Field("2001:db8::1", description="RFC 3849: never public")
         placeholders: dict[KindName, str] = Field(
             {}, description="placeholder per other kind (default <PHONE>, <IBAN>, ...)"
+        )
+        compat: Compat = Field(
+            "textmill",
+            description="datatrove: e-mail and IP exactly as datatrove's PIIFormatter, which "
+            "made FineWeb (its patterns: multicast and `8.0.1.27` of `8.0.1.27165` replaced, "
+            "no IPv6, no address right after a CJK character); textmill: our stricter rules",
         )
         emails: bool = Field(True, description="switch for kind email")
         ips: bool = Field(True, description="switch for kind ip")
@@ -306,8 +313,10 @@ class Pii(Stage):
         """pii_scan's windows for the digit-bearing kinds among `kinds` (None: there are none)."""
         if not WINDOW_KINDS.intersection(kinds):
             return None
-        fewest, ip, iban, emails = window_needs(kinds, self.options)
-        return digit_windows(text, fewest, ip=ip, iban=iban, emails=emails)
+        fewest, ip, iban, emails, datatrove = window_needs(kinds, self.options)
+        return digit_windows(
+            text, fewest, ip=ip, iban=iban, emails=emails, datatrove_emails=datatrove
+        )
 
     @staticmethod
     def _find_in_row(

@@ -35,13 +35,31 @@ KindName = Literal[
     "person",
 ]
 KINDS: tuple[str, ...] = get_args(KindName)
-# datatrove's PIIFormatter: the FineWeb preset keeps its exact output
+Compat = Literal["textmill", "datatrove"]
 EMAIL_PATTERN = (
     r"\b[A-Za-z0-9][A-Za-z0-9._%+-]*@"
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}\b"
 )
 # ASCII `\b`, as RE2's: `图fyzw88@126.com` is an address
 EMAIL_CANDIDATE = re.compile(EMAIL_PATTERN, re.ASCII)
+# `compat: datatrove`: the patterns of datatrove's PIIFormatter (0.10.1), which made FineWeb.
+# Its e-mail pattern has RFC 5322's atext and address literals, and Python's Unicode `\b` (no
+# address right after `图`); its IPv4 pattern has no boundaries, so it matches the first four
+# parts of `8.0.1.27165`. Both run as datatrove runs them, with Python's `re`.
+DATATROVE_EMAIL = re.compile(
+    r"\b[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@"
+    r"(?:(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    r"|\[(?:(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)\.){3}"
+    r"(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?|[A-Za-z0-9-]*[A-Za-z0-9]:)])"
+)
+DATATROVE_IPV4 = re.compile(
+    r"(?:(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)\.){3}(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)"
+)
+
+
+def datatrove_compat(options: Any) -> bool:
+    """Whether e-mail and IP follow datatrove's PIIFormatter (`compat: datatrove`)."""
+    return options is not None and getattr(options, "compat", "textmill") == "datatrove"
 
 
 WHOLE = 1 << 62  # an end position past any text
@@ -138,24 +156,41 @@ def is_public_ip(candidate: str) -> bool:
     return address.is_global and not address.is_multicast
 
 
+def is_global_ip(candidate: str) -> bool:
+    """datatrove's rule: any address Python's `ipaddress` reads as global (multicast too)."""
+    try:
+        return ipaddress.ip_address(candidate).is_global
+    except ValueError:  # `01.2.3.4`: Python refuses leading zeros
+        return False
+
+
 def find_ips(text: str, context: Context) -> list[Found]:
-    spans = [m.span() for m in matches(IPV4_CANDIDATE, text, context, flags=IPV4)]
+    compat = datatrove_compat(context.options)
+    candidate = DATATROVE_IPV4 if compat else IPV4_CANDIDATE
+    spans = [m.span() for m in matches(candidate, text, context, flags=IPV4)]
     if "v6" in context.screens:
         spans += ipv6_candidates(text)
+    valid = is_global_ip if compat else is_public_ip
     found = []
     for start, end in spans:
-        if is_public_ip(text[start:end]):
+        if valid(text[start:end]):
             found.append(Found(start, end, str(ipaddress.ip_address(text[start:end]))))
     return found
+
+
+def ip_screens(options: Any) -> dict[str, str]:
+    """IPv4 is found in pii_scan's windows; IPv6 rows by their screen (datatrove has none)."""
+    return {} if datatrove_compat(options) else {"v6": IPV6_SCREEN}
 
 
 def find_emails(text: str, context: Context) -> list[Found]:
     """Addresses in the `@` windows; the placeholder itself (a second run) is left alone."""
     o = context.options
     keep = o.email_placeholder if o is not None and o.mode != "hash" else None
+    candidate = DATATROVE_EMAIL if datatrove_compat(o) else EMAIL_CANDIDATE
     return [
         Found(m.start(), m.end(), m.group(0).lower())
-        for m in matches(EMAIL_CANDIDATE, text, context, flags=EMAIL)
+        for m in matches(candidate, text, context, flags=EMAIL)
         if m.group(0) != keep
     ]
 
@@ -669,16 +704,17 @@ RULES: dict[str, KindRule] = {
     "iban": KindRule("", find_ibans, gate=IBAN_GATE),
     "credit_card": KindRule("", find_cards),
     "national_id": KindRule("", find_national_ids, gate=national_id_gate),
-    "ip": KindRule({"v6": IPV6_SCREEN}, find_ips),  # IPv4 in windows, IPv6 is hex
+    "ip": KindRule(ip_screens, find_ips),  # IPv4 in windows, IPv6 is hex
     "phone": KindRule("", find_phones),
 }
 # the kinds found in pii_scan's windows (IPv4 addresses and IBANs through the window flags)
 WINDOW_KINDS = frozenset({"email", "ip", "phone", "credit_card", "iban", "national_id"})
 
 
-def window_needs(kinds: Sequence[str], options: Any) -> tuple[int, bool, bool, bool]:
-    """(fewest digits of a cluster, IPv4, IBAN and e-mail flags) that pii_scan must report for
-    `kinds`: the least that each kind's candidates hold in one cluster."""
+def window_needs(kinds: Sequence[str], options: Any) -> tuple[int, bool, bool, bool, bool]:
+    """(fewest digits of a cluster, IPv4, IBAN and e-mail flags, datatrove's e-mail characters)
+    that pii_scan must report for `kinds`: the least that each kind's candidates hold in one
+    cluster."""
     digits = [WHOLE]
     if "phone" in kinds:
         digits.append(PHONE_DIGITS)
@@ -686,7 +722,8 @@ def window_needs(kinds: Sequence[str], options: Any) -> tuple[int, bool, bool, b
         digits.append(CARD_DIGITS)
     if "national_id" in kinds:
         digits += [NATIONAL_IDS[name].digits for name in options.national_ids]
-    return min(digits), "ip" in kinds, "iban" in kinds, "email" in kinds
+    emails = "email" in kinds
+    return min(digits), "ip" in kinds, "iban" in kinds, emails, datatrove_compat(options)
 
 
 def window_fits(kind: str, digits: Any, flags: Any, options: Any) -> Any:

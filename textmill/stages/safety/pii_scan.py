@@ -171,14 +171,25 @@ DOMAIN = 4  # in an e-mail's domain: A-Z a-z 0-9 . -
 STOP = 8  # where a skip over text that opens nothing stops: a digit, and `@` for e-mails
 
 
-def _ascii_classes(emails: bool) -> np.ndarray:
+# datatrove's PIIFormatter pattern allows more: RFC 5322's atext in the local part, and a
+# bracketed address literal (`[192.0.2.1]`, `[IPv6:...]`) as the domain
+DATATROVE_LOCAL = "!#$&'*/=?^`{|}~"
+DATATROVE_DOMAIN = "[]:"
+
+
+def _ascii_classes(emails: bool, datatrove: bool = False) -> np.ndarray:
     table = np.zeros(128, dtype=np.uint8)
     letters = [*range(65, 91), *range(97, 123)]
     for code in [32, 9, 40, 41, 43, 45, 46, 47, *letters]:
         table[code] |= SEPARATOR
-    for code in [*range(48, 58), *letters, 46, 95, 37, 43, 45]:
+    local = [*range(48, 58), *letters, 46, 95, 37, 43, 45]
+    domain = [*range(48, 58), *letters, 46, 45]
+    if datatrove:
+        local += map(ord, DATATROVE_LOCAL)
+        domain += map(ord, DATATROVE_DOMAIN)
+    for code in local:
         table[code] |= LOCAL
-    for code in [*range(48, 58), *letters, 46, 45]:
+    for code in domain:
         table[code] |= DOMAIN
     for code in [*range(48, 58), *([64] if emails else [])]:
         table[code] |= STOP
@@ -187,6 +198,7 @@ def _ascii_classes(emails: bool) -> np.ndarray:
 
 ASCII_CLASSES = _ascii_classes(emails=False)
 ASCII_CLASSES_EMAILS = _ascii_classes(emails=True)
+ASCII_CLASSES_DATATROVE = _ascii_classes(emails=True, datatrove=True)
 
 
 @nb.njit(cache=True, inline="always")
@@ -358,20 +370,25 @@ def digit_windows(
     ip: bool = False,
     iban: bool = False,
     emails: bool = False,
+    datatrove_emails: bool = False,
 ) -> Windows:
     """Character windows of every row around digit clusters of at least `min_digits` digits,
     with `ip` around clusters of 4+ digits and 3+ dots, with `iban` around each two letters
-    followed by two digits, with `emails` around each `@` and the address it can be in."""
+    followed by two digits, with `emails` around each `@` and the address it can be in
+    (`datatrove_emails`: an address as datatrove's wider pattern reads one)."""
     offsets, data, _ = utf8_buffers(column)
     # a digit window holds 4 digits at least; an e-mail window one `@`
     capacity = len(offsets) + len(data) // 4 + 16
     if emails:
         capacity += int(np.count_nonzero(data == 64))
+    classes = ASCII_CLASSES
+    if emails:
+        classes = ASCII_CLASSES_DATATROVE if datatrove_emails else ASCII_CLASSES_EMAILS
     found = _digit_windows(
         offsets,
         data,
         char_flags(),
-        ASCII_CLASSES_EMAILS if emails else ASCII_CLASSES,
+        classes,
         min_digits,
         ip,
         iban,
