@@ -296,7 +296,7 @@ def _alto_page(page_element: etree._Element) -> OcrPage:
                     text += (" " if text and not text.endswith(" ") else "") + (
                         part.get("CONTENT") or ""
                     )
-                    _alto_confidence(part.get("WC"), page)
+                    record_confidence(part.get("WC"), page)
                 elif name == "HYP":
                     text += part.get("CONTENT") or "-"
             text = _SPACES.sub(" ", text).strip()
@@ -307,7 +307,8 @@ def _alto_page(page_element: etree._Element) -> OcrPage:
     return page
 
 
-def _alto_confidence(value: str | None, page: OcrPage) -> None:
+def record_confidence(value: str | None, page: OcrPage) -> None:
+    """A word's or line's 0-1 confidence (ALTO's WC, PAGE-XML's conf), counted when malformed."""
     if value is None:
         return
     try:

@@ -24,7 +24,7 @@ from lxml import etree
 
 from textmill.io.base import ReadBatch, ReadOptions
 from textmill.io.files import STREAM_ERRORS, open_input
-from textmill.io.ocr_xml import OcrPage, read_ocr_file
+from textmill.io.ocr_xml import OcrPage, read_ocr_file, record_confidence
 
 PAGE_NAMESPACE = b"schema.primaresearch.org/PAGE/gts/pagecontent"
 SNIFF_BYTES = 4096
@@ -163,7 +163,7 @@ def _region_lines(region: etree._Element, page: OcrPage) -> list[str]:
             text = " ".join(t for t, _ in word_texts if t)
         word_confs = [c for _, c in word_texts if c is not None]
         for value in word_confs or ([conf] if conf is not None and text.strip() else []):
-            _confidence(value, page)
+            record_confidence(value, page)
         text = _SPACES.sub(" ", text).strip()
         if text:
             lines.append(text)
@@ -172,15 +172,3 @@ def _region_lines(region: etree._Element, page: OcrPage) -> list[str]:
         lines = [_SPACES.sub(" ", x).strip() for x in (text or "").splitlines()]
         lines = [line for line in lines if line]
     return lines
-
-
-def _confidence(value: str, page: OcrPage) -> None:
-    try:
-        confidence = float(value)
-    except ValueError:
-        page.bad_confidences += 1
-        return
-    if 0 <= confidence <= 1:
-        page.confidences.append(confidence)
-    else:
-        page.bad_confidences += 1
