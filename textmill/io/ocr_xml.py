@@ -37,15 +37,24 @@ _ALTO_ROOT = re.compile(rb"<(?:[\w.-]+:)?alto[\s>]")
 def sniff_alto(path: str) -> bool:
     """Whether an .xml file is ALTO: its first bytes hold an `<alto>` root and ALTO's namespace
     (PAGE-XML, TEI and other .xml files are not read as ALTO)."""
+    head = file_head(path)
+    return (
+        head is not None
+        and _ALTO_ROOT.search(head) is not None
+        and any(ns in head for ns in ALTO_NAMESPACES)
+    )
+
+
+def file_head(path: str) -> bytes | None:
+    """The first SNIFF_BYTES of a (possibly compressed) file, None when it cannot be read."""
     try:
         stream, _ = open_input(path)
         try:
-            head = stream.read(SNIFF_BYTES)
+            return stream.read(SNIFF_BYTES)
         finally:
             stream.close()
     except (*STREAM_ERRORS, ImportError):
-        return False
-    return _ALTO_ROOT.search(head) is not None and any(ns in head for ns in ALTO_NAMESPACES)
+        return None
 
 
 @dataclass

@@ -23,11 +23,9 @@ from collections.abc import Iterator
 from lxml import etree
 
 from textmill.io.base import ReadBatch, ReadOptions
-from textmill.io.files import STREAM_ERRORS, open_input
-from textmill.io.ocr_xml import OcrPage, read_ocr_file, record_confidence
+from textmill.io.ocr_xml import OcrPage, file_head, read_ocr_file, record_confidence
 
 PAGE_NAMESPACE = b"schema.primaresearch.org/PAGE/gts/pagecontent"
-SNIFF_BYTES = 4096
 FURNITURE_TYPES = frozenset({"header", "footer", "page-number", "catch-word", "signature-mark"})
 """PAGE's `TextTypeSimpleType` values for what a printer adds to every page, not the text."""
 DROP_CAPITAL = "drop-capital"
@@ -37,15 +35,8 @@ _SPACES = re.compile(r"\s+")
 
 def sniff_page_xml(path: str) -> bool:
     """Whether an .xml file is PAGE-XML: a `PcGts` root in PRImA's namespace in its first bytes."""
-    try:
-        stream, _ = open_input(path)
-        try:
-            head = stream.read(SNIFF_BYTES)
-        finally:
-            stream.close()
-    except (*STREAM_ERRORS, ImportError):
-        return False
-    return _PAGE_ROOT.search(head) is not None and PAGE_NAMESPACE in head
+    head = file_head(path)
+    return head is not None and _PAGE_ROOT.search(head) is not None and PAGE_NAMESPACE in head
 
 
 def read_page_xml(path: str, options: ReadOptions) -> Iterator[ReadBatch]:
