@@ -20,7 +20,9 @@ Collections (../shared/data/books, read when there; nothing of it enters the rep
 The clean-up is the text-changing part of the `books` preset (`CLEANUP`): normalize (ligatures),
 running_headers, front_back_matter, dehyphenate, rejoin_split_words, unwrap_lines (pages
 joined, as a reader of the text sees it). Each collection also prints how many OCR lines
-running_headers removed (the target: at most 1% of true content lines).
+running_headers removed (the target: at most 1% of true content lines). The collections other than
+ICDAR also print the cleaned text's remaining character edits by kind (`EDIT_CLASSES`:
+diacritics, punctuation, case, white space, letters), what separates it from its truth.
 
 Like with like. Every text is NFC and white space is collapsed to single spaces (un-wrapping
 changes only white space, which no truth here encodes). The truths are diplomatic: they keep
