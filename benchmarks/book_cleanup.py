@@ -20,7 +20,9 @@ Collections (../shared/data/books, read when there; nothing of it enters the rep
 The clean-up is the text-changing part of the `books` preset (`CLEANUP`): normalize (ligatures),
 running_headers, front_back_matter, dehyphenate, rejoin_split_words, unwrap_lines (pages
 joined, as a reader of the text sees it). Each collection also prints how many OCR lines
-running_headers removed (the target: at most 1% of true content lines).
+running_headers removed (the target: at most 1% of true content lines). The collections other than
+ICDAR also print the cleaned text's remaining character edits by kind (`EDIT_CLASSES`:
+diacritics, punctuation, case, white space, letters), what separates it from its truth.
 
 Like with like. Every text is NFC and white space is collapsed to single spaces (un-wrapping
 changes only white space, which no truth here encodes). The truths are diplomatic: they keep
@@ -307,6 +309,44 @@ def strictly_closer(total: dict) -> str:
     return ", ".join(verdicts)
 
 
+def without_marks(text: str) -> str:
+    letters = (c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
+    return unicodedata.normalize("NFC", "".join(letters))
+
+
+_NOT_WORD = re.compile(r"[^\w\s]")
+# What separates a text from its truth, folded away from both in this order (each fold keeps
+# the ones before it): combining marks (accents, breathings, cedillas), then punctuation and
+# symbols, then case, then white space (words split or merged); what is left is letters and
+# digits recognised wrong. Order matters only where two kinds meet in one edit.
+EDIT_CLASSES = (
+    ("diacritics", without_marks),
+    ("punctuation", lambda text: flat(_NOT_WORD.sub("", text))),
+    ("case", str.lower),
+    ("white space", lambda text: _SPACE.sub("", text)),
+)
+
+
+def edit_classes(pairs: list[tuple[str, str]]) -> str:
+    """The character edits between texts and their reading truths, split by kind: the drop in
+    edits as each class in EDIT_CLASSES is folded away, and the letter/digit edits left."""
+    hyps = [flat(text) for text, _ in pairs]
+    refs = [reading_truth(truth) for _, truth in pairs]
+    reference_chars = sum(len(ref) for ref in refs)
+    edits = [sum(error_counts(h, r, False)[0] for h, r in zip(hyps, refs, strict=True))]
+    for _, fold in EDIT_CLASSES:
+        hyps, refs = [fold(h) for h in hyps], [fold(r) for r in refs]
+        edits.append(sum(error_counts(h, r, False)[0] for h, r in zip(hyps, refs, strict=True)))
+    parts = [
+        f"{name} {before - after}"
+        for (name, _), before, after in zip(EDIT_CLASSES, edits[:-1], edits[1:], strict=True)
+    ]
+    return (
+        f"cleaned text's character edits {edits[0]} ({100 * edits[0] / max(reference_chars, 1):.2f}"
+        f"% CER): {', '.join(parts)}, letters/digits {edits[-1]}"
+    )
+
+
 def header_removal(book: dict, removed: list[str]) -> str:
     """Removed OCR lines matched to truth lines (smallest edit distance): furniture or content."""
     truth = book["truth_lines"]
@@ -404,6 +444,7 @@ def main() -> None:
         total: dict = {}
         add(total, score(book["ocr_lines"], text, book["gt_text"], masked=False))
         print(f"\n== {book['id']}: {rates(total)}  [{strictly_closer(total)}]")
+        print("   " + edit_classes([(text, book["gt_text"])]))
         if "truth_lines" in book:
             print("   " + header_removal(book, removed))
     for name, regions in segment_regions().items():
@@ -413,6 +454,8 @@ def main() -> None:
             add(total, score(row["ocr_lines"], text, row["gt_text"], masked=False))
         print(f"\n== {name}, {len(regions)} regions: {rates(total)}  [{strictly_closer(total)}]")
         print(f"   {removed_lines(regions, removed)}")
+        truths = [row["gt_text"] for row in regions]
+        print("   " + edit_classes(list(zip(texts, truths, strict=True))))
     pdf_audit(args.show_removed)
 
 
