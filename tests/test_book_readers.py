@@ -360,6 +360,9 @@ def test_folders_of_hocr_or_alto_pages_are_one_book_each_only_when_asked(tmp_pat
     assert sorted(s.format for s in plain) == ["alto", "hocr"] and len(plain[0].paths) == 2
     with pytest.raises(InputError, match="reads folders, one book each"):
         plan_shards([str(scans / "vol_b" / "2.alto.xml")], input_kind="pages")
+    (scans / "vol_a" / "2.txt").write_text("the same page as plain text\n", "utf-8")
+    with pytest.raises(InputError, match=r"vol_a holds pages in 2 formats \(txt, hocr\)"):
+        plan_shards([str(scans)], input_kind="pages")
 
 
 def test_textmill_run_on_a_folder_of_pdf_hocr_and_alto_reconciles(tmp_path, capsys):

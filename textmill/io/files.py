@@ -447,6 +447,7 @@ def plan_shards(
             small["text"] = others
         for kind in OCR_FORMATS:
             small.update(_books_of_pages(small.pop(kind, []), f"{kind}_pages"))
+        _refuse_mixed_books(small)
     for fmt, entries in small.items():
         per_shard = FILES_PER_SHARD.get(fmt, FILES_PER_SMALL_FILE_SHARD)
         for start in range(0, len(entries), per_shard):
@@ -469,6 +470,24 @@ def _books_of_pages(entries: list[tuple[str, int]], fmt: str) -> dict[str, list[
         folder = path.rsplit("/", 1)[0]
         folders[folder] = folders.get(folder, 0) + size
     return {fmt: sorted(folders.items())} if folders else {}
+
+
+def _refuse_mixed_books(small: dict[str, list[tuple[str, int]]]) -> None:
+    """A folder whose pages come in two formats (an OCR export's .txt beside its hOCR, say)
+    would be two books with one id, most often the same book twice: refused, naming them."""
+    formats: dict[str, list[str]] = {}
+    for fmt in ("page_txt", *(f"{kind}_pages" for kind in OCR_FORMATS)):
+        for folder, _ in small.get(fmt, []):
+            formats.setdefault(folder, []).append(fmt.removesuffix("_pages"))
+    mixed = {folder: kinds for folder, kinds in formats.items() if len(kinds) > 1}
+    if mixed:
+        folder, kinds = next(iter(sorted(mixed.items())))
+        more = f" (and {len(mixed) - 1:,} more folders)" if len(mixed) > 1 else ""
+        raise InputError(
+            f"--input-kind pages reads a folder as one book, but {folder} holds pages in "
+            f"{len(kinds)} formats ({', '.join(kinds).replace('page_txt', 'txt')}){more}: "
+            f"keep one format of pages in each folder"
+        )
 
 
 def _is_code_folder(argument: str, input_kind: str) -> bool:
