@@ -4,7 +4,8 @@
 numpy's `pairwise_sum` in loops_utils.h), not left to right: a kernel that replaces numpy code
 the extraction model was fitted and scored with must add in the same order, or its features and
 probabilities move in the last bits. Only the reduction order matters here; `np.cumsum` is a
-plain running sum.
+plain running sum. (numba's cache keeps a caller's compiled copy of these kernels until the
+caller's own file changes: after editing this file, clear textmill/extraction/__pycache__.)
 """
 
 from __future__ import annotations
