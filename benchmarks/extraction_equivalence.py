@@ -5,9 +5,10 @@ the shipped `model.npz` would decide differently from how it was fitted and scor
 runs `page_blocks` of the reference commit (its `textmill/` taken with `git archive`, run in a
 subprocess) and of the working tree on every HTML page of ../shared/data/extraction and
 ../shared/data/web/web_docs.jsonl.gz, and compares per page, all exactly (bit for bit): block
-texts and kinds, the float32 feature matrix (same names, same order), and the shipped model's
-probabilities as each side's own `TreeEnsemble.probability` computes them (so a faster tree
-evaluation is checked too). Exit status 1 on any difference.
+texts and kinds, the float32 feature matrix (same names, same order), the model's input (the
+page-relative and neighbourhood columns, `neighbours.model_input`) and the shipped model's
+probabilities on it as each side's own `TreeEnsemble.probability` computes them (so faster
+feature and tree code is checked too). Exit status 1 on any difference.
 
     .venv/bin/python benchmarks/extraction_equivalence.py [--data DIR] [--reference REV] [--limit N]
 """
@@ -30,8 +31,10 @@ from textmill.extraction.scoring import read_jsonl_gz
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
-# The commit before the extractor's speed work (issue 19): the blocks the model was fitted on.
-DEFAULT_REFERENCE = "564115c"
+# The commit that merged the shipped model (A and C averaged, issue 19): its blocks, model input
+# and probabilities. (Before it, 564115c: the blocks the earlier model was fitted on; a reference
+# needs `neighbours.model_input`, which that one lacks.)
+DEFAULT_REFERENCE = "ff67db9"
 # Run in the reference tree: the blocks of every page, as extract_page computes them.
 DUMP = """
 import pickle, sys
@@ -39,14 +42,16 @@ from resiliparse.parse.html import HTMLTree
 from textmill.extraction.blocks import FEATURES, page_blocks
 from textmill.extraction.engine import page_language
 from textmill.extraction.model import shipped_model
+from textmill.extraction.neighbours import model_input
 
 pages = pickle.load(open(sys.argv[1], "rb"))
 out = []
 for html in pages:
     tree = HTMLTree.parse(html)
     blocks = page_blocks(tree, page_language(tree))
-    probability = shipped_model().probability(blocks.features)
-    out.append((blocks.texts, blocks.kinds, blocks.features, probability))
+    x = model_input(blocks.features)
+    probability = shipped_model().probability(x)
+    out.append((blocks.texts, blocks.kinds, blocks.features, x, probability))
 pickle.dump((FEATURES, out), open(sys.argv[2], "wb"))
 """
 
@@ -91,7 +96,7 @@ def reference_tree(revision: str, into: Path) -> Path:
 def compare(names: list[str], reference: list, current: list) -> list[str]:
     """One line per page whose blocks, features or model probabilities differ."""
     problems = []
-    for name, (ref_texts, ref_kinds, ref_x, ref_p), (texts, kinds, x, p) in zip(
+    for name, (ref_texts, ref_kinds, ref_x, ref_input, ref_p), (texts, kinds, x, x_in, p) in zip(
         names, reference, current, strict=True
     ):
         if texts != ref_texts:
@@ -117,6 +122,17 @@ def compare(names: list[str], reference: list, current: list) -> list[str]:
             problems.append(
                 f"{name}: {int((~same).sum())} feature values differ, first block {row} "
                 f"column {column}: {ref_x[row, column]!r} -> {x[row, column]!r}"
+            )
+            continue
+        if x_in.shape != ref_input.shape or x_in.dtype != ref_input.dtype:
+            problems.append(f"{name}: model input {ref_input.shape} -> {x_in.shape} {x_in.dtype}")
+            continue
+        same = x_in.view(np.uint64) == ref_input.view(np.uint64)
+        if not same.all():
+            row, column = np.argwhere(~same)[0]
+            problems.append(
+                f"{name}: {int((~same).sum())} model input values differ, first block {row} "
+                f"column {column}: {ref_input[row, column]!r} -> {x_in[row, column]!r}"
             )
             continue
         if p.shape != ref_p.shape or not (p.view(np.uint64) == ref_p.view(np.uint64)).all():
@@ -148,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             capture_output=True,
             text=True,
         ).stdout.strip()
-        cached = Path(tempfile.gettempdir()) / f"textmill-blocks-2-{commit}-{args.limit}.pkl"
+        cached = Path(tempfile.gettempdir()) / f"textmill-blocks-3-{commit}-{args.limit}.pkl"
         if cached.exists():
             with open(cached, "rb") as stream:
                 ref_features, reference = pickle.load(stream)

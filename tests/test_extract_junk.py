@@ -128,11 +128,12 @@ def test_prepare_leaves_every_engine_kernel_compiled():
     """The extract stage forks a child per batch after prepare(): a kernel the child has to
     load itself costs every batch ~0.35 CPU-s. (A fresh process: other tests run kernels.)"""
     check = """
-from textmill.extraction import block_text, blocks, flat_tree, model
+from textmill.extraction import block_text, blocks, flat_tree, model, neighbours, page_relative
 from textmill.extraction.engine import prepare
 prepare()
 kernels = [flat_tree._scan, flat_tree._text_stats, blocks._attribute_bits, blocks._find_blocks,
-           blocks._feature_kernel, block_text._fold, model._leaf_values, model._complete]
+           blocks._feature_kernel, block_text._fold, model._leaf_values, model._complete,
+           page_relative.relative_columns, neighbours.neighbour_columns]
 print([kernel.__name__ for kernel in kernels if not kernel.signatures])
 """
     out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)

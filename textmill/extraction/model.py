@@ -2,7 +2,7 @@
 
 `textmill.extraction.train` fits scikit-learn's HistGradientBoostingClassifier on labelled
 blocks and saves its trees as flat arrays (`model.npz`, shipped in the package); here a numba
-kernel descends every tree for every block of a page, and numpy sums the leaves.
+kernel finds the leaf every block of a page reaches in every tree, and numpy sums the leaves.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from pathlib import Path
 
 import numba as nb
 import numpy as np
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 MODEL_PATH = Path(__file__).with_name("model.npz")
+_MASK_BITS = 64  # leaves a tree may have: one bit each in the exit-leaf masks
 
 
 @dataclass(frozen=True)
@@ -33,32 +35,43 @@ class TreeEnsemble:
     relative_threshold: float = 0.0  # cap: keep_threshold <= this × the page's top probability
 
     @functools.cached_property
-    def _complete_trees(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The trees as complete binary trees of `depth` levels (children of node k at 2k+1 and
-        2k+2), so that a row descends without branching on leaves: a leaf above the last level
-        becomes nodes that lead every way to copies of it. Same comparisons, same leaves."""
-        return _complete(
-            self.feature, self.threshold, self.left, self.right, self.value, max(self.depth, 0)
+    def _exit_leaf_trees(self) -> tuple[np.ndarray, ...]:
+        """The trees for `_leaf_values`: as complete binary trees of `depth` levels (children of
+        node k at 2k+1 and 2k+2; a leaf above the last level becomes nodes that lead every way
+        to copies of it, so that its leaves are numbered left to right), each tree's splits
+        (feature, threshold, and a mask of the leaves outside the split's left subtree), and
+        the leaf values. Same comparisons, same leaves as descending the fitted trees."""
+        depth = max(self.depth, 0)
+        if 1 << depth > _MASK_BITS:
+            raise ValueError(f"trees of depth {depth}: more leaves than {_MASK_BITS} mask bits")
+        feature, threshold, value, split = _complete(
+            self.feature, self.threshold, self.left, self.right, self.value, depth
         )
-
-    @functools.cached_property
-    def _complete_trees_float32(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The complete trees for float32 rows: each threshold t as the largest float32 <= t,
-        so that x <= t32 exactly when x <= t for every float32 x (same decisions, half the
-        memory traffic), feature indices as int32."""
-        feature, threshold, value = self._complete_trees
-        narrow = threshold.astype(np.float32)
-        above = narrow.astype(np.float64) > threshold
-        narrow[above] = np.nextafter(narrow[above], np.float32(-np.inf))
-        return feature.astype(np.int32), narrow, value
+        inner = feature.shape[1]
+        level = np.log2(np.arange(inner) + 1).astype(np.int64)  # exact for these small ints
+        width = np.right_shift(inner + 1, level)  # leaves under each node
+        first_leaf = (np.arange(inner) - ((1 << level) - 1)) * width
+        left_leaves = np.left_shift(
+            np.left_shift(np.uint64(1), (width // 2).astype(np.uint64)) - np.uint64(1),
+            first_leaf.astype(np.uint64),
+        )
+        counts = split.sum(axis=1)
+        order = np.argsort(~split, axis=1, kind="stable")  # each tree's splits first, in order
+        masks = np.broadcast_to(~left_leaves, split.shape)
+        return (
+            np.take_along_axis(feature, order, axis=1),
+            np.take_along_axis(threshold, order, axis=1),
+            np.take_along_axis(masks, order, axis=1),
+            counts.astype(np.int64),
+            value,
+        )
 
     def probability(self, x: np.ndarray) -> np.ndarray:
         """P(main content) for each row of `x` (blocks × features)."""
         if len(x) == 0:
             return np.zeros(0)
-        x = np.ascontiguousarray(x)
-        trees = self._complete_trees_float32 if x.dtype == np.float32 else self._complete_trees
-        leaves = _leaf_values(x, *trees, max(self.depth, 0))
+        columns = np.ascontiguousarray(x.T, dtype=np.float64)  # float32 rows: exact
+        leaves = _leaf_values(columns, *self._exit_leaf_trees)
         raw = leaves.sum(axis=1) + self.baseline  # numpy's pairwise sum, as the model was scored
         return 1.0 / (1.0 + np.exp(-raw))
 
@@ -177,11 +190,14 @@ class TreeEnsemble:
 
 @nb.njit(cache=True)
 def _complete(feature, threshold, left, right, value, depth):
+    """The trees as complete ones of `depth` levels (`TreeEnsemble._exit_leaf_trees`), and
+    which of their inner nodes are splits (the others stand for a leaf above the last level)."""
     trees = feature.shape[0]
     inner = (1 << depth) - 1
     out_feature = np.zeros((trees, inner), np.int64)
     out_threshold = np.full((trees, inner), np.inf)
     out_value = np.zeros((trees, inner + 1), np.float64)
+    split = np.zeros((trees, inner), np.bool_)
     source = np.zeros(2 * inner + 1, np.int64)  # the original node each complete node stands for
     for t in range(trees):
         source[0] = 0
@@ -196,33 +212,36 @@ def _complete(feature, threshold, left, right, value, depth):
             else:
                 out_feature[t, k] = feature[t, node]
                 out_threshold[t, k] = threshold[t, node]
+                split[t, k] = True
                 source[2 * k + 1] = left[t, node]
                 source[2 * k + 2] = right[t, node]
-    return out_feature, out_threshold, out_value
+    return out_feature, out_threshold, out_value, split
 
 
 @nb.njit(cache=True)
-def _leaf_values(x, feature, threshold, value, depth):
-    """(rows, trees): the value of the leaf each row reaches in each tree of `depth` levels:
-    go left when x <= threshold (NaN goes right), as scikit-learn's trees do."""
-    rows, trees = x.shape[0], feature.shape[0]
-    inner = feature.shape[1]
+def _leaf_values(columns, feature, threshold, masks, counts, value):
+    """(rows, trees): the value of the leaf each row reaches in each tree, going left when
+    x <= threshold (NaN goes right), as scikit-learn's trees do. `columns`: the rows transposed
+    (features × rows). QuickScorer's exit leaf (Lucchese et al., SIGIR 2015): a row starts with
+    every leaf of a tree possible; each split it goes right at rules out the split's left
+    subtree; the leftmost leaf left is the one a descent reaches. Every split is tested, but
+    for all rows at once (one column, contiguous: the loop vectorises) and without the
+    descent's chain of dependent loads. A node that stands for a leaf above the last level is
+    skipped: all leaves under it are copies of that leaf."""
+    rows, trees = columns.shape[1], feature.shape[0]
     leaves = np.empty((rows, trees), np.float64)
-    last = rows - 1
-    for t in range(trees):  # one tree at a time stays in L1
-        # Four rows descend together (their loads overlap); past the end, the last row again.
-        for r in range(0, rows, 4):
-            r1, r2, r3 = min(r + 1, last), min(r + 2, last), min(r + 3, last)
-            k0 = k1 = k2 = k3 = 0
-            for _ in range(depth):  # no branch: the comparison is the step
-                k0 = 2 * k0 + 2 - (x[r, feature[t, k0]] <= threshold[t, k0])
-                k1 = 2 * k1 + 2 - (x[r1, feature[t, k1]] <= threshold[t, k1])
-                k2 = 2 * k2 + 2 - (x[r2, feature[t, k2]] <= threshold[t, k2])
-                k3 = 2 * k3 + 2 - (x[r3, feature[t, k3]] <= threshold[t, k3])
-            leaves[r, t] = value[t, k0 - inner]
-            leaves[r1, t] = value[t, k1 - inner]
-            leaves[r2, t] = value[t, k2 - inner]
-            leaves[r3, t] = value[t, k3 - inner]
+    possible = np.empty(rows, np.uint64)
+    every = np.uint64(0xFFFFFFFFFFFFFFFF)
+    for t in range(trees):
+        possible[:] = every
+        for j in range(counts[t]):
+            column = columns[feature[t, j]]
+            limit = threshold[t, j]
+            outside_left = masks[t, j]
+            for r in range(rows):
+                possible[r] &= every if column[r] <= limit else outside_left
+        for r in range(rows):
+            leaves[r, t] = value[t, trailing_zeros(possible[r])]
     return leaves
 
 

@@ -4,18 +4,20 @@
 share and a ±3-block window. Main content is contiguous, and a block's role often shows only
 two blocks away or in the wider region: the heading before a paragraph, the list around an item,
 an article container that the block itself is outside of, the distance to the nearest run of
-prose. These columns add that context, computed from the feature matrix alone (numpy, all blocks
-of a page at once), so the block segmentation stays untouched.
+prose. These columns add that context, computed from the feature matrix alone (one numba kernel
+for all blocks of a page, bit-identical to the numpy code the shipped model was fitted with), so
+the block segmentation stays untouched.
 """
 
 from __future__ import annotations
 
 import math
 
+import numba as nb
 import numpy as np
 
 from textmill.extraction.blocks import FEATURES
-from textmill.extraction.page_relative import PAGE_FEATURES, page_relative
+from textmill.extraction.page_relative import PAGE_FEATURES, block_characters, relative_columns
 
 _SECOND = ("log_chars", "link_density", "stop_word_share")  # two blocks away, either side
 _WIDE = ("link_density", "stop_word_share", "ends_terminal")  # ±_WIDE_RADIUS blocks
@@ -41,70 +43,124 @@ NEIGHBOURS: tuple[str, ...] = (
     "page_prose_share",
 )
 MODEL_FEATURES: tuple[str, ...] = PAGE_FEATURES + NEIGHBOURS  # the model's input, in order
-_COLUMN = {name: i for i, name in enumerate(FEATURES)}
 
 
-def _shift(values: np.ndarray, by: int, fill: float) -> np.ndarray:
-    """values[i - by] at i (fill beyond the page's ends)."""
-    out = np.full_like(values, fill)
-    if by > 0:
-        out[by:] = values[:-by]
-    else:
-        out[:by] = values[-by:]
-    return out
-
-
-def _window_mean(values: np.ndarray, weights: np.ndarray, radius: int) -> np.ndarray:
-    weighted = np.concatenate(([0.0], np.cumsum(values * weights)))
-    mass = np.concatenate(([0.0], np.cumsum(weights)))
-    index = np.arange(len(values))
-    lo = np.maximum(index - radius, 0)
-    hi = np.minimum(index + radius + 1, len(values))
-    return (weighted[hi] - weighted[lo]) / np.maximum(mass[hi] - mass[lo], 1e-9)
-
-
-def _prose_distance(prose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Blocks to the nearest prose block (n where none), and whether a block lies between the
-    page's first and last prose block."""
-    n = len(prose)
-    index = np.arange(n)
-    where = index[prose]
-    if not len(where):
-        return np.full(n, float(n)), np.zeros(n)
-    slot = np.searchsorted(where, index)
-    before = np.where(slot > 0, index - where[np.maximum(slot - 1, 0)], n)
-    after = np.where(slot < len(where), where[np.minimum(slot, len(where) - 1)] - index, n)
-    inside = (index >= where[0]) & (index <= where[-1])
-    return np.minimum(before, after).astype(np.float64), inside.astype(np.float64)
+def _columns(names: tuple[str, ...]) -> np.ndarray:
+    return np.array([FEATURES.index(name) for name in names], np.int64)
 
 
 def neighbours(features: np.ndarray) -> np.ndarray:
     """The NEIGHBOURS columns for one page's `features` (blocks × FEATURES)."""
-    n = len(features)
-    if n == 0:
-        return np.zeros((0, len(NEIGHBOURS)))
-    x = features.astype(np.float64)
-    column = {name: x[:, _COLUMN[name]] for name in {*_SECOND, *_WIDE, *_ADJACENT}}
-    weights = np.maximum(np.expm1(x[:, _COLUMN["log_chars"]]), 1.0)
-    prose = (x[:, _COLUMN["log_words"]] >= math.log1p(_PROSE_WORDS)) & (
-        x[:, _COLUMN["link_density"]] < _PROSE_LINKS
-    )
-    distance, inside = _prose_distance(prose)
-    columns = [
-        *(_shift(column[name], by, -1.0) for name in _SECOND for by in (2, -2)),
-        *(_window_mean(column[name], weights, _WIDE_RADIUS) for name in _WIDE),
-        *(_shift(column[name], by, 0.0) for name in _ADJACENT for by in (1, -1)),
-        np.log1p(distance),
-        inside,
-        np.full(n, prose.mean()),
-    ]
-    return np.column_stack(columns)
+    out = np.empty((len(features), len(NEIGHBOURS)))
+    if len(features):
+        _fill_neighbours(features, block_characters(features), out, 0)
+    return out
 
 
 def model_input(features: np.ndarray) -> np.ndarray:
     """The MODEL_FEATURES rows of one page: its raw block features, their page-relative
     versions, and the neighbourhood columns."""
-    relative = page_relative(features)
-    if not len(features):
-        return np.zeros((0, len(MODEL_FEATURES)))
-    return np.column_stack([relative, neighbours(features)])
+    out = np.empty((len(features), len(MODEL_FEATURES)))
+    if len(features):
+        chars = block_characters(features)
+        relative_columns(features, chars, out)
+        _fill_neighbours(features, chars, out, len(PAGE_FEATURES))
+    return out
+
+
+def _fill_neighbours(features: np.ndarray, chars: np.ndarray, out: np.ndarray, first: int) -> None:
+    """The NEIGHBOURS columns into out[:, first:]; numpy's log1p for the prose distance (the
+    distances are whole blocks, 0 to n: one table)."""
+    neighbour_columns(
+        features,
+        chars,
+        np.log1p(np.arange(len(features) + 1, dtype=np.float64)),
+        _SECOND_COLUMNS,
+        _WIDE_COLUMNS,
+        _ADJACENT_COLUMNS,
+        FEATURES.index("log_words"),
+        FEATURES.index("link_density"),
+        math.log1p(_PROSE_WORDS),
+        _PROSE_LINKS,
+        _WIDE_RADIUS,
+        out,
+        first,
+    )
+
+
+_SECOND_COLUMNS, _WIDE_COLUMNS, _ADJACENT_COLUMNS = map(_columns, (_SECOND, _WIDE, _ADJACENT))
+
+
+@nb.njit(cache=True)
+def neighbour_columns(
+    features,
+    chars,
+    log1p_blocks,
+    second,
+    wide,
+    adjacent,
+    log_words,
+    link_density,
+    prose_log_words,
+    prose_links,
+    radius,
+    out,
+    first,
+):
+    """NEIGHBOURS, in order, into out[:, first:]: the `second` columns two blocks before and
+    after (-1 past the page's ends), the `wide` columns' character-weighted means over ±radius
+    blocks, the `adjacent` columns one block before and after (0 past the ends), log1p of the
+    distance to the nearest prose block (n when none), whether a block lies between the first
+    and last prose block, and the page's share of prose blocks."""
+    n = len(features)
+    c = first
+    for k in range(len(second)):
+        for i in range(n):
+            out[i, c] = features[i - 2, second[k]] if i >= 2 else -1.0
+            out[i, c + 1] = features[i + 2, second[k]] if i + 2 < n else -1.0
+        c += 2
+    weighted = np.zeros(n + 1)
+    mass = np.zeros(n + 1)
+    for i in range(n):
+        mass[i + 1] = mass[i] + max(chars[i], 1.0)
+    for k in range(len(wide)):
+        for i in range(n):
+            weighted[i + 1] = weighted[i] + features[i, wide[k]] * max(chars[i], 1.0)
+        for i in range(n):
+            lo, hi = max(i - radius, 0), min(i + radius + 1, n)
+            out[i, c] = (weighted[hi] - weighted[lo]) / max(mass[hi] - mass[lo], 1e-9)
+        c += 1
+    for k in range(len(adjacent)):
+        for i in range(n):
+            out[i, c] = features[i - 1, adjacent[k]] if i >= 1 else 0.0
+            out[i, c + 1] = features[i + 1, adjacent[k]] if i + 1 < n else 0.0
+        c += 2
+    prose = np.empty(n, np.bool_)
+    for i in range(n):
+        prose[i] = (
+            features[i, log_words] >= prose_log_words and features[i, link_density] < prose_links
+        )
+    # Blocks to the nearest prose block: the last one before (n where none), the next one at or
+    # after (n where none), the nearer of the two.
+    distance = np.full(n, n)
+    before = -1
+    for i in range(n):
+        if prose[i]:
+            before = i
+        if before >= 0:
+            distance[i] = i - before
+    after = -1
+    for i in range(n - 1, -1, -1):
+        if prose[i]:
+            after = i
+        if after >= 0:
+            distance[i] = min(distance[i], after - i)
+    start, end = n, -1
+    for i in range(n):
+        if prose[i]:
+            start, end = min(start, i), i
+    share = np.float64(prose.sum()) / n
+    for i in range(n):
+        out[i, c] = log1p_blocks[distance[i]]
+        out[i, c + 1] = 1.0 if start <= i <= end else 0.0
+        out[i, c + 2] = share

@@ -6,15 +6,18 @@ brief and boilerplate on a long essay. The model generalises across sets better 
 sees where a block stands within its page: its length rank and z-score, its link density and
 stop-word share against the page's, how much link-free text lies around it (the page's densest
 text region and the distance to it), and how much of the page's link-free text comes before it.
-Computed from the feature matrix alone (numpy, all blocks of a page at once), so the block
-segmentation stays untouched.
+Computed from the feature matrix alone (one numba kernel for all blocks of a page, in numpy's
+order of arithmetic: bit-identical to the numpy code the shipped model was fitted with), so the
+block segmentation stays untouched.
 """
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 
 from textmill.extraction.blocks import FEATURES
+from textmill.extraction.pairwise import pairwise_sum
 
 RELATIVE: tuple[str, ...] = (
     "rel_chars_rank",
@@ -32,55 +35,108 @@ RELATIVE: tuple[str, ...] = (
 )
 PAGE_FEATURES: tuple[str, ...] = FEATURES + RELATIVE
 _REGION = 5  # blocks either side: the text region a block sits in
-_COLUMN = {name: i for i, name in enumerate(FEATURES)}
+_LOG_CHARS, _LINK, _STOP, _PUNCT, _PAGE_LINK, _PAGE_STOP = (
+    FEATURES.index(name)
+    for name in (
+        "log_chars",
+        "link_density",
+        "stop_word_share",
+        "punct_share",
+        "page_link_density",
+        "page_stop_word_share",
+    )
+)
 
 
-def _z(values: np.ndarray) -> np.ndarray:
-    spread = values.std()
-    return (values - values.mean()) / spread if spread > 1e-9 else np.zeros_like(values)
-
-
-def _rank(values: np.ndarray) -> np.ndarray:
-    """Share of the page's blocks below this one (ties share the mean rank), in [0, 1]."""
-    n = len(values)
-    if n < 2:
-        return np.ones(n)
-    order = np.argsort(values, kind="stable")
-    sorted_values = values[order]
-    first = np.searchsorted(sorted_values, values, side="left")
-    last = np.searchsorted(sorted_values, values, side="right") - 1
-    return (first + last) / (2.0 * (n - 1))
+def block_characters(features: np.ndarray) -> np.ndarray:
+    """Each block's character count back from its `log_chars` (numpy's expm1, as fitted; the
+    kernels take it from here)."""
+    return np.expm1(features[:, _LOG_CHARS].astype(np.float64))
 
 
 def page_relative(features: np.ndarray) -> np.ndarray:
     """`features` (blocks × FEATURES, one page) with the RELATIVE columns appended."""
-    n = len(features)
-    if n == 0:
-        return np.zeros((0, len(PAGE_FEATURES)), np.float32)
-    x = features.astype(np.float64)
-    log_chars = x[:, _COLUMN["log_chars"]]
-    link = x[:, _COLUMN["link_density"]]
-    stop = x[:, _COLUMN["stop_word_share"]]
-    punct = x[:, _COLUMN["punct_share"]]
-    chars = np.expm1(log_chars)
-    content = chars * (1.0 - link)  # link-free characters
-    total_content = max(float(content.sum()), 1.0)
-    mass = np.concatenate(([0.0], np.cumsum(content)))
-    index = np.arange(n)
-    region = mass[np.minimum(index + _REGION + 1, n)] - mass[np.maximum(index - _REGION, 0)]
-    peak = int(np.argmax(region))
-    relative = [
-        _rank(log_chars),
-        _z(log_chars),
-        log_chars - log_chars.max(),
-        link - x[:, _COLUMN["page_link_density"]],
-        stop - x[:, _COLUMN["page_stop_word_share"]],
-        _z(stop),
-        _z(punct),
-        region / total_content,
-        region / max(float(region.max()), 1.0),
-        np.abs(mass[1:] - content / 2 - (mass[peak] + content[peak] / 2)) / total_content,
-        (mass[1:] - content) / total_content,
-        content / total_content,
-    ]
-    return np.column_stack([x, *relative]).astype(np.float32)
+    out = np.empty((len(features), len(PAGE_FEATURES)), np.float32)
+    if len(features):
+        relative_columns(features, block_characters(features), out)
+    return out
+
+
+@nb.njit(cache=True)
+def _z(values):
+    """(values - mean) / std, numpy's mean and std; zeros when the spread is ~0."""
+    n = len(values)
+    mean = pairwise_sum(values, 0, n) / n
+    squares = np.empty(n)
+    for i in range(n):
+        squares[i] = (values[i] - mean) * (values[i] - mean)
+    spread = np.sqrt(pairwise_sum(squares, 0, n) / n)
+    z = np.zeros(n)
+    if spread > 1e-9:
+        for i in range(n):
+            z[i] = (values[i] - mean) / spread
+    return z
+
+
+@nb.njit(cache=True)
+def _rank(values):
+    """Share of the page's blocks below this one (ties share the mean rank), in [0, 1]."""
+    n = len(values)
+    if n < 2:
+        return np.ones(n)
+    ordered = np.sort(values)
+    first = np.searchsorted(ordered, values, side="left")
+    after = np.searchsorted(ordered, values, side="right")
+    return (first + after - 1) / (2.0 * (n - 1))
+
+
+@nb.njit(cache=True)
+def relative_columns(features, chars, out):
+    """out[:, :len(PAGE_FEATURES)] for one page: its `features`, then the RELATIVE columns
+    rounded to float32 (as page_relative returns them). `chars`: block_characters."""
+    n, width = features.shape
+    log_chars = np.empty(n)
+    link = np.empty(n)
+    stop = np.empty(n)
+    punct = np.empty(n)
+    content = np.empty(n)  # link-free characters
+    for i in range(n):
+        for c in range(width):
+            out[i, c] = features[i, c]
+        log_chars[i] = features[i, _LOG_CHARS]
+        link[i] = features[i, _LINK]
+        stop[i] = features[i, _STOP]
+        punct[i] = features[i, _PUNCT]
+        content[i] = chars[i] * (1.0 - link[i])
+    total_content = max(pairwise_sum(content, 0, n), 1.0)
+    mass = np.zeros(n + 1)
+    for i in range(n):
+        mass[i + 1] = mass[i] + content[i]
+    region = np.empty(n)
+    peak = 0
+    longest = log_chars[0]
+    for i in range(n):
+        region[i] = mass[min(i + _REGION + 1, n)] - mass[max(i - _REGION, 0)]
+        if region[i] > region[peak]:
+            peak = i
+        longest = max(longest, log_chars[i])
+    centre = mass[peak] + content[peak] / 2
+    top_region = max(region[peak], 1.0)
+    rank, chars_z, stop_z, punct_z = _rank(log_chars), _z(log_chars), _z(stop), _z(punct)
+    for i in range(n):
+        relative = (
+            rank[i],
+            chars_z[i],
+            log_chars[i] - longest,
+            link[i] - np.float64(features[i, _PAGE_LINK]),
+            stop[i] - np.float64(features[i, _PAGE_STOP]),
+            stop_z[i],
+            punct_z[i],
+            region[i] / total_content,
+            region[i] / top_region,
+            abs(mass[i + 1] - content[i] / 2 - centre) / total_content,
+            (mass[i + 1] - content[i]) / total_content,
+            content[i] / total_content,
+        )
+        for c in range(len(relative)):
+            out[i, width + c] = np.float32(relative[c])

@@ -120,7 +120,8 @@ class Extract(Filter):
 
     Engines: `trafilatura` (FineWeb's, with a resiliparse fallback: the default), `resiliparse`,
     and `textmill`, textmill's own extractor (textmill.extraction: lexbor blocks and a small
-    boosted-tree model; ~5x trafilatura's speed per core as this stage, BENCHMARKS.md).
+    boosted-tree model; 4-5x trafilatura's speed per core as this stage, 6x in-process:
+    BENCHMARKS.md).
     """
 
     remeasure_for_audit = False  # measuring is extracting
