@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -87,51 +86,49 @@ class ClassifierMetrics:
 LR_BACKOFF_TRIES = 3  # fastText diverges to NaN now and then at a high lr; halve it and retry
 
 
-def _train_fasttext(train_file: str, model_file: str, options: TrainOptions) -> None:
-    """One fastText training, run in a fresh (spawned) process: in a long-lived process,
-    fastText 0.9.2 sometimes diverges ("Encountered NaN") at any learning rate."""
-    model = fasttext_module().train_supervised(
-        train_file,
-        wordNgrams=options.word_ngrams,
-        dim=options.dim,
-        epoch=options.epoch,
-        lr=options.lr,
-        minCount=options.min_count,
-        bucket=options.bucket,
-        thread=options.threads,
-        seed=options.seed,
-        loss=options.loss,
-        minn=options.minn,
-        maxn=options.maxn,
-        verbose=0,
-    )
-    model.save_model(model_file)
+def _fasttext_settings(options: TrainOptions) -> dict[str, Any]:
+    """`train_supervised`'s keyword arguments for `options`."""
+    return {
+        "wordNgrams": options.word_ngrams,
+        "dim": options.dim,
+        "epoch": options.epoch,
+        "lr": options.lr,
+        "minCount": options.min_count,
+        "bucket": options.bucket,
+        "thread": options.threads,
+        "seed": options.seed,
+        "loss": options.loss,
+        "minn": options.minn,
+        "maxn": options.maxn,
+        "verbose": 0,
+    }
 
 
-def _train_from_json(payload: str) -> None:
-    """The child's side of `_train_in_child`: one training from its JSON arguments."""
-    arguments = json.loads(payload)
-    options = TrainOptions(**arguments["options"])
-    _train_fasttext(arguments["train_file"], arguments["model_file"], options)
-
-
-_CHILD = "import sys; from textmill.quality.classifier import _train_from_json; " \
-    "_train_from_json(sys.stdin.read())"  # fmt: skip
+# The child imports fastText and nothing else. fastText 0.9.2 can diverge ("Encountered NaN")
+# depending on what the process did before training, not only on the data and the lr: the
+# same file trained at every lr in a bare interpreter and failed at every lr after importing a
+# slightly different textmill (and in long-lived processes). A bare child makes a training
+# depend on its data, settings and the installed fastText alone.
+_CHILD = (
+    "import json, sys\n"
+    "import fasttext\n"
+    "job = json.load(sys.stdin)\n"
+    "model = fasttext.train_supervised(job['train_file'], **job['settings'])\n"
+    "model.save_model(job['model_file'])\n"
+)
 
 
 def _train_in_child(train_file: str, model_file: str, options: TrainOptions) -> None:
-    """One training in a fresh interpreter that imports textmill only: a spawned
-    multiprocessing child would re-run the caller's script, which fails in a script without an
+    """One training in a fresh interpreter (see `_CHILD`); a spawned multiprocessing child
+    would also re-run the caller's script, which fails in a script without an
     `if __name__ == "__main__"` guard and from `python -` (stdin). The child's last error line
     (fastText's "Encountered NaN.") comes back as a RuntimeError."""
-    root = str(Path(__file__).resolve().parents[2])  # the textmill this process imported
-    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
-    payload = json.dumps(
-        {"train_file": train_file, "model_file": model_file, "options": asdict(options)}
-    )
+    fasttext_module()  # the build that trains, or the error that says how to install it
+    job = {"train_file": train_file, "model_file": model_file}
+    payload = json.dumps({**job, "settings": _fasttext_settings(options)})
     done = subprocess.run(
         [sys.executable, "-c", _CHILD], input=payload, capture_output=True, text=True,
-        env={**os.environ, "PYTHONPATH": path}, check=False,
+        check=False,
     )  # fmt: skip
     if done.returncode:
         lines = done.stderr.strip().splitlines()
