@@ -302,6 +302,9 @@ def test_a_run_drops_with_toxicity_reasons_and_its_counts_reconcile(tmp_path):
     assert sorted(kept["flagged_words"].to_pylist()) == [0, 0]
     report = (tmp_path / "out" / "report.html").read_text("utf-8")
     assert "toxicity: bad_words — 2 dropped" in report and "flagged_words = 1" in report
+    card = (tmp_path / "out" / "README.md").read_text("utf-8")
+    assert "Toxic content was filtered by the `toxicity` stage" in card
+    assert "No toxicity filtering ran" not in card
 
 
 def test_every_default_list_compiles_with_its_languages_splitter():
