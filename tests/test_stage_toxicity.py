@@ -278,6 +278,26 @@ def test_stages_command_lists_every_option(capsys):
         assert f"    {option} = " in shown
 
 
+def test_cli_yaml_and_python_runs_keep_and_drop_the_same_documents(tmp_path, capsys):
+    from textmill import Pipeline, Toxicity
+
+    records = [
+        {"id": "clean", "text": "Scunthorpe is a town in Lincolnshire."},
+        {"id": "swear", "text": "What an asshole."},
+    ]
+    data = write_jsonl(tmp_path / "in" / "part.jsonl", records)
+    spec = tmp_path / "p.yaml"
+    spec.write_text("stages:\n  - toxicity: {c4_bad_words: true, lang: en}\n", encoding="utf-8")
+    assert main(["run", str(spec), str(data), "-o", str(tmp_path / "cli"), "--no-progress"]) == 0
+    Pipeline([Toxicity(c4_bad_words=True, lang="en")]).run([str(data)], str(tmp_path / "py"))
+    capsys.readouterr()
+    for out in ("cli", "py"):
+        kept = pq.read_table(tmp_path / out / "data")["id"].to_pylist()
+        rejects = pq.read_table(tmp_path / out / "rejects").to_pylist()
+        assert kept == ["clean"]
+        assert [(r["id"], r["reject_reason"]) for r in rejects] == [("swear", "toxicity:bad_words")]
+
+
 # ---------------------------------------------------------------- end to end
 
 
