@@ -141,12 +141,17 @@ class Date(Mapper):
             default=60.0, gt=0, description="seconds one row may take (then no_date:time_budget)"
         )
 
-        @field_validator("earliest_date", "latest_date")
+        @field_validator("earliest_date", "latest_date", mode="before")
         @classmethod
-        def _iso(cls, value: str | None) -> str | None:
-            if value is not None:
-                datetime.date.fromisoformat(value)  # raises ValueError with the reason
-            return value
+        def _iso(cls, value: object) -> object:
+            """YYYY-MM-DD, given as text or (in Python) as a `datetime.date`."""
+            if isinstance(value, datetime.datetime):
+                value = value.date()
+            if isinstance(value, datetime.date):
+                return value.isoformat()
+            if isinstance(value, str):  # raises ValueError with the reason
+                return datetime.date.fromisoformat(value).isoformat()
+            return value  # None, or a type the field refuses
 
         @model_validator(mode="after")
         def _bounds_in_order(self) -> Date.Options:
