@@ -242,6 +242,15 @@ def test_an_entry_without_a_word_is_named_by_its_line_before_the_first_batch(tmp
         stage.setup()
 
 
+def test_a_fixed_language_no_method_covers_is_refused_not_silently_unchecked(tmp_path):
+    with pytest.raises(ValidationError, match="lang 'tlh': no word list"):
+        build_stage("toxicity", {"lang": "tlh"})
+    own = word_list(tmp_path, "tlh.txt", "petaQ")
+    out, reasons = run({"lang": "tlh", "word_lists": {"tlh": own}, "c4_bad_words": True},
+                       batch(["petaQ!", "nuqneH"]))  # fmt: skip
+    assert reasons == ["bad_words", None]
+
+
 def test_a_classifier_file_that_does_not_load_is_one_clear_error(tmp_path):
     broken = tmp_path / "broken.bin"
     broken.write_bytes(b"not a model at all")
