@@ -30,6 +30,14 @@ def test_bad_option_value_names_the_option_and_value():
         parse_pipeline(text, "p.yaml")
 
 
+def test_unquoted_dates_are_the_strings_options_take_and_a_non_date_is_refused_by_line():
+    specs = parse_pipeline("stages:\n  - date: {latest_date: 2026-01-01}\n", "p.yaml")
+    assert specs[0].options == {"latest_date": "2026-01-01"}  # text, as stats.json holds it
+    text = "stages:\n  - date:\n      use_url: true\n      latest_date: 2026-13-01\n"
+    with pytest.raises(PipelineConfigError, match=r"line 4: stage 'date', option 'latest_date'"):
+        parse_pipeline(text, "p.yaml")
+
+
 def test_stage_without_options_may_be_a_bare_name():
     specs = parse_pipeline("stages:\n  - exact_dedup\n  - extract:\n", "p.yaml")
     assert [(s.name, s.options) for s in specs] == [("exact_dedup", {}), ("extract", {})]

@@ -182,6 +182,15 @@ def test_more_stages_than_documents_and_thousands_of_stages(tmp_path):
     assert scores[:-1] == sorted(scores[:-1]) and scores[-1] is None
 
 
+def test_the_cli_prints_each_stage_and_the_unscored_documents_apart(tmp_path, capsys):
+    scored_parquet(tmp_path / "in")
+    args = ["order", str(tmp_path / "in"), "-o", str(tmp_path / "o"), "--by", "score"]
+    assert main([*args, "--stages", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "  stage 3: 9 documents, score " in out
+    assert "  no stage (no score), last: 1 documents" in out and "None" not in out
+
+
 def test_a_missing_column_lists_only_the_input_columns(tmp_path, capsys):
     scored_parquet(tmp_path / "in")
     assert main(["order", str(tmp_path / "in"), "-o", str(tmp_path / "x"), "--by", "nope"]) == 2

@@ -88,6 +88,11 @@ def test_card_lists_every_stage_with_all_its_parameters(demo_out):
     assert "Crawl dates (WARC-Date of kept documents): 2024-" in card
 
 
+def test_card_claims_no_toxicity_filtering_beyond_the_url_filter_the_preset_runs(demo_out):
+    card = (demo_out / "README.md").read_text()
+    assert "No toxicity filtering ran beyond the URL block list" in card
+
+
 def test_report_shows_the_funnel_with_stats_numbers(demo_out):
     stats = json.loads((demo_out / "stats.json").read_text())
     html = (demo_out / "report.html").read_text()

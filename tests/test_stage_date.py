@@ -1,6 +1,7 @@
 """The `date` stage: markup, URL, text and year signals, the crawl-date bound, no-date reasons,
 and a real run over WARC and JSONL input."""
 
+import datetime
 import gzip
 import json
 from pathlib import Path
@@ -146,6 +147,11 @@ def test_crawl_fallback_dates_an_undated_page_by_its_crawl():
 def test_bad_bound_option_is_refused():
     with pytest.raises(ValueError, match="earliest_date"):
         Date(earliest_date="2019-13-01")
+
+
+def test_bounds_are_kept_as_iso_text_whether_given_as_text_or_as_a_date():
+    options = Date(earliest_date="20000102", latest_date=datetime.date(2026, 1, 1)).options
+    assert (options.earliest_date, options.latest_date) == ("2000-01-02", "2026-01-01")
 
 
 def _warc(path: Path, pages: list[tuple[str, str, str]]) -> Path:

@@ -4,6 +4,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import textmill
 from textmill.document import make_batch
 from textmill.pipeline import build_stage
 from textmill.stages.safety.pii import Pii, is_public_ip, screen_rows
@@ -209,6 +210,7 @@ def test_yaml_python_and_cli_name_the_same_options(tmp_path, capsys):
     from_yaml = Pipeline.from_yaml_text(yaml_text)
     from_python = Pipeline([Pii(kinds=["email", "credit_card"], mode="hash", hash_length=12)])
     assert from_yaml.to_yaml() == from_python.to_yaml()
+    assert textmill.Pii is Pii  # the README's `from textmill import Pii`
     assert main(["stages", "pii"]) == 0
     listed = capsys.readouterr().out
     for option in Pii.Options.model_fields:

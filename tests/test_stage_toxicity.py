@@ -242,6 +242,15 @@ def test_an_entry_without_a_word_is_named_by_its_line_before_the_first_batch(tmp
         stage.setup()
 
 
+def test_a_fixed_language_no_method_covers_is_refused_not_silently_unchecked(tmp_path):
+    with pytest.raises(ValidationError, match="lang 'tlh': no word list"):
+        build_stage("toxicity", {"lang": "tlh"})
+    own = word_list(tmp_path, "tlh.txt", "petaQ")
+    out, reasons = run({"lang": "tlh", "word_lists": {"tlh": own}, "c4_bad_words": True},
+                       batch(["petaQ!", "nuqneH"]))  # fmt: skip
+    assert reasons == ["bad_words", None]
+
+
 def test_a_classifier_file_that_does_not_load_is_one_clear_error(tmp_path):
     broken = tmp_path / "broken.bin"
     broken.write_bytes(b"not a model at all")
@@ -278,6 +287,26 @@ def test_stages_command_lists_every_option(capsys):
         assert f"    {option} = " in shown
 
 
+def test_cli_yaml_and_python_runs_keep_and_drop_the_same_documents(tmp_path, capsys):
+    from textmill import Pipeline, Toxicity
+
+    records = [
+        {"id": "clean", "text": "Scunthorpe is a town in Lincolnshire."},
+        {"id": "swear", "text": "What an asshole."},
+    ]
+    data = write_jsonl(tmp_path / "in" / "part.jsonl", records)
+    spec = tmp_path / "p.yaml"
+    spec.write_text("stages:\n  - toxicity: {c4_bad_words: true, lang: en}\n", encoding="utf-8")
+    assert main(["run", str(spec), str(data), "-o", str(tmp_path / "cli"), "--no-progress"]) == 0
+    Pipeline([Toxicity(c4_bad_words=True, lang="en")]).run([str(data)], str(tmp_path / "py"))
+    capsys.readouterr()
+    for out in ("cli", "py"):
+        kept = pq.read_table(tmp_path / out / "data")["id"].to_pylist()
+        rejects = pq.read_table(tmp_path / out / "rejects").to_pylist()
+        assert kept == ["clean"]
+        assert [(r["id"], r["reject_reason"]) for r in rejects] == [("swear", "toxicity:bad_words")]
+
+
 # ---------------------------------------------------------------- end to end
 
 
@@ -302,6 +331,9 @@ def test_a_run_drops_with_toxicity_reasons_and_its_counts_reconcile(tmp_path):
     assert sorted(kept["flagged_words"].to_pylist()) == [0, 0]
     report = (tmp_path / "out" / "report.html").read_text("utf-8")
     assert "toxicity: bad_words — 2 dropped" in report and "flagged_words = 1" in report
+    card = (tmp_path / "out" / "README.md").read_text("utf-8")
+    assert "Toxic content was filtered by the `toxicity` stage" in card
+    assert "No toxicity filtering ran" not in card
 
 
 def test_every_default_list_compiles_with_its_languages_splitter():

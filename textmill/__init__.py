@@ -14,6 +14,8 @@ _EXPORTS = {
     "read_code": "textmill.api",
     "Decision": "textmill.pipeline",
     "Decontaminate": "textmill.stages.safety.decontaminate",
+    "Pii": "textmill.stages.safety.pii",
+    "Toxicity": "textmill.stages.safety.toxicity",
     "Filter": "textmill.pipeline",
     "GlobalStage": "textmill.pipeline",
     "Mapper": "textmill.pipeline",

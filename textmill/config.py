@@ -182,6 +182,14 @@ def _parse_stage(item: yaml.Node, origin: str, llm: dict[str, Any] | None = None
     return spec
 
 
+class _OptionsLoader(yaml.SafeLoader):
+    """Safe YAML whose dates stay text: an unquoted 2026-01-01 is the string a stage option
+    takes (and stats.json can hold), and 2026-13-01 a string the option refuses, not a crash."""
+
+
+_OptionsLoader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
+
+
 def _options_from_node(node: yaml.Node | None, origin: str, line: int, name: str) -> dict:
     if node is None or (isinstance(node, yaml.ScalarNode) and node.value in ("", "null", "~")):
         return {}
@@ -190,7 +198,7 @@ def _options_from_node(node: yaml.Node | None, origin: str, line: int, name: str
             f"{origin}, line {line}: options of stage {name!r} must be a mapping"
         )
     try:  # constructed from the node itself, so that an error names the file's own line
-        return yaml.SafeLoader("").construct_document(node) or {}
+        return _OptionsLoader("").construct_document(node) or {}
     except yaml.YAMLError as exc:  # e.g. a `!!python/object` tag: safe YAML has no such type
         mark = getattr(exc, "problem_mark", None)
         where = f", line {mark.line + 1}" if mark else ""

@@ -25,6 +25,9 @@ def cmd_order(args: argparse.Namespace) -> int:
         + f"); {report['null_scores']:,} without a score last; {len(report['files'])} file(s)"
     )
     for stage in report.get("per_stage", []):
+        if stage["stage"] is None:  # the documents without a score, after the last stage
+            print(f"  no stage (no score), last: {stage['documents']:,} documents")
+            continue
         print(
             f"  stage {stage['stage']}: {stage['documents']:,} documents, "
             f"{report['by']} {stage['min']} .. {stage['max']}"

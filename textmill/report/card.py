@@ -480,6 +480,24 @@ _PII_KIND_NAMES = {
 }
 
 
+def _toxicity_limitation(stage_names: set[str]) -> str:
+    """What the card may claim about toxic content: only what a stage of this run did."""
+    if "toxicity" in stage_names:
+        done = (
+            "Toxic content was filtered by the `toxicity` stage (its drops per rule are listed "
+            "above, sampled in `report.html`): word lists miss what they do not list, and "
+            "classifiers inherit their training labels' biases"
+        )
+    elif "url_filter" in stage_names:
+        done = "No toxicity filtering ran beyond the URL block list"
+    else:
+        done = "No toxicity filtering ran"
+    return (
+        done + "; demographic-term frequencies in `report.html` describe the corpus, they do "
+        "not correct its biases."
+    )
+
+
 def _limitations(report: RunReport) -> str:
     names = {name for name, _ in report.stage_options()}
     items = [
@@ -492,8 +510,7 @@ def _limitations(report: RunReport) -> str:
         "Language identification is unreliable on short and mixed-language documents."
         if "langid" in names
         else "No language identification ran.",
-        "No toxicity or bias filtering ran beyond the URL block list; demographic-term "
-        "frequencies in `report.html` describe the corpus, they do not correct it.",
+        _toxicity_limitation(names),
         "Licences are taken from what pages declare; a declaration may be wrong or cover only "
         "part of a page.",
     ]

@@ -37,15 +37,31 @@ class Classify(Filter):
 
     class Options(StageOptions):
         column: str = Field("label", description="name of the label column (and its prefix)")
-        model_path: str | None = None  # every row, or rows whose language is not in `models`
-        models: dict[str, str] = {}  # {lang: model path}, by the `lang` column
-        label_threshold: float = Field(MULTI_LABEL_THRESHOLD, gt=0, le=1)  # multi-label only
-        keep: list[str] | None = None  # a row stays only if one of its labels is here
-        drop: list[str] = []  # a row goes if one of its labels is here
-        min_score: float | None = Field(None, ge=0, le=1)
-        # each text's first max_chars characters; None: what the model was trained on (its
-        # metrics file), else the whole text
-        max_chars: int | None = Field(None, ge=1)
+        model_path: str | None = Field(
+            None,
+            description="fastText model for every row, or for rows whose language is "
+            "not in `models`",
+        )
+        models: dict[str, str] = Field({}, description="{lang: model path}, by the `lang` column")
+        label_threshold: float = Field(
+            MULTI_LABEL_THRESHOLD,
+            gt=0,
+            le=1,
+            description="multi-label models: lowest probability of a label in <column>_labels",
+        )
+        keep: list[str] | None = Field(
+            None, description="a row stays only if one of its labels is here"
+        )
+        drop: list[str] = Field([], description="a row goes if one of its labels is here")
+        min_score: float | None = Field(
+            None, ge=0, le=1, description="a row goes if its top label's score is below this"
+        )
+        max_chars: int | None = Field(
+            None,
+            ge=1,
+            description="each text's first characters classified (None: what the "
+            "model was trained on, from its metrics file, else the whole text)",
+        )
 
         @field_validator("keep", "drop", mode="before")
         @classmethod

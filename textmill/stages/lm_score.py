@@ -78,20 +78,45 @@ class LmScore(GlobalStage):
     outside the run's band (`lm_band`) or, for `hard`, the junk (`lm_noise`)."""
 
     class Options(StageOptions):
-        model_path: str  # a `textmill lm train` folder or a Hugging Face causal LM folder
-        device: str = "cpu"  # torch device: cpu, cuda, cuda:1 ...
-        threads: int | None = Field(None, ge=1)  # torch CPU threads per worker (None: torch's)
-        batch_size: int = Field(16, ge=1)  # windows per forward pass
-        max_tokens: int = Field(1024, ge=1)  # each document's first tokens scored
-        langs: list[str] | None = None  # the model's languages (overrides the model folder's)
-        keep: Literal["low", "middle", "high", "hard"] | None = None  # None: only score
-        fraction: float = Field(0.5, gt=0, le=1)  # share of judged documents kept
-        min_quality: float = Field(0.5, ge=0, le=1)  # hard: quality_score below this is junk
-        noise_tail: float = Field(0.05, ge=0, lt=1)  # hard without quality_score: top losses
-        ood: Literal["keep", "drop"] = "keep"
-        # select on the lm_* columns an earlier lm_score wrote, where a row has them, instead
-        # of scoring again (a second selection over a scored run costs no model call)
-        reuse_scores: bool = False
+        model_path: str = Field(
+            description="a `textmill lm train` folder or a Hugging Face causal LM folder"
+        )
+        device: str = Field("cpu", description="torch device: cpu, cuda, cuda:1 ...")
+        threads: int | None = Field(
+            None, ge=1, description="torch CPU threads per worker (None: torch's)"
+        )
+        batch_size: int = Field(16, ge=1, description="windows per forward pass")
+        max_tokens: int = Field(1024, ge=1, description="each document's first tokens scored")
+        langs: list[str] | None = Field(
+            None,
+            description="the model's languages (overrides the model folder's); lm_ood "
+            "marks rows whose `lang` is not one of them",
+        )
+        keep: Literal["low", "middle", "high", "hard"] | None = Field(
+            None,
+            description="a loss band kept over the whole run (perplexity pruning), or "
+            "hard: the highest losses that are not junk; None: only score",
+        )
+        fraction: float = Field(0.5, gt=0, le=1, description="share of judged documents kept")
+        min_quality: float = Field(
+            0.5, ge=0, le=1, description="hard: quality_score below this is junk"
+        )
+        noise_tail: float = Field(
+            0.05,
+            ge=0,
+            lt=1,
+            description="hard without quality_score: top share of losses that is junk",
+        )
+        ood: Literal["keep", "drop"] = Field(
+            "keep",
+            description="out-of-distribution rows (lm_ood): kept out of the cuts, or "
+            "dropped as lm_out_of_distribution",
+        )
+        reuse_scores: bool = Field(
+            False,
+            description="select on the lm_* columns an earlier lm_score wrote, where a "
+            "row has them, instead of scoring again (no model call)",
+        )
 
     def setup(self) -> None:
         if self.options.threads:

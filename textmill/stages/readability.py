@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from pydantic import Field
 
 from textmill.document import TEXT
 from textmill.pipeline import Mapper, StageOptions, register
@@ -37,7 +38,11 @@ class Readability(Mapper):
     """Adds `readability_grade` (Flesch-Kincaid grade) and `flesch_reading_ease` (float32)."""
 
     class Options(StageOptions):
-        languages: list[str] | None = ["en"]  # rows in other languages get nulls; None: all
+        languages: list[str] | None = Field(
+            ["en"],
+            description="languages graded, by the `lang` column (rows in others get "
+            "nulls; without the column every row is graded); None: all",
+        )
 
     def setup(self) -> None:
         _textstat()

@@ -134,7 +134,29 @@ class Toxicity(Filter):
             for paths in self.word_lists.values():
                 for path in [paths] if isinstance(paths, str) else paths:
                     read_word_list(path)  # a malformed file is an error here, naming its line
+            if self.lang != AUTO and not self._covers(list_language(self.lang)):
+                raise ValueError(
+                    f"lang {self.lang!r}: no word list (default lists: "
+                    f"{' '.join(DEFAULT_LIST_LANGUAGES)}; add word_lists), no classifier and no "
+                    "profanity check covers it, so no row would be checked"
+                )
             return self
+
+        def _covers(self, lang: str) -> bool:
+            """Whether some enabled method scores rows of `lang` (a fixed `lang` that none
+            covers would keep every row and say nothing)."""
+            listed = {list_language(key) for key in self.word_lists}
+            has_list = (self.default_lists and lang in DEFAULT_LIST_LANGUAGES) or bool(
+                listed & {lang, EVERY_LANGUAGE}
+            )
+            profanity = {list_language(key) for key in self.profanity_languages}
+            models = {list_language(key) for key in self.classifier_models}
+            return (
+                (self.uses_words() and has_list)
+                or (self.profanity_check and lang in profanity)
+                or self.classifier_model is not None
+                or lang in models
+            )
 
         def uses_words(self) -> bool:
             return self.c4_bad_words or self.max_flagged_ratio is not None or bool(self.word_lists)

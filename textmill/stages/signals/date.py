@@ -105,29 +105,53 @@ class Date(Mapper):
     class Options(RowBudgetOptions):
         # htmldate settings. Fast mode (no text heuristics: textmill's own text signals follow)
         # with original_date (the first publication, not the last edit): BENCHMARKS.md, "Dates".
-        extensive_search: bool = False
-        original_date: bool = True
-        earliest_date: str = MIN_DATE
-        # Upper bound where a row has no crawl date; None: htmldate's, today's date (the one
-        # place a run depends on the clock: set it for reproducible runs of undated input).
-        latest_date: str | None = None
-        # characters of text searched for printed dates and year mentions
-        head_chars: int = Field(default=5000, gt=0)
-        use_html: bool = True
-        use_url: bool = True
-        use_text: bool = True
-        use_year_mentions: bool = True
-        # rows with no other signal take their crawl date (source `crawl`, lowest confidence)
-        crawl_fallback: bool = False
-        max_html_bytes: int | None = Field(default=MAX_HTML_BYTES, gt=0)
-        time_budget_s: float | None = Field(default=60.0, gt=0)
+        extensive_search: bool = Field(False, description="htmldate's slower text heuristics")
+        original_date: bool = Field(
+            True, description="htmldate: the first publication date, not the last edit"
+        )
+        earliest_date: str = Field(MIN_DATE, description="lower bound: earlier dates are discarded")
+        # the one place a run depends on the clock
+        latest_date: str | None = Field(
+            None,
+            description="upper bound where a row has no crawl date (None: today; set it "
+            "for reproducible runs)",
+        )
+        head_chars: int = Field(
+            default=5000,
+            gt=0,
+            description="characters of text searched for printed dates and year mentions",
+        )
+        use_html: bool = Field(True, description="date from the markup (htmldate)")
+        use_url: bool = Field(True, description="date from the URL (/2019/05/12/, 20190512 ...)")
+        use_text: bool = Field(True, description="a full date printed near the top of the text")
+        use_year_mentions: bool = Field(
+            True, description="the year the text mentions most (weak signal)"
+        )
+        crawl_fallback: bool = Field(
+            False,
+            description="rows with no other signal take their crawl date (source crawl, "
+            "lowest confidence)",
+        )
+        max_html_bytes: int | None = Field(
+            default=MAX_HTML_BYTES,
+            gt=0,
+            description="a larger page gets no markup signal (URL and text only), as in extract",
+        )
+        time_budget_s: float | None = Field(
+            default=60.0, gt=0, description="seconds one row may take (then no_date:time_budget)"
+        )
 
-        @field_validator("earliest_date", "latest_date")
+        @field_validator("earliest_date", "latest_date", mode="before")
         @classmethod
-        def _iso(cls, value: str | None) -> str | None:
-            if value is not None:
-                datetime.date.fromisoformat(value)  # raises ValueError with the reason
-            return value
+        def _iso(cls, value: object) -> object:
+            """YYYY-MM-DD, given as text or (in Python) as a `datetime.date`."""
+            if isinstance(value, datetime.datetime):
+                value = value.date()
+            if isinstance(value, datetime.date):
+                return value.isoformat()
+            if isinstance(value, str):  # raises ValueError with the reason
+                return datetime.date.fromisoformat(value).isoformat()
+            return value  # None, or a type the field refuses
 
         @model_validator(mode="after")
         def _bounds_in_order(self) -> Date.Options:
