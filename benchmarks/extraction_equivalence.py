@@ -56,6 +56,21 @@ pickle.dump((FEATURES, out), open(sys.argv[2], "wb"))
 """
 
 
+def bit_difference(what: str, ref: np.ndarray, now: np.ndarray) -> str | None:
+    """What differs between two arrays bit for bit (shape, dtype, first value), or None."""
+    if now.shape != ref.shape or now.dtype != ref.dtype:
+        return f"{what} {ref.shape} {ref.dtype} -> {now.shape} {now.dtype}"
+    bits = np.dtype(f"u{ref.dtype.itemsize}")
+    same = now.view(bits) == ref.view(bits)
+    if same.all():
+        return None
+    row, column = np.argwhere(~same)[0]
+    return (
+        f"{int((~same).sum())} {what} values differ, first block {row} column {column}: "
+        f"{ref[row, column]!r} -> {now[row, column]!r}"
+    )
+
+
 def read_pages(data: Path, limit: int | None) -> list[tuple[str, str]]:
     """(source:id, html) of every page with HTML in the extraction sets and web_docs."""
     sources = [*sorted((data / "extraction").glob("*.jsonl.gz"))]
@@ -113,27 +128,11 @@ def compare(names: list[str], reference: list, current: list) -> list[str]:
         if kinds != ref_kinds:
             problems.append(f"{name}: kinds differ")
             continue
-        if x.shape != ref_x.shape or x.dtype != ref_x.dtype:
-            problems.append(f"{name}: features {ref_x.shape} {ref_x.dtype} -> {x.shape} {x.dtype}")
-            continue
-        same = x.view(np.uint32) == ref_x.view(np.uint32)
-        if not same.all():
-            row, column = np.argwhere(~same)[0]
-            problems.append(
-                f"{name}: {int((~same).sum())} feature values differ, first block {row} "
-                f"column {column}: {ref_x[row, column]!r} -> {x[row, column]!r}"
-            )
-            continue
-        if x_in.shape != ref_input.shape or x_in.dtype != ref_input.dtype:
-            problems.append(f"{name}: model input {ref_input.shape} -> {x_in.shape} {x_in.dtype}")
-            continue
-        same = x_in.view(np.uint64) == ref_input.view(np.uint64)
-        if not same.all():
-            row, column = np.argwhere(~same)[0]
-            problems.append(
-                f"{name}: {int((~same).sum())} model input values differ, first block {row} "
-                f"column {column}: {ref_input[row, column]!r} -> {x_in[row, column]!r}"
-            )
+        problem = bit_difference("features", ref_x, x) or bit_difference(
+            "model input", ref_input, x_in
+        )
+        if problem:
+            problems.append(f"{name}: {problem}")
             continue
         if p.shape != ref_p.shape or not (p.view(np.uint64) == ref_p.view(np.uint64)).all():
             problems.append(
