@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from textmill.code.lint.comments import comment_ratio  # noqa: E402
-from textmill.code.lint.measure import ruff_counts, score_python  # noqa: E402
+from textmill.code.lint.measure import checked_python, ruff_counts, score_python  # noqa: E402
 from textmill.code.lint.pylint_engine import SWALLOWCODE_DISABLE, PylintPool  # noqa: E402
 from textmill.code.lint.ruff_engine import ruff_score  # noqa: E402
 from textmill.code.lint.ruff_rules import RUFF_WEIGHTS  # noqa: E402
@@ -159,7 +159,7 @@ def main() -> None:
     pylint_raw = pylint_score(*(p_counts[c] for c in CATEGORIES), p_statements, p_fatal)
     penalty = 5 * p_counts["error"] + sum(p_counts[c] for c in CATEGORIES[1:])
 
-    counts, statements = ruff_counts(texts, [parse_python(t) for t in texts])
+    counts, statements = ruff_counts(texts, [checked_python(t) for t in texts])
     weights = dict(RUFF_WEIGHTS)
     if args.calibrate:
         fit = calibration & ~failed & (statements > 0) & (p_fatal == 0)
